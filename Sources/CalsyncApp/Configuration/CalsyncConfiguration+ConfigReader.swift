@@ -1,0 +1,260 @@
+import CalsyncRedis
+import CalsyncStore
+import Configuration
+import Foundation
+import Logging
+
+// Every key calsync reads, in one place. A key `calsync.worker.concurrency` is the environment
+// variable `CALSYNC_WORKER_CONCURRENCY`; a `.env` file named by CALSYNC_CONFIG_FILE may set the same
+// names, and the real environment overrides it.
+
+extension CalsyncConfiguration {
+    /// Which values a command cannot run without (the others keep their defaults when unset).
+    public struct Requirements: OptionSet, Sendable {
+        /// The raw bit set.
+        public let rawValue: Int
+        /// Creates a set from its bits.
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        /// A valid `CALSYNC_REDIS_URL` (queues, dead, enqueue, worker).
+        public static let redis = Requirements(rawValue: 1 << 0)
+        /// A valid `CALSYNC_DATABASE_URL` (migrate, worker).
+        public static let database = Requirements(rawValue: 1 << 1)
+        /// A valid `CALSYNC_ENCRYPTION_KEY` and provider URLs (worker).
+        public static let encryptionKey = Requirements(rawValue: 1 << 2)
+        /// Everything a worker needs.
+        public static let worker: Requirements = [.redis, .database, .encryptionKey]
+    }
+
+    /// Variables whose values never appear in logs or access reports.
+    static let secretVariables: Set<String> = [
+        "CALSYNC_ENCRYPTION_KEY", "CALSYNC_PREVIOUS_ENCRYPTION_KEYS", "CALSYNC_GOOGLE_CLIENT_SECRET", "CALSYNC_MICROSOFT_CLIENT_SECRET",
+        "CALSYNC_REDIS_URL", "CALSYNC_DATABASE_URL",
+    ]
+
+    /// Reads the configuration from `environment` (default: the process's) over the `.env` file named by `CALSYNC_CONFIG_FILE`.
+    public static func load(
+        requiring requirements: Requirements,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> CalsyncConfiguration {
+        let secrets = SecretsSpecifier<String, String>.specific(secretVariables)
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: secrets)
+        ]
+        if let path = environment["CALSYNC_CONFIG_FILE"], !path.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError(
+                    code: "unreadable_file",
+                    message: "calsync: CALSYNC_CONFIG_FILE names \(path), which does not exist or cannot be read; "
+                        + "point it at a KEY=value file such as config/calsync.env.example, or unset it")
+            }
+            do {
+                providers.append(
+                    try await EnvironmentVariablesProvider(
+                        environmentFilePath: .init(path), allowMissing: false, secretsSpecifier: secrets))
+            } catch {
+                throw ConfigurationError(
+                    code: "unreadable_file",
+                    message: "calsync: CALSYNC_CONFIG_FILE \(path) cannot be read (\(error)); fix or unset it")
+            }
+        }
+        return try CalsyncConfiguration(reader: ConfigReader(providers: providers), requiring: requirements)
+    }
+
+    /// Reads every key from `reader` and validates what `requirements` names; throws one `ConfigurationError`.
+    public init(reader: ConfigReader, requiring requirements: Requirements) throws {
+        self.init()
+        let values = Values(reader: reader)
+
+        // Redis.
+        redis.url = values.string("CALSYNC_REDIS_URL", secret: true) ?? redis.url
+        redis.prefix = values.string("CALSYNC_REDIS_PREFIX") ?? redis.prefix
+
+        // PostgreSQL.
+        database.url = values.string("CALSYNC_DATABASE_URL", secret: true) ?? database.url
+        database.schema = values.string("CALSYNC_DATABASE_SCHEMA")
+        database.connectTimeout = .seconds(
+            try values.int("CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS", default: 5, range: 1...600))
+        database.maxConnections = try values.int("CALSYNC_DATABASE_MAX_CONNECTIONS", default: 20, range: 1...1000)
+
+        // Encryption key: base64 of exactly 32 bytes.
+        if let text = values.string("CALSYNC_ENCRYPTION_KEY", secret: true) {
+            if let data = Data(base64Encoded: text), data.count == 32 {
+                encryption.key = Array(data)
+            } else if requirements.contains(.encryptionKey) {
+                throw Self.keyError(problem: "is not base64 of exactly 32 bytes")
+            }
+        }
+        if requirements.contains(.encryptionKey), encryption.key == nil {
+            throw Self.keyError(problem: "is not set")
+        }
+        if let text = values.string("CALSYNC_PREVIOUS_ENCRYPTION_KEYS", secret: true) {
+            for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+                guard let data = Data(base64Encoded: item), data.count == 32 else {
+                    throw ConfigurationError(
+                        code: "invalid_value",
+                        message: "calsync: CALSYNC_PREVIOUS_ENCRYPTION_KEYS must be a comma-separated list of keys, "
+                            + "each base64 of 32 bytes (the keys used before a rotation)")
+                }
+                encryption.previousKeys.append(Array(data))
+            }
+        }
+
+        // Providers.
+        google.clientID = values.string("CALSYNC_GOOGLE_CLIENT_ID")
+        google.clientSecret = values.string("CALSYNC_GOOGLE_CLIENT_SECRET", secret: true)
+        google.apiURL = values.string("CALSYNC_GOOGLE_API_URL") ?? google.apiURL
+        google.tokenURL = values.string("CALSYNC_GOOGLE_TOKEN_URL") ?? google.tokenURL
+        microsoft.clientID = values.string("CALSYNC_MICROSOFT_CLIENT_ID")
+        microsoft.clientSecret = values.string("CALSYNC_MICROSOFT_CLIENT_SECRET", secret: true)
+        microsoft.apiURL = values.string("CALSYNC_MICROSOFT_GRAPH_URL") ?? microsoft.apiURL
+        microsoft.tokenURL = values.string("CALSYNC_MICROSOFT_TOKEN_URL") ?? microsoft.tokenURL
+        if requirements.contains(.encryptionKey) {
+            try Self.checkHTTPURL(google.apiURL, variable: "CALSYNC_GOOGLE_API_URL")
+            try Self.checkHTTPURL(google.tokenURL, variable: "CALSYNC_GOOGLE_TOKEN_URL")
+            try Self.checkHTTPURL(microsoft.apiURL, variable: "CALSYNC_MICROSOFT_GRAPH_URL")
+            try Self.checkHTTPURL(microsoft.tokenURL, variable: "CALSYNC_MICROSOFT_TOKEN_URL")
+        }
+
+        // Worker.
+        worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: 64, range: 1...10_000)
+        worker.typeConcurrency = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY")
+        worker.leaseDuration = .seconds(try values.int("CALSYNC_JOB_LEASE_SECONDS", default: 30, range: 1...86_400))
+        worker.maxLeaseExpiries = try values.int("CALSYNC_MAX_LEASE_EXPIRIES", default: 3, range: 1...1000)
+        worker.shutdownGrace = .seconds(try values.int("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: 25, range: 0...3600))
+        worker.jobMaxAge = .seconds(try values.int("CALSYNC_JOB_MAX_AGE_SECONDS", default: 86_400, range: 1...31_536_000))
+        worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: 1000, range: 0...1_000_000)
+
+        // Retry.
+        retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: 8, range: 1...1000)
+        retry.base = .seconds(try values.int("CALSYNC_RETRY_BASE_SECONDS", default: 2, range: 0...86_400))
+        retry.maxDelay = .seconds(try values.int("CALSYNC_RETRY_MAX_DELAY_SECONDS", default: 900, range: 0...604_800))
+
+        // Dead letters.
+        deadLetter.maxCount = try values.int("CALSYNC_DEAD_LETTER_MAX_COUNT", default: 10_000, range: 1...100_000_000)
+        deadLetter.maxAgeDays = try values.int("CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", default: 180, range: 1...36_500)
+
+        // Import window.
+        importWindow.pastDays = try values.int("CALSYNC_IMPORT_PAST_DAYS", default: 1, range: 0...3650)
+        importWindow.futureDays = try values.int("CALSYNC_IMPORT_FUTURE_DAYS", default: 90, range: 1...3650)
+
+        // Metrics.
+        metrics.port = try values.int("CALSYNC_METRICS_PORT", default: 9464, range: 0...65_535)
+        metrics.host = values.string("CALSYNC_METRICS_HOST") ?? metrics.host
+
+        // Logging.
+        if let format = values.string("CALSYNC_LOG_FORMAT") {
+            guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
+                throw ConfigurationError(
+                    code: "invalid_value", message: "calsync: CALSYNC_LOG_FORMAT must be text or json (got '\(format)')")
+            }
+            logging.format = parsed
+        }
+        if let level = values.string("CALSYNC_LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(
+                    code: "invalid_value",
+                    message: "calsync: CALSYNC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, "
+                        + "critical (got '\(level)')")
+            }
+            logging.level = parsed
+        }
+
+        // Validate the URLs the command needs (parsing again later cannot fail then).
+        if requirements.contains(.redis) { _ = try redisConfiguration() }
+        if requirements.contains(.database) { _ = try databaseConfiguration() }
+    }
+
+    /// The Redis settings, from `redis.url`; throws a `ConfigurationError` naming `CALSYNC_REDIS_URL`.
+    public func redisConfiguration() throws -> RedisConfiguration {
+        do {
+            return try RedisConfiguration(url: redis.url)
+        } catch {
+            throw ConfigurationError(
+                code: "invalid_value",
+                message: "calsync: CALSYNC_REDIS_URL is malformed: set it to redis://[:password@]host:port/db, "
+                    + "e.g. redis://127.0.0.1:6379/0")
+        }
+    }
+
+    /// The PostgreSQL settings, from `database`; throws a `ConfigurationError` naming `CALSYNC_DATABASE_URL`.
+    public func databaseConfiguration() throws -> DatabaseConfiguration {
+        var parsed: DatabaseConfiguration
+        do {
+            parsed = try DatabaseConfiguration(url: database.url, schema: database.schema)
+        } catch {
+            throw ConfigurationError(
+                code: "invalid_value",
+                message: "calsync: CALSYNC_DATABASE_URL is malformed: set it to "
+                    + "postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full], "
+                    + "e.g. postgres://calsync@127.0.0.1:5432/calsync")
+        }
+        parsed.connectTimeout = database.connectTimeout
+        parsed.maximumConnections = database.maxConnections
+        return parsed
+    }
+
+    static func keyError(problem: String) -> ConfigurationError {
+        ConfigurationError(
+            code: problem == "is not set" ? "missing_value" : "invalid_value",
+            message: "calsync: CALSYNC_ENCRYPTION_KEY \(problem): it must be base64 of 32 random bytes; "
+                + "generate one with \"calsync keygen\"")
+    }
+
+    static func checkHTTPURL(_ text: String, variable: String) throws {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else {
+            throw ConfigurationError(
+                code: "invalid_value",
+                message: "calsync: \(variable) is not an http(s) URL (got '\(text)'); set it to the provider's base URL or unset it for the default")
+        }
+    }
+}
+
+/// Typed reads of CALSYNC_* variables with one-line errors.
+private struct Values {
+    let reader: ConfigReader
+
+    /// The key for an environment variable name: `CALSYNC_REDIS_URL` → `calsync.redis.url`.
+    func key(_ variable: String) -> ConfigKey {
+        ConfigKey(variable.lowercased().split(separator: "_").map(String.init))
+    }
+
+    /// The trimmed value, or nil when unset or empty.
+    func string(_ variable: String, secret: Bool = false) -> String? {
+        guard let value = reader.string(forKey: key(variable), isSecret: secret)?
+            .trimmingCharacters(in: .whitespaces), !value.isEmpty
+        else { return nil }
+        return value
+    }
+
+    /// A whole number in `range`, or `defaultValue` when unset.
+    func int(_ variable: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(variable) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError(
+                code: "invalid_value",
+                message: "calsync: \(variable) must be a whole number from \(range.lowerBound) to \(range.upperBound) "
+                    + "(got '\(text)'); unset it for the default \(defaultValue)")
+        }
+        return value
+    }
+
+    /// `type=N,type=N` pairs.
+    func typeLimits(_ variable: String) throws -> [String: Int] {
+        guard let text = string(variable) else { return [:] }
+        var limits: [String: Int] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let limit = Int(parts[1]), limit >= 1 else {
+                throw ConfigurationError(
+                    code: "invalid_value",
+                    message: "calsync: \(variable) must be type=limit pairs separated by commas, "
+                        + "e.g. import_window=16,refresh_token=8 (got '\(text)')")
+            }
+            limits[parts[0]] = limit
+        }
+        return limits
+    }
+}

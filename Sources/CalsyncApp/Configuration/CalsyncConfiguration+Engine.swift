@@ -1,0 +1,32 @@
+import CalsyncQueue
+import CalsyncRedis
+
+extension CalsyncConfiguration {
+    /// The job types of contract §2 that every worker knows (their ready lists are always reported).
+    public static let contractJobTypes: [String] = [
+        "connect_calendar", "disconnect_calendar", "export_appointment", "delete_external_event", "import_window",
+        "refresh_token",
+    ]
+
+    /// The queue engine's settings from this configuration.
+    public var queueConfiguration: QueueConfiguration {
+        var queue = QueueConfiguration(prefix: redis.prefix)
+        queue.leaseDuration = worker.leaseDuration
+        queue.maxLeaseExpiries = worker.maxLeaseExpiries
+        queue.retry = .exponentialJitter(base: retry.base, cap: retry.maxDelay, maxAttempts: retry.maxAttempts)
+        queue.maxJobAge = worker.jobMaxAge
+        queue.maxDeferrals = worker.maxDeferrals
+        queue.deadLetterMaxCount = deadLetter.maxCount
+        queue.deadLetterMaxAge = .seconds(deadLetter.maxAgeDays * 86_400)
+        return queue
+    }
+
+    /// The worker loop's settings from this configuration.
+    public var workerConfiguration: WorkerConfiguration {
+        var configuration = WorkerConfiguration()
+        configuration.concurrency = worker.concurrency
+        configuration.perTypeLimits = worker.typeConcurrency
+        configuration.shutdownGrace = worker.shutdownGrace
+        return configuration
+    }
+}

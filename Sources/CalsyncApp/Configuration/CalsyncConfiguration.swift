@@ -1,0 +1,249 @@
+import Logging
+
+/// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).
+public struct CalsyncConfiguration: Sendable {
+    /// Redis, where the job queues live.
+    public struct Redis: Sendable {
+        /// `CALSYNC_REDIS_URL`; default `redis://127.0.0.1:6379/0`.
+        public var url: String
+        /// `CALSYNC_REDIS_PREFIX`: prefix of every key; default `calsync` (`{calsync}` on Redis Cluster).
+        public var prefix: String
+
+        /// Creates the defaults.
+        public init() {
+            self.url = "redis://127.0.0.1:6379/0"
+            self.prefix = "calsync"
+        }
+    }
+
+    /// PostgreSQL, where results land.
+    public struct Database: Sendable {
+        /// `CALSYNC_DATABASE_URL`; default `postgres://calsync@127.0.0.1:5432/calsync`.
+        public var url: String
+        /// `CALSYNC_DATABASE_SCHEMA`: `search_path` to use; default none (the server's default).
+        public var schema: String?
+        /// `CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS`: start-up connectivity check limit; default 5.
+        public var connectTimeout: Duration
+        /// `CALSYNC_DATABASE_MAX_CONNECTIONS`: pool size; default 20.
+        public var maxConnections: Int
+
+        /// Creates the defaults.
+        public init() {
+            self.url = "postgres://calsync@127.0.0.1:5432/calsync"
+            self.schema = nil
+            self.connectTimeout = .seconds(5)
+            self.maxConnections = 20
+        }
+    }
+
+    /// The key that seals provider credentials.
+    public struct Encryption: Sendable {
+        /// `CALSYNC_ENCRYPTION_KEY` decoded: 32 bytes; default none (the worker refuses to start without it).
+        public var key: [UInt8]?
+        /// `CALSYNC_PREVIOUS_ENCRYPTION_KEYS` decoded: older keys that still open credentials sealed
+        /// before a rotation (new seals always use `key`); default none.
+        public var previousKeys: [[UInt8]]
+
+        /// Creates the defaults (no key).
+        public init() {
+            self.key = nil
+            self.previousKeys = []
+        }
+    }
+
+    /// One OAuth provider (Google or Microsoft): client and endpoints.
+    public struct Provider: Sendable {
+        /// `CALSYNC_<PROVIDER>_CLIENT_ID`; default none.
+        public var clientID: String?
+        /// `CALSYNC_<PROVIDER>_CLIENT_SECRET`; default none.
+        public var clientSecret: String?
+        /// API base (`CALSYNC_GOOGLE_API_URL` / `CALSYNC_MICROSOFT_GRAPH_URL`).
+        public var apiURL: String
+        /// Token endpoint (`CALSYNC_<PROVIDER>_TOKEN_URL`).
+        public var tokenURL: String
+
+        /// Creates a provider's settings with its default endpoints.
+        public init(apiURL: String, tokenURL: String) {
+            self.clientID = nil
+            self.clientSecret = nil
+            self.apiURL = apiURL
+            self.tokenURL = tokenURL
+        }
+
+        /// Google's defaults.
+        public static var googleDefaults: Provider {
+            Provider(apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token")
+        }
+
+        /// Microsoft's defaults.
+        public static var microsoftDefaults: Provider {
+            Provider(
+                apiURL: "https://graph.microsoft.com/v1.0",
+                tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token")
+        }
+    }
+
+    /// The worker loop and leases.
+    public struct Worker: Sendable {
+        /// `CALSYNC_WORKER_CONCURRENCY`: jobs in flight per process; default 64.
+        public var concurrency: Int
+        /// `CALSYNC_TYPE_CONCURRENCY`: per-type caps, e.g. `import_window=16,refresh_token=8`; default none.
+        public var typeConcurrency: [String: Int]
+        /// `CALSYNC_JOB_LEASE_SECONDS`: claim lifetime without renewal; default 30 s.
+        public var leaseDuration: Duration
+        /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries before a job is dead (`lease_expired`); default 3.
+        public var maxLeaseExpiries: Int
+        /// `CALSYNC_SHUTDOWN_GRACE_SECONDS`: how long in-flight jobs may finish after SIGTERM; default 25 s.
+        public var shutdownGrace: Duration
+        /// `CALSYNC_JOB_MAX_AGE_SECONDS`: a job older than this is dead instead of retried; default 86 400 (24 h).
+        public var jobMaxAge: Duration
+        /// `CALSYNC_MAX_DEFERRALS`: times a job may be deferred (not an attempt) before it is dead; default 1000.
+        public var maxDeferrals: Int
+
+        /// Creates the defaults.
+        public init() {
+            self.concurrency = 64
+            self.typeConcurrency = [:]
+            self.leaseDuration = .seconds(30)
+            self.maxLeaseExpiries = 3
+            self.shutdownGrace = .seconds(25)
+            self.jobMaxAge = .seconds(86_400)
+            self.maxDeferrals = 1000
+        }
+    }
+
+    /// Retry policy for retryable errors: capped exponential backoff with full jitter.
+    public struct Retry: Sendable {
+        /// `CALSYNC_RETRY_MAX_ATTEMPTS`: attempts before a job is dead (`attempts_exhausted`); default 8.
+        public var maxAttempts: Int
+        /// `CALSYNC_RETRY_BASE_SECONDS`: the first backoff's upper bound; default 2 s.
+        public var base: Duration
+        /// `CALSYNC_RETRY_MAX_DELAY_SECONDS`: the cap on one backoff; default 900 s.
+        public var maxDelay: Duration
+
+        /// Creates the defaults.
+        public init() {
+            self.maxAttempts = 8
+            self.base = .seconds(2)
+            self.maxDelay = .seconds(900)
+        }
+    }
+
+    /// Retention of the dead-letter queue.
+    public struct DeadLetter: Sendable {
+        /// `CALSYNC_DEAD_LETTER_MAX_COUNT`: records kept (oldest trimmed first); default 10 000.
+        public var maxCount: Int
+        /// `CALSYNC_DEAD_LETTER_MAX_AGE_DAYS`: records older than this are trimmed; default 180 days.
+        public var maxAgeDays: Int
+
+        /// Creates the defaults.
+        public init() {
+            self.maxCount = 10_000
+            self.maxAgeDays = 180
+        }
+    }
+
+    /// The rolling import window around now.
+    public struct Import: Sendable {
+        /// `CALSYNC_IMPORT_PAST_DAYS`; default 1.
+        public var pastDays: Int
+        /// `CALSYNC_IMPORT_FUTURE_DAYS`; default 90.
+        public var futureDays: Int
+
+        /// Creates the defaults.
+        public init() {
+            self.pastDays = 1
+            self.futureDays = 90
+        }
+    }
+
+    /// The Prometheus endpoint.
+    public struct Metrics: Sendable {
+        /// `CALSYNC_METRICS_PORT`: `/metrics` port, 0 = off; default 9464.
+        public var port: Int
+        /// `CALSYNC_METRICS_HOST`: address to listen on; default `0.0.0.0`.
+        public var host: String
+
+        /// Creates the defaults.
+        public init() {
+            self.port = 9464
+            self.host = "0.0.0.0"
+        }
+    }
+
+    /// Log output.
+    public struct Logging: Sendable {
+        /// Line format of the log.
+        public enum Format: String, Sendable {
+            /// One human-readable line per entry.
+            case text
+            /// One JSON object per line: ts, level, label, message, metadata.
+            case json
+        }
+
+        /// `CALSYNC_LOG_FORMAT`: `text` or `json`; default `text`.
+        public var format: Format
+        /// `CALSYNC_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical; default `info`.
+        public var level: Logger.Level
+
+        /// Creates the defaults.
+        public init() {
+            self.format = .text
+            self.level = .info
+        }
+    }
+
+    /// Redis settings.
+    public var redis: Redis
+    /// PostgreSQL settings.
+    public var database: Database
+    /// The credentials key.
+    public var encryption: Encryption
+    /// Google OAuth client and endpoints.
+    public var google: Provider
+    /// Microsoft OAuth client and endpoints.
+    public var microsoft: Provider
+    /// Worker loop settings.
+    public var worker: Worker
+    /// Retry policy.
+    public var retry: Retry
+    /// Dead-letter retention.
+    public var deadLetter: DeadLetter
+    /// Import window.
+    public var importWindow: Import
+    /// Metrics endpoint.
+    public var metrics: Metrics
+    /// Log output.
+    public var logging: Logging
+
+    /// Creates the documented defaults.
+    public init() {
+        self.redis = Redis()
+        self.database = Database()
+        self.encryption = Encryption()
+        self.google = .googleDefaults
+        self.microsoft = .microsoftDefaults
+        self.worker = Worker()
+        self.retry = Retry()
+        self.deadLetter = DeadLetter()
+        self.importWindow = Import()
+        self.metrics = Metrics()
+        self.logging = Logging()
+    }
+}
+
+/// A configuration value is missing or malformed: the message names the variable and says what to set.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// Stable code: `missing_value`, `invalid_value` or `unreadable_file`.
+    public var code: String
+    /// One line: the variable and what to set it to.
+    public var message: String
+
+    /// Creates an error.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// A swift-log handler writing one line per entry to standard error: human text or a JSON object.
+public struct CalsyncLogHandler: LogHandler {
+    /// The logger's label (e.g. `calsync.worker`).
+    public let label: String
+    /// Text or JSON lines.
+    public let format: CalsyncConfiguration.Logging.Format
+    /// The handler's own metadata.
+    public var metadata: Logger.Metadata = [:]
+    /// The minimum level written.
+    public var logLevel: Logger.Level
+    /// Contextual metadata added at each entry.
+    public var metadataProvider: Logger.MetadataProvider?
+
+    /// Creates a handler for `label`.
+    public init(label: String, format: CalsyncConfiguration.Logging.Format, level: Logger.Level,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+        self.metadataProvider = metadataProvider
+    }
+
+    /// Reads or writes one metadata key of the handler.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Writes one entry.
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let error = event.error { merged["error"] = "\(error)" }
+        let line: String
+        switch format {
+        case .text: line = Self.textLine(label: label, level: event.level, message: "\(event.message)", metadata: merged)
+        case .json: line = Self.jsonLine(label: label, level: event.level, message: "\(event.message)", metadata: merged)
+        }
+        Self.writeToStandardError(line)
+    }
+
+    /// `2026-11-21T10:00:00.123Z info calsync.worker: message key=value …`
+    static func textLine(label: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var line = "\(timestamp()) \(level.rawValue) \(label): \(message)"
+        for key in metadata.keys.sorted() {
+            line += " \(key)=\(metadata[key].map { "\($0)" } ?? "")"
+        }
+        line += "\n"
+        return line
+    }
+
+    /// `{"ts":…,"level":…,"label":…,"message":…,"metadata":{…}}`
+    static func jsonLine(label: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"label\":"
+        appendJSONString(label, to: &line)
+        line += ",\"message\":"
+        appendJSONString(message, to: &line)
+        line += ",\"metadata\":"
+        appendJSON(.dictionary(metadata), to: &line)
+        line += "}\n"
+        return line
+    }
+
+    static func appendJSON(_ value: Logger.MetadataValue, to out: inout String) {
+        switch value {
+        case .string(let text):
+            appendJSONString(text, to: &out)
+        case .stringConvertible(let convertible):
+            appendJSONString(convertible.description, to: &out)
+        case .array(let values):
+            out += "["
+            for (index, element) in values.enumerated() {
+                if index > 0 { out += "," }
+                appendJSON(element, to: &out)
+            }
+            out += "]"
+        case .dictionary(let dictionary):
+            out += "{"
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                appendJSONString(key, to: &out)
+                out += ":"
+                if let element = dictionary[key] { appendJSON(element, to: &out) } else { out += "null" }
+            }
+            out += "}"
+        }
+    }
+
+    static func appendJSONString(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// RFC 3339 UTC with milliseconds, without Foundation formatters.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2))."
+            + "\(pad(Int(now.tv_nsec) / 1_000_000, 3))Z"
+    }
+
+    static func writeToStandardError(_ line: String) {
+        var line = line
+        line.withUTF8 { buffer in
+            guard var pointer = buffer.baseAddress else { return }
+            var remaining = buffer.count
+            while remaining > 0 {
+                let written = write(2, pointer, remaining)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                remaining -= written
+                pointer += written
+            }
+        }
+    }
+}
+
+/// Process-wide bootstrap of logging and metrics (each at most once per process).
+public enum Observability {
+    /// Sends every `Logger` of the process through `CalsyncLogHandler` with the configured format and level.
+    public static func bootstrapLogging(_ configuration: CalsyncConfiguration.Logging) {
+        let format = configuration.format
+        let level = configuration.level
+        LoggingSystem.bootstrap { label in
+            CalsyncLogHandler(label: label, format: format, level: level)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import CalsyncQueue
+import CalsyncRedis
+import Foundation
+import Logging
+
+/// The operations behind `calsync queues`, `dead …` and `enqueue`: each returns the text to print.
+public struct QueueOperations: Sendable {
+    /// The queue engine used.
+    public let queue: JobQueue
+    private let redis: RedisClient
+
+    /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer).
+    public static func connect(configuration: CalsyncConfiguration, logger: Logger) async throws -> QueueOperations {
+        let redisConfiguration = try configuration.redisConfiguration()
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 1)
+        do {
+            try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        } catch {
+            redis.close()
+            throw error
+        }
+        return QueueOperations(
+            queue: JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger), redis: redis)
+    }
+
+    /// Closes the Redis connection.
+    public func close() {
+        redis.close()
+    }
+
+    // MARK: queues
+
+    /// Depth of each ready list, scheduled, in flight, dead and the oldest job's age: a table, or JSON.
+    public func queues(json: Bool) async throws -> String {
+        let stats = try await run { try await queue.stats(knownTypes: CalsyncConfiguration.contractJobTypes) }
+        if json { return try Self.encode(stats) }
+        let types = Set(stats.ready.keys).union(stats.scheduled.keys).sorted()
+        let width = max(4, types.map(\.count).max() ?? 0)
+        func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
+        func padLeft(_ text: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - text.count)) + text }
+        var lines = ["\(pad("TYPE", width))  \(padLeft("READY", 9))  \(padLeft("SCHEDULED", 9))"]
+        for type in types {
+            lines.append(
+                "\(pad(type, width))  \(padLeft(String(stats.ready[type] ?? 0), 9))  "
+                    + padLeft(String(stats.scheduled[type] ?? 0), 9))
+        }
+        lines.append("")
+        lines.append("in flight: \(stats.inFlight)")
+        lines.append("dead:      \(stats.dead)" + (stats.deadTrimmed > 0 ? " (\(stats.deadTrimmed) trimmed so far)" : ""))
+        lines.append("oldest ready job: " + (stats.oldestJobAgeSeconds.map(Self.age) ?? "none"))
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: dead
+
+    /// Dead records, newest first: a table, or a JSON array of contract §5 records.
+    public func deadList(type: String?, limit: Int, json: Bool) async throws -> String {
+        let records = try await run { try await queue.deadList(type: type, limit: limit) }
+        if json { return try Self.encode(records) }
+        if records.isEmpty { return "no dead jobs" + (type.map { " of type \($0)" } ?? "") }
+        var lines: [String] = []
+        for record in records {
+            var line = "\(RFC3339Text.format(record.lastFailedAt))  \(record.id)  \(record.type ?? "-")  \(record.reason)"
+            line += "  attempts=\(record.attempts)"
+            if let status = record.httpStatus { line += "  http=\(status)" }
+            if let error = record.error { line += "  \(error.prefix(120))" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One dead record: readable, or its JSON object. Fails (exit 1) when there is none.
+    public func deadShow(id: String, json: Bool) async throws -> String {
+        guard let record = try await run({ try await queue.deadShow(id: id) }) else {
+            throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
+        }
+        if json { return try Self.encode(record) }
+        return [
+            "id:              \(record.id)",
+            "type:            \(record.type ?? "-")",
+            "reason:          \(record.reason)",
+            "error:           \(record.error ?? "-")",
+            "http status:     \(record.httpStatus.map(String.init) ?? "-")",
+            "attempts:        \(record.attempts)",
+            "first failed at: \(RFC3339Text.format(record.firstFailedAt))",
+            "last failed at:  \(RFC3339Text.format(record.lastFailedAt))",
+            "raw:             \(record.raw)",
+        ].joined(separator: "\n")
+    }
+
+    /// Puts one dead job back on its ready list; fails (exit 1) when there is none.
+    public func deadRetry(id: String) async throws -> String {
+        guard try await run({ try await queue.deadRetry(id: id) }) else {
+            throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
+        }
+        return "requeued \(id)"
+    }
+
+    /// Puts every dead job (of one type) back on its ready list.
+    public func deadRetryAll(type: String?) async throws -> String {
+        let count = try await run { try await queue.deadRetryAll(type: type) }
+        return "requeued \(count) dead job\(count == 1 ? "" : "s")"
+    }
+
+    /// Deletes one dead record; fails (exit 1) when there is none.
+    public func deadPurge(id: String) async throws -> String {
+        guard try await run({ try await queue.deadPurge(id: id) }) else {
+            throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
+        }
+        return "purged \(id)"
+    }
+
+    /// Deletes every dead record, or those that last failed longer than `olderThan` ago.
+    public func deadPurgeAll(olderThan: Duration?) async throws -> String {
+        let count = try await run { try await queue.deadPurgeAll(olderThan: olderThan) }
+        return "purged \(count) dead job\(count == 1 ? "" : "s")"
+    }
+
+    // MARK: enqueue
+
+    /// Enqueues a job exactly as a producer would (LPUSH of the envelope); returns its id.
+    public func enqueue(type: String, payload: String, id: String?) async throws -> String {
+        do {
+            return try await queue.enqueue(type: type, payload: payload, id: id)
+        } catch let error as QueueError where error.code == "invalid_payload" || error.code == "invalid_type" {
+            throw CalsyncAppError.usage(error.message)
+        } catch {
+            throw mapError(error)
+        }
+    }
+
+    // MARK: helpers
+
+    /// Runs a queue call, mapping Redis outages to exit 69 and engine refusals to exit 1.
+    private func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw mapError(error)
+        }
+    }
+
+    private func mapError(_ error: any Error) -> any Error {
+        switch error {
+        case let error as QueueError:
+            return CalsyncAppError.failed(error.message)
+        case let error as RedisError:
+            if error.code == "connection_failed" || error.code == "timeout" || error.code == "closed" {
+                return CalsyncAppError.unavailable(
+                    "Redis stopped answering at \(ServiceChecks.redactedRedisURL(redis.configuration)) (\(error.message))")
+            }
+            return CalsyncAppError.failed("Redis refused the operation: \(error.message)")
+        default:
+            return error
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func age(_ seconds: Double) -> String {
+        if seconds < 120 { return String(format: "%.1f s", seconds) }
+        if seconds < 7200 { return String(format: "%.1f min", seconds / 60) }
+        if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
+        return String(format: "%.1f d", seconds / 86_400)
+    }
+}
+
+/// RFC 3339 UTC formatting for CLI output.
+enum RFC3339Text {
+    static func format(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}

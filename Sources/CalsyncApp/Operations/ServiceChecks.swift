@@ -1,0 +1,34 @@
+import CalsyncRedis
+import CalsyncStore
+import Logging
+
+/// Start-up checks that turn an unreachable Redis or PostgreSQL into one clear line (exit 69).
+public enum ServiceChecks {
+    /// `redis://host:port/db` without the password, for messages.
+    public static func redactedRedisURL(_ configuration: RedisConfiguration) -> String {
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        let auth = configuration.password == nil ? "" : ":***@"
+        return "redis://\(auth)\(host):\(configuration.port)/\(configuration.database)"
+    }
+
+    /// PINGs Redis through `client`; throws `CalsyncAppError.unavailable` naming the URL and how to start it.
+    public static func checkRedis(_ client: RedisClient, configuration: RedisConfiguration) async throws {
+        do {
+            _ = try await client.send(["PING"])
+        } catch {
+            let reason = (error as? RedisError)?.message ?? "\(error)"
+            throw CalsyncAppError.unavailable(
+                "Redis is not reachable at \(redactedRedisURL(configuration)) (\(reason)): start it "
+                    + "(for development: scripts/services.sh start DIR) or set CALSYNC_REDIS_URL")
+        }
+    }
+
+    /// Checks PostgreSQL with one direct connection; throws `CalsyncAppError.unavailable` with the store's message.
+    public static func checkDatabase(_ configuration: DatabaseConfiguration, logger: Logger) async throws {
+        do {
+            try await Database.checkConnectivity(configuration: configuration, logger: logger)
+        } catch let error as StoreError {
+            throw CalsyncAppError.unavailable(error.message)
+        }
+    }
+}

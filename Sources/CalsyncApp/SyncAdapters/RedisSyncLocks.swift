@@ -1,0 +1,53 @@
+import CalsyncRedis
+import CalsyncSync
+import Foundation
+
+/// `SyncLocks` on Redis: `SET key token NX PX ttl`, released only by the token that took it.
+public struct RedisSyncLocks: SyncLocks {
+    let redis: RedisClient
+    let prefix: String
+
+    static let release = RedisScript(
+        """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """)
+
+    /// Creates locks under `<prefix>:lock:`.
+    public init(redis: RedisClient, prefix: String) {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    public func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
+        let token = SyncLockToken(key: "\(prefix):lock:\(key)", value: UUID().uuidString)
+        let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
+        let reply = try await redis.send(["SET", token.key, token.value, "NX", "PX", String(milliseconds)])
+        return reply.isNull ? nil : token
+    }
+
+    public func release(_ token: SyncLockToken) async throws {
+        _ = try await redis.evaluate(Self.release, keys: [token.key], args: [token.value])
+    }
+}
+
+/// `SyncEventPublisher` on a Redis stream: `XADD <prefix>:events MAXLEN ~ 100000 * type … member_id … provider … at … detail …`.
+public struct RedisSyncEvents: SyncEventPublisher {
+    let redis: RedisClient
+    let key: String
+
+    /// Creates a publisher to `<prefix>:events`.
+    public init(redis: RedisClient, prefix: String) {
+        self.redis = redis
+        self.key = "\(prefix):events"
+    }
+
+    public func publish(_ event: SyncLifecycleEvent) async throws {
+        let at = event.at.formatted(.iso8601)
+        _ = try await redis.send([
+            "XADD", key, "MAXLEN", "~", "100000", "*",
+            "type", event.type, "member_id", event.memberID, "provider", event.provider.rawValue, "at", at,
+            "detail", event.detail,
+        ])
+    }
+}

@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import CalsyncGoogle
+import CalsyncMicrosoft
+import CalsyncQueue
+import CalsyncRedis
+import CalsyncStore
+import CalsyncSync
+import Logging
+import ServiceLifecycle
+
+/// The provider clients configured for this process (a provider without a client id and secret is absent).
+public struct ConfiguredProviders: ProviderDirectory {
+    let google: GoogleCalendarProvider?
+    let microsoft: MicrosoftCalendarProvider?
+
+    /// Builds the clients that the configuration has credentials for.
+    public init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
+        if let id = configuration.google.clientID, let secret = configuration.google.clientSecret {
+            google = GoogleCalendarProvider(
+                httpClient: httpClient,
+                configuration: .init(
+                    apiBaseURL: configuration.google.apiURL, tokenURL: configuration.google.tokenURL, clientID: id,
+                    clientSecret: secret),
+                logger: logger)
+        } else {
+            google = nil
+        }
+        if let id = configuration.microsoft.clientID, let secret = configuration.microsoft.clientSecret {
+            microsoft = MicrosoftCalendarProvider(
+                httpClient: httpClient,
+                configuration: .init(
+                    graphBaseURL: configuration.microsoft.apiURL, tokenURL: configuration.microsoft.tokenURL, clientID: id,
+                    clientSecret: secret),
+                logger: logger)
+        } else {
+            microsoft = nil
+        }
+    }
+
+    public func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
+        switch kind {
+        case .google: google
+        case .microsoft: microsoft
+        case .caldav: nil
+        }
+    }
+}
+
+/// The HTTP client of a worker process, shut down when the process stops.
+public struct HTTPClientService: Service {
+    /// The client; its connection pool is sized for the worker's concurrency.
+    public let client: HTTPClient
+
+    /// Creates a client allowing `connectionsPerHost` concurrent HTTP/1 connections per provider host.
+    public init(connectionsPerHost: Int) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, connectionsPerHost)
+        configuration.connectionPool.idleTimeout = .seconds(60)
+        configuration.decompression = .enabled(limit: .ratio(20))
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
+
+/// Builds the sync rules' environment and the handlers of the contract's six job types.
+public enum SyncAssembly {
+    /// The sync environment of a worker process.
+    public static func environment(
+        configuration: CalsyncConfiguration, redis: RedisClient, database: Database, queue: JobQueue,
+        httpClient: HTTPClient, logger: Logger
+    ) throws -> SyncEnvironment {
+        guard let key = configuration.encryption.key else {
+            throw CalsyncAppError.config(
+                ConfigurationError(
+                    code: "missing_encryption_key",
+                    message: "CALSYNC_ENCRYPTION_KEY must be base64 of 32 random bytes; generate one with \"calsync keygen\""))
+        }
+        let sealer: CredentialSealer
+        do {
+            sealer = try CredentialSealer(currentKey: key, previousKeys: configuration.encryption.previousKeys)
+        } catch {
+            throw CalsyncAppError.config(ConfigurationError(code: "invalid_encryption_key", message: "\(error)"))
+        }
+        var sync = SyncConfiguration()
+        sync.importPastDays = configuration.importWindow.pastDays
+        sync.importFutureDays = configuration.importWindow.futureDays
+        sync.lockTTL = max(.seconds(30), configuration.worker.leaseDuration * 2)
+        return SyncEnvironment(
+            store: PostgresSyncStore(client: database.client, logger: logger),
+            providers: ConfiguredProviders(configuration: configuration, httpClient: httpClient, logger: logger),
+            sealer: sealer,
+            locks: RedisSyncLocks(redis: redis, prefix: configuration.redis.prefix),
+            events: RedisSyncEvents(redis: redis, prefix: configuration.redis.prefix),
+            enqueuer: QueueJobEnqueuer(queue: queue),
+            configuration: sync)
+    }
+
+    /// The handlers of `connect_calendar`, `disconnect_calendar`, `export_appointment`,
+    /// `delete_external_event`, `import_window` and `refresh_token`.
+    public static func handlers(_ environment: SyncEnvironment) -> [any JobHandler] {
+        [
+            ConnectCalendarHandler(environment: environment),
+            DisconnectCalendarHandler(environment: environment),
+            ExportAppointmentHandler(environment: environment),
+            DeleteExternalEventHandler(environment: environment),
+            ImportWindowHandler(environment: environment),
+            RefreshTokenHandler(environment: environment),
+        ]
+    }
+}

@@ -1,0 +1,102 @@
+import CalsyncQueue
+import CalsyncRedis
+import CalsyncStore
+import CalsyncSync
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Builds and runs a worker process: clients, queue, handlers, worker loop and metrics in one `ServiceGroup`.
+public enum WorkerAssembly {
+    /// Everything a handler may need, built once per process.
+    public struct Dependencies: Sendable {
+        /// The whole configuration (provider URLs, key, import window, …).
+        public let configuration: CalsyncConfiguration
+        /// The Redis client shared by the queue and handlers.
+        public let redis: RedisClient
+        /// PostgreSQL (its client runs as a service of the group).
+        public let database: Database
+        /// The queue engine (handlers enqueue follow-up jobs with it).
+        public let queue: JobQueue
+        /// The process logger.
+        public let logger: Logger
+    }
+
+    /// The job handlers of this process. The sync handlers of the contract's job types are added here.
+    public static func makeHandlers(
+        _ dependencies: Dependencies, diagnosticJobs: Bool, sync: SyncEnvironment?
+    ) -> [any JobHandler] {
+        var handlers: [any JobHandler] = []
+        if diagnosticJobs {
+            handlers.append(DiagnosticJobHandler(redis: dependencies.redis, prefix: dependencies.configuration.redis.prefix))
+        }
+        if let sync {
+            handlers += SyncAssembly.handlers(sync)
+        }
+        return handlers
+    }
+
+    /// Runs `calsync worker` until SIGTERM/SIGINT and a graceful shutdown; throws `CalsyncAppError` at start-up.
+    public static func run(configuration: CalsyncConfiguration, diagnosticJobs: Bool) async throws {
+        Observability.bootstrapLogging(configuration.logging)
+        let registry = MetricsBootstrap.bootstrap()
+        let logger = Logger(label: "calsync.worker")
+
+        let redisConfiguration = try configuration.redisConfiguration()
+        let databaseConfiguration = try configuration.databaseConfiguration()
+        // Blocking hiredis calls each hold a connection: enough for every in-flight job plus the loop.
+        let redisPool = min(max(4, configuration.worker.concurrency / 4 + 4), 64)
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
+        defer { redis.close() }
+        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
+
+        let database = Database(configuration: databaseConfiguration, logger: logger)
+        let queue = JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger)
+        let dependencies = Dependencies(
+            configuration: configuration, redis: redis, database: database, queue: queue, logger: logger)
+        // The provider clients share one HTTP client, sized for the worker's concurrency and shut down last.
+        let http = HTTPClientService(connectionsPerHost: configuration.worker.concurrency)
+        let sync: SyncEnvironment
+        do {
+            sync = try SyncAssembly.environment(
+                configuration: configuration, redis: redis, database: database, queue: queue,
+                httpClient: http.client, logger: logger)
+        } catch {
+            try? await http.client.shutdown()
+            throw error
+        }
+        let handlers = makeHandlers(dependencies, diagnosticJobs: diagnosticJobs, sync: sync)
+        var knownTypes = Set(CalsyncConfiguration.contractJobTypes)
+        for handler in handlers { knownTypes.insert(handler.jobType) }
+        let workerConfiguration = configuration.workerConfiguration
+        let worker = JobWorker(
+            queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: workerConfiguration, logger: logger)
+
+        // Clients first, consumers last: shutdown runs in reverse, so the worker drains before PostgreSQL stops.
+        var services: [any Service] = [database.client, http]
+        if configuration.metrics.port != 0 {
+            services.append(
+                MetricsServer(
+                    registry: registry, host: configuration.metrics.host, port: configuration.metrics.port,
+                    logger: Logger(label: "calsync.metrics")))
+        }
+        services.append(worker)
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // The worker stops claiming, lets jobs finish for the grace period and hands back the rest;
+        // past that (plus slack for the hand-back) the group cancels whatever still runs.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.worker.shutdownGrace + .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+
+        // JobWorker logs the start line (worker id, concurrency, types) and the stop line itself.
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            throw CalsyncAppError.failed("the worker stopped: \(error)")
+        }
+    }
+}

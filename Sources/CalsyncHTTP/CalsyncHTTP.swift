@@ -1,0 +1,237 @@
+// CalsyncHTTP owns the HTTP plumbing shared by the provider clients: one request with a timeout
+// and a bounded body, form-encoded OAuth token requests, JSON decoding with classified errors,
+// and `Retry-After`. It knows nothing of any particular provider and never logs a secret.
+import AsyncHTTPClient
+import CalsyncSync
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Sends one HTTP request on a shared `HTTPClient` (owned by the app) with a per-request timeout
+/// and a bounded response body; transport failures come back as ``ProviderError``s.
+public struct HTTPTransport: Sendable {
+    /// Limits of every request.
+    public struct Configuration: Sendable {
+        /// The whole request, body included, must finish within this (default 30 s).
+        public var requestTimeout: Duration
+        /// Larger response bodies are refused, never buffered (default 8 MiB).
+        public var maxResponseBytes: Int
+        /// The `User-Agent` header (default `calsync/1`).
+        public var userAgent: String
+
+        /// Creates a configuration with the documented defaults.
+        public init(requestTimeout: Duration = .seconds(30), maxResponseBytes: Int = 8 * 1024 * 1024, userAgent: String = "calsync/1") {
+            self.requestTimeout = requestTimeout
+            self.maxResponseBytes = maxResponseBytes
+            self.userAgent = userAgent
+        }
+    }
+
+    /// The shared client.
+    public let client: HTTPClient
+    /// The limits.
+    public let configuration: Configuration
+    /// The provider name used in messages (`Google`, `Microsoft`).
+    public let serviceName: String
+    let logger: Logger
+
+    /// Creates a transport for one provider.
+    public init(client: HTTPClient, configuration: Configuration = .init(), serviceName: String, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.serviceName = serviceName
+        self.logger = logger
+    }
+
+    /// The HTTP methods the provider clients use.
+    public enum Method: String, Sendable {
+        /// GET
+        case GET
+        /// POST
+        case POST
+        /// PATCH
+        case PATCH
+        /// PUT
+        case PUT
+        /// DELETE
+        case DELETE
+    }
+
+    /// Sends a request; any HTTP status is returned (classify it), transport failures throw ``ProviderError``.
+    public func send(
+        _ method: Method,
+        _ url: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method.rawValue)
+        request.headers.add(name: "User-Agent", value: configuration.userAgent)
+        request.headers.add(name: "Accept", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let prepared = request
+        let started = ContinuousClock.now
+        let requestTimeout = configuration.requestTimeout
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))
+        let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
+        let outcome: HTTPResult?
+        do {
+            // AsyncHTTPClient's deadline ends at the response head; the race also bounds a body that trickles in.
+            outcome = try await withThrowingTaskGroup(of: HTTPResult?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, deadline: deadline, logger: logger)
+                    let buffer = try await response.body.collect(upTo: maxBytes)
+                    return HTTPResult(status: Int(response.status.code), headers: response.headers, body: buffer, serviceName: serviceName)
+                }
+                group.addTask {
+                    try await Task.sleep(for: requestTimeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+        } catch let error as ProviderError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // A request cut short because the task was cancelled (shutdown) is a cancellation, not a provider failure.
+            if Task.isCancelled { throw CancellationError() }
+            throw classifyTransportError(error, method: method)
+        }
+        guard let result = outcome else {
+            throw classifyTransportError(HTTPClientError.deadlineExceeded, method: method)
+        }
+        logger.debug(
+            "provider request",
+            metadata: [
+                "calsync.http.method": "\(method.rawValue)", "calsync.http.path": "\(Self.pathOnly(url))",
+                "calsync.http.status": "\(result.status)",
+                "calsync.http.ms": "\(Self.nanoseconds(ContinuousClock.now - started) / 1_000_000)",
+            ])
+        return result
+    }
+
+    /// Maps a transport failure to a classified error (no response was read).
+    func classifyTransportError(_ error: any Error, method: Method) -> ProviderError {
+        if error is NIOTooManyBytesError {
+            return .retryable(
+                "response_too_large",
+                "\(serviceName) sent an answer larger than \(configuration.maxResponseBytes) bytes; it was refused unread. Retry later.")
+        }
+        if let http = error as? HTTPClientError {
+            switch http {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .getConnectionFromPoolTimeout,
+                .tlsHandshakeTimeout:
+                return .retryable(
+                    "timeout",
+                    "\(serviceName) did not answer within \(configuration.requestTimeout); the request will be retried.")
+            case .cancelled:
+                return .retryable("cancelled", "The request to \(serviceName) was cancelled; it will be retried.")
+            default:
+                break
+            }
+        }
+        return .retryable("network_error", "Could not reach \(serviceName) (\(Self.errorName(error))); the request will be retried.")
+    }
+
+    static func errorName(_ error: any Error) -> String {
+        if let http = error as? HTTPClientError { return http.description.prefix(80).description }
+        return String(describing: type(of: error))
+    }
+
+    static func pathOnly(_ url: String) -> Substring {
+        url.split(separator: "?", maxSplits: 1).first ?? ""
+    }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}
+
+/// A received response: status, headers and the (bounded) body.
+public struct HTTPResult: Sendable {
+    /// The HTTP status code.
+    public let status: Int
+    let headers: HTTPHeaders
+    let body: ByteBuffer
+    /// The provider name used in messages.
+    public let serviceName: String
+
+    init(status: Int, headers: HTTPHeaders, body: ByteBuffer, serviceName: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.serviceName = serviceName
+    }
+
+    /// Creates a result by hand (for tests of classification).
+    public init(status: Int, headers: [(String, String)] = [], body: String = "", serviceName: String) {
+        self.init(status: status, headers: HTTPHeaders(headers), body: ByteBuffer(string: body), serviceName: serviceName)
+    }
+
+    /// The first value of a response header.
+    public func header(_ name: String) -> String? { headers.first(name: name) }
+
+    /// Whether the status is 2xx.
+    public var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// The body as `Data`.
+    public var data: Data { Data(body.readableBytesView) }
+
+    /// The `Retry-After` header as a duration, when present and valid.
+    public func retryAfter(now: Date = Date()) -> Duration? {
+        headers.first(name: "Retry-After").flatMap { RetryAfter.parse($0, now: now) }
+    }
+
+    /// Decodes the body as JSON; a malformed body or a missing field is a classified error.
+    public func decode<T: Decodable>(_ type: T.Type, what: String = "answer") throws -> T {
+        try JSONBody.decode(type, from: data, serviceName: serviceName, what: what, status: status)
+    }
+}
+
+/// JSON decoding that turns every failure into a classified ``ProviderError``.
+public enum JSONBody {
+    /// Decodes `data` as `T`; malformed JSON or a missing/mistyped field becomes `malformed_response`.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, serviceName: String, what: String, status: Int?) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch let error as DecodingError {
+            let detail: String
+            switch error {
+            case .keyNotFound(let key, let context):
+                detail = "field `\(path(context.codingPath + [key]))` is missing"
+            case .typeMismatch(_, let context), .valueNotFound(_, let context):
+                detail = "field `\(path(context.codingPath))` has the wrong type"
+            case .dataCorrupted(let context):
+                detail = context.codingPath.isEmpty ? "the body is not valid JSON" : "field `\(path(context.codingPath))` is invalid"
+            @unknown default:
+                detail = "the body could not be read"
+            }
+            throw ProviderError.retryable(
+                "malformed_response", status: status,
+                "\(serviceName) sent a malformed \(what): \(detail). It will be retried; if it persists, the provider's API may have changed.")
+        } catch {
+            throw ProviderError.retryable(
+                "malformed_response", status: status, "\(serviceName) sent a malformed \(what). It will be retried.")
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    /// Encodes a value as JSON bytes.
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw ProviderError.permanent("encoding_failed", "An event could not be encoded as JSON; this is a calsync bug.")
+        }
+    }
+}

@@ -1,0 +1,321 @@
+// CalsyncMicrosoft owns the Microsoft Graph calendar client behind CalsyncSync's `CalendarProvider`:
+// OAuth with rotating refresh tokens, calendars, idempotent event writes (transactionId plus a
+// single-value extended property), busy reads with delta links.
+// It depends on CalsyncSync (types) and CalsyncHTTP (plumbing) only; nothing here knows of jobs or SQL.
+import AsyncHTTPClient
+import CalsyncHTTP
+import CalsyncSync
+import Foundation
+import Logging
+
+/// The Microsoft Graph calendar client.
+public struct MicrosoftCalendarProvider: CalendarProvider {
+    /// Endpoints, client registration and paging.
+    public struct Configuration: Sendable {
+        /// The Graph base (default `https://graph.microsoft.com/v1.0`).
+        public var graphBaseURL: String
+        /// The token endpoint (default `https://login.microsoftonline.com/common/oauth2/v2.0/token`).
+        public var tokenURL: String
+        /// The OAuth client id.
+        public var clientID: String
+        /// The OAuth client secret.
+        public var clientSecret: String
+        /// Scopes of every token request; must include `offline_access` (default: offline_access, openid, email, User.Read, Calendars.ReadWrite).
+        public var scope: String
+        /// `Prefer: odata.maxpagesize` of reads (default 500).
+        public var pageSize: Int
+        /// A read that needs more pages than this is refused as a runaway (default 2000).
+        public var maxPages: Int
+        /// Request limits.
+        public var http: HTTPTransport.Configuration
+
+        /// Creates a configuration with the documented defaults.
+        public init(
+            graphBaseURL: String = "https://graph.microsoft.com/v1.0",
+            tokenURL: String = "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+            clientID: String, clientSecret: String,
+            scope: String = "offline_access openid email https://graph.microsoft.com/User.Read https://graph.microsoft.com/Calendars.ReadWrite",
+            pageSize: Int = 500, maxPages: Int = 2000,
+            http: HTTPTransport.Configuration = .init()
+        ) {
+            self.graphBaseURL = graphBaseURL
+            self.tokenURL = tokenURL
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.scope = scope.split(separator: " ").contains("offline_access") ? scope : "offline_access " + scope
+            self.pageSize = pageSize
+            self.maxPages = maxPages
+            self.http = http
+        }
+    }
+
+    /// `microsoft`.
+    public var name: String { "microsoft" }
+
+    let configuration: Configuration
+    let transport: HTTPTransport
+    let oauth: OAuthTokenClient
+    let base: String
+    let baseOrigin: String?
+    let logger: Logger
+
+    /// Creates a client on the app's shared `HTTPClient`.
+    public init(httpClient: HTTPClient, configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.transport = HTTPTransport(client: httpClient, configuration: configuration.http, serviceName: "Microsoft", logger: logger)
+        self.oauth = OAuthTokenClient(
+            transport: transport,
+            configuration: .init(
+                tokenURL: configuration.tokenURL, clientID: configuration.clientID, clientSecret: configuration.clientSecret,
+                scope: configuration.scope))
+        var base = configuration.graphBaseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+        self.baseOrigin = URLEncoding.origin(base)
+    }
+
+    // MARK: OAuth
+
+    /// Exchanges an authorization code; the account email comes from the id token or `/me`.
+    public func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
+        let token = try await oauth.exchange(code: code, redirectURI: redirectURI)
+        var credentials = OAuthTokenClient.credentials(
+            from: token, previousRefreshToken: nil, accountEmail: OAuthTokenClient.emailClaim(ofIDToken: token.id_token))
+        if credentials.accountEmail == nil {
+            let result = try await call(.GET, "\(base)/me", credentials)
+            let me = try result.decode(GraphUser.self, what: "user")
+            credentials.accountEmail = me.mail ?? me.userPrincipalName
+        }
+        return credentials
+    }
+
+    /// Refreshes the access token; the answer's rotated refresh token is in the result: store it at once.
+    public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
+        guard let refreshToken = credentials.refreshToken else {
+            throw ProviderError(
+                code: "no_refresh_token", kind: .reconnectRequired,
+                message: "Microsoft gave no refresh token for this connection. Reconnect your calendar to resume sync.")
+        }
+        let token = try await oauth.refresh(refreshToken: refreshToken)
+        var result = OAuthTokenClient.credentials(from: token, previousRefreshToken: refreshToken, accountEmail: credentials.accountEmail)
+        if result.scope == nil { result.scope = credentials.scope }
+        return result
+    }
+
+    // MARK: Calendars
+
+    /// Lists `/me/calendars` (all pages); the default calendar is the primary one.
+    public func listCalendars(_ credentials: ProviderCredentials) async throws -> [ProviderCalendar] {
+        var calendars: [ProviderCalendar] = []
+        var url: String? = "\(base)/me/calendars"
+        var pages = 0
+        while let current = url {
+            pages += 1
+            guard pages <= configuration.maxPages else { throw tooManyPages() }
+            let result = try await call(.GET, current, credentials)
+            let page = try result.decode(GraphCalendarPage.self, what: "calendar list")
+            for c in page.value {
+                calendars.append(ProviderCalendar(id: c.id, name: c.name ?? c.id, isPrimary: c.isDefaultCalendar ?? false, timeZone: nil))
+            }
+            url = try page.nextLink.map(checkedLink)
+        }
+        if !calendars.contains(where: \.isPrimary) {
+            let result = try await call(.GET, "\(base)/me/calendar", credentials)
+            let primary = try result.decode(GraphCalendar.self, what: "default calendar")
+            if let index = calendars.firstIndex(where: { $0.id == primary.id }) {
+                calendars[index].isPrimary = true
+            } else {
+                calendars.insert(ProviderCalendar(id: primary.id, name: primary.name ?? primary.id, isPrimary: true, timeZone: nil), at: 0)
+            }
+        }
+        return calendars
+    }
+
+    // MARK: Writes
+
+    /// Patches the known event, else creates it with a deterministic `transactionId`; after a duplicate
+    /// transaction, a timeout or a 5xx it finds the event by its marker property and patches it.
+    public func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
+    ) async throws -> String {
+        if let knownEventID {
+            do {
+                return try await patch(event, eventID: knownEventID, credentials)
+            } catch let error as ProviderError where error.kind == .notFound {
+                logger.debug("known Graph event missing, creating it", metadata: ["calsync.export.key": "\(key)"])
+            }
+        }
+        do {
+            return try await create(event, calendarID: calendarID, transactionID: key.graphTransactionID, credentials)
+        } catch let error as ProviderError where Self.isDuplicateTransaction(error) || Self.outcomeUnknown(error) {
+            // The create may have happened: never POST blindly again; look for the marker first.
+            if let existing = try await findByMarker(event.markerValue, calendarID: calendarID, credentials).first {
+                return try await patch(event, eventID: existing, credentials)
+            }
+            guard Self.isDuplicateTransaction(error) else { throw error }
+            // The transaction id was used by an event that is gone now (deleted): create under a fresh one.
+            logger.debug("Graph transaction id used by a deleted event, creating anew", metadata: ["calsync.export.key": "\(key)"])
+            return try await create(event, calendarID: calendarID, transactionID: "calsync-\(UUID().uuidString.lowercased())", credentials)
+        }
+    }
+
+    private func create(_ event: RenderedEvent, calendarID: String, transactionID: String, _ credentials: ProviderCredentials) async throws -> String {
+        let body = try JSONBody.encode(GraphEventWrite(event, transactionID: transactionID))
+        let result = try await send(.POST, "\(calendarURL(calendarID))/events", credentials, body: body)
+        guard result.isSuccess else { throw classify(result) }
+        return try result.decode(GraphEventID.self, what: "created event").id
+    }
+
+    private func patch(_ event: RenderedEvent, eventID: String, _ credentials: ProviderCredentials) async throws -> String {
+        let body = try JSONBody.encode(GraphEventWrite(event, transactionID: nil))
+        let result = try await call(.PATCH, eventURL(eventID), credentials, body: body)
+        return (try? result.decode(GraphEventID.self, what: "updated event").id) ?? eventID
+    }
+
+    /// The ids of the calendar's events carrying calsync's marker with this value.
+    func findByMarker(_ value: String, calendarID: String, _ credentials: ProviderCredentials) async throws -> [String] {
+        let escaped = value.replacingOccurrences(of: "'", with: "''")
+        let filter = "singleValueExtendedProperties/Any(ep: ep/id eq '\(ExportMarker.graphPropertyID)' and ep/value eq '\(escaped)')"
+        let url = URLEncoding.url("\(calendarURL(calendarID))/events", query: [("$filter", filter), ("$select", "id")])
+        let result = try await call(.GET, url, credentials)
+        return try result.decode(GraphIDPage.self, what: "event search").value.map(\.id)
+    }
+
+    /// Deletes the event (found by its marker when its id is unknown); 404 counts as success.
+    public func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
+        let ids: [String]
+        if let knownEventID {
+            ids = [knownEventID]
+        } else {
+            ids = try await findByMarker(key.markerValue, calendarID: calendarID, credentials)
+        }
+        for id in ids {
+            let result = try await send(.DELETE, eventURL(id), credentials)
+            if result.isSuccess || result.status == 404 || result.status == 410 { continue }
+            throw classify(result)
+        }
+    }
+
+    // MARK: Reads
+
+    /// Reads the window through a fresh delta query (all pages) and keeps its delta link as the cursor.
+    public func readBusy(
+        calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
+    ) async throws -> BusySnapshot {
+        let url = URLEncoding.url(
+            "\(calendarURL(calendarID))/calendarView/delta",
+            query: [
+                ("startDateTime", ProviderTime.formatRFC3339(window.start)),
+                ("endDateTime", ProviderTime.formatRFC3339(window.end)),
+            ])
+        let read = try await readPages(from: url, calendarID: calendarID, memberTimeZone: memberTimeZone, credentials: credentials)
+        return BusySnapshot(events: read.accumulator.events, cursor: read.cursor)
+    }
+
+    /// Follows the stored delta link; an expired one throws `.fullResyncRequired`.
+    public func readBusyChanges(
+        calendarID: String, cursor: SyncCursor, memberTimeZone: TimeZone, credentials: ProviderCredentials
+    ) async throws -> BusyChanges {
+        let url = try checkedLink(cursor.value)
+        let read = try await readPages(from: url, calendarID: calendarID, memberTimeZone: memberTimeZone, credentials: credentials)
+        return BusyChanges(upserts: read.accumulator.events, removedEventIDs: read.accumulator.removedIDs, cursor: read.cursor)
+    }
+
+    /// Reads events of a window with `calendarView` (no cursor): single instances, occurrences, exceptions.
+    public func readCalendarView(
+        calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
+    ) async throws -> [BusyEvent] {
+        let url = URLEncoding.url(
+            "\(calendarURL(calendarID))/calendarView",
+            query: [
+                ("startDateTime", ProviderTime.formatRFC3339(window.start)),
+                ("endDateTime", ProviderTime.formatRFC3339(window.end)),
+                ("$expand", "singleValueExtendedProperties($filter=id eq '\(ExportMarker.graphPropertyID)')"),
+            ])
+        return try await readPages(from: url, calendarID: calendarID, memberTimeZone: memberTimeZone, credentials: credentials)
+            .accumulator.events
+    }
+
+    private func readPages(
+        from start: String, calendarID: String, memberTimeZone: TimeZone, credentials: ProviderCredentials
+    ) async throws -> (accumulator: BusyChangeAccumulator, cursor: SyncCursor?) {
+        let calendar = ProviderTime.calendar(in: memberTimeZone)
+        var accumulator = BusyChangeAccumulator()
+        var url = start
+        var skipped = 0
+        let prefer = "outlook.timezone=\"UTC\", odata.maxpagesize=\(configuration.pageSize)"
+        for _ in 0..<configuration.maxPages {
+            let result = try await call(.GET, url, credentials, extraHeaders: [("Prefer", prefer)])
+            let page = try result.decode(GraphEventsPage.self, what: "event list")
+            for item in page.value {
+                switch GraphBusyRules.classify(item, calendarID: calendarID, calendar: calendar) {
+                case .busy(let event): accumulator.busy(event)
+                case .notBusy: accumulator.notBusy(item.id)
+                case .ignored: break
+                case .unreadable:
+                    skipped += 1
+                    accumulator.notBusy(item.id)
+                }
+            }
+            if let next = page.nextLink {
+                url = try checkedLink(next)
+                continue
+            }
+            if skipped > 0 {
+                logger.warning("skipped Graph events with unreadable times", metadata: ["calsync.skipped": "\(skipped)"])
+            }
+            return (accumulator, page.deltaLink.map(SyncCursor.init))
+        }
+        throw tooManyPages()
+    }
+
+    // MARK: Plumbing
+
+    func calendarURL(_ calendarID: String) -> String { "\(base)/me/calendars/\(URLEncoding.component(calendarID))" }
+
+    func eventURL(_ eventID: String) -> String { "\(base)/me/events/\(URLEncoding.component(eventID))" }
+
+    /// A next/delta link is followed only on the configured Graph origin: the bearer token never goes elsewhere.
+    func checkedLink(_ link: String) throws -> String {
+        guard let origin = URLEncoding.origin(link), origin == baseOrigin else {
+            throw ProviderError.permanent(
+                "untrusted_link", "Microsoft sent a paging link to another host; it was not followed. Check CALSYNC_MICROSOFT_GRAPH_URL.")
+        }
+        return link
+    }
+
+    /// Sends an authorized request and returns the result whatever its status.
+    func send(
+        _ method: HTTPTransport.Method, _ url: String, _ credentials: ProviderCredentials, body: [UInt8]? = nil,
+        extraHeaders: [(String, String)] = []
+    ) async throws -> HTTPResult {
+        var headers = [("Authorization", "Bearer \(credentials.accessToken)")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        headers.append(contentsOf: extraHeaders)
+        return try await transport.send(method, url, headers: headers, body: body)
+    }
+
+    /// Sends an authorized request; a non-2xx answer throws its classified error.
+    func call(
+        _ method: HTTPTransport.Method, _ url: String, _ credentials: ProviderCredentials, body: [UInt8]? = nil,
+        extraHeaders: [(String, String)] = []
+    ) async throws -> HTTPResult {
+        let result = try await send(method, url, credentials, body: body, extraHeaders: extraHeaders)
+        guard result.isSuccess else { throw classify(result) }
+        return result
+    }
+
+    func tooManyPages() -> ProviderError {
+        .permanent("too_many_pages", "Microsoft kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
+    }
+
+    func classify(_ result: HTTPResult) -> ProviderError { GraphErrorClassifier.classify(result) }
+
+    static func isDuplicateTransaction(_ error: ProviderError) -> Bool { error.code == "duplicate_transaction" }
+
+    /// A timeout, a dropped connection or a 5xx: the write may or may not have happened.
+    static func outcomeUnknown(_ error: ProviderError) -> Bool {
+        ["timeout", "network_error", "server_error", "cancelled"].contains(error.code)
+    }
+}

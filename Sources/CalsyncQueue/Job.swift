@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+
+/// A claimed job whose envelope is valid.
+public struct Job: Sendable {
+    /// The producer's id (1–128 characters).
+    public let id: String
+    /// The job type (equal to the list it came from).
+    public let type: String
+    /// When the producer enqueued it, when given.
+    public let enqueuedAt: Date?
+    /// The raw JSON text of the `payload` object.
+    public let payload: [UInt8]
+    /// The job text as received.
+    public let raw: [UInt8]
+    /// 1 on the first run; grows with each retryable failure (never with deferrals or hand-backs).
+    public let attempt: Int
+
+    /// Creates a job (the worker does; tests of handlers may too).
+    public init(id: String, type: String, enqueuedAt: Date?, payload: [UInt8], raw: [UInt8], attempt: Int) {
+        self.id = id
+        self.type = type
+        self.enqueuedAt = enqueuedAt
+        self.payload = payload
+        self.raw = raw
+        self.attempt = attempt
+    }
+}
+
+/// What a handler gets besides the job.
+public struct JobContext: Sendable {
+    /// A logger with `calsync.job.id` and `calsync.job.type` metadata.
+    public let logger: Logger
+    /// The worker running the job (`host:pid:random`).
+    public let workerID: String
+    /// How many times this job was deferred so far.
+    public let deferrals: Int
+
+    /// Creates a context.
+    public init(logger: Logger, workerID: String, deferrals: Int) {
+        self.logger = logger
+        self.workerID = workerID
+        self.deferrals = deferrals
+    }
+}
+
+/// How a job ended when it did not throw.
+public enum JobOutcome: Sendable {
+    /// The work was done.
+    case completed
+    /// Nothing to do (e.g. stale revision, ineligible organization); the reason is a low-cardinality code.
+    case skipped(String)
+}
+
+/// Runs the jobs of one type.
+public protocol JobHandler: Sendable {
+    /// The job type this handler runs.
+    var jobType: String { get }
+    /// Runs a job; throw `JobError` to classify a failure (any other error is retryable).
+    func handle(_ job: Job, context: JobContext) async throws -> JobOutcome
+}
+
+/// A classified job failure.
+public struct JobError: Error, Sendable, CustomStringConvertible {
+    /// What the engine does with the job.
+    public enum Disposition: Sendable {
+        /// Run again after the retry policy's delay (never earlier than `retryAfter`); burns an attempt.
+        case retryable(retryAfter: Duration?)
+        /// Run again after the given time; burns no attempt.
+        case deferred(until: Duration)
+        /// Dead-letter at once with the reason.
+        case permanent(reason: String)
+        /// Dead-letter at once with reason `invalid_job`.
+        case invalid
+    }
+
+    /// What the engine does with the job.
+    public var disposition: Disposition
+    /// A stable, low-cardinality code (metric label).
+    public var code: String
+    /// What went wrong (no secrets, no customer details): it lands in the dead record.
+    public var message: String
+    /// The HTTP status of the provider answer behind the failure, when there was one.
+    public var httpStatus: Int?
+
+    /// Creates an error.
+    public init(disposition: Disposition, code: String, message: String, httpStatus: Int? = nil) {
+        self.disposition = disposition
+        self.code = code
+        self.message = message
+        self.httpStatus = httpStatus
+    }
+
+    /// A failure worth retrying later (network, 5xx, 429 with its Retry-After).
+    public static func retryable(_ code: String, _ message: String, retryAfter: Duration? = nil, httpStatus: Int? = nil) -> JobError {
+        JobError(disposition: .retryable(retryAfter: retryAfter), code: code, message: message, httpStatus: httpStatus)
+    }
+
+    /// Not now: run again after `for` without burning an attempt.
+    public static func deferred(_ code: String, _ message: String, for duration: Duration) -> JobError {
+        JobError(disposition: .deferred(until: duration), code: code, message: message)
+    }
+
+    /// A failure that retrying cannot fix: dead-letter with `reason` (e.g. `forbidden`).
+    public static func permanent(_ code: String, _ message: String, reason: String = "permanent_error", httpStatus: Int? = nil) -> JobError {
+        JobError(disposition: .permanent(reason: reason), code: code, message: message, httpStatus: httpStatus)
+    }
+
+    /// The job breaks its schema: dead-letter with reason `invalid_job`.
+    public static func invalid(_ message: String) -> JobError {
+        JobError(disposition: .invalid, code: "invalid_job", message: message)
+    }
+
+    /// `code: message`.
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,495 @@
+import CalsyncRedis
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs jobs: claims them with leases, runs their handlers (at most `concurrency` at once, per-type
+/// limits), renews leases, retries/defers/dead-letters failures, and on graceful shutdown stops claiming,
+/// lets in-flight jobs finish within `shutdownGrace` and hands the rest back.
+public struct JobWorker: Service {
+    private let engine: WorkerEngine
+
+    /// Creates a worker; `knownTypes` are types valid in this deployment (lists of other types are dead-lettered).
+    public init(queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger) {
+        self.engine = WorkerEngine(queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: configuration, logger: logger, observer: nil)
+    }
+
+    /// Creates a worker that reports each task's claim-to-end time (benchmarks).
+    init(
+        queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger,
+        observer: @escaping @Sendable (Duration) -> Void
+    ) {
+        self.engine = WorkerEngine(queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: configuration, logger: logger, observer: observer)
+    }
+
+    /// Runs until a graceful shutdown (or cancellation) and the hand-back of unfinished jobs.
+    public func run() async throws {
+        try await engine.run()
+    }
+}
+
+/// The worker's state and loops (a final class guarding its state with a Mutex).
+final class WorkerEngine: Sendable {
+    private struct Held {
+        let type: String
+        let fence: String
+    }
+
+    private struct State {
+        var inFlight: [String: Held] = [:]
+        var perType: [String: Int] = [:]
+        var stopping = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var wakePending = false
+        var sweepTypes: [String] = []
+        /// After a graceful shutdown's grace (plus a second), Redis writes are no longer retried.
+        var stopDeadline: ContinuousClock.Instant?
+        var rotation = 0
+    }
+
+    private let queue: JobQueue
+    private let handlers: [String: any JobHandler]
+    private let handlerTypes: [String]
+    private let knownTypes: Set<String>
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    private let state = Mutex(State())
+    private let observer: (@Sendable (Duration) -> Void)?
+
+    init(
+        queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger,
+        observer: (@Sendable (Duration) -> Void)?
+    ) {
+        self.observer = observer
+        var byType: [String: any JobHandler] = [:]
+        for handler in handlers { byType[handler.jobType] = handler }
+        self.queue = queue
+        self.handlers = byType
+        self.handlerTypes = byType.keys.sorted()
+        self.knownTypes = knownTypes.union(byType.keys)
+        var configuration = configuration
+        configuration.concurrency = max(1, configuration.concurrency)
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "calsync.worker.id"] = "\(configuration.workerID)"
+        self.logger = logger
+        self.metrics = WorkerMetrics(types: self.knownTypes)
+    }
+
+    // MARK: - Lifecycle
+
+    func run() async throws {
+        logger.info(
+            "worker started",
+            metadata: [
+                "calsync.worker.concurrency": "\(configuration.concurrency)",
+                "calsync.worker.types": "\(handlerTypes.joined(separator: ","))",
+            ])
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await self.runLoops()
+            } onCancel: {
+                self.beginStop()
+            }
+        } onGracefulShutdown: {
+            self.beginStop()
+        }
+        logger.info("worker stopped")
+    }
+
+    private func beginStop() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            state.stopping = true
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+
+    private func runLoops() async {
+        await withDiscardingTaskGroup { background in
+            background.addTask { await self.renewLoop() }
+            background.addTask { await self.maintenanceLoop() }
+            await withDiscardingTaskGroup { jobs in
+                await self.claimLoop(&jobs)
+                await self.drain(&jobs)
+            }
+            background.cancelAll()
+        }
+    }
+
+    // MARK: - Claiming
+
+    private func claimLoop(_ jobs: inout DiscardingTaskGroup) async {
+        var failures = 0
+        while !isStopping {
+            let (slots, total) = freeSlots()
+            if total == 0 {
+                await waitForSlot()
+                continue
+            }
+            do {
+                let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total)
+                if failures > 0 {
+                    logger.info("Redis is reachable again; claiming resumed", metadata: ["calsync.redis.failures": "\(failures)"])
+                    failures = 0
+                }
+                if tasks.isEmpty {
+                    try? await Task.sleep(for: configuration.idlePollInterval)
+                    continue
+                }
+                let accepted = register(tasks)
+                let claimedAt = ContinuousClock.now
+                for task in accepted {
+                    jobs.addTask {
+                        await self.process(task, claimedAtMs: now)
+                        self.observer?(ContinuousClock.now - claimedAt)
+                    }
+                }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning(
+                        "cannot claim jobs; retrying with backoff",
+                        metadata: ["calsync.error": "\(error)", "calsync.redis.failures": "\(failures)"])
+                }
+                try? await Task.sleep(for: Self.backoff(failures))
+            }
+        }
+    }
+
+    /// Capped exponential backoff: 50 ms · 2^(n-1), at most 2 s.
+    static func backoff(_ failures: Int) -> Duration {
+        .milliseconds(min(2_000, 50 << min(max(failures - 1, 0), 6)))
+    }
+
+    /// The (type, cap) pairs for the next claim, rotated for fairness, plus unknown-type sweeps.
+    private func freeSlots() -> ([(type: String, cap: Int)], Int) {
+        state.withLock { state in
+            let free = configuration.concurrency - state.inFlight.count
+            var slots: [(type: String, cap: Int)] = []
+            var total = 0
+            if free > 0, !handlerTypes.isEmpty {
+                let count = handlerTypes.count
+                state.rotation = (state.rotation + 1) % count
+                for offset in 0..<count {
+                    let type = handlerTypes[(state.rotation + offset) % count]
+                    let limit = configuration.perTypeLimits[type] ?? configuration.concurrency
+                    let cap = min(free, limit - (state.perType[type] ?? 0))
+                    if cap > 0 { slots.append((type, cap)) }
+                }
+                if !slots.isEmpty { total = free }
+            }
+            for type in state.sweepTypes where state.perType[type, default: 0] < 50 {
+                slots.append((type, 50))
+                total += 50
+            }
+            return (slots, total)
+        }
+    }
+
+    private func register(_ tasks: [ClaimedTask]) -> [ClaimedTask] {
+        state.withLock { state in
+            for task in tasks {
+                state.inFlight[task.tid] = Held(type: task.type, fence: task.fence)
+                state.perType[task.type, default: 0] += 1
+            }
+        }
+        return tasks
+    }
+
+    /// Takes a task out of the in-flight set; false when someone (shutdown hand-back) already did.
+    private func release(_ tid: String) -> Bool {
+        let (owned, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+            guard let held = state.inFlight.removeValue(forKey: tid) else { return (false, nil) }
+            state.perType[held.type, default: 1] -= 1
+            let waiter = state.waiter
+            state.waiter = nil
+            if waiter == nil { state.wakePending = true }
+            return (true, waiter)
+        }
+        waiter?.resume()
+        return owned
+    }
+
+    private func waitForSlot() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.wakePending || state.stopping {
+                    state.wakePending = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        state.withLock { $0.wakePending = false }
+    }
+
+    // MARK: - Running one job
+
+    private func process(_ task: ClaimedTask, claimedAtMs: Int64) async {
+        let attempt = task.attempts + 1
+        guard let handler = handlers[task.type] else {
+            let id: String?
+            let redacted: [UInt8]?
+            switch JobEnvelope.check(task.raw, listType: task.type) {
+            case .valid(let jobID, _, _, let r): (id, redacted) = (jobID, r)
+            case .invalid(_, let jobID, let r): (id, redacted) = (jobID, r)
+            }
+            await finish(task, .dead, reason: "invalid_job", error: "unknown job type \(task.type)", recordID: id, redacted: redacted)
+            return
+        }
+        switch JobEnvelope.check(task.raw, listType: task.type) {
+        case .invalid(let reason, let id, let redacted):
+            var logger = self.logger
+            logger[metadataKey: "calsync.job.type"] = "\(task.type)"
+            if let id { logger[metadataKey: "calsync.job.id"] = "\(id)" }
+            logger.warning("invalid job dead-lettered", metadata: ["calsync.error": "\(reason)"])
+            await finish(task, .dead, reason: "invalid_job", error: reason, recordID: id, redacted: redacted)
+        case .valid(let id, let enqueuedAt, let payload, let redacted):
+            if let redacted {
+                try? await shielded { try await self.queue.annotate(tid: task.tid, fence: task.fence, redacted: redacted) }
+            }
+            if attempt == 1, task.deferrals == 0, let enqueuedAt {
+                metrics.queueLatency(task.type, milliseconds: claimedAtMs - Int64(enqueuedAt.timeIntervalSince1970 * 1000))
+            }
+            var logger = self.logger
+            logger[metadataKey: "calsync.job.id"] = "\(id)"
+            logger[metadataKey: "calsync.job.type"] = "\(task.type)"
+            let job = Job(id: id, type: task.type, enqueuedAt: enqueuedAt, payload: payload, raw: task.raw, attempt: attempt)
+            let context = JobContext(logger: logger, workerID: configuration.workerID, deferrals: task.deferrals)
+            logger.debug("job started", metadata: ["calsync.job.attempt": "\(attempt)"])
+            let started = ContinuousClock.now
+            do {
+                let outcome = try await handler.handle(job, context: context)
+                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                switch outcome {
+                case .completed:
+                    metrics.completed(task.type)
+                    logger.debug("job completed")
+                case .skipped(let why):
+                    metrics.skipped(task.type)
+                    logger.debug("job skipped", metadata: ["calsync.job.skip_reason": "\(why)"])
+                }
+                await finish(task, .ack, logger: logger)
+            } catch let error as JobError {
+                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
+            } catch {
+                if isStopping, Task.isCancelled || error is CancellationError {
+                    await finish(task, .handback, logger: logger)
+                    return
+                }
+                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                let wrapped = JobError.retryable("unexpected_error", String(describing: error))
+                await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
+            }
+        }
+    }
+
+    private func handleFailure(_ task: ClaimedTask, job: Job, error: JobError, redacted: [UInt8]?, logger: Logger) async {
+        let metadata: Logger.Metadata = ["calsync.error.code": "\(error.code)", "calsync.job.attempt": "\(job.attempt)"]
+        switch error.disposition {
+        case .retryable(let retryAfter):
+            metrics.failed(task.type, kind: "retryable")
+            let delay = queue.configuration.retry.delay(afterAttempt: job.attempt, retryAfter: retryAfter)
+            logger.info("job failed; will retry", metadata: metadata.merging(["calsync.retry.delay_ms": "\(delay.milliseconds)"]) { $1 })
+            await finish(task, .retry, delay: delay, error: error.message, httpStatus: error.httpStatus, recordID: job.id, redacted: redacted, logger: logger)
+        case .deferred(let duration):
+            logger.debug("job deferred", metadata: metadata)
+            await finish(task, .defer, delay: duration, error: error.message, httpStatus: error.httpStatus, recordID: job.id, redacted: redacted, logger: logger)
+        case .permanent(let reason):
+            metrics.failed(task.type, kind: "permanent")
+            logger.warning("job failed permanently", metadata: metadata)
+            await finish(task, .dead, reason: reason, error: error.message, httpStatus: error.httpStatus, recordID: job.id, redacted: redacted, logger: logger)
+        case .invalid:
+            metrics.failed(task.type, kind: "invalid")
+            logger.warning("job is invalid", metadata: metadata)
+            await finish(task, .dead, reason: "invalid_job", error: error.message, httpStatus: error.httpStatus, recordID: job.id, redacted: redacted, logger: logger)
+        }
+    }
+
+    private enum Finish {
+        case ack, retry, `defer`, dead, handback
+    }
+
+    /// Ends a run in Redis (once per task: whoever releases it from the in-flight set), retrying on Redis
+    /// errors for about one lease; a stale fence (lease lost) changes nothing.
+    private func finish(
+        _ task: ClaimedTask, _ kind: Finish, delay: Duration = .zero, reason: String = "", error: String = "",
+        httpStatus: Int? = nil, recordID: String? = nil, redacted: [UInt8]? = nil, logger: Logger? = nil
+    ) async {
+        guard release(task.tid) else { return }
+        let logger = logger ?? self.logger
+        let queue = self.queue
+        let giveUpAt = ContinuousClock.now + queue.configuration.leaseDuration
+        var failures = 0
+        while true {
+            do {
+                let result: JobQueue.FailResult
+                switch kind {
+                case .ack:
+                    let acked = try await shielded { try await queue.ack([(task.tid, task.fence)]) }
+                    result = acked.first == true ? .scheduled : .stale
+                case .retry:
+                    result = try await shielded {
+                        try await queue.fail(.retry, tid: task.tid, fence: task.fence, delay: delay, error: error, httpStatus: httpStatus, recordID: recordID, redacted: redacted)
+                    }
+                case .defer:
+                    result = try await shielded {
+                        try await queue.fail(.defer, tid: task.tid, fence: task.fence, delay: delay, error: error, httpStatus: httpStatus, recordID: recordID, redacted: redacted)
+                    }
+                case .dead:
+                    result = try await shielded {
+                        try await queue.fail(.dead, tid: task.tid, fence: task.fence, reason: reason, error: error, httpStatus: httpStatus, recordID: recordID, redacted: redacted)
+                    }
+                case .handback:
+                    result = try await shielded { try await queue.fail(.handback, tid: task.tid, fence: task.fence) }
+                }
+                record(kind, result: result, task: task, reason: reason, logger: logger)
+                return
+            } catch {
+                failures += 1
+                let stopDeadline = state.withLock { $0.stopDeadline }
+                if ContinuousClock.now > giveUpAt || stopDeadline.map({ ContinuousClock.now > $0 }) == true {
+                    logger.warning(
+                        "cannot record a job's end in Redis; its lease will expire and it will run again",
+                        metadata: ["calsync.error": "\(error)"])
+                    return
+                }
+                if failures == 1 {
+                    logger.warning("cannot record a job's end in Redis; retrying", metadata: ["calsync.error": "\(error)"])
+                }
+                let pause = Self.backoff(failures)
+                try? await shielded { try await Task.sleep(for: pause) }
+            }
+        }
+    }
+
+    private func record(_ kind: Finish, result: JobQueue.FailResult, task: ClaimedTask, reason: String, logger: Logger) {
+        if result == .stale {
+            logger.warning("job's lease was lost before it ended; another worker owns it now (nothing changed)")
+            return
+        }
+        switch (kind, result) {
+        case (.retry, .scheduled): metrics.retried(task.type)
+        case (.defer, .scheduled): metrics.deferred(task.type)
+        case (.handback, _):
+            metrics.handedBack(task.type)
+            logger.info("job handed back")
+        case (_, .dead(let recordID)):
+            let finalReason: String
+            switch kind {
+            case .retry: finalReason = "attempts_exhausted"
+            case .defer: finalReason = "deferrals_exhausted"
+            default: finalReason = reason
+            }
+            metrics.dead(task.type, reason: finalReason)
+            logger.warning("job dead-lettered", metadata: ["calsync.dead.id": "\(recordID)", "calsync.dead.reason": "\(finalReason)"])
+        default: break
+        }
+    }
+
+    /// Runs `body` in an unstructured task so a cancelled caller cannot abandon a Redis write midway.
+    private func shielded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await body() }.value
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    // MARK: - Shutdown
+
+    private func drain(_ jobs: inout DiscardingTaskGroup) async {
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        state.withLock { $0.stopDeadline = deadline + .seconds(1) }
+        let pending = state.withLock { $0.inFlight.count }
+        if pending > 0 {
+            logger.info("graceful shutdown: waiting for in-flight jobs", metadata: ["calsync.worker.in_flight": "\(pending)"])
+        }
+        while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < deadline {
+            try? await shielded { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let unfinished: [(String, Held)] = state.withLock { state in
+            let list = Array(state.inFlight)
+            return list
+        }
+        if unfinished.isEmpty { return }
+        logger.info("graceful shutdown: handing back unfinished jobs", metadata: ["calsync.worker.in_flight": "\(unfinished.count)"])
+        await withDiscardingTaskGroup { group in
+            for (tid, held) in unfinished {
+                group.addTask {
+                    let task = ClaimedTask(type: held.type, tid: tid, fence: held.fence, attempts: 0, deferrals: 0, raw: [])
+                    await self.finish(task, .handback)
+                }
+            }
+        }
+        jobs.cancelAll()
+    }
+
+    // MARK: - Background loops
+
+    private func renewLoop() async {
+        let interval = max(Duration.milliseconds(50), queue.configuration.leaseDuration / 3)
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+            let held: [(tid: String, fence: String)] = state.withLock { state in
+                state.inFlight.map { ($0.key, $0.value.fence) }
+            }
+            if held.isEmpty { continue }
+            do {
+                let lost = try await queue.renew(held)
+                if !lost.isEmpty {
+                    logger.warning("leases lost (a job ran longer than its lease while renewals failed)", metadata: ["calsync.worker.lost": "\(lost.count)"])
+                }
+            } catch {
+                logger.warning("cannot renew leases", metadata: ["calsync.error": "\(error)"])
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        var first = true
+        while !Task.isCancelled {
+            if !first {
+                do {
+                    try await Task.sleep(for: configuration.maintenanceInterval)
+                } catch {
+                    return
+                }
+            }
+            first = false
+            do {
+                let stats = try await queue.stats(knownTypes: Array(knownTypes))
+                metrics.depth(stats)
+                let unknown = stats.ready.filter { !knownTypes.contains($0.key) && $0.value > 0 }.map(\.key).sorted()
+                if !unknown.isEmpty {
+                    logger.warning("jobs of unknown types found; dead-lettering them", metadata: ["calsync.job.types": "\(unknown.joined(separator: ","))"])
+                }
+                let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+                    state.sweepTypes = unknown
+                    guard !unknown.isEmpty else { return nil }
+                    let waiter = state.waiter
+                    state.waiter = nil
+                    if waiter == nil { state.wakePending = true }
+                    return waiter
+                }
+                waiter?.resume()
+            } catch {
+                logger.debug("queue maintenance failed", metadata: ["calsync.error": "\(error)"])
+            }
+        }
+    }
+}

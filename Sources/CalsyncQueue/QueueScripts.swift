@@ -1,0 +1,331 @@
+import CalsyncRedis
+
+/// The Lua scripts of the engine. Every state change of a job is one of these, run atomically with
+/// EVALSHA; KEYS[1] is the key prefix, time comes from Redis `TIME` (milliseconds).
+enum QueueScripts {
+    /// Helpers shared by the scripts.
+    static let common = #"""
+        local P = KEYS[1]
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        local function load_task(tid)
+          local flat = redis.call('HGETALL', P .. ':task:' .. tid)
+          if #flat == 0 then return nil end
+          local h = {}
+          for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+          return h
+        end
+        local function parses(raw)
+          local ok, obj = pcall(cjson.decode, raw)
+          if ok and type(obj) == 'table' then return obj end
+          return nil
+        end
+        local function job_id(raw)
+          local obj = parses(raw)
+          if obj and type(obj.id) == 'string' and #obj.id >= 1 and #obj.id <= 512 then return obj.id end
+          return nil
+        end
+        -- Fallback redaction for deaths decided in Lua before the worker stored a redacted copy.
+        local function redact(raw)
+          if not parses(raw) then return raw end
+          for _, key in ipairs({'authorization_code', 'password'}) do
+            local out = {}
+            local pos = 1
+            while true do
+              local s, e = string.find(raw, '"' .. key .. '"%s*:%s*', pos)
+              if not s then break end
+              out[#out + 1] = string.sub(raw, pos, e)
+              local c = string.sub(raw, e + 1, e + 1)
+              local j = e + 1
+              if c == '"' then
+                j = e + 2
+                while j <= #raw do
+                  local ch = string.sub(raw, j, j)
+                  if ch == '\\' then j = j + 2 elseif ch == '"' then break else j = j + 1 end
+                end
+              elseif c == '{' or c == '[' then
+                local depth, instr = 0, false
+                while j <= #raw do
+                  local ch = string.sub(raw, j, j)
+                  if instr then
+                    if ch == '\\' then j = j + 1 elseif ch == '"' then instr = false end
+                  elseif ch == '"' then instr = true
+                  elseif ch == '{' or ch == '[' then depth = depth + 1
+                  elseif ch == '}' or ch == ']' then depth = depth - 1; if depth == 0 then break end
+                  end
+                  j = j + 1
+                end
+              else
+                while j <= #raw and not string.find(string.sub(raw, j, j), '[,}%]%s]') do j = j + 1 end
+                j = j - 1
+              end
+              out[#out + 1] = '"[redacted]"'
+              pos = j + 1
+            end
+            out[#out + 1] = string.sub(raw, pos)
+            raw = table.concat(out)
+          end
+          return raw
+        end
+        local function write_dead(now, rid, jtype, reason, err, http, attempts, first_failed, raw, max_count, max_age)
+          if rid == nil or rid == '' then rid = 'invalid-' .. redis.call('INCR', P .. ':dead:seq') end
+          local existing = redis.call('HGET', P .. ':dead', rid)
+          if existing then
+            local old = parses(existing)
+            if old and tonumber(old.first_failed_at) and tonumber(old.first_failed_at) < first_failed then
+              first_failed = tonumber(old.first_failed_at)
+            end
+          end
+          local rec = {id = rid, type = jtype or cjson.null, reason = reason, error = err or cjson.null,
+            http_status = http or cjson.null, attempts = attempts, first_failed_at = first_failed,
+            last_failed_at = now, raw = raw}
+          redis.call('HSET', P .. ':dead', rid, cjson.encode(rec))
+          redis.call('ZADD', P .. ':dead:index', now, rid)
+          local trimmed = 0
+          local n = redis.call('ZCARD', P .. ':dead:index')
+          if n > max_count then
+            local old = redis.call('ZRANGE', P .. ':dead:index', 0, n - max_count - 1)
+            for _, id in ipairs(old) do redis.call('HDEL', P .. ':dead', id) end
+            redis.call('ZREMRANGEBYRANK', P .. ':dead:index', 0, n - max_count - 1)
+            trimmed = trimmed + #old
+          end
+          local aged = redis.call('ZRANGEBYSCORE', P .. ':dead:index', '-inf', '(' .. (now - max_age), 'LIMIT', 0, 100)
+          for _, id in ipairs(aged) do
+            redis.call('HDEL', P .. ':dead', id)
+            redis.call('ZREM', P .. ':dead:index', id)
+          end
+          trimmed = trimmed + #aged
+          if trimmed > 0 then redis.call('INCRBY', P .. ':dead:trimmed', trimmed) end
+          return rid
+        end
+
+        """#
+
+    /// Reaps expired leases, then claims up to ARGV[6] jobs: per (type, cap) pair, due scheduled tasks first,
+    /// then the oldest ready jobs. ARGV: lease ms, max lease expiries, worker id, dead max count,
+    /// dead max age ms, total, type1, cap1, … Returns {now, type, tid, fence, attempts, deferrals, raw, …}.
+    static let claim = RedisScript(common + #"""
+        local now = now_ms()
+        local lease = tonumber(ARGV[1])
+        local max_exp = tonumber(ARGV[2])
+        local worker = ARGV[3]
+        local max_count, max_age = tonumber(ARGV[4]), tonumber(ARGV[5])
+        local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 50)
+        for _, tid in ipairs(expired) do
+          redis.call('ZREM', P .. ':leases', tid)
+          local h = load_task(tid)
+          if h then
+            local key = P .. ':task:' .. tid
+            local exp = redis.call('HINCRBY', key, 'lease_expiries', 1)
+            if exp >= max_exp then
+              local raw = h.redacted or redact(h.raw)
+              write_dead(now, job_id(h.raw), h.type, 'lease_expired',
+                'the lease expired ' .. exp .. ' times: the worker crashed or the job runs too long',
+                tonumber(h.last_http_status), (tonumber(h.attempts) or 0) + exp,
+                tonumber(h.first_failed_at) or now, raw, max_count, max_age)
+              redis.call('DEL', key)
+            else
+              redis.call('HSET', key, 'fence', '0', 'worker', '')
+              redis.call('ZADD', P .. ':scheduled:' .. h.type, now, tid)
+            end
+          end
+        end
+        local out = {now}
+        local remaining = tonumber(ARGV[6])
+        local deadline = now + lease
+        local i = 7
+        while i < #ARGV and remaining > 0 do
+          local jtype = ARGV[i]
+          local cap = math.min(tonumber(ARGV[i + 1]), remaining)
+          i = i + 2
+          local got = 0
+          if cap > 0 then
+            local skey = P .. ':scheduled:' .. jtype
+            local due = redis.call('ZRANGEBYSCORE', skey, '-inf', now, 'LIMIT', 0, cap)
+            for _, tid in ipairs(due) do
+              redis.call('ZREM', skey, tid)
+              local key = P .. ':task:' .. tid
+              local v = redis.call('HMGET', key, 'raw', 'attempts', 'deferrals')
+              if v[1] then
+                local fence = redis.call('INCR', P .. ':fence')
+                redis.call('HSET', key, 'fence', fence, 'worker', worker)
+                redis.call('ZADD', P .. ':leases', deadline, tid)
+                out[#out + 1] = jtype; out[#out + 1] = tid; out[#out + 1] = fence
+                out[#out + 1] = tonumber(v[2]) or 0; out[#out + 1] = tonumber(v[3]) or 0; out[#out + 1] = v[1]
+                got = got + 1
+              end
+            end
+            if got < cap then
+              local raws = redis.call('RPOP', P .. ':queue:' .. jtype, cap - got)
+              if raws then
+                for _, raw in ipairs(raws) do
+                  local fence = redis.call('INCR', P .. ':fence')
+                  local tid = tostring(fence)
+                  redis.call('HSET', P .. ':task:' .. tid, 'raw', raw, 'type', jtype, 'attempts', 0,
+                    'lease_expiries', 0, 'deferrals', 0, 'first_claimed_at', now, 'fence', fence, 'worker', worker)
+                  redis.call('ZADD', P .. ':leases', deadline, tid)
+                  out[#out + 1] = jtype; out[#out + 1] = tid; out[#out + 1] = fence
+                  out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = raw
+                  got = got + 1
+                end
+              end
+            end
+          end
+          remaining = remaining - got
+        end
+        return out
+        """#)
+
+    /// Acknowledges finished tasks. ARGV: tid1, fence1, tid2, fence2, … Returns {1|0, …} (0: stale fence).
+    static let ack = RedisScript(common + #"""
+        local res = {}
+        for i = 1, #ARGV, 2 do
+          local key = P .. ':task:' .. ARGV[i]
+          if redis.call('HGET', key, 'fence') == ARGV[i + 1] then
+            redis.call('DEL', key)
+            redis.call('ZREM', P .. ':leases', ARGV[i])
+            res[#res + 1] = 1
+          else
+            res[#res + 1] = 0
+          end
+        end
+        return res
+        """#)
+
+    /// Extends the leases of tasks still held. ARGV: lease ms, tid1, fence1, … Returns the tids no longer held.
+    static let renew = RedisScript(common + #"""
+        local deadline = now_ms() + tonumber(ARGV[1])
+        local lost = {}
+        for i = 2, #ARGV, 2 do
+          local tid = ARGV[i]
+          if redis.call('HGET', P .. ':task:' .. tid, 'fence') == ARGV[i + 1] then
+            redis.call('ZADD', P .. ':leases', 'XX', deadline, tid)
+          else
+            lost[#lost + 1] = tid
+          end
+        end
+        return lost
+        """#)
+
+    /// Stores the redacted copy of a held task's text. ARGV: tid, fence, redacted. Returns 1 or 0 (stale).
+    static let annotate = RedisScript(common + #"""
+        local key = P .. ':task:' .. ARGV[1]
+        if redis.call('HGET', key, 'fence') ~= ARGV[2] then return 0 end
+        redis.call('HSET', key, 'redacted', ARGV[3])
+        return 1
+        """#)
+
+    /// Ends a run that did not complete. ARGV: 1 action (retry|defer|dead|handback), 2 tid, 3 fence,
+    /// 4 delay ms, 5 limit (max attempts or max deferrals), 6 max job age ms, 7 reason, 8 error,
+    /// 9 http status or '', 10 record id or '', 11 redacted raw or '', 12 dead max count, 13 dead max age ms.
+    /// Returns 0 (stale fence: nothing changed), 1 (scheduled again) or {2, record id} (dead).
+    static let fail = RedisScript(common + #"""
+        local action, tid, fence = ARGV[1], ARGV[2], ARGV[3]
+        local h = load_task(tid)
+        if not h or h.fence ~= fence then return 0 end
+        local now = now_ms()
+        local key = P .. ':task:' .. tid
+        local skey = P .. ':scheduled:' .. h.type
+        redis.call('ZREM', P .. ':leases', tid)
+        if action == 'handback' then
+          redis.call('HSET', key, 'fence', '0', 'worker', '')
+          redis.call('ZADD', skey, now, tid)
+          return 1
+        end
+        local delay, limit, max_job_age = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+        local reason, err = ARGV[7], ARGV[8]
+        local http = nil
+        if ARGV[9] ~= '' then http = tonumber(ARGV[9]) end
+        local first_failed = tonumber(h.first_failed_at) or now
+        local attempts = tonumber(h.attempts) or 0
+        if action == 'retry' then
+          attempts = attempts + 1
+          local age = now - (tonumber(h.first_claimed_at) or now)
+          if attempts >= limit then
+            reason = 'attempts_exhausted'
+          elseif age >= max_job_age then
+            reason = 'too_old'
+          else
+            redis.call('HSET', key, 'attempts', attempts, 'first_failed_at', first_failed, 'last_error', err,
+              'last_http_status', ARGV[9], 'fence', '0', 'worker', '')
+            redis.call('ZADD', skey, now + delay, tid)
+            return 1
+          end
+        elseif action == 'defer' then
+          local deferrals = (tonumber(h.deferrals) or 0) + 1
+          if deferrals > limit then
+            reason = 'deferrals_exhausted'
+            attempts = attempts + 1
+          else
+            redis.call('HSET', key, 'deferrals', deferrals, 'fence', '0', 'worker', '')
+            redis.call('ZADD', skey, now + delay, tid)
+            return 1
+          end
+        else
+          attempts = attempts + 1
+        end
+        local raw = ARGV[11]
+        if raw == '' then raw = h.redacted or h.raw end
+        local rid = write_dead(now, ARGV[10], h.type, reason, err, http, attempts, first_failed, raw,
+          tonumber(ARGV[12]), tonumber(ARGV[13]))
+        redis.call('DEL', key)
+        return {2, rid}
+        """#)
+
+    /// Moves one dead record back to its ready list. ARGV: record id. Returns 1, 0 (no such record) or -1 (no type).
+    static let deadRetry = RedisScript(common + #"""
+        local rec = redis.call('HGET', P .. ':dead', ARGV[1])
+        if not rec then return 0 end
+        local r = parses(rec)
+        if not r or type(r.type) ~= 'string' or type(r.raw) ~= 'string' then return -1 end
+        redis.call('LPUSH', P .. ':queue:' .. r.type, r.raw)
+        redis.call('HDEL', P .. ':dead', ARGV[1])
+        redis.call('ZREM', P .. ':dead:index', ARGV[1])
+        return 1
+        """#)
+
+    /// Moves every dead record (of type ARGV[1] when not '') back to its ready list, oldest first. Returns how many.
+    static let deadRetryAll = RedisScript(common + #"""
+        local ids = redis.call('ZRANGE', P .. ':dead:index', 0, -1)
+        local moved = 0
+        for _, id in ipairs(ids) do
+          local rec = redis.call('HGET', P .. ':dead', id)
+          local r = rec and parses(rec)
+          if r and type(r.type) == 'string' and type(r.raw) == 'string' and (ARGV[1] == '' or r.type == ARGV[1]) then
+            redis.call('LPUSH', P .. ':queue:' .. r.type, r.raw)
+            redis.call('HDEL', P .. ':dead', id)
+            redis.call('ZREM', P .. ':dead:index', id)
+            moved = moved + 1
+          end
+        end
+        return moved
+        """#)
+
+    /// Deletes dead records whose last failure is older than ARGV[1] ms ('' = all). Returns how many.
+    static let deadPurgeAll = RedisScript(common + #"""
+        local ids
+        if ARGV[1] == '' then
+          ids = redis.call('ZRANGE', P .. ':dead:index', 0, -1)
+        else
+          ids = redis.call('ZRANGEBYSCORE', P .. ':dead:index', '-inf', '(' .. (now_ms() - tonumber(ARGV[1])))
+        end
+        for _, id in ipairs(ids) do
+          redis.call('HDEL', P .. ':dead', id)
+          redis.call('ZREM', P .. ':dead:index', id)
+        end
+        if ARGV[1] == '' then
+          local rest = redis.call('HKEYS', P .. ':dead')
+          for _, id in ipairs(rest) do redis.call('HDEL', P .. ':dead', id) end
+          return #ids + #rest
+        end
+        return #ids
+        """#)
+
+    /// Deletes one dead record. ARGV: record id. Returns 1 or 0.
+    static let deadPurge = RedisScript(common + #"""
+        redis.call('ZREM', P .. ':dead:index', ARGV[1])
+        return redis.call('HDEL', P .. ':dead', ARGV[1])
+        """#)
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// How one worker process runs jobs.
+public struct WorkerConfiguration: Sendable {
+    /// Jobs in flight in this process; default 64.
+    public var concurrency: Int
+    /// Most jobs in flight per type (e.g. `import_window: 16`), so bulk imports never starve exports; default none.
+    public var perTypeLimits: [String: Int]
+    /// How long in-flight jobs may finish after a graceful shutdown begins; default 25 s.
+    public var shutdownGrace: Duration
+    /// Longest sleep between claims when the queues are empty; default 10 ms.
+    public var idlePollInterval: Duration
+    /// This worker's id in task hashes and logs; default `host:pid:random`.
+    public var workerID: String
+    /// How often the worker sweeps lists of unknown job types and updates queue gauges; default 5 s.
+    public var maintenanceInterval: Duration
+
+    /// Creates a configuration with the documented defaults.
+    public init() {
+        self.concurrency = 64
+        self.perTypeLimits = [:]
+        self.shutdownGrace = .seconds(25)
+        self.idlePollInterval = .milliseconds(10)
+        let host = ProcessInfo.processInfo.hostName
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        self.workerID = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(random)"
+        self.maintenanceInterval = .seconds(5)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A request as the emulators see it: decoded path segments, query and collected body.
+struct APIRequest: Sendable {
+    var method: String
+    var path: String
+    /// Percent-decoded path segments after the provider base.
+    var segments: [String]
+    /// Query parameters in order, percent-decoded.
+    var queryItems: [(String, String)]
+    var rawQuery: String?
+    /// Lower-cased header names → values (last wins).
+    var headers: [String: String]
+    var body: [UInt8]
+    /// `http://HOST:PORT` as the client addressed us.
+    var baseURL: String
+
+    func query(_ name: String) -> String? {
+        for (k, v) in queryItems where k == name { return v }
+        return nil
+    }
+
+    func header(_ name: String) -> String? { headers[name] }
+
+    /// The body as a JSON object, or nil.
+    var jsonObject: [String: JSONValue]? {
+        JSONValue.parse(body)?.objectValue
+    }
+
+    /// Form-encoded body fields.
+    var formFields: [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in Self.parseQuery(String(decoding: body, as: UTF8.self), plusIsSpace: true) where out[k] == nil {
+            out[k] = v
+        }
+        return out
+    }
+
+    static func parseQuery(_ text: String, plusIsSpace: Bool) -> [(String, String)] {
+        guard !text.isEmpty else { return [] }
+        var out: [(String, String)] = []
+        for part in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decode(String(pieces[0]), plusIsSpace: plusIsSpace)
+            let value = pieces.count > 1 ? decode(String(pieces[1]), plusIsSpace: plusIsSpace) : ""
+            out.append((name, value))
+        }
+        return out
+    }
+
+    static func decode(_ s: String, plusIsSpace: Bool) -> String {
+        let t = plusIsSpace ? s.replacingOccurrences(of: "+", with: " ") : s
+        return t.removingPercentEncoding ?? t
+    }
+}
+
+/// An answer of an emulator before it becomes an HTTP response.
+struct APIResponse: Sendable, Error {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+    /// A JSON answer not yet serialised (done outside the state lock).
+    var payload: JSONValue?
+
+    init(status: Int, headers: [(String, String)], body: [UInt8], payload: JSONValue? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.payload = payload
+    }
+
+    static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> APIResponse {
+        APIResponse(
+            status: status, headers: [("Content-Type", "application/json; charset=UTF-8")] + headers, body: [],
+            payload: value)
+    }
+
+    static func empty(_ status: Int) -> APIResponse {
+        APIResponse(status: status, headers: [], body: [])
+    }
+
+    /// The body bytes, serialising a pending JSON payload.
+    var bytes: [UInt8] { payload?.bytes ?? body }
+}
+
+/// Percent-encoding for URLs the emulators build (Graph next/delta links).
+enum URLText {
+    static let unreserved: CharacterSet = {
+        var s = CharacterSet.alphanumerics
+        s.insert(charactersIn: "-._~")
+        return s
+    }()
+
+    static func encode(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? s
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The HTTP server of a sandbox: every emulated service and the control API on one port.
+public struct SandboxServer: Service {
+    let sandbox: Sandbox
+    let host: String
+    let port: Int
+    let logger: Logger
+    let onRunning: (@Sendable (Int) async -> Void)?
+
+    /// Creates the server; `port` 0 picks an ephemeral port.
+    public init(sandbox: Sandbox, host: String = "127.0.0.1", port: Int, logger: Logger) {
+        self.init(sandbox: sandbox, host: host, port: port, logger: logger, onRunning: nil)
+    }
+
+    /// Creates the server and calls `onRunning` with the bound port once it listens.
+    public init(
+        sandbox: Sandbox, host: String = "127.0.0.1", port: Int, logger: Logger,
+        onRunning: (@Sendable (Int) async -> Void)?
+    ) {
+        self.sandbox = sandbox
+        self.host = host
+        self.port = port
+        self.logger = logger
+        self.onRunning = onRunning
+    }
+
+    /// Serves until cancelled or gracefully shut down.
+    public func run() async throws {
+        let sandbox = self.sandbox
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            try await SandboxServer.respond(sandbox: sandbox, request: request)
+        }
+        let onRunning = self.onRunning
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: 1024),
+            onServerRunning: { channel in
+                await onRunning?(channel.localAddress?.port ?? 0)
+            },
+            logger: logger)
+        try await app.run()
+    }
+
+    static func respond(sandbox: Sandbox, request: Request) async throws -> Response {
+        var request = request
+        let limit = sandbox.configuration.maxRequestBodyBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: limit)
+        } catch {
+            return Response(status: .contentTooLarge)
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if let earlier = headers[name] {
+                headers[name] = earlier + ", " + field.value
+            } else {
+                headers[name] = field.value
+            }
+        }
+        let host = headers["host"] ?? request.head.authority ?? "127.0.0.1"
+        let rawQuery = request.uri.query
+        let api = APIRequest(
+            method: request.method.rawValue, path: request.uri.path,
+            segments: [], queryItems: APIRequest.parseQuery(rawQuery ?? "", plusIsSpace: true), rawQuery: rawQuery,
+            headers: headers, body: Array(buffer: body), baseURL: "http://" + host)
+        let answer = await sandbox.handle(api)
+        var fields = HTTPFields()
+        for (name, value) in answer.headers {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: answer.status), headers: fields,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.bytes)))
+    }
+}
+
+/// Starts the sandbox on an ephemeral loopback port for a test, runs `body`, stops it.
+public func withSandboxServer<T: Sendable>(
+    _ sandbox: Sandbox, _ body: (SandboxEndpoints) async throws -> T
+) async throws -> T {
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    var logger = Logger(label: "calsync.sandbox.test")
+    logger.logLevel = .warning
+    let server = SandboxServer(sandbox: sandbox, host: "127.0.0.1", port: 0, logger: logger) { port in
+        continuation.yield(port)
+        continuation.finish()
+    }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            defer { continuation.finish() }
+            try await server.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            try await group.next()
+            throw SandboxServerError(code: "sandbox.start_failed", message: "The sandbox server stopped before it listened.")
+        }
+        let endpoints = SandboxEndpoints(baseURL: "http://127.0.0.1:\(port)")
+        do {
+            let result = try await body(endpoints)
+            group.cancelAll()
+            return result
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+    }
+}
+
+/// An error starting the sandbox server.
+public struct SandboxServerError: Error, CustomStringConvertible {
+    /// Stable code, safe as a metric label.
+    public let code: String
+    /// What happened and what to do.
+    public let message: String
+    /// `code: message`.
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,396 @@
+import CalsyncSync
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL implementation of CalsyncSync's `SyncStore`: one statement (or one transaction) per
+/// method, every value a bind parameter.
+public struct PostgresSyncStore: SyncStore {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// Creates a store over a running client.
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it).
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError { throw closureError }
+            throw error
+        }
+    }
+
+    public func memberState(_ memberID: String) async throws -> MemberSyncState? {
+        let rows = try await client.query(
+            """
+            SELECT m.organization_id, m.time_zone,
+                   (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')),
+                   EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id
+                           AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')),
+                   c.id::text, c.provider, c.account_email, c.status, c.status_detail, c.export_calendar_id,
+                   c.busy_calendar_ids, c.sync_direction, c.event_details, c.credentials_key_id, c.credentials_sealed
+            FROM members m
+            JOIN organizations o ON o.id = m.organization_id
+            LEFT JOIN calendar_connections c ON c.member_id = m.id
+            WHERE m.id = \(memberID)
+            ORDER BY c.created_at
+            """, logger: logger)
+        var state: MemberSyncState?
+        for try await row in rows {
+            let columns = try row.decode(
+                (String, String, Bool, Bool, String?, String?, String?, String?, String?, String?,
+                 [String]?, String?, String?, String?, ByteBuffer?).self)
+            if state == nil {
+                state = MemberSyncState(
+                    memberID: memberID, organizationID: columns.0,
+                    timeZone: TimeZone(identifier: columns.1) ?? TimeZone(identifier: "UTC")!,
+                    eligible: columns.2, connections: [], hasParkedChanges: columns.3)
+            }
+            guard let id = columns.4, let provider = columns.5.flatMap(ProviderKind.init(rawValue:)) else { continue }
+            var credentials: SealedCredentials?
+            if let keyID = columns.13, let sealed = columns.14 {
+                credentials = SealedCredentials(keyID: keyID, sealed: Array(buffer: sealed))
+            }
+            state?.connections.append(
+                ConnectionRecord(
+                    id: id, memberID: memberID, provider: provider, accountEmail: columns.6,
+                    status: columns.7.flatMap(ConnectionStatus.init(rawValue:)) ?? .disconnected,
+                    statusDetail: columns.8, exportCalendarID: columns.9, busyCalendarIDs: columns.10 ?? [],
+                    syncDirection: columns.11.flatMap(SyncDirection.init(rawValue:)) ?? .inbound,
+                    eventDetails: columns.12.flatMap(EventDetails.init(rawValue:)) ?? .private,
+                    credentials: credentials))
+        }
+        return state
+    }
+
+    public func exportState(memberID: String, appointmentID: String) async throws -> ExportState? {
+        let rows = try await client.query(
+            """
+            SELECT applied_revision, connection_id::text, calendar_id, external_event_id, content_hash, event_present
+            FROM appointment_exports WHERE member_id = \(memberID) AND appointment_id = \(appointmentID)
+            """, logger: logger)
+        for try await (revision, connection, calendar, event, hash, present) in rows.decode(
+            (Int64, String?, String?, String?, String?, Bool).self)
+        {
+            return ExportState(
+                appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
+                contentHash: hash, eventPresent: present)
+        }
+        return nil
+    }
+
+    public func recordExport(
+        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
+    ) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            WITH up AS (
+                INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
+                    calendar_id, external_event_id, content_hash, event_present, updated_at)
+                VALUES (\(memberID), \(appointmentID), \(revision), \(state.connectionID)::uuid, \(state.calendarID),
+                    \(state.externalEventID), \(state.contentHash), \(state.eventPresent), now())
+                ON CONFLICT (member_id, appointment_id) DO UPDATE SET
+                    applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
+                    calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
+                    content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
+                WHERE e.applied_revision < EXCLUDED.applied_revision
+                RETURNING 1
+            ), cleared AS (
+                DELETE FROM parked_changes
+                WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND revision <= \(revision)
+                  AND EXISTS (SELECT 1 FROM up)
+            ), stamped AS (
+                UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
+                WHERE id = \(calledConnectionID)::uuid
+            )
+            SELECT count(*) FROM up
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return count > 0 }
+        return false
+    }
+
+    public func recordOutboundAttempt(connectionID: String, error: String?) async throws {
+        try await client.query(
+            """
+            UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = \(error), updated_at = now()
+            WHERE id = \(connectionID)::uuid
+            """, logger: logger)
+    }
+
+    public func recordInboundAttempt(connectionID: String, error: String?) async throws {
+        try await client.query(
+            """
+            UPDATE calendar_connections SET last_inbound_sync_at = now(), last_inbound_error = \(error), updated_at = now()
+            WHERE id = \(connectionID)::uuid
+            """, logger: logger)
+    }
+
+    public func park(_ change: ParkedChange) async throws {
+        let payload = String(decoding: change.payload, as: UTF8.self)
+        try await client.query(
+            """
+            INSERT INTO parked_changes AS p (member_id, appointment_id, revision, kind, payload, ends_at, reason)
+            SELECT \(change.memberID), \(change.appointmentID), \(change.revision), \(change.kind.rawValue), \(payload),
+                   \(change.endsAt), \(change.reason)
+            WHERE NOT EXISTS (SELECT 1 FROM appointment_exports e WHERE e.member_id = \(change.memberID)
+                              AND e.appointment_id = \(change.appointmentID) AND e.applied_revision >= \(change.revision))
+            ON CONFLICT (member_id, appointment_id) DO UPDATE SET
+                revision = EXCLUDED.revision, kind = EXCLUDED.kind, payload = EXCLUDED.payload, ends_at = EXCLUDED.ends_at,
+                reason = EXCLUDED.reason, parked_at = now(), replay_enqueued_at = NULL
+            WHERE p.revision <= EXCLUDED.revision
+            """, logger: logger)
+    }
+
+    public func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange] {
+        let rows = try await client.query(
+            """
+            WITH ended AS (
+                DELETE FROM parked_changes
+                WHERE member_id = \(memberID) AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= \(now)
+            )
+            UPDATE parked_changes SET replay_enqueued_at = now()
+            WHERE member_id = \(memberID)
+              AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
+              AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
+            RETURNING appointment_id, revision, kind, payload, ends_at, reason
+            """, logger: logger)
+        var changes: [ParkedChange] = []
+        for try await (appointmentID, revision, kind, payload, endsAt, reason) in rows.decode(
+            (String, Int64, String, String, Date?, String).self)
+        {
+            changes.append(
+                ParkedChange(
+                    memberID: memberID, appointmentID: appointmentID, revision: revision,
+                    kind: ParkedChange.Kind(rawValue: kind) ?? .export, payload: Array(payload.utf8), endsAt: endsAt,
+                    reason: reason))
+        }
+        return changes
+    }
+
+    public func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord {
+        let sealed = ByteBuffer(bytes: connection.credentials.sealed)
+        let rows = try await client.query(
+            """
+            INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
+                export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
+                access_token_expires_at)
+            VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
+                \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
+                CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
+                                  AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
+                     THEN 'inbound' ELSE 'both' END,
+                \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt))
+            ON CONFLICT (member_id, provider) DO UPDATE SET
+                status = 'active', status_detail = NULL,
+                credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
+                access_token_expires_at = EXCLUDED.access_token_expires_at,
+                export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                          THEN EXCLUDED.export_calendar_id ELSE c.export_calendar_id END,
+                busy_calendar_ids = CASE WHEN cardinality(c.busy_calendar_ids) = 0 OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                         THEN EXCLUDED.busy_calendar_ids ELSE c.busy_calendar_ids END,
+                account_email = EXCLUDED.account_email,
+                updated_at = now()
+            RETURNING id::text, status, export_calendar_id, busy_calendar_ids, sync_direction, event_details
+            """, logger: logger)
+        for try await (id, status, exportCalendar, busy, direction, details) in rows.decode(
+            (String, String, String?, [String], String, String).self)
+        {
+            return ConnectionRecord(
+                id: id, memberID: connection.memberID, provider: connection.provider,
+                accountEmail: connection.accountEmail, status: ConnectionStatus(rawValue: status) ?? .active,
+                statusDetail: nil, exportCalendarID: exportCalendar, busyCalendarIDs: busy,
+                syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
+                eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
+        }
+        throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
+    }
+
+    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws {
+        try await client.query(
+            """
+            UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
+            WHERE id = \(connectionID)::uuid
+            """, logger: logger)
+    }
+
+    public func disconnect(connectionID: String, detail: String) async throws {
+        try await client.query(
+            """
+            WITH blocks AS (
+                DELETE FROM external_busy_blocks WHERE connection_id = \(connectionID)::uuid
+            ), cursors AS (
+                DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid
+            )
+            UPDATE calendar_connections SET status = 'disconnected', status_detail = \(detail),
+                credentials_sealed = NULL, credentials_key_id = NULL, access_token_expires_at = NULL, updated_at = now()
+            WHERE id = \(connectionID)::uuid
+            """, logger: logger)
+    }
+
+    public func withCredentialLock(
+        connectionID: String,
+        _ body: @Sendable (SealedCredentials?) async throws -> CredentialUpdate
+    ) async throws -> SealedCredentials? {
+        let logger = self.logger
+        return try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT credentials_key_id, credentials_sealed FROM calendar_connections
+                WHERE id = \(connectionID)::uuid FOR UPDATE
+                """, logger: logger)
+            var current: SealedCredentials?
+            for try await (keyID, sealed) in rows.decode((String?, ByteBuffer?).self) {
+                if let keyID, let sealed { current = SealedCredentials(keyID: keyID, sealed: Array(buffer: sealed)) }
+            }
+            switch try await body(current) {
+            case .keep:
+                return current
+            case .store(let fresh, let expiresAt):
+                let bytes = ByteBuffer(bytes: fresh.sealed)
+                try await connection.query(
+                    """
+                    UPDATE calendar_connections SET credentials_sealed = \(bytes), credentials_key_id = \(fresh.keyID),
+                        access_token_expires_at = \(expiresAt), updated_at = now()
+                    WHERE id = \(connectionID)::uuid
+                    """, logger: logger)
+                return fresh
+            }
+        }
+    }
+
+    public func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor? {
+        let rows = try await client.query(
+            """
+            SELECT cursor FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
+            """, logger: logger)
+        for try await value in rows.decode(String.self) { return SyncCursor(value) }
+        return nil
+    }
+
+    public func replaceBusyBlocks(
+        connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
+        cursor: SyncCursor?
+    ) async throws -> ImportCounts {
+        let logger = self.logger
+        return try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT external_event_id, starts_at, ends_at, all_day FROM external_busy_blocks
+                WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
+                """, logger: logger)
+            var existing: [String: (start: Date, end: Date, allDay: Bool)] = [:]
+            for try await (id, start, end, allDay) in rows.decode((String, Date, Date, Bool).self) {
+                existing[id] = (start, end, allDay)
+            }
+            var found = Set<String>()
+            var changed: [BusyEvent] = []
+            var inserted = 0
+            for event in events where found.insert(event.externalEventID).inserted {
+                if let old = existing[event.externalEventID] {
+                    if old.start != event.start || old.end != event.end || old.allDay != event.isAllDay {
+                        changed.append(event)
+                    }
+                } else {
+                    inserted += 1
+                    changed.append(event)
+                }
+            }
+            // Gone: blocks of this calendar inside the window (or already past it) that the read did not return.
+            let gone = existing.compactMap { id, block -> String? in
+                guard !found.contains(id) else { return nil }
+                let inWindow = block.start < window.end && block.end > window.start
+                return inWindow || block.end <= window.start ? id : nil
+            }
+            try await Self.upsert(changed, connectionID: connectionID, memberID: memberID, calendarID: calendarID, on: connection, logger: logger)
+            try await Self.delete(gone, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            return ImportCounts(inserted: inserted, updated: changed.count - inserted, deleted: gone.count)
+        }
+    }
+
+    public func applyBusyChanges(
+        connectionID: String, memberID: String, calendarID: String, upserts: [BusyEvent], removedEventIDs: [String],
+        cursor: SyncCursor?
+    ) async throws -> ImportCounts {
+        let logger = self.logger
+        return try await transaction { connection in
+            var latest: [String: BusyEvent] = [:]
+            for event in upserts { latest[event.externalEventID] = event }
+            let removed = Array(Set(removedEventIDs).subtracting(latest.keys))
+            let (inserted, updated) = try await Self.upsert(
+                Array(latest.values), connectionID: connectionID, memberID: memberID, calendarID: calendarID,
+                on: connection, logger: logger)
+            let deleted = try await Self.delete(removed, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            return ImportCounts(inserted: inserted, updated: updated, deleted: deleted)
+        }
+    }
+
+    /// Inserts or moves blocks in one statement; returns (inserted, updated). Unchanged rows are not written.
+    @discardableResult
+    static func upsert(
+        _ events: [BusyEvent], connectionID: String, memberID: String, calendarID: String, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (Int, Int) {
+        guard !events.isEmpty else { return (0, 0) }
+        let ids = events.map(\.externalEventID)
+        let starts = events.map(\.start)
+        let ends = events.map(\.end)
+        let allDay = events.map(\.isAllDay)
+        let rows = try await connection.query(
+            """
+            INSERT INTO external_busy_blocks AS b (member_id, connection_id, calendar_id, external_event_id, starts_at, ends_at, all_day)
+            SELECT \(memberID), \(connectionID)::uuid, \(calendarID), u.id, u.s, u.e, u.a
+            FROM unnest(\(ids)::text[], \(starts)::timestamptz[], \(ends)::timestamptz[], \(allDay)::boolean[]) AS u (id, s, e, a)
+            ON CONFLICT (connection_id, calendar_id, external_event_id) DO UPDATE SET
+                starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, all_day = EXCLUDED.all_day, updated_at = now()
+            WHERE (b.starts_at, b.ends_at, b.all_day) IS DISTINCT FROM (EXCLUDED.starts_at, EXCLUDED.ends_at, EXCLUDED.all_day)
+            RETURNING (xmax = 0)
+            """, logger: logger)
+        var inserted = 0
+        var updated = 0
+        for try await fresh in rows.decode(Bool.self) {
+            if fresh { inserted += 1 } else { updated += 1 }
+        }
+        return (inserted, updated)
+    }
+
+    @discardableResult
+    static func delete(
+        _ ids: [String], connectionID: String, calendarID: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let rows = try await connection.query(
+            """
+            DELETE FROM external_busy_blocks
+            WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID) AND external_event_id = ANY(\(ids)::text[])
+            RETURNING 1
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
+    static func store(
+        _ cursor: SyncCursor?, connectionID: String, calendarID: String, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        if let cursor {
+            try await connection.query(
+                """
+                INSERT INTO busy_sync_cursors AS s (connection_id, calendar_id, cursor) VALUES (\(connectionID)::uuid, \(calendarID), \(cursor.value))
+                ON CONFLICT (connection_id, calendar_id) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()
+                WHERE s.cursor IS DISTINCT FROM EXCLUDED.cursor
+                """, logger: logger)
+        } else {
+            try await connection.query(
+                """
+                DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
+                """, logger: logger)
+        }
+    }
+}

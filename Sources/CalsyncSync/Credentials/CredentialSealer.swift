@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+
+/// Credentials sealed with AES-GCM; `keyID` names the key that sealed them, so keys can rotate.
+public struct SealedCredentials: Sendable, Hashable {
+    /// The id of the key that sealed them (first 8 bytes of the key's SHA-256, hex).
+    public var keyID: String
+    /// Nonce, ciphertext and tag (`AES.GCM.SealedBox.combined`).
+    public var sealed: [UInt8]
+
+    /// Wraps stored bytes.
+    public init(keyID: String, sealed: [UInt8]) {
+        self.keyID = keyID
+        self.sealed = sealed
+    }
+}
+
+/// Why credentials could not be sealed or opened; never carries key material.
+public struct CredentialSealError: Error, Sendable, CustomStringConvertible {
+    /// A stable code: `unknown_key`, `tampered`, `invalid_key`.
+    public var code: String
+    /// What to do.
+    public var message: String
+
+    /// `code: message`.
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Seals and opens connection credentials. The current key seals; older keys (kept for rotation) still open.
+public struct CredentialSealer: Sendable {
+    private let current: (id: String, key: SymmetricKey)
+    private let keys: [String: SymmetricKey]
+
+    /// The id of the key new seals use.
+    public var currentKeyID: String { current.id }
+
+    /// Creates a sealer from raw 32-byte keys: the first seals, all open.
+    public init(currentKey: [UInt8], previousKeys: [[UInt8]] = []) throws(CredentialSealError) {
+        for key in [currentKey] + previousKeys where key.count != 32 {
+            throw CredentialSealError(
+                code: "invalid_key", message: "an encryption key must be 32 bytes (base64 of 32 random bytes; see `calsync keygen`)")
+        }
+        let id = Self.keyID(currentKey)
+        self.current = (id, SymmetricKey(data: currentKey))
+        var keys: [String: SymmetricKey] = [id: SymmetricKey(data: currentKey)]
+        for key in previousKeys { keys[Self.keyID(key)] = SymmetricKey(data: key) }
+        self.keys = keys
+    }
+
+    /// The id of a key: the first 8 bytes of its SHA-256, hex. Reveals nothing usable about the key.
+    public static func keyID(_ key: [UInt8]) -> String {
+        SHA256.hash(data: key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Seals a value, bound to `context` (e.g. "member:provider") so a sealed blob cannot be moved to another row.
+    public func seal<T: Encodable>(_ value: T, context: String) throws -> SealedCredentials {
+        let plain = try JSONEncoder().encode(value)
+        let box = try AES.GCM.seal(plain, using: current.key, authenticating: Data(context.utf8))
+        guard let combined = box.combined else {
+            throw CredentialSealError(code: "seal_failed", message: "AES-GCM produced no combined box")
+        }
+        return SealedCredentials(keyID: current.id, sealed: Array(combined))
+    }
+
+    /// Opens sealed credentials with the key that sealed them.
+    public func open<T: Decodable>(_ type: T.Type, from sealed: SealedCredentials, context: String) throws -> T {
+        guard let key = keys[sealed.keyID] else {
+            throw CredentialSealError(
+                code: "unknown_key",
+                message: "credentials were sealed with key \(sealed.keyID), which is not configured; "
+                    + "add it to CALSYNC_PREVIOUS_ENCRYPTION_KEYS or ask the member to reconnect")
+        }
+        do {
+            let box = try AES.GCM.SealedBox(combined: sealed.sealed)
+            let plain = try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
+            return try JSONDecoder().decode(T.self, from: plain)
+        } catch {
+            throw CredentialSealError(code: "tampered", message: "sealed credentials could not be opened (corrupted or moved)")
+        }
+    }
+
+    /// Whether a seal should be renewed with the current key.
+    public func needsResealing(_ sealed: SealedCredentials) -> Bool { sealed.keyID != current.id }
+}

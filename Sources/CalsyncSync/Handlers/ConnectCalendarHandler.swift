@@ -1,0 +1,102 @@
+import CalsyncQueue
+import Foundation
+import Logging
+
+/// `connect_calendar`: exchanges the member's authorization code, finds the primary calendar, seals the
+/// credentials and creates the connection or renews it in place; then imports and replays parked exports.
+public struct ConnectCalendarHandler: JobHandler {
+    public let jobType = ConnectCalendarPayload.jobType
+    let environment: SyncEnvironment
+
+    /// Creates the handler.
+    public init(environment: SyncEnvironment) { self.environment = environment }
+
+    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let payload = try decodePayload(ConnectCalendarPayload.self, job)
+        let env = environment
+        var logger = context.logger
+        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        guard payload.actorMemberID == payload.memberID else {
+            throw JobError.permanent(
+                "forbidden", "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
+                reason: "forbidden")
+        }
+        guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
+        guard member.eligible else { return .skipped("ineligible") }
+        guard payload.provider != .caldav else {
+            throw JobError.permanent(
+                "unsupported_provider", "CalDAV connections are not supported by this worker version yet",
+                reason: "unsupported_provider")
+        }
+        guard let code = payload.authorizationCode, let redirectURI = payload.redirectURI else {
+            throw JobError.invalid("payload.authorization_code and payload.redirect_uri are required")
+        }
+        if code.value == "[redacted]" {
+            throw JobError.permanent(
+                "authorization_code_redacted",
+                "this job was retried from the dead-letter queue, where its authorization code was redacted; ask the member to connect again",
+                reason: "authorization_code_invalid")
+        }
+        let client = try env.client(for: payload.provider)
+
+        let credentials: ProviderCredentials
+        let primary: ProviderCalendar
+        do {
+            credentials = try await client.exchangeCode(code.value, redirectURI: redirectURI)
+            let calendars = try await client.listCalendars(credentials)
+            guard let found = calendars.first(where: \.isPrimary) ?? calendars.first else {
+                throw JobError.permanent(
+                    "no_calendar", "the \(payload.provider.rawValue) account has no calendar to sync with", reason: "no_calendar")
+            }
+            primary = found
+        } catch let error as ProviderError where error.kind == .reconnectRequired {
+            throw JobError.permanent(
+                "authorization_code_invalid",
+                "\(payload.provider.rawValue) refused the authorization code (expired or already used); ask the member to connect again",
+                reason: "authorization_code_invalid", httpStatus: error.httpStatus)
+        } catch let error as ProviderError {
+            throw env.jobError(error)
+        }
+
+        let sealed = try env.sealer.seal(
+            credentials, context: env.sealContext(memberID: payload.memberID, provider: payload.provider))
+        let connection = try await env.store.saveConnection(
+            NewConnection(
+                memberID: payload.memberID, provider: payload.provider, accountEmail: credentials.accountEmail,
+                primaryCalendarID: primary.id, credentials: sealed, accessTokenExpiresAt: credentials.expiresAt))
+        logger.info(
+            "calendar connected",
+            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+        await env.publish(
+            SyncLifecycleEvent(
+                type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
+                detail: "Your \(payload.provider.displayName) calendar is connected."),
+            logger: logger)
+
+        let importPayload = #"{"member_id":\#(jsonString(payload.memberID)),"provider":"\#(payload.provider.rawValue)"}"#
+        try await env.enqueuer.enqueue(
+            type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload.utf8))
+        if var refreshed = try await env.store.memberState(payload.memberID) {
+            refreshed.hasParkedChanges = true
+            await env.replayParkedChanges(refreshed, logger: logger)
+        }
+        return .completed
+    }
+}
+
+extension ProviderKind {
+    /// The provider's name for people.
+    public var displayName: String {
+        switch self {
+        case .google: "Google"
+        case .microsoft: "Microsoft Outlook"
+        case .caldav: "CalDAV"
+        }
+    }
+}
+
+/// A JSON string literal of `value`.
+func jsonString(_ value: String) -> String {
+    let data = (try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8)
+    return String(decoding: data, as: UTF8.self)
+}

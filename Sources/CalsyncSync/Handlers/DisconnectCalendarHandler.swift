@@ -1,0 +1,42 @@
+import CalsyncQueue
+import Foundation
+import Logging
+
+/// `disconnect_calendar`: status `disconnected`, credentials erased, the connection's busy blocks deleted.
+/// Exported events stay in the external calendar and the mappings stay, so a reconnect makes no duplicates.
+public struct DisconnectCalendarHandler: JobHandler {
+    public let jobType = DisconnectCalendarPayload.jobType
+    let environment: SyncEnvironment
+
+    /// Creates the handler.
+    public init(environment: SyncEnvironment) { self.environment = environment }
+
+    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let payload = try decodePayload(DisconnectCalendarPayload.self, job)
+        let env = environment
+        var logger = context.logger
+        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        guard payload.actorMemberID == payload.memberID else {
+            throw JobError.permanent(
+                "forbidden", "member \(payload.actorMemberID) may not disconnect the calendar of member \(payload.memberID)",
+                reason: "forbidden")
+        }
+        guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
+        guard member.eligible else { return .skipped("ineligible") }
+        guard let connection = member.connection(payload.provider), connection.status != .disconnected else {
+            return .skipped("not_connected")
+        }
+        try await env.store.disconnect(
+            connectionID: connection.id,
+            detail: "Disconnected by the member. Connect the calendar again to resume sync.")
+        logger.info(
+            "calendar disconnected",
+            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+        await env.publish(
+            SyncLifecycleEvent(
+                type: "connection.disconnected", memberID: payload.memberID, provider: payload.provider,
+                detail: "Your \(payload.provider.displayName) calendar was disconnected."),
+            logger: logger)
+        return .completed
+    }
+}

@@ -1,0 +1,92 @@
+import CalsyncQueue
+import Foundation
+import Logging
+
+/// `import_window`: makes the member's busy blocks equal to the busy events of its busy-source calendars.
+public struct ImportWindowHandler: JobHandler {
+    public let jobType = ImportWindowPayload.jobType
+    let environment: SyncEnvironment
+
+    /// Creates the handler.
+    public init(environment: SyncEnvironment) { self.environment = environment }
+
+    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let payload = try decodePayload(ImportWindowPayload.self, job)
+        let env = environment
+        var logger = context.logger
+        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
+        guard member.eligible else { return .skipped("ineligible") }
+        let sources = member.connections.filter {
+            $0.syncDirection.imports && $0.status == .active && (payload.provider == nil || $0.provider == payload.provider)
+        }
+        guard !sources.isEmpty else { return .skipped("no_busy_source") }
+
+        let rolling = env.configuration.rollingWindow(now: Date())
+        let explicit = payload.windowStart.map { start in
+            DateInterval(start: start.date, end: payload.windowEnd?.date ?? max(rolling.end, start.date))
+        } ?? payload.windowEnd.map { end in DateInterval(start: min(rolling.start, end.date), end: end.date) }
+        let window = explicit ?? rolling
+        let fullRead = payload.fullResync || explicit != nil
+
+        let counts: ImportCounts = try await env.withLock("import:\(payload.memberID)", what: "member's import") {
+            var total = ImportCounts()
+            var firstError: JobError?
+            for connection in sources {
+                do {
+                    total = total + (try await importConnection(
+                        connection, member: member, window: window, fullRead: fullRead, logger: logger))
+                    try await env.store.recordInboundAttempt(connectionID: connection.id, error: nil)
+                } catch let error as ProviderError {
+                    let failure = try await env.providerFailure(error, connection: connection, direction: .inbound, logger: logger)
+                    firstError = firstError ?? failure
+                } catch is ReconnectRequired {
+                    continue
+                }
+            }
+            if let firstError { throw firstError }
+            return total
+        }
+        logger.debug(
+            "import done",
+            metadata: ["inserted": "\(counts.inserted)", "updated": "\(counts.updated)", "deleted": "\(counts.deleted)"])
+        await env.replayParkedChanges(member, logger: logger)
+        return .completed
+    }
+
+    private func importConnection(
+        _ connection: ConnectionRecord, member: MemberSyncState, window: DateInterval, fullRead: Bool, logger: Logger
+    ) async throws -> ImportCounts {
+        let env = environment
+        let client = try env.client(for: connection.provider)
+        var total = ImportCounts()
+        for calendarID in connection.busyCalendarIDs {
+            let cursor = fullRead ? nil : try await env.store.cursor(connectionID: connection.id, calendarID: calendarID)
+            if let cursor {
+                do {
+                    let changes = try await env.callProvider(connection, client: client, logger: logger) { credentials in
+                        try await client.readBusyChanges(
+                            calendarID: calendarID, cursor: cursor, memberTimeZone: member.timeZone, credentials: credentials)
+                    }
+                    // Changes may reach outside the window: what ends up outside it is not busy time we keep.
+                    let inside = changes.upserts.filter { window.intersects(DateInterval(start: $0.start, end: max($0.end, $0.start))) }
+                    let outside = changes.upserts.filter { !window.intersects(DateInterval(start: $0.start, end: max($0.end, $0.start))) }
+                    total = total + (try await env.store.applyBusyChanges(
+                        connectionID: connection.id, memberID: member.memberID, calendarID: calendarID, upserts: inside,
+                        removedEventIDs: changes.removedEventIDs + outside.map(\.externalEventID), cursor: changes.cursor))
+                    continue
+                } catch let error as ProviderError where error.kind == .fullResyncRequired {
+                    logger.info("sync cursor expired; reading the whole window again")
+                }
+            }
+            let snapshot = try await env.callProvider(connection, client: client, logger: logger) { credentials in
+                try await client.readBusy(
+                    calendarID: calendarID, window: window, memberTimeZone: member.timeZone, credentials: credentials)
+            }
+            total = total + (try await env.store.replaceBusyBlocks(
+                connectionID: connection.id, memberID: member.memberID, calendarID: calendarID, window: window,
+                events: snapshot.events, cursor: snapshot.cursor))
+        }
+        return total
+    }
+}

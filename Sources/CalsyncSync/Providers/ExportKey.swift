@@ -1,0 +1,75 @@
+import Crypto
+
+/// The deterministic identity of one appointment's event in one member's calendar: every retry,
+/// duplicate job or reconnect derives the same provider ids from it, so a provider never holds two.
+public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The member whose calendar holds the event.
+    public let memberID: String
+    /// The appointment the event shows.
+    public let appointmentID: String
+    /// SHA-256 of `calsync:v1:<member>:<appointment>` in lowercase base32hex (52 chars of `[0-9a-v]`).
+    public let digest: String
+
+    /// Derives the key of (member, appointment).
+    public init(memberID: String, appointmentID: String) {
+        self.memberID = memberID
+        self.appointmentID = appointmentID
+        // Length-prefixed so that ("a:b", "c") and ("a", "b:c") never collide.
+        let material = "calsync:v1:\(memberID.utf8.count):\(memberID):\(appointmentID)"
+        self.digest = Self.base32hex(Array(SHA256.hash(data: Array(material.utf8))))
+    }
+
+    /// The Google event id: base32hex, valid as a client-chosen id.
+    public var googleEventID: String { digest }
+
+    /// The Microsoft Graph `transactionId` of the first create.
+    public var graphTransactionID: String { "calsync-\(digest.prefix(40))" }
+
+    /// The value of the private marker property that says "calsync exported this event".
+    public var markerValue: String { digest }
+
+    /// The key without ids (for logs): the digest prefix.
+    public var description: String { "ExportKey(\(digest.prefix(12)))" }
+
+    private enum CodingKeys: String, CodingKey { case memberID, appointmentID }
+
+    /// Decodes the two ids and derives the rest.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(memberID: try c.decode(String.self, forKey: .memberID), appointmentID: try c.decode(String.self, forKey: .appointmentID))
+    }
+
+    /// Encodes the two ids.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(memberID, forKey: .memberID)
+        try c.encode(appointmentID, forKey: .appointmentID)
+    }
+
+    /// RFC 4648 base32hex without padding, lowercased.
+    static func base32hex(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuv".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 8 + 4) / 5)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in bytes {
+            buffer = (buffer << 8) | UInt32(byte)
+            bits += 8
+            while bits >= 5 {
+                bits -= 5
+                out.append(alphabet[Int((buffer >> UInt32(bits)) & 31)])
+            }
+        }
+        if bits > 0 { out.append(alphabet[Int((buffer << UInt32(5 - bits)) & 31)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The marker calsync writes on every event it exports, so imports can skip them.
+public enum ExportMarker {
+    /// The key of the private extended property (Google) and the name of the Graph property.
+    public static let propertyName = "calsyncExportKey"
+    /// The Graph single-value extended property id (a fixed property-set GUID of calsync plus the name).
+    public static let graphPropertyID = "String {8c3b2a4e-5d1f-4a7b-9e62-0f3c5a1d7e90} Name calsyncExportKey"
+}

@@ -1,0 +1,120 @@
+import Crypto
+import Foundation
+
+/// The provider-neutral event calsync writes for one appointment.
+public struct RenderedEvent: Sendable, Hashable, Codable {
+    /// Who may see the event's details.
+    public enum Visibility: String, Sendable, Hashable, Codable {
+        /// Only the calendar owner sees the details.
+        case `private`
+        /// The calendar's default sharing applies.
+        case `default`
+    }
+
+    /// The event title.
+    public var title: String
+    /// The event body, if any.
+    public var description: String?
+    /// The event location, if any.
+    public var location: String?
+    /// Start (instant).
+    public var start: Date
+    /// End (instant, exclusive).
+    public var end: Date
+    /// The IANA time zone the event is shown in.
+    public var timeZone: String
+    /// Private or default visibility.
+    public var visibility: Visibility
+    /// The value of the private marker property (``ExportMarker``) that tells imports to skip it.
+    public var markerValue: String
+
+    /// Creates a rendered event.
+    public init(
+        title: String, description: String?, location: String?, start: Date, end: Date,
+        timeZone: String, visibility: Visibility, markerValue: String
+    ) {
+        self.title = title
+        self.description = description
+        self.location = location
+        self.start = start
+        self.end = end
+        self.timeZone = timeZone
+        self.visibility = visibility
+        self.markerValue = markerValue
+    }
+
+    /// A stable hash (hex SHA-256) of what is written to the provider: times, time zone, title,
+    /// description, location, visibility. Equal hashes mean no provider write is needed.
+    public var contentHash: String {
+        var bytes: [UInt8] = []
+        func field(_ s: String?) {
+            guard let s else {
+                bytes.append(0)
+                return
+            }
+            bytes.append(1)
+            let utf8 = Array(s.utf8)
+            withUnsafeBytes(of: UInt64(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: utf8)
+        }
+        field("v1")
+        field(String(Int64((start.timeIntervalSince1970 * 1000).rounded())))
+        field(String(Int64((end.timeIntervalSince1970 * 1000).rounded())))
+        field(timeZone)
+        field(title)
+        field(description)
+        field(location)
+        field(visibility.rawValue)
+        return SHA256.hash(data: bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+/// Renders appointments into provider-neutral events according to a connection's ``EventDetails``.
+public enum EventRenderer {
+    /// The longest title written (providers cap it; long names are cut, not refused).
+    public static let maxTitleLength = 250
+    /// The longest description written.
+    public static let maxDescriptionLength = 8000
+
+    /// Renders one appointment for the calendar of `key.memberID`.
+    public static func render(_ appointment: AppointmentSnapshot, details: EventDetails, key: ExportKey) -> RenderedEvent {
+        let service = clean(appointment.serviceName)
+        let timeZone = clean(appointment.timeZone).flatMap { TimeZone(identifier: $0) != nil ? $0 : nil } ?? "UTC"
+        var title: String
+        var description: String?
+        var location: String?
+        let visibility: RenderedEvent.Visibility
+        switch details {
+        case .busy:
+            title = "Busy"
+            visibility = .private
+        case .private:
+            title = service ?? "Appointment"
+            visibility = .private
+        case .full:
+            title = service ?? "Appointment"
+            let customer = clean(appointment.customerName)
+            if let customer { title += " – \(customer)" }
+            var lines: [String] = []
+            if let customer { lines.append("Customer: \(customer)") }
+            if let notes = clean(appointment.notes) { lines.append(notes) }
+            description = lines.isEmpty ? nil : String(lines.joined(separator: "\n\n").prefix(maxDescriptionLength))
+            location = clean(appointment.location)
+            visibility = .default
+        }
+        title = String(title.prefix(maxTitleLength))
+        return RenderedEvent(
+            title: title, description: description, location: location,
+            start: appointment.startsAt, end: appointment.endsAt, timeZone: timeZone,
+            visibility: visibility, markerValue: key.markerValue
+        )
+    }
+
+    private static func clean(_ s: String?) -> String? {
+        guard let trimmed = s?.trimmingCharacters(in: .whitespacesAndNewlines), !trimmed.isEmpty else { return nil }
+        return trimmed
+    }
+}

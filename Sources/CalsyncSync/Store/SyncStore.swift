@@ -1,0 +1,262 @@
+import Foundation
+
+/// Where a connection stands (`calendar_connections.status`).
+public enum ConnectionStatus: String, Sendable, Hashable, Codable {
+    case active
+    case reconnectRequired = "reconnect_required"
+    case disconnected
+}
+
+/// Which way a connection syncs (`calendar_connections.sync_direction`).
+public enum SyncDirection: String, Sendable, Hashable, Codable {
+    case both, outbound, inbound
+
+    /// Whether appointments are exported to this connection.
+    public var exports: Bool { self != .inbound }
+    /// Whether busy time is imported from this connection.
+    public var imports: Bool { self != .outbound }
+}
+
+/// One row of `calendar_connections`, as the sync rules need it.
+public struct ConnectionRecord: Sendable, Hashable {
+    public var id: String
+    public var memberID: String
+    public var provider: ProviderKind
+    public var accountEmail: String?
+    public var status: ConnectionStatus
+    public var statusDetail: String?
+    public var exportCalendarID: String?
+    public var busyCalendarIDs: [String]
+    public var syncDirection: SyncDirection
+    public var eventDetails: EventDetails
+    public var credentials: SealedCredentials?
+
+    /// Creates a record.
+    public init(
+        id: String, memberID: String, provider: ProviderKind, accountEmail: String?, status: ConnectionStatus,
+        statusDetail: String?, exportCalendarID: String?, busyCalendarIDs: [String], syncDirection: SyncDirection,
+        eventDetails: EventDetails, credentials: SealedCredentials?
+    ) {
+        self.id = id
+        self.memberID = memberID
+        self.provider = provider
+        self.accountEmail = accountEmail
+        self.status = status
+        self.statusDetail = statusDetail
+        self.exportCalendarID = exportCalendarID
+        self.busyCalendarIDs = busyCalendarIDs
+        self.syncDirection = syncDirection
+        self.eventDetails = eventDetails
+        self.credentials = credentials
+    }
+}
+
+/// A member, its organization's eligibility and its connections: what every job looks up first.
+public struct MemberSyncState: Sendable {
+    public var memberID: String
+    public var organizationID: String
+    /// The member's IANA time zone (all-day events span its midnights); UTC when unknown.
+    public var timeZone: TimeZone
+    /// Sync enabled and plan `pro` or `advanced` (contract §4).
+    public var eligible: Bool
+    public var connections: [ConnectionRecord]
+    /// Whether exports are parked for this member.
+    public var hasParkedChanges: Bool
+
+    /// Creates a state.
+    public init(
+        memberID: String, organizationID: String, timeZone: TimeZone, eligible: Bool,
+        connections: [ConnectionRecord], hasParkedChanges: Bool
+    ) {
+        self.memberID = memberID
+        self.organizationID = organizationID
+        self.timeZone = timeZone
+        self.eligible = eligible
+        self.connections = connections
+        self.hasParkedChanges = hasParkedChanges
+    }
+
+    /// The member's single export destination, whatever its status.
+    public var exportConnection: ConnectionRecord? {
+        connections.first { $0.syncDirection.exports && $0.status != .disconnected }
+            ?? connections.first { $0.syncDirection.exports }
+    }
+
+    /// The connection to a provider.
+    public func connection(_ provider: ProviderKind) -> ConnectionRecord? {
+        connections.first { $0.provider == provider }
+    }
+}
+
+/// What was last applied for one appointment in one member's calendar.
+public struct ExportState: Sendable, Hashable {
+    /// The newest revision applied (an export or a delete).
+    public var appliedRevision: Int64
+    public var connectionID: String?
+    public var calendarID: String?
+    public var externalEventID: String?
+    /// `RenderedEvent.contentHash` of what the provider holds, when it holds the event.
+    public var contentHash: String?
+    /// Whether the provider holds the event now.
+    public var eventPresent: Bool
+
+    /// Creates a state.
+    public init(
+        appliedRevision: Int64, connectionID: String?, calendarID: String?, externalEventID: String?,
+        contentHash: String?, eventPresent: Bool
+    ) {
+        self.appliedRevision = appliedRevision
+        self.connectionID = connectionID
+        self.calendarID = calendarID
+        self.externalEventID = externalEventID
+        self.contentHash = contentHash
+        self.eventPresent = eventPresent
+    }
+}
+
+/// An export or delete that could not run (connection not active, organization ineligible).
+public struct ParkedChange: Sendable, Hashable {
+    /// What to do when it can run again.
+    public enum Kind: String, Sendable, Hashable {
+        case export, delete
+    }
+
+    public var memberID: String
+    public var appointmentID: String
+    public var revision: Int64
+    public var kind: Kind
+    /// The job's payload text, to enqueue again as is.
+    public var payload: [UInt8]
+    /// When the appointment ends (exports of ended appointments are not replayed).
+    public var endsAt: Date?
+    /// Why it was parked (`reconnect_required`, `ineligible`, …).
+    public var reason: String
+
+    /// Creates a parked change.
+    public init(
+        memberID: String, appointmentID: String, revision: Int64, kind: Kind, payload: [UInt8], endsAt: Date?,
+        reason: String
+    ) {
+        self.memberID = memberID
+        self.appointmentID = appointmentID
+        self.revision = revision
+        self.kind = kind
+        self.payload = payload
+        self.endsAt = endsAt
+        self.reason = reason
+    }
+}
+
+/// What a connect job found at the provider.
+public struct NewConnection: Sendable {
+    public var memberID: String
+    public var provider: ProviderKind
+    public var accountEmail: String?
+    public var primaryCalendarID: String
+    public var credentials: SealedCredentials
+    public var accessTokenExpiresAt: Date?
+
+    /// Creates the description of a new (or renewed) connection.
+    public init(
+        memberID: String, provider: ProviderKind, accountEmail: String?, primaryCalendarID: String,
+        credentials: SealedCredentials, accessTokenExpiresAt: Date?
+    ) {
+        self.memberID = memberID
+        self.provider = provider
+        self.accountEmail = accountEmail
+        self.primaryCalendarID = primaryCalendarID
+        self.credentials = credentials
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+    }
+}
+
+/// How many busy-block rows an import wrote.
+public struct ImportCounts: Sendable, Hashable {
+    public var inserted = 0
+    public var updated = 0
+    public var deleted = 0
+
+    /// Creates counts.
+    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
+        self.inserted = inserted
+        self.updated = updated
+        self.deleted = deleted
+    }
+
+    /// Rows written in all.
+    public var rowsWritten: Int { inserted + updated + deleted }
+
+    /// Adds two counts.
+    public static func + (lhs: ImportCounts, rhs: ImportCounts) -> ImportCounts {
+        ImportCounts(inserted: lhs.inserted + rhs.inserted, updated: lhs.updated + rhs.updated, deleted: lhs.deleted + rhs.deleted)
+    }
+}
+
+/// The persistence the sync rules need; the PostgreSQL store implements it. Every method is one
+/// transaction; none holds a transaction open across a provider call except `withCredentialLock`.
+public protocol SyncStore: Sendable {
+    /// The member, its eligibility and connections; nil when the member is unknown.
+    func memberState(_ memberID: String) async throws -> MemberSyncState?
+
+    /// What was last applied for (member, appointment); nil when nothing ever was.
+    func exportState(memberID: String, appointmentID: String) async throws -> ExportState?
+
+    /// Records an applied revision unless a newer (or equal) one was applied meanwhile (returns false then).
+    /// Clears parked changes up to that revision; when the provider was called, stamps that connection's
+    /// outbound success (`last_outbound_sync_at`, error cleared).
+    func recordExport(
+        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
+    ) async throws -> Bool
+
+    /// Stamps an outbound attempt of a connection (error nil on success).
+    func recordOutboundAttempt(connectionID: String, error: String?) async throws
+
+    /// Stamps an inbound attempt of a connection (error nil on success).
+    func recordInboundAttempt(connectionID: String, error: String?) async throws
+
+    /// Parks a change, keeping only the newest revision per (member, appointment).
+    func park(_ change: ParkedChange) async throws
+
+    /// Takes the parked changes of a member for replay (marks them so that concurrent jobs do not replay them twice).
+    func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange]
+
+    /// Creates the member's connection to a provider, or renews it in place (reconnect: mappings kept).
+    func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord
+
+    /// Sets a connection's status and the detail a person can act on.
+    func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws
+
+    /// Disconnects: status `disconnected`, credentials erased, the connection's busy blocks deleted.
+    func disconnect(connectionID: String, detail: String) async throws
+
+    /// Runs `body` holding an exclusive lock on the connection's credentials (across processes),
+    /// with the credentials as stored now; what `body` returns is stored before the lock is released.
+    func withCredentialLock(
+        connectionID: String,
+        _ body: @Sendable (SealedCredentials?) async throws -> CredentialUpdate
+    ) async throws -> SealedCredentials?
+
+    /// The incremental cursor of a busy calendar, when one is stored.
+    func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor?
+
+    /// Replaces the busy blocks of one calendar within `window` by `events` (insert new, move changed,
+    /// delete gone; blocks that ended before the window are dropped too) and stores `cursor`, in one transaction.
+    func replaceBusyBlocks(
+        connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
+        cursor: SyncCursor?
+    ) async throws -> ImportCounts
+
+    /// Applies incremental changes to one calendar's busy blocks and stores the new cursor, in one transaction.
+    func applyBusyChanges(
+        connectionID: String, memberID: String, calendarID: String, upserts: [BusyEvent], removedEventIDs: [String],
+        cursor: SyncCursor?
+    ) async throws -> ImportCounts
+}
+
+/// What to store after holding the credential lock.
+public enum CredentialUpdate: Sendable {
+    /// Keep what is stored.
+    case keep
+    /// Store these sealed credentials (e.g. a refreshed, rotated token).
+    case store(SealedCredentials, expiresAt: Date?)
+}

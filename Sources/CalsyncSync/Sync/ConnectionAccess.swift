@@ -1,0 +1,214 @@
+import CalsyncQueue
+import Crypto
+import Foundation
+import Logging
+
+/// The member must reconnect: the connection was marked `reconnect_required` and the job stops calling the provider.
+struct ReconnectRequired: Error {
+    let detail: String
+}
+
+extension SyncEnvironment {
+    /// The context sealed credentials are bound to: a sealed blob only opens for its own member and provider.
+    func sealContext(memberID: String, provider: ProviderKind) -> String {
+        "calsync:credentials:\(memberID):\(provider.rawValue)"
+    }
+
+    /// The provider client of a connection, or a permanent error saying what to configure.
+    func client(for provider: ProviderKind) throws -> any CalendarProvider {
+        guard let client = providers.provider(provider) else {
+            throw JobError.permanent(
+                "provider_not_configured",
+                "\(provider.rawValue) is not configured on this worker: set its client id and secret (see config/calsync.env.example)",
+                reason: "provider_not_configured")
+        }
+        return client
+    }
+
+    /// Usable credentials of a connection: refreshed first (once across all processes) when they
+    /// expire within the refresh margin, or when `force` is set.
+    func credentials(
+        for connection: ConnectionRecord, client: any CalendarProvider, force: Bool = false, logger: Logger
+    ) async throws -> ProviderCredentials {
+        guard let sealed = connection.credentials else {
+            throw try await markReconnectRequired(
+                connection, detail: "No credentials are stored for this calendar. Reconnect your calendar to resume sync.",
+                logger: logger)
+        }
+        let current = try openCredentials(sealed, connection: connection)
+        if !force, !current.expires(within: configuration.refreshMargin) { return current }
+        return try await refresh(connection, client: client, replacing: current.accessToken, logger: logger)
+    }
+
+    /// Refreshes under the connection's credential lock. When another process refreshed meanwhile
+    /// (the stored access token is no longer `replacing` and still fresh), its result is used instead.
+    /// A rotated refresh token is stored before this returns, so it is persisted before it is used.
+    func refresh(
+        _ connection: ConnectionRecord, client: any CalendarProvider, replacing seenToken: String, logger: Logger
+    ) async throws -> ProviderCredentials {
+        let sealer = self.sealer
+        let context = sealContext(memberID: connection.memberID, provider: connection.provider)
+        let margin = configuration.refreshMargin
+        let stored: SealedCredentials?
+        do {
+            stored = try await store.withCredentialLock(connectionID: connection.id) { sealedNow in
+                guard let sealedNow else { return .keep }
+                let now = try sealer.open(ProviderCredentials.self, from: sealedNow, context: context)
+                if now.accessToken != seenToken, !now.expires(within: margin) { return .keep }
+                var fresh = try await client.refresh(now)
+                if fresh.refreshToken == nil { fresh.refreshToken = now.refreshToken }
+                if fresh.accountEmail == nil { fresh.accountEmail = now.accountEmail }
+                return .store(try sealer.seal(fresh, context: context), expiresAt: fresh.expiresAt)
+            }
+        } catch let error as ProviderError where error.kind == .reconnectRequired {
+            throw try await markReconnectRequired(connection, detail: error.message, logger: logger)
+        }
+        guard let stored else {
+            throw try await markReconnectRequired(
+                connection, detail: "No credentials are stored for this calendar. Reconnect your calendar to resume sync.",
+                logger: logger)
+        }
+        logger.debug("access token refreshed", metadata: ["calsync.connection.id": "\(connection.id)"])
+        return try openCredentials(stored, connection: connection)
+    }
+
+    /// Calls the provider with fresh credentials; a 401 refreshes once and retries once.
+    func callProvider<T: Sendable>(
+        _ connection: ConnectionRecord, client: any CalendarProvider, logger: Logger,
+        _ body: (ProviderCredentials) async throws -> T
+    ) async throws -> T {
+        let credentials = try await self.credentials(for: connection, client: client, logger: logger)
+        do {
+            return try await body(credentials)
+        } catch let error as ProviderError where error.kind == .authExpired {
+            logger.debug("access token refused; refreshing once")
+            let fresh = try await refresh(connection, client: client, replacing: credentials.accessToken, logger: logger)
+            return try await body(fresh)
+        }
+    }
+
+    /// Opens a connection's sealed credentials, or says what to do when that is impossible.
+    func openCredentials(_ sealed: SealedCredentials, connection: ConnectionRecord) throws -> ProviderCredentials {
+        do {
+            return try sealer.open(
+                ProviderCredentials.self, from: sealed,
+                context: sealContext(memberID: connection.memberID, provider: connection.provider))
+        } catch let error as CredentialSealError {
+            throw JobError.permanent(error.code, error.message, reason: "credentials_unreadable")
+        }
+    }
+
+    /// Marks a connection `reconnect_required`, tells the web tier, and returns the error that stops the job's provider calls.
+    func markReconnectRequired(_ connection: ConnectionRecord, detail: String, logger: Logger) async throws -> ReconnectRequired {
+        try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: detail)
+        logger.warning(
+            "calendar connection needs a reconnect",
+            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(connection.provider.rawValue)"])
+        await publish(
+            SyncLifecycleEvent(
+                type: "connection.reconnect_required", memberID: connection.memberID, provider: connection.provider,
+                detail: detail),
+            logger: logger)
+        return ReconnectRequired(detail: detail)
+    }
+
+    /// Publishes a lifecycle event; a failure to publish is logged, never fatal.
+    func publish(_ event: SyncLifecycleEvent, logger: Logger) async {
+        do {
+            try await events.publish(event)
+        } catch {
+            logger.warning("could not publish lifecycle event \(event.type): \(error)")
+        }
+    }
+
+    /// Runs `body` holding the lock `key`; a held lock defers the job (no attempt burnt).
+    func withLock<T: Sendable>(_ key: String, what: String, _ body: () async throws -> T) async throws -> T {
+        guard let token = try await locks.acquire(key, ttl: configuration.lockTTL) else {
+            throw JobError.deferred("locked", "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
+        }
+        do {
+            let result = try await body()
+            try? await locks.release(token)
+            return result
+        } catch {
+            try? await locks.release(token)
+            throw error
+        }
+    }
+
+    /// Which way an attempt went, for the last-sync columns.
+    enum Direction { case inbound, outbound }
+
+    /// Records a failed provider attempt on the connection, tells the web tier when retrying will not
+    /// help (`sync.failed`), and returns the job error to throw.
+    func providerFailure(
+        _ error: ProviderError, connection: ConnectionRecord, direction: Direction, logger: Logger
+    ) async throws -> JobError {
+        switch direction {
+        case .inbound: try await store.recordInboundAttempt(connectionID: connection.id, error: error.message)
+        case .outbound: try await store.recordOutboundAttempt(connectionID: connection.id, error: error.message)
+        }
+        let jobError = jobError(error)
+        if case .permanent = jobError.disposition {
+            logger.warning("sync failed: \(error.code)", metadata: ["calsync.connection.id": "\(connection.id)"])
+            await publish(
+                SyncLifecycleEvent(
+                    type: "sync.failed", memberID: connection.memberID, provider: connection.provider, detail: error.message),
+                logger: logger)
+        }
+        return jobError
+    }
+
+    /// The job error for a provider failure (after any refresh-and-retry).
+    func jobError(_ error: ProviderError) -> JobError {
+        switch error.kind {
+        case .retryable(let retryAfter):
+            return .retryable(error.code, error.message, retryAfter: retryAfter, httpStatus: error.httpStatus)
+        case .authExpired, .fullResyncRequired:
+            return .retryable(error.code, error.message, httpStatus: error.httpStatus)
+        case .notFound, .permanent, .reconnectRequired:
+            return .permanent(error.code, error.message, reason: "provider_refused", httpStatus: error.httpStatus)
+        }
+    }
+
+    /// Enqueues the member's parked changes again, when their connection is active and the organization eligible.
+    func replayParkedChanges(_ member: MemberSyncState, logger: Logger) async {
+        guard member.hasParkedChanges, member.eligible, member.exportConnection?.status == .active else { return }
+        do {
+            let parked = try await store.takeParkedChanges(memberID: member.memberID, now: Date())
+            for change in parked {
+                let type = change.kind == .export ? ExportAppointmentPayload.jobType : DeleteExternalEventPayload.jobType
+                try await enqueuer.enqueue(
+                    type: type, id: followUpJobID("replay-\(change.appointmentID)-\(change.revision)"),
+                    payload: change.payload)
+            }
+            if !parked.isEmpty { logger.info("replayed \(parked.count) parked change(s)") }
+        } catch {
+            logger.warning("could not replay parked changes: \(error)")
+        }
+    }
+}
+
+/// Decodes a job's payload; a broken schema dead-letters the job as `invalid_job`.
+func decodePayload<P: JobPayload>(_ type: P.Type, _ job: Job) throws -> P {
+    do {
+        return try P.decode(from: job.payload)
+    } catch {
+        throw JobError.invalid(error.message)
+    }
+}
+
+/// A job id for a follow-up job: the readable form when it fits the 128-character limit, else a digest of it.
+func followUpJobID(_ readable: String) -> String {
+    guard readable.count > 128 else { return readable }
+    let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
+    return "job-\(digest)"
+}
+
+/// The error for a job about a member calsync does not know.
+func unknownMember(_ memberID: String) -> JobError {
+    .permanent(
+        "unknown_member",
+        "member \(memberID) is not in the members table: the web tier writes a member (and its organization) before enqueuing its jobs",
+        reason: "unknown_member")
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+
+/// A short-lived exclusive lock across processes (Redis in production), so that two jobs for one
+/// appointment, or two imports of one member, never run at once.
+public protocol SyncLocks: Sendable {
+    /// Takes the lock for at most `ttl`; nil when someone else holds it.
+    func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken?
+    /// Releases the lock if this token still holds it.
+    func release(_ token: SyncLockToken) async throws
+}
+
+/// Proof of holding a lock.
+public struct SyncLockToken: Sendable, Hashable {
+    /// The lock's key.
+    public var key: String
+    /// A value only this holder knows.
+    public var value: String
+
+    /// Creates a token.
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A lifecycle event for the web tier (`XADD <prefix>:events`).
+public struct SyncLifecycleEvent: Sendable, Hashable {
+    /// `connection.connected`, `connection.reconnect_required`, `connection.disconnected`, `sync.failed`.
+    public var type: String
+    public var memberID: String
+    public var provider: ProviderKind
+    public var at: Date
+    /// Words a person can act on (never a token or customer detail).
+    public var detail: String
+
+    /// Creates an event.
+    public init(type: String, memberID: String, provider: ProviderKind, at: Date = Date(), detail: String) {
+        self.type = type
+        self.memberID = memberID
+        self.provider = provider
+        self.at = at
+        self.detail = detail
+    }
+}
+
+/// Publishes lifecycle events for the web tier.
+public protocol SyncEventPublisher: Sendable {
+    /// Publishes one event; failures are logged by the caller, never fatal to the job.
+    func publish(_ event: SyncLifecycleEvent) async throws
+}
+
+/// Enqueues follow-up jobs exactly as a producer would.
+public protocol SyncJobEnqueuer: Sendable {
+    /// Enqueues a job of `type` with `payload` (a JSON object's text) under `id`.
+    func enqueue(type: String, id: String, payload: [UInt8]) async throws
+}
+
+/// The provider clients by kind; nil for a provider that is not configured.
+public protocol ProviderDirectory: Sendable {
+    /// The client of a provider.
+    func provider(_ kind: ProviderKind) -> (any CalendarProvider)?
+}
+
+/// The tunables of the sync rules.
+public struct SyncConfiguration: Sendable {
+    /// Refresh an access token that expires within this margin before using it. Default 5 minutes.
+    public var refreshMargin: Duration
+    /// Days before now that the rolling import window starts. Default 1.
+    public var importPastDays: Int
+    /// Days after now that the rolling import window ends. Default 90.
+    public var importFutureDays: Int
+    /// How long an appointment or import lock lives when its holder dies. Default 60 s.
+    public var lockTTL: Duration
+    /// How long a job waits (deferred, no attempt burnt) when its appointment or member is locked. Default 500 ms.
+    public var lockedRetryDelay: Duration
+
+    /// Creates the defaults.
+    public init() {
+        self.refreshMargin = .seconds(300)
+        self.importPastDays = 1
+        self.importFutureDays = 90
+        self.lockTTL = .seconds(60)
+        self.lockedRetryDelay = .milliseconds(500)
+    }
+
+    /// The rolling import window around `now`.
+    public func rollingWindow(now: Date) -> DateInterval {
+        DateInterval(
+            start: now.addingTimeInterval(-Double(importPastDays) * 86_400),
+            end: now.addingTimeInterval(Double(importFutureDays) * 86_400))
+    }
+}
+
+/// Everything the handlers share: store, providers, sealing, locks, events, follow-up jobs.
+public struct SyncEnvironment: Sendable {
+    public var store: any SyncStore
+    public var providers: any ProviderDirectory
+    public var sealer: CredentialSealer
+    public var locks: any SyncLocks
+    public var events: any SyncEventPublisher
+    public var enqueuer: any SyncJobEnqueuer
+    public var configuration: SyncConfiguration
+
+    /// Creates an environment.
+    public init(
+        store: any SyncStore, providers: any ProviderDirectory, sealer: CredentialSealer, locks: any SyncLocks,
+        events: any SyncEventPublisher, enqueuer: any SyncJobEnqueuer, configuration: SyncConfiguration = .init()
+    ) {
+        self.store = store
+        self.providers = providers
+        self.sealer = sealer
+        self.locks = locks
+        self.events = events
+        self.enqueuer = enqueuer
+        self.configuration = configuration
+    }
+}

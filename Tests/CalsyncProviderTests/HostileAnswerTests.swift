@@ -1,0 +1,83 @@
+import CalsyncHTTP
+import CalsyncSandbox
+import CalsyncSync
+import Foundation
+import Testing
+
+/// Hostile provider answers end as classified errors, quickly, without buffering them whole.
+@Suite("Hostile provider answers")
+struct HostileAnswerTests {
+    static let both: [SandboxProvider] = [.google, .microsoft]
+    /// Generous for ordinary answers (a loaded 2-core CI box is slow); the slow-answer test uses its own.
+    static let http = HTTPTransport.Configuration(requestTimeout: .seconds(10), maxResponseBytes: 8 * 1024 * 1024)
+
+    static func read(_ h: ProviderHarness) async throws -> BusySnapshot {
+        try await h.provider.readBusy(calendarID: h.calendarID, window: ProviderContractTests.november, memberTimeZone: .gmt, credentials: h.credentials)
+    }
+
+    static func eventsPath(_ kind: SandboxProvider) -> String { kind == .google ? "/events" : "/delta" }
+
+    @Test(arguments: both)
+    func malformedJSONIsAClassifiedError(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: Self.http) { h in
+            _ = h.sandbox.addFault(SandboxFault(.malformedJSON, provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
+            let error = await ProviderTests.providerError { try await Self.read(h) }
+            #expect(error?.code == "malformed_response")
+            #expect(error?.isRetryable == true)
+        }
+    }
+
+    @Test(arguments: both)
+    func missingFieldsAreAClassifiedError(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: Self.http) { h in
+            let body = kind == .google ? #"{"items":[{"summary":"no id here"}]}"# : #"{"value":[{"subject":"no id here"}]}"#
+            _ = h.sandbox.addFault(SandboxFault(.status(200, body: body), provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
+            let error = await ProviderTests.providerError { try await Self.read(h) }
+            #expect(error?.code == "malformed_response")
+            #expect(error?.message.contains("id") == true)
+            #expect(error?.message.contains("no id here") == false)
+            // A list without its array is refused too (Graph requires `value`).
+            if kind == .microsoft {
+                _ = h.sandbox.addFault(SandboxFault(.status(200, body: "{}"), provider: kind, pathContains: "/delta", remaining: 1))
+                let empty = await ProviderTests.providerError { try await Self.read(h) }
+                #expect(empty?.code == "malformed_response")
+            }
+        }
+    }
+
+    @Test(arguments: both)
+    func aTenMegabyteBodyIsRefusedUnread(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: Self.http) { h in
+            _ = h.sandbox.addFault(SandboxFault(.hugeBody(bytes: 10 * 1024 * 1024), provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
+            let error = await ProviderTests.providerError { try await Self.read(h) }
+            #expect(error?.code == "response_too_large")
+            // The next read is normal again.
+            _ = try await Self.read(h)
+        }
+    }
+
+    @Test(arguments: both)
+    func aSlowAnswerTimesOut(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: .init(requestTimeout: .milliseconds(500))) { h in
+            _ = h.sandbox.addFault(SandboxFault(.hang(milliseconds: 8000), provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await ProviderTests.providerError { try await Self.read(h) }
+            #expect(error?.code == "timeout")
+            #expect(error?.isRetryable == true)
+            #expect(clock.now - started < .seconds(5), "the 8 s hang is cut at the 0.5 s timeout")
+        }
+    }
+
+    @Test(arguments: both)
+    func aHostileTokenAnswerIsClassified(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: Self.http) { h in
+            _ = h.sandbox.addFault(SandboxFault(.malformedJSON, provider: kind, pathContains: "/token", remaining: 1))
+            let malformed = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
+            #expect(malformed?.code == "malformed_response")
+            _ = h.sandbox.addFault(SandboxFault(.status(200, body: #"{"token_type":"Bearer"}"#), provider: kind, pathContains: "/token", remaining: 1))
+            let missing = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
+            #expect(missing?.code == "malformed_response")
+        }
+    }
+}

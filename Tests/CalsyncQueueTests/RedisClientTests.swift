@@ -1,0 +1,123 @@
+import CalsyncRedis
+import CalsyncTestSupport
+import Testing
+
+@Suite("Redis URL parsing")
+struct RedisURLTests {
+    @Test func defaultsAndFullURL() throws {
+        let bare = try RedisConfiguration(url: "redis://")
+        #expect(bare.host == "127.0.0.1")
+        #expect(bare.port == 6379)
+        #expect(bare.database == 0)
+        #expect(bare.password == nil)
+        #expect(bare.connectTimeout == .seconds(2))
+        #expect(bare.commandTimeout == .seconds(5))
+
+        let full = try RedisConfiguration(url: "redis://:s3cr%40t@cache.internal:6380/3")
+        #expect(full.host == "cache.internal")
+        #expect(full.port == 6380)
+        #expect(full.database == 3)
+        #expect(full.password == "s3cr@t")
+
+        let user = try RedisConfiguration(url: "redis://default:pw@10.0.0.1/2")
+        #expect(user.password == "pw")
+        #expect(user.host == "10.0.0.1")
+        #expect(user.port == 6379)
+        #expect(user.database == 2)
+
+        let v6 = try RedisConfiguration(url: "redis://[::1]:7000")
+        #expect(v6.host == "::1")
+        #expect(v6.port == 7000)
+    }
+
+    @Test(arguments: ["http://localhost:6379", "redis://host:notaport/0", "redis://host:70000", "redis://host/x", "localhost"])
+    func malformedURLsThrowInvalidURL(_ url: String) {
+        do {
+            _ = try RedisConfiguration(url: url)
+            Issue.record("\(url) parsed")
+        } catch let error as RedisError {
+            #expect(error.code == "invalid_url")
+            #expect(error.message.contains("CALSYNC_REDIS_URL"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+@Suite("Redis client")
+struct RedisClientTests {
+    @Test func binarySafeValuesRoundTrip() async throws {
+        let redis = try await makeRedis()
+        defer { redis.close() }
+        let key = TestEnvironment.uniqueName("calsync_test_bin")
+        let value: [UInt8] = [0, 255, 13, 10, 36, 42, 0, 0x80, 0x7f]
+        _ = try await redis.send(bytes: [Array("SET".utf8), Array(key.utf8), value, Array("PX".utf8), Array("10000".utf8)])
+        let back = try await redis.send(["GET", key])
+        #expect(back == .bulk(value))
+        let empty = try await redis.send(bytes: [Array("SET".utf8), Array((key + "e").utf8), [], Array("PX".utf8), Array("10000".utf8)])
+        #expect(empty == .status("OK"))
+        #expect(try await redis.send(["GET", key + "e"]) == .bulk([]))
+        #expect(try await redis.send(["GET", key + "missing"]) == .null)
+        _ = try await redis.send(["DEL", key, key + "e"])
+    }
+
+    @Test func serverErrorsThrowExceptInPipelines() async throws {
+        let redis = try await makeRedis()
+        defer { redis.close() }
+        do {
+            _ = try await redis.send(["NOSUCHCOMMAND"])
+            Issue.record("no error")
+        } catch let error as RedisError {
+            #expect(error.code == "server_error")
+        }
+        let key = TestEnvironment.uniqueName("calsync_test_pipe")
+        let replies = try await redis.pipeline([["SET", key, "1", "PX", "10000"], ["NOSUCHCOMMAND"], ["INCR", key], ["DEL", key]])
+        #expect(replies.count == 4)
+        #expect(replies[0] == .status("OK"))
+        if case .error = replies[1] {} else { Issue.record("expected .error, got \(replies[1])") }
+        #expect(replies[2] == .integer(2))
+        // The connection is still usable after a server error.
+        #expect(try await redis.send(["PING"]) == .status("PONG"))
+    }
+
+    @Test func evalshaReloadsAfterScriptFlush() async throws {
+        let redis = try await makeRedis()
+        defer { redis.close() }
+        let script = RedisScript("return {KEYS[1], ARGV[1], 7} -- \(TestEnvironment.uniqueName("s"))")
+        let first = try await redis.evaluate(script, keys: ["k"], args: ["a"])
+        #expect(first == .array([.bulk(Array("k".utf8)), .bulk(Array("a".utf8)), .integer(7)]))
+        _ = try await redis.send(["SCRIPT", "FLUSH"])
+        let again = try await redis.evaluate(script, keys: ["k2"], args: ["b"])
+        #expect(again == .array([.bulk(Array("k2".utf8)), .bulk(Array("b".utf8)), .integer(7)]))
+        // The SHA1 is the one Redis computes.
+        let loaded = try await redis.send(["SCRIPT", "LOAD", script.source])
+        #expect(loaded.string == script.sha1)
+    }
+
+    @Test func unreachableServerThrowsConnectionFailed() async throws {
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: 1)
+        configuration.connectTimeout = .milliseconds(200)
+        let redis = RedisClient(configuration: configuration, logger: testLogger, poolSize: 1)
+        defer { redis.close() }
+        do {
+            _ = try await redis.send(["PING"])
+            Issue.record("no error")
+        } catch let error as RedisError {
+            #expect(error.code == "connection_failed")
+        }
+    }
+
+    @Test func concurrentCommandsShareThePool() async throws {
+        let redis = try await makeRedis(poolSize: 3)
+        defer { redis.close() }
+        let key = TestEnvironment.uniqueName("calsync_test_pool")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 {
+                group.addTask { _ = try await redis.send(["INCR", key]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await redis.send(["GET", key]).int == 200)
+        _ = try await redis.send(["DEL", key])
+    }
+}

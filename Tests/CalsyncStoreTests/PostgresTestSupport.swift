@@ -1,0 +1,66 @@
+import CalsyncStore
+import CalsyncTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// A private schema on the test server, with the client running, for one test.
+struct TestDatabase {
+    let database: Database
+    let schema: String
+    let logger: Logger
+
+    var client: PostgresClient { database.client }
+
+    /// Runs `body` with a fresh schema (`migrated`: migrations applied first); drops the schema afterwards.
+    static func with<T: Sendable>(
+        migrated: Bool = true, url: String = TestEnvironment.databaseURL,
+        _ body: @Sendable (TestDatabase) async throws -> T
+    ) async throws -> T {
+        let schema = TestEnvironment.uniqueName("store")
+        var configuration = try DatabaseConfiguration(url: url, schema: schema)
+        configuration.maximumConnections = 4
+        var logger = Logger(label: "calsync.test.store")
+        logger.logLevel = .error
+        do {
+            try await Database.checkConnectivity(configuration: configuration, timeout: .seconds(5), logger: logger)
+        } catch {
+            Issue.record(Comment(rawValue: TestEnvironment.missingServer("PostgreSQL", url: url, underlying: error)))
+            throw error
+        }
+        let database = Database(configuration: configuration, logger: logger)
+        let test = TestDatabase(database: database, schema: schema, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            do {
+                if migrated { _ = try await Migrator(database: database, logger: logger).migrate() }
+                let result = try await body(test)
+                try await test.dropSchema()
+                return result
+            } catch {
+                try? await test.dropSchema()
+                throw error
+            }
+        }
+    }
+
+    func dropSchema() async throws {
+        try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"))
+    }
+
+    /// Runs one statement with binds and returns nothing.
+    func execute(_ query: PostgresQuery) async throws {
+        try await client.query(query, logger: logger)
+    }
+}
+
+extension AsyncSequence {
+    /// Every element, in order.
+    func collectAll() async throws -> [Element] {
+        var all: [Element] = []
+        for try await element in self { all.append(element) }
+        return all
+    }
+}

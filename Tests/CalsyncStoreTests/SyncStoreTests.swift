@@ -1,0 +1,193 @@
+import CalsyncStore
+import CalsyncSync
+import CalsyncTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The PostgreSQL `SyncStore` against a real server, each test in its own schema.
+@Suite("PostgreSQL sync store")
+struct SyncStoreTests {
+    static let sealer = try! CredentialSealer(currentKey: Array(repeating: 7, count: 32))
+
+    static func seed(_ db: TestDatabase, plan: String = "pro", enabled: Bool = true, members: [String] = ["m-1"]) async throws {
+        try await db.execute("INSERT INTO organizations (id, plan, external_calendar_sync_enabled) VALUES ('org-1', \(plan), \(enabled))")
+        for member in members {
+            try await db.execute("INSERT INTO members (id, organization_id, time_zone) VALUES (\(member), 'org-1', 'Asia/Tokyo')")
+        }
+    }
+
+    static func connect(_ store: PostgresSyncStore, member: String = "m-1", provider: ProviderKind = .google, email: String = "a@x.test") async throws -> ConnectionRecord {
+        let credentials = ProviderCredentials(accessToken: "at", refreshToken: "rt", expiresAt: Date().addingTimeInterval(3600))
+        return try await store.saveConnection(NewConnection(
+            memberID: member, provider: provider, accountEmail: email, primaryCalendarID: "\(email)-primary",
+            credentials: try sealer.seal(credentials, context: "c"), accessTokenExpiresAt: credentials.expiresAt))
+    }
+
+    static func block(_ id: String, _ startHour: Double, _ hours: Double = 1, calendar: String = "cal") -> BusyEvent {
+        let start = Date(timeIntervalSince1970: 1_800_000_000 + startHour * 3600)
+        return BusyEvent(externalEventID: id, calendarID: calendar, start: start, end: start.addingTimeInterval(hours * 3600), isAllDay: false)
+    }
+
+    @Test("member state: eligibility, connections, the first connection exports and a second is a busy source only")
+    func memberStateAndDirections() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            #expect(try await store.memberState("nobody") == nil)
+            let google = try await Self.connect(store)
+            let microsoft = try await Self.connect(store, provider: .microsoft, email: "b@x.test")
+            #expect(google.syncDirection == .both)
+            #expect(microsoft.syncDirection == .inbound)
+            #expect(google.exportCalendarID == "a@x.test-primary" && google.busyCalendarIDs == ["a@x.test-primary"])
+            let state = try #require(try await store.memberState("m-1"))
+            #expect(state.eligible && state.timeZone.identifier == "Asia/Tokyo")
+            #expect(state.exportConnection?.id == google.id)
+            #expect(state.connections.count == 2)
+            #expect(state.connections.first?.credentials != nil)
+
+            // A reconnect renews the row in place.
+            try await store.setStatus(connectionID: google.id, status: .reconnectRequired, detail: "revoked")
+            let again = try await Self.connect(store)
+            #expect(again.id == google.id && again.status == .active && again.syncDirection == .both)
+            try await db.execute("UPDATE organizations SET plan = 'free'")
+            #expect(try await store.memberState("m-1")?.eligible == false)
+        }
+    }
+
+    @Test("an export revision is recorded only when newer; parked changes up to it are cleared")
+    func exportRevisions() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let connection = try await Self.connect(store)
+            let state = ExportState(appliedRevision: 3, connectionID: connection.id, calendarID: "cal", externalEventID: "e1", contentHash: "h", eventPresent: true)
+            try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-1", revision: 2, kind: .export, payload: Array("{}".utf8), endsAt: Date().addingTimeInterval(3600), reason: "ineligible"))
+            #expect(try await store.memberState("m-1")?.hasParkedChanges == true)
+            #expect(try await store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 3, state: state, calledConnectionID: connection.id))
+            #expect(try await store.memberState("m-1")?.hasParkedChanges == false)
+            #expect(try await !store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 3, state: state, calledConnectionID: nil))
+            #expect(try await !store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 2, state: state, calledConnectionID: nil))
+            #expect(try await store.exportState(memberID: "m-1", appointmentID: "a-1") == state)
+            // Parking an older revision than the applied one does nothing.
+            try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-1", revision: 1, kind: .export, payload: Array("{}".utf8), endsAt: nil, reason: "x"))
+            #expect(try await store.memberState("m-1")?.hasParkedChanges == false)
+            let stamped = try await db.client.query("SELECT last_outbound_sync_at IS NOT NULL FROM calendar_connections WHERE id = \(connection.id)::uuid").collectAll()
+            #expect(try stamped.first?.decode(Bool.self) == true)
+        }
+    }
+
+    @Test("parked changes: the newest revision wins, ended exports are dropped, each is taken once")
+    func parking() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let future = Date().addingTimeInterval(86_400)
+            for revision in [4, 6, 5] as [Int64] {
+                try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-1", revision: revision, kind: .export, payload: Array("{\"r\":\(revision)}".utf8), endsAt: future, reason: "ineligible"))
+            }
+            try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-ended", revision: 1, kind: .export, payload: Array("{}".utf8), endsAt: Date().addingTimeInterval(-60), reason: "ineligible"))
+            try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-gone", revision: 2, kind: .delete, payload: Array("{}".utf8), endsAt: nil, reason: "ineligible"))
+            let taken = try await store.takeParkedChanges(memberID: "m-1", now: Date())
+            #expect(Set(taken.map(\.appointmentID)) == ["a-1", "a-gone"])
+            #expect(taken.first { $0.appointmentID == "a-1" }?.revision == 6)
+            #expect(String(decoding: taken.first { $0.appointmentID == "a-1" }?.payload ?? [], as: UTF8.self) == "{\"r\":6}")
+            #expect(try await store.takeParkedChanges(memberID: "m-1", now: Date()).isEmpty)
+        }
+    }
+
+    @Test("a full import diffs: inserts new, moves changed, deletes gone, keeps blocks beyond the window; an unchanged read writes nothing")
+    func fullImportDiff() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let connection = try await Self.connect(store)
+            let window = DateInterval(start: Date(timeIntervalSince1970: 1_800_000_000), duration: 48 * 3600)
+            var counts = try await store.replaceBusyBlocks(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
+                events: [Self.block("a", 1), Self.block("b", 2), Self.block("far", 100)], cursor: SyncCursor("t1"))
+            #expect(counts == ImportCounts(inserted: 3))
+            counts = try await store.replaceBusyBlocks(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
+                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], cursor: SyncCursor("t2"))
+            #expect(counts == ImportCounts(inserted: 1, updated: 1, deleted: 0))
+            counts = try await store.replaceBusyBlocks(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
+                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], cursor: SyncCursor("t2"))
+            #expect(counts.rowsWritten == 0)
+            counts = try await store.replaceBusyBlocks(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
+                events: [Self.block("c", 4)], cursor: nil)
+            #expect(counts == ImportCounts(deleted: 2))
+            let ids = try await db.client.query("SELECT external_event_id FROM external_busy_blocks ORDER BY 1").collectAll().map { try $0.decode(String.self) }
+            #expect(ids == ["c", "far"])
+            #expect(try await store.cursor(connectionID: connection.id, calendarID: "cal") == nil)
+        }
+    }
+
+    @Test("incremental changes apply with their cursor; the view hides blocks of disconnected connections and ineligible orgs")
+    func incrementalAndDisconnect() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db, members: ["m-1", "m-2"])
+            let connection = try await Self.connect(store)
+            let counts = try await store.applyBusyChanges(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal",
+                upserts: [Self.block("a", 1), Self.block("b", 2), Self.block("a", 5)], removedEventIDs: ["zzz"], cursor: SyncCursor("d1"))
+            #expect(counts == ImportCounts(inserted: 2))
+            #expect(try await store.cursor(connectionID: connection.id, calendarID: "cal") == SyncCursor("d1"))
+            let removal = try await store.applyBusyChanges(
+                connectionID: connection.id, memberID: "m-1", calendarID: "cal", upserts: [], removedEventIDs: ["b"], cursor: SyncCursor("d2"))
+            #expect(removal == ImportCounts(deleted: 1))
+            func visible(_ member: String) async throws -> Int {
+                let row = try await db.client.query("SELECT count(*) FROM member_busy_intervals WHERE member_id = \(member)").collectAll().first
+                return Int(try row?.decode(Int64.self) ?? -1)
+            }
+            #expect(try await visible("m-1") == 1)
+            #expect(try await visible("m-2") == 0)
+            try await db.execute("UPDATE organizations SET external_calendar_sync_enabled = false")
+            #expect(try await visible("m-1") == 0)
+            try await db.execute("UPDATE organizations SET external_calendar_sync_enabled = true")
+            try await store.disconnect(connectionID: connection.id, detail: "bye")
+            #expect(try await visible("m-1") == 0)
+            let state = try #require(try await store.memberState("m-1"))
+            #expect(state.connections.first?.status == .disconnected && state.connections.first?.credentials == nil)
+            #expect(try await store.cursor(connectionID: connection.id, calendarID: "cal") == nil)
+        }
+    }
+
+    @Test("the credential lock serializes refreshes across callers and stores what the holder returns")
+    func credentialLock() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let connection = try await Self.connect(store)
+            let inside = ManagedCounter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<4 {
+                    group.addTask {
+                        _ = try await store.withCredentialLock(connectionID: connection.id) { current in
+                            #expect(current != nil)
+                            #expect(inside.enter() == 1, "two holders at once")
+                            try await Task.sleep(for: .milliseconds(50))
+                            inside.leave()
+                            return .store(SealedCredentials(keyID: "k\(index)", sealed: [UInt8(index)]), expiresAt: nil)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let stored = try #require(try await store.memberState("m-1")?.connections.first?.credentials)
+            #expect(stored.keyID.hasPrefix("k") && stored.sealed.count == 1)
+        }
+    }
+}
+
+/// Counts concurrent holders.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func enter() -> Int { lock.withLock { value += 1; return value } }
+    func leave() { lock.withLock { value -= 1 } }
+}

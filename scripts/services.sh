@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Starts and stops the real servers that calsync's tests and demo talk to:
+# Redis and PostgreSQL on loopback ports, in one temporary folder, nothing system-wide.
+#
+#   scripts/services.sh start DIR    start both; writes DIR/env (CALSYNC_* variables to source)
+#   scripts/services.sh stop DIR     stop both and remove DIR
+#   scripts/services.sh deps         install what is missing (Debian: redis-server, libhiredis-dev,
+#                                    pkg-config, postgresql; PyPI: jsonschema)
+#
+# Ports: CALSYNC_TEST_REDIS_PORT (default 16379), CALSYNC_TEST_PG_PORT (default 15432).
+# PostgreSQL refuses to run as root: when run as root, the script creates the
+# unprivileged system user `calsync-pg` and runs the server as that user.
+set -euo pipefail
+
+REDIS_PORT=${CALSYNC_TEST_REDIS_PORT:-16379}
+PG_PORT=${CALSYNC_TEST_PG_PORT:-15432}
+PG_USER_SYSTEM=calsync-pg
+
+die() { echo "services.sh: $*" >&2; exit 1; }
+
+pg_bin() {
+    local name=$1
+    if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+    local found
+    found=$(ls -d /usr/lib/postgresql/*/bin/"$name" 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$found" ] || die "PostgreSQL's $name is not installed (apt-get install -y postgresql)"
+    echo "$found"
+}
+
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_SYSTEM" -- "$@"; else "$@"; fi
+}
+
+deps() {
+    local missing=()
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    [ -f /usr/include/hiredis/hiredis.h ] || missing+=(libhiredis-dev)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        missing+=(postgresql)
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "services.sh: installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    # The job-schema tests validate jobs/examples with Python's jsonschema.
+    if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+        echo "services.sh: installing the Python package jsonschema"
+        python3 -m pip install -q jsonschema
+    fi
+}
+
+start() {
+    local dir=$1
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    chmod 755 "$dir"
+
+    # Redis: AOF on, so a restart during a test keeps what was acknowledged.
+    mkdir -p "$dir/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
+        --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
+        --save '' --appendonly yes --appendfsync everysec >/dev/null
+    for _ in $(seq 1 50); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start on port $REDIS_PORT: see $dir/redis/redis.log"
+
+    # PostgreSQL, as an unprivileged user when we are root.
+    if [ "$(id -u)" = 0 ] && ! id "$PG_USER_SYSTEM" >/dev/null 2>&1; then
+        # Tolerate a concurrent start having created the user meanwhile.
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_SYSTEM" 2>/dev/null \
+            || id "$PG_USER_SYSTEM" >/dev/null 2>&1 || die "could not create the system user $PG_USER_SYSTEM"
+    fi
+    local pgdata="$dir/pg"
+    mkdir -p "$pgdata"
+    [ "$(id -u)" = 0 ] && chown "$PG_USER_SYSTEM" "$pgdata"
+    chmod 700 "$pgdata"
+    as_pg "$(pg_bin initdb)" -D "$pgdata" -U calsync --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
+        || die "initdb failed: see $dir/initdb.log"
+    as_pg "$(pg_bin pg_ctl)" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 start \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        >/dev/null || die "PostgreSQL did not start on port $PG_PORT: see $pgdata/server.log"
+    as_pg "$(pg_bin createdb)" -h 127.0.0.1 -p "$PG_PORT" -U calsync calsync
+
+    cat >"$dir/env" <<ENV
+export CALSYNC_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+export CALSYNC_DATABASE_URL=postgres://calsync@127.0.0.1:$PG_PORT/calsync?sslmode=disable
+export CALSYNC_TEST_SERVICES_DIR=$dir
+ENV
+    echo "services.sh: Redis on 127.0.0.1:$REDIS_PORT, PostgreSQL on 127.0.0.1:$PG_PORT (folder $dir)"
+}
+
+stop() {
+    local dir=$1
+    [ -d "$dir" ] || return 0
+    if [ -f "$dir/redis/redis.pid" ]; then
+        kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$dir/pg/postmaster.pid" ]; then
+        as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+}
+
+case "${1:-}" in
+    deps) deps ;;
+    start) [ -n "${2:-}" ] || die "usage: services.sh start DIR"; start "$2" ;;
+    stop) [ -n "${2:-}" ] || die "usage: services.sh stop DIR"; stop "$2" ;;
+    *) die "usage: services.sh deps | start DIR | stop DIR" ;;
+esac
