@@ -16,7 +16,7 @@ build: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	scripts/with-services.sh $(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) scripts/with-services.sh scripts/run-tests.sh
 
 run: deps
 	$(SWIFT) build

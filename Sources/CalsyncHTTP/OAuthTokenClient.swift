@@ -54,6 +54,20 @@ public struct OAuthTokenClient: Sendable {
         ])
     }
 
+    /// Refreshes `credentials`; the result keeps the refresh token unless the provider rotated it (then
+    /// it carries the new one, to be stored at once), and keeps the account email and scopes.
+    public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
+        guard let refreshToken = credentials.refreshToken else {
+            throw ProviderError(
+                code: "no_refresh_token", kind: .reconnectRequired,
+                message: "\(transport.serviceName) gave no refresh token for this connection. Reconnect your calendar to resume sync.")
+        }
+        let token = try await refresh(refreshToken: refreshToken)
+        var result = Self.credentials(from: token, previousRefreshToken: refreshToken, accountEmail: credentials.accountEmail)
+        if result.scope == nil { result.scope = credentials.scope }
+        return result
+    }
+
     /// Redeems a refresh token.
     public func refresh(refreshToken: String) async throws -> TokenResponse {
         try await post([("grant_type", "refresh_token"), ("refresh_token", refreshToken)])

@@ -92,15 +92,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
 
     /// Refreshes the access token; the answer's rotated refresh token is in the result: store it at once.
     public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
-        guard let refreshToken = credentials.refreshToken else {
-            throw ProviderError(
-                code: "no_refresh_token", kind: .reconnectRequired,
-                message: "Microsoft gave no refresh token for this connection. Reconnect your calendar to resume sync.")
-        }
-        let token = try await oauth.refresh(refreshToken: refreshToken)
-        var result = OAuthTokenClient.credentials(from: token, previousRefreshToken: refreshToken, accountEmail: credentials.accountEmail)
-        if result.scope == nil { result.scope = credentials.scope }
-        return result
+        try await oauth.refresh(credentials)
     }
 
     // MARK: Calendars

@@ -126,6 +126,7 @@ final class WorkerEngine: Sendable {
 
     private func claimLoop(_ jobs: inout DiscardingTaskGroup) async {
         var failures = 0
+        var idleWait = Duration.milliseconds(1)
         while !isStopping {
             let (slots, total) = freeSlots()
             if total == 0 {
@@ -139,9 +140,11 @@ final class WorkerEngine: Sendable {
                     failures = 0
                 }
                 if tasks.isEmpty {
-                    try? await Task.sleep(for: configuration.idlePollInterval)
+                    try? await Task.sleep(for: min(idleWait, configuration.idlePollInterval))
+                    idleWait = min(idleWait * 2, configuration.idlePollInterval)
                     continue
                 }
+                idleWait = .milliseconds(1)
                 let accepted = register(tasks)
                 let claimedAt = ContinuousClock.now
                 for task in accepted {

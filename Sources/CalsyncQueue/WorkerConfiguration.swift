@@ -8,7 +8,9 @@ public struct WorkerConfiguration: Sendable {
     public var perTypeLimits: [String: Int]
     /// How long in-flight jobs may finish after a graceful shutdown begins; default 25 s.
     public var shutdownGrace: Duration
-    /// Longest sleep between claims when the queues are empty; default 10 ms.
+    /// Longest sleep between claims when the queues are empty; default 20 ms. After work the worker
+    /// polls again at once, then waits 1 ms, doubling on each empty claim up to this, so an idle worker
+    /// costs Redis about 50 claims a second while a busy one never waits.
     public var idlePollInterval: Duration
     /// This worker's id in task hashes and logs; default `host:pid:random`.
     public var workerID: String
@@ -20,7 +22,7 @@ public struct WorkerConfiguration: Sendable {
         self.concurrency = 64
         self.perTypeLimits = [:]
         self.shutdownGrace = .seconds(25)
-        self.idlePollInterval = .milliseconds(10)
+        self.idlePollInterval = .milliseconds(20)
         let host = ProcessInfo.processInfo.hostName
         let random = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         self.workerID = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(random)"

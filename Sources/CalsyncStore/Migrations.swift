@@ -4,6 +4,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         v1Initial,
         v2Sync,
+        v3Scheduler,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

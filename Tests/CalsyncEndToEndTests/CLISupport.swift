@@ -11,7 +11,8 @@ struct CLIResult {
 
 /// Spawns the `calsync` binary with an explicit environment (nothing inherited but PATH and HOME).
 final class CLIProcess: @unchecked Sendable {
-    let process = Process()
+    let child: ChildProcess
+    let arguments: [String]
     let stdoutPath: String
     let stderrPath: String
 
@@ -20,42 +21,33 @@ final class CLIProcess: @unchecked Sendable {
         let base = NSTemporaryDirectory() + TestEnvironment.uniqueName("calsync-cli")
         stdoutPath = base + ".out"
         stderrPath = base + ".err"
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = TestEnvironment.calsyncBinary
-        process.arguments = arguments
+        self.arguments = arguments
         var env = environment
         let inherited = ProcessInfo.processInfo.environment
         env["PATH"] = inherited["PATH"] ?? "/usr/bin:/bin"
         env["HOME"] = inherited["HOME"] ?? "/tmp"
-        process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        child = try ChildProcess(
+            executable: TestEnvironment.calsyncBinary.path, arguments: arguments, environment: env,
+            stdoutPath: stdoutPath, stderrPath: stderrPath)
     }
 
-    var isRunning: Bool { process.isRunning }
+    var isRunning: Bool { child.isRunning }
 
     /// Sends SIGTERM.
-    func terminate() { process.terminate() }
+    func terminate() { child.signal(SIGTERM) }
 
     /// What the process printed to stderr so far.
     var stderrSoFar: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Waits for the exit (failing the test after `timeout`) and returns the result.
     func wait(timeout: Duration = .seconds(20)) async throws -> CLIResult {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.interrupt()
-                kill(process.processIdentifier, SIGKILL)
-                Issue.record("calsync \(process.arguments ?? []) did not exit within \(timeout); stderr: \(stderrSoFar)")
-                throw CLITimeout()
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard let status = await child.wait(timeout: timeout) else {
+            await child.kill9()
+            Issue.record("calsync \(arguments) did not exit within \(timeout); stderr: \(stderrSoFar)")
+            throw CLITimeout()
         }
         let result = CLIResult(
-            status: process.terminationStatus,
+            status: status,
             stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
             stderr: stderrSoFar)
         try? FileManager.default.removeItem(atPath: stdoutPath)

@@ -60,12 +60,9 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("a delete that arrives before its export: no event, and the older export does nothing")
-    func deleteBeforeExport() async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+    @Test("a delete that arrives before its export: no event, and the older export does nothing", arguments: providers)
+    func deleteBeforeExport(provider: SandboxProvider) async throws {
+        try await SyncWorld.withConnectedMember(provider) { world, account in
             try await world.enqueue("delete_external_event", #"{"member_id":"m-1","appointment_id":"a-1","revision":5}"#)
             try await world.idle()
             try await world.export("m-1", "a-1", revision: 4)
@@ -100,12 +97,9 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("a status-only change writes nothing to the provider")
-    func statusOnlyChange() async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+    @Test("a status-only change writes nothing to the provider", arguments: providers)
+    func statusOnlyChange(provider: SandboxProvider) async throws {
+        try await SyncWorld.withConnectedMember(provider) { world, account in
             try await world.export("m-1", "a-1", revision: 1)
             try await world.idle()
             world.sandbox.clearRequests()
@@ -117,13 +111,13 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("kill -9 mid-export, another worker takes over: exactly one event")
-    func crashMidExport() async throws {
+    @Test("kill -9 mid-export, another worker takes over: exactly one event", arguments: providers)
+    func crashMidExport(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
             try await world.organization()
             try await world.member("m-1")
             let first = try world.startWorker()
-            let account = try await world.connect("m-1")
+            let account = try await world.connect("m-1", provider: provider)
             // The create reaches the provider and is applied, but the answer is held back: the worker is killed waiting.
             var fault = SandboxFault(kind: .hang(milliseconds: 3000))
             fault.method = "POST"
@@ -136,25 +130,25 @@ struct SyncEndToEndTests {
                 world.sandbox.requests().contains { $0.method == "POST" }
                     || !world.providerEvents(account).isEmpty
             }
-            first.kill9()
+            await first.kill9()
             try world.startWorker()
             try await world.idle(timeout: .seconds(30))
             #expect(world.providerEvents(account).count == 1, "\(world.allLogs)")
         }
     }
 
-    @Test("sync toggled off: parked, no provider call, busy hidden, credentials kept; toggled on: replayed once")
-    func toggleOffAndOn() async throws {
-        try await eligibilityRoundTrip { world in
+    @Test("sync toggled off: parked, no provider call, busy hidden, credentials kept; toggled on: replayed once", arguments: providers)
+    func toggleOffAndOn(provider: SandboxProvider) async throws {
+        try await eligibilityRoundTrip(provider) { world in
             try await world.organization(enabled: false)
         } restore: { world in
             try await world.organization(enabled: true)
         }
     }
 
-    @Test("plan free: the same as sync off; back to pro: replayed once")
-    func planFree() async throws {
-        try await eligibilityRoundTrip { world in
+    @Test("plan free: the same as sync off; back to pro: replayed once", arguments: providers)
+    func planFree(provider: SandboxProvider) async throws {
+        try await eligibilityRoundTrip(provider) { world in
             try await world.organization(plan: "free")
         } restore: { world in
             try await world.organization(plan: "advanced")
@@ -162,15 +156,13 @@ struct SyncEndToEndTests {
     }
 
     func eligibilityRoundTrip(
+        _ provider: SandboxProvider,
         disable: @escaping @Sendable (SyncWorld) async throws -> Void,
         restore: @escaping @Sendable (SyncWorld) async throws -> Void
     ) async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+        try await SyncWorld.withConnectedMember(provider) { world, account in
             world.sandbox.insertEvent(
-                .google, email: account.email, calendarID: account.primaryCalendarID,
+                provider, email: account.email, calendarID: account.primaryCalendarID,
                 SandboxEvent(summary: "Dentist", start: Date().addingTimeInterval(3600), end: Date().addingTimeInterval(7200)))
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
             try await world.idle()
@@ -184,12 +176,12 @@ struct SyncEndToEndTests {
             try await world.export("m-1", "a-1", revision: 1, start: start, end: end)
             try await world.export("m-1", "a-1", revision: 2, start: start, end: end, extra: #","location":"Room 2""#)
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
-            try await world.enqueue("refresh_token", #"{"member_id":"m-1","provider":"google","force":true}"#)
+            try await world.enqueue("refresh_token", #"{"member_id":"m-1","provider":"\#(provider.rawValue)","force":true}"#)
             try await world.idle()
             #expect(world.providerRequests(account).isEmpty, "no provider call while ineligible")
             #expect(try await world.visibleBusy("m-1").isEmpty)
             #expect(try await world.storedBlocks("m-1") == 1, "blocks are kept, only hidden")
-            #expect(try await world.connection("m-1", .google)?.hasCredentials == true)
+            #expect(try await world.connection("m-1", provider)?.hasCredentials == true)
             #expect(world.providerEvents(account).allSatisfy { $0.event.summary == "Dentist" }, "nothing exported")
 
             try await restore(world)
@@ -238,23 +230,20 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("disconnect: the exported event stays, busy blocks go, later exports make no call")
-    func disconnect() async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+    @Test("disconnect: the exported event stays, busy blocks go, later exports make no call", arguments: providers)
+    func disconnect(provider: SandboxProvider) async throws {
+        try await SyncWorld.withConnectedMember(provider) { world, account in
             world.sandbox.insertEvent(
-                .google, email: account.email, calendarID: account.primaryCalendarID,
+                provider, email: account.email, calendarID: account.primaryCalendarID,
                 SandboxEvent(summary: "Gym", start: Date().addingTimeInterval(3600), end: Date().addingTimeInterval(7200)))
             try await world.export("m-1", "a-1", revision: 1)
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
             try await world.idle()
             #expect(try await world.visibleBusy("m-1").count == 1)
 
-            try await world.enqueue("disconnect_calendar", #"{"member_id":"m-1","actor_member_id":"m-1","provider":"google"}"#)
+            try await world.enqueue("disconnect_calendar", #"{"member_id":"m-1","actor_member_id":"m-1","provider":"\#(provider.rawValue)"}"#)
             try await world.idle()
-            let row = try #require(try await world.connection("m-1", .google))
+            let row = try #require(try await world.connection("m-1", provider))
             #expect(row.status == "disconnected" && !row.hasCredentials)
             #expect(try await world.storedBlocks("m-1") == 0)
             #expect(world.providerEvents(account).contains { $0.event.summary.contains("Haircut") }, "the exported event stays")
@@ -269,10 +258,7 @@ struct SyncEndToEndTests {
 
     @Test("a permanent refusal: dead-lettered with the HTTP status, an error a person can read, and sync.failed")
     func permanentProviderError() async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+        try await SyncWorld.withConnectedMember { world, account in
             let forbidden = #"{"error":{"code":403,"message":"The user is not the organizer.","errors":[{"domain":"calendar","reason":"forbiddenForNonOrganizer","message":"The user is not the organizer."}]}}"#
             var fault = SandboxFault(kind: .status(403, body: forbidden))
             fault.method = "POST"
@@ -357,39 +343,37 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("incremental import: a moved and a deleted event follow; an expired sync token rebuilds from a full read")
-    func incrementalImport() async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            let account = try await world.connectWithWorker("m-1")
+    @Test("incremental import: a moved and a deleted event follow; an expired cursor rebuilds from a full read", arguments: providers)
+    func incrementalImport(provider: SandboxProvider) async throws {
+        try await SyncWorld.withConnectedMember(provider) { world, account in
             let now = Date()
             let moving = world.sandbox.insertEvent(
-                .google, email: account.email, calendarID: account.primaryCalendarID,
+                provider, email: account.email, calendarID: account.primaryCalendarID,
                 SandboxEvent(summary: "one", start: now.addingTimeInterval(3600), end: now.addingTimeInterval(5400)))
             let going = world.sandbox.insertEvent(
-                .google, email: account.email, calendarID: account.primaryCalendarID,
+                provider, email: account.email, calendarID: account.primaryCalendarID,
                 SandboxEvent(summary: "two", start: now.addingTimeInterval(7200), end: now.addingTimeInterval(9000)))
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
             try await world.idle()
             #expect(try await world.visibleBusy("m-1").count == 2)
 
-            world.sandbox.updateEvent(.google, email: account.email, calendarID: account.primaryCalendarID, eventID: moving) {
+            world.sandbox.updateEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: moving) {
                 $0.start = now.addingTimeInterval(10_800)
                 $0.end = now.addingTimeInterval(12_600)
             }
-            world.sandbox.deleteEvent(.google, email: account.email, calendarID: account.primaryCalendarID, eventID: going)
+            world.sandbox.deleteEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: going)
             world.sandbox.clearRequests()
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
             try await world.idle()
             let reads = world.providerRequests(account).filter { $0.method == "GET" }
-            #expect(reads.allSatisfy { $0.query?.contains("syncToken") == true }, "an incremental read")
+            let cursorParameter = provider == .google ? "syncToken" : "deltatoken"
+            #expect(!reads.isEmpty && reads.allSatisfy { $0.query?.contains(cursorParameter) == true }, "an incremental read: \(reads.map { $0.query ?? "" })")
             var busy = try await world.visibleBusy("m-1")
             #expect(busy.map(\.start) == [now.addingTimeInterval(10_800).roundedToSeconds])
 
-            world.sandbox.invalidateSyncTokens(.google, email: account.email)
+            world.sandbox.invalidateSyncTokens(provider, email: account.email)
             world.sandbox.insertEvent(
-                .google, email: account.email, calendarID: account.primaryCalendarID,
+                provider, email: account.email, calendarID: account.primaryCalendarID,
                 SandboxEvent(summary: "three", start: now.addingTimeInterval(14_400), end: now.addingTimeInterval(16_200)))
             try await world.enqueue("import_window", #"{"member_id":"m-1"}"#)
             try await world.idle()
@@ -398,19 +382,17 @@ struct SyncEndToEndTests {
         }
     }
 
-    @Test("all-day events span the member's own midnights, east and west of UTC", arguments: [
+    @Test("all-day events span the member's own midnights, east and west of UTC", arguments: providers, [
         ("Asia/Tokyo", "2026-12-04T15:00:00Z", "2026-12-05T15:00:00Z"),
         ("America/Los_Angeles", "2026-12-05T08:00:00Z", "2026-12-06T08:00:00Z"),
     ])
-    func allDayEvents(zone: String, start: String, end: String) async throws {
-        try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1", timeZone: zone)
-            let account = try await world.connectWithWorker("m-1")
+    func allDayEvents(provider: SandboxProvider, zone: (String, String, String)) async throws {
+        let (zone, start, end) = zone
+        try await SyncWorld.withConnectedMember(provider, timeZone: zone) { world, account in
             var event = SandboxEvent(summary: "Holiday", start: instant(start), end: instant(end))
             event.allDayStart = "2026-12-05"
             event.allDayEnd = "2026-12-06"
-            world.sandbox.insertEvent(.google, email: account.email, calendarID: account.primaryCalendarID, event)
+            world.sandbox.insertEvent(provider, email: account.email, calendarID: account.primaryCalendarID, event)
             try await world.enqueue(
                 "import_window",
                 #"{"member_id":"m-1","window_start":"2026-12-01T00:00:00Z","window_end":"2026-12-10T00:00:00Z"}"#)
@@ -503,10 +485,17 @@ struct SyncEndToEndTests {
 }
 
 extension SyncWorld {
-    /// Starts one worker and connects `member` to a new Google account.
-    func connectWithWorker(_ member: String) async throws -> SandboxAccount {
-        try startWorker()
-        return try await connect(member)
+    /// A world with an eligible organization, member `m-1` connected to a new Google account, and one worker.
+    static func withConnectedMember(
+        _ provider: SandboxProvider = .google, timeZone: String = "UTC",
+        _ body: @escaping @Sendable (SyncWorld, SandboxAccount) async throws -> Void
+    ) async throws {
+        try await with { world in
+            try await world.organization()
+            try await world.member("m-1", timeZone: timeZone)
+            try world.startWorker()
+            try await body(world, try await world.connect("m-1", provider: provider))
+        }
     }
 }
 

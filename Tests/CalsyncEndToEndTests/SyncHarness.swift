@@ -103,6 +103,7 @@ final class SyncWorld: @unchecked Sendable {
             "CALSYNC_ENCRYPTION_KEY": keyBase64,
             "CALSYNC_METRICS_PORT": "0",
             "CALSYNC_LOG_LEVEL": "debug",
+            "CALSYNC_WORKER_CONCURRENCY": "8",
             "CALSYNC_JOB_LEASE_SECONDS": "3",
             "CALSYNC_SHUTDOWN_GRACE_SECONDS": "2",
             "CALSYNC_RETRY_BASE_SECONDS": "1",
@@ -345,31 +346,21 @@ struct ConnectionRow: Sendable {
 
 /// A spawned `calsync worker` (with the sync handlers) whose output goes to a log file.
 final class SyncWorker: @unchecked Sendable {
-    let process = Process()
+    let child: ChildProcess
     let logURL: URL
 
     init(environment: [String: String], log: URL) throws {
         logURL = log
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = TestEnvironment.calsyncBinary
-        process.arguments = ["worker"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        child = try ChildProcess(
+            executable: TestEnvironment.calsyncBinary.path, arguments: ["worker"],
+            environment: ChildProcess.environment(environment), stdoutPath: log.path, stderrPath: log.path)
     }
 
-    /// Kills the worker at once (no graceful shutdown).
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    /// Kills the worker at once (no graceful shutdown) and waits until it is gone.
+    func kill9() async { await child.kill9() }
 
-    /// Stops the worker if it still runs.
-    func stop() {
-        if process.isRunning { kill9() }
-    }
+    /// Stops the worker if it still runs (the world's keys and schema are dropped after the test).
+    func stop() { child.signal(SIGKILL) }
 
     /// What the worker wrote so far.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }

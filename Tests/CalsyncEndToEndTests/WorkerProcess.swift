@@ -16,47 +16,38 @@ let e2eLogger: Logger = {
 
 /// A spawned `calsync worker --diagnostic-jobs` process.
 final class WorkerProcess: @unchecked Sendable {
-    let process = Process()
+    let child: ChildProcess
     let logURL: URL
 
     /// Starts the real binary with the test environment.
     init(redisURL: String, prefix: String, extraEnvironment: [String: String] = [:]) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.executableURL = TestEnvironment.calsyncBinary
-        process.arguments = ["worker", "--diagnostic-jobs"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["CALSYNC_REDIS_URL"] = redisURL
-        environment["CALSYNC_REDIS_PREFIX"] = prefix
-        environment["CALSYNC_DATABASE_URL"] = TestEnvironment.databaseURL
-        environment["CALSYNC_ENCRYPTION_KEY"] = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        environment["CALSYNC_METRICS_PORT"] = "0"
+        var environment: [String: String] = [
+            "CALSYNC_REDIS_URL": redisURL,
+            "CALSYNC_REDIS_PREFIX": prefix,
+            "CALSYNC_DATABASE_URL": TestEnvironment.databaseURL,
+            "CALSYNC_ENCRYPTION_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
+            "CALSYNC_METRICS_PORT": "0",
+        ]
         for (key, value) in extraEnvironment { environment[key] = value }
-        process.environment = environment
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        child = try ChildProcess(
+            executable: TestEnvironment.calsyncBinary.path, arguments: ["worker", "--diagnostic-jobs"],
+            environment: ChildProcess.environment(environment), stdoutPath: logURL.path, stderrPath: logURL.path)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
+
+    /// Whether the worker still runs.
+    var isRunning: Bool { child.isRunning }
 
     /// Sends a signal.
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits for the process to exit (polling); returns its exit status, or nil after the timeout.
-    func waitForExit(timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return process.isRunning ? nil : process.terminationStatus
-    }
+    func waitForExit(timeout: Duration) async -> Int32? { await child.wait(timeout: timeout) }
 
     /// Kills the process if it still runs (cleanup).
-    func stop() {
-        if process.isRunning { signal(SIGKILL) }
-    }
+    func stop() { child.signal(SIGKILL) }
 
     /// The last lines of the process's log, for failure messages.
     var logTail: String {
@@ -135,7 +126,7 @@ func cleanup(_ redis: RedisClient, prefix: String) async {
 final class PrivateRedis: @unchecked Sendable {
     let port: Int
     let directory: URL
-    private var process: Process?
+    private var process: ChildProcess?
     var url: String { "redis://127.0.0.1:\(port)/0" }
 
     init() async throws {
@@ -147,16 +138,14 @@ final class PrivateRedis: @unchecked Sendable {
 
     /// Starts (or restarts) the server on the same port and folder and waits until it answers.
     func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
-            "--save", "", "--logfile", directory.appendingPathComponent("redis.log").path,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        let log = directory.appendingPathComponent("redis.log").path
+        process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: [
+                "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly",
+                "yes", "--save", "", "--logfile", log,
+            ],
+            environment: ProcessInfo.processInfo.environment, stdoutPath: "/dev/null", stderrPath: "/dev/null")
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             let probe = RedisClient(configuration: try RedisConfiguration(url: url), logger: e2eLogger, poolSize: 1)
@@ -173,14 +162,11 @@ final class PrivateRedis: @unchecked Sendable {
         let client = RedisClient(configuration: (try? RedisConfiguration(url: url)) ?? RedisConfiguration(), logger: e2eLogger, poolSize: 1)
         _ = try? await client.send(["SHUTDOWN"])
         client.close()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while let process, process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = await process?.wait(timeout: .seconds(5))
     }
 
     deinit {
-        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process?.signal(SIGKILL)
         try? FileManager.default.removeItem(at: directory)
     }
 }

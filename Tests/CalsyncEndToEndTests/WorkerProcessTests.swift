@@ -111,7 +111,7 @@ struct WorkerProcessTests {
         redis.close()
         await server.shutdown()
         try await Task.sleep(for: .milliseconds(700))
-        #expect(worker.process.isRunning, "the worker died while Redis was down\n\(worker.logTail)")
+        #expect(worker.isRunning, "the worker died while Redis was down\n\(worker.logTail)")
         try await server.start()
         redis = try await connect(server.url)
         defer { redis.close() }

@@ -329,32 +329,20 @@ struct ProviderContractTests {
     }
 
     @Test(arguments: both)
-    func anExpiredAccessTokenIsRefreshedOnceAndTheCallRetried(_ kind: SandboxProvider) async throws {
+    func anExpiredAccessTokenIsRefusedAndARefreshedOneWorks(_ kind: SandboxProvider) async throws {
         try await ProviderTests.withHarness(kind) { h in
             h.sandbox.expireAccessTokens(kind, email: h.email)
-            let saved = SavedCredentials()
-            let calendars = try await h.provider.withAuthRetry(h.credentials, didRefresh: { await saved.store($0) }) {
-                try await h.provider.listCalendars($0)
-            }
-            #expect(!calendars.isEmpty)
-            let stored = await saved.all
-            #expect(stored.count == 1)
-            #expect(stored.first?.accessToken != h.credentials.accessToken)
-            // A refusal that a refresh cannot fix is thrown, not looped on.
+            let expired = await ProviderTests.providerError { try await h.provider.listCalendars(h.credentials) }
+            #expect(expired?.kind == .authExpired)
+            let fresh = try await h.provider.refresh(h.credentials)
+            #expect(fresh.accessToken != h.credentials.accessToken)
+            #expect(fresh.refreshToken != nil)
+            #expect(fresh.accountEmail == h.credentials.accountEmail)
+            #expect(!(try await h.provider.listCalendars(fresh)).isEmpty)
+            // A refusal that a refresh cannot fix says so.
             h.sandbox.revokeRefreshTokens(kind, email: h.email)
-            h.sandbox.expireAccessTokens(kind, email: h.email)
-            let error = await ProviderTests.providerError {
-                try await h.provider.withAuthRetry(h.credentials, didRefresh: { await saved.store($0) }) {
-                    try await h.provider.listCalendars($0)
-                }
-            }
-            #expect(error?.kind == .reconnectRequired)
-            #expect(await saved.all.count == 1)
+            let revoked = await ProviderTests.providerError { try await h.provider.refresh(fresh) }
+            #expect(revoked?.kind == .reconnectRequired)
         }
     }
-}
-
-actor SavedCredentials {
-    var all: [ProviderCredentials] = []
-    func store(_ c: ProviderCredentials) { all.append(c) }
 }

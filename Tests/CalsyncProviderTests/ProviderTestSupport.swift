@@ -28,7 +28,7 @@ enum ProviderTests {
 
     /// Makes the client of `kind` against the sandbox endpoints.
     static func makeProvider(
-        _ kind: SandboxProvider, sandbox: Sandbox, endpoints: SandboxEndpoints, http: HTTPTransport.Configuration = .init(requestTimeout: .seconds(5)),
+        _ kind: SandboxProvider, sandbox: Sandbox, endpoints: SandboxEndpoints, http: HTTPTransport.Configuration = .init(requestTimeout: .seconds(20)),
         pageSize: Int? = nil
     ) -> any CalendarProvider {
         let config = sandbox.configuration
@@ -53,7 +53,7 @@ enum ProviderTests {
         _ kind: SandboxProvider,
         timeZone: String = "UTC",
         configure: (inout SandboxConfiguration) -> Void = { _ in },
-        http: HTTPTransport.Configuration = .init(requestTimeout: .seconds(5)),
+        http: HTTPTransport.Configuration = .init(requestTimeout: .seconds(20)),
         pageSize: Int? = nil,
         _ body: (ProviderHarness) async throws -> T
     ) async throws -> T {

@@ -168,12 +168,13 @@ struct QueueEngineTests {
     }
 
     @Test func renewalKeepsALeaseAlive() async throws {
-        try await withQueue("renew", configure: { $0.leaseDuration = .milliseconds(200) }) { queue, _ in
+        try await withQueue("renew", configure: { $0.leaseDuration = .seconds(1) }) { queue, _ in
             _ = try await queue.enqueue(type: "t", payload: "{}")
             let (_, tasks) = try await queue.claim(workerID: "w", slots: [("t", 1)], total: 1)
             let task = try #require(tasks.first)
+            // Four renewals 300 ms apart outlive the 1 s lease; the margin keeps this true on a loaded machine.
             for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(80))
+                try await Task.sleep(for: .milliseconds(300))
                 #expect(try await queue.renew([(task.tid, task.fence), ("999999", "1")]) == ["999999"])
             }
             let (_, none) = try await queue.claim(workerID: "w2", slots: [("t", 1)], total: 1)

@@ -49,7 +49,7 @@ struct RetryPolicyTests {
         let worker = WorkerConfiguration()
         #expect(worker.concurrency == 64)
         #expect(worker.shutdownGrace == .seconds(25))
-        #expect(worker.idlePollInterval <= .milliseconds(10))
+        #expect(worker.idlePollInterval == .milliseconds(20))
         #expect(worker.workerID.split(separator: ":").count >= 3)
     }
 }

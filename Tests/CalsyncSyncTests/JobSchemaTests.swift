@@ -1,4 +1,5 @@
 import CalsyncSync
+import CalsyncTestSupport
 import Foundation
 import Testing
 
@@ -37,7 +38,7 @@ struct JobSchemaTests {
     }
 
     /// Asks Python's `jsonschema` (Draft 2020-12) which examples each schema accepts.
-    static func schemaVerdicts() throws -> [String: [Bool]] {
+    static func schemaVerdicts() async throws -> [String: [Bool]] {
         let script = """
             import json, sys, jsonschema
             root = sys.argv[1]
@@ -51,21 +52,19 @@ struct JobSchemaTests {
                     out[f"{name}/{t}"] = [v.is_valid(i["job"] if "job" in i else i) for i in items]
             print(json.dumps(out))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, repository.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 with jsonschema is needed (make test installs it)")
-        return try #require(try JSONSerialization.jsonObject(with: output) as? [String: [Bool]])
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("calsync-schemas-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let python = try ChildProcess(
+            executable: "/usr/bin/env", arguments: ["python3", "-c", script, repository.path],
+            environment: ProcessInfo.processInfo.environment, stdoutPath: output.path, stderrPath: "/dev/null")
+        let status = await python.wait(timeout: .seconds(60))
+        try #require(status == 0, "python3 with jsonschema is needed (make test installs it)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: [Bool]])
     }
 
     @Test("every schema is valid Draft 2020-12 and agrees with the examples")
-    func schemasAgreeWithExamples() throws {
-        let verdicts = try Self.schemaVerdicts()
+    func schemasAgreeWithExamples() async throws {
+        let verdicts = try await Self.schemaVerdicts()
         #expect(Set(verdicts.keys.filter { $0.hasPrefix("valid/") }.map { String($0.dropFirst(6)) })
             == Set(ContractJobTypes.all))
         for (key, list) in verdicts {

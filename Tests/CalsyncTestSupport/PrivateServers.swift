@@ -76,36 +76,15 @@ public struct PrivateServers: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Runs a bash command and returns its exit status. It spawns and reaps the child itself
-    /// (posix_spawn + waitpid): Foundation's `Process` can miss the exit of a script whose children daemonize.
+    /// Runs a bash command (output to /dev/null unless it redirects) and returns its exit status, or -1 after `timeout`.
     @discardableResult
     public static func shell(_ command: String, timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let arguments = ["/bin/bash", "-c", command]
-        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/bash", nil, nil, &argv, &envp)
-        guard spawned == 0 else { return -1 }
-        let deadline = ContinuousClock.now + timeout
-        var status: Int32 = 0
-        while true {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { break }
-            if reaped < 0 { return -1 }
-            if ContinuousClock.now > deadline {
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
-                return -1
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // WIFEXITED / WEXITSTATUS by hand: the macros are not imported into Swift.
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+        let child = try ChildProcess(
+            executable: "/bin/bash", arguments: ["-c", command], environment: ProcessInfo.processInfo.environment,
+            stdoutPath: "/dev/null", stderrPath: "/dev/null")
+        if let status = await child.wait(timeout: timeout) { return status }
+        await child.kill9()
+        return -1
     }
 }
 

@@ -142,6 +142,14 @@ extension CalsyncConfiguration {
         metrics.port = try values.int("CALSYNC_METRICS_PORT", default: 9464, range: 0...65_535)
         metrics.host = values.string("CALSYNC_METRICS_HOST") ?? metrics.host
 
+        // Scheduler.
+        scheduler.tick = .seconds(try values.int("CALSYNC_SCHEDULER_TICK_SECONDS", default: 15, range: 1...3600))
+        scheduler.importInterval = try values.int("CALSYNC_IMPORT_INTERVAL_SECONDS", default: 300, range: 1...604_800)
+        scheduler.refreshMargin = try values.int("CALSYNC_REFRESH_MARGIN_SECONDS", default: 600, range: 0...86_400)
+        scheduler.fullResyncHours = try values.int("CALSYNC_FULL_RESYNC_HOURS", default: 24, range: 1...8760)
+        scheduler.leaderTTL = .seconds(try values.int("CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: 10, range: 1...600))
+        scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: 5000, range: 1...100_000)
+
         // Logging.
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {

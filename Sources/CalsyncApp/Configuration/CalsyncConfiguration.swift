@@ -171,6 +171,34 @@ public struct CalsyncConfiguration: Sendable {
         }
     }
 
+    /// `calsync scheduler`: when imports, refreshes, replays and full resyncs are enqueued.
+    public struct Scheduler: Sendable {
+        /// `CALSYNC_SCHEDULER_TICK_SECONDS`: time between two ticks of the leader; default 15 s.
+        public var tick: Duration
+        /// `CALSYNC_IMPORT_INTERVAL_SECONDS`: time between two imports of a connection (a connection's
+        /// `import_interval_seconds` overrides it); default 300 s.
+        public var importInterval: Int
+        /// `CALSYNC_REFRESH_MARGIN_SECONDS`: tokens expiring within this are refreshed (scheduler and worker); default 600 s.
+        public var refreshMargin: Int
+        /// `CALSYNC_FULL_RESYNC_HOURS`: time between two full resyncs of a connection's window; default 24 h.
+        public var fullResyncHours: Int
+        /// `CALSYNC_SCHEDULER_LEADER_TTL_SECONDS`: the leader lock's lifetime; a replica takes over within it
+        /// when the leader dies; default 10 s.
+        public var leaderTTL: Duration
+        /// `CALSYNC_SCHEDULER_BATCH_SIZE`: connections per statement in one tick; default 5000.
+        public var batchSize: Int
+
+        /// Creates the defaults.
+        public init() {
+            self.tick = .seconds(15)
+            self.importInterval = 300
+            self.refreshMargin = 600
+            self.fullResyncHours = 24
+            self.leaderTTL = .seconds(10)
+            self.batchSize = 5000
+        }
+    }
+
     /// Log output.
     public struct Logging: Sendable {
         /// Line format of the log.
@@ -215,6 +243,8 @@ public struct CalsyncConfiguration: Sendable {
     public var metrics: Metrics
     /// Log output.
     public var logging: Logging
+    /// Scheduler settings.
+    public var scheduler: Scheduler
 
     /// Creates the documented defaults.
     public init() {
@@ -229,6 +259,7 @@ public struct CalsyncConfiguration: Sendable {
         self.importWindow = Import()
         self.metrics = Metrics()
         self.logging = Logging()
+        self.scheduler = Scheduler()
     }
 }
 

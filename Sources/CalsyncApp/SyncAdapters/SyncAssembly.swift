@@ -88,6 +88,7 @@ public enum SyncAssembly {
         var sync = SyncConfiguration()
         sync.importPastDays = configuration.importWindow.pastDays
         sync.importFutureDays = configuration.importWindow.futureDays
+        sync.refreshMargin = .seconds(configuration.scheduler.refreshMargin)
         sync.lockTTL = max(.seconds(30), configuration.worker.leaseDuration * 2)
         return SyncEnvironment(
             store: PostgresSyncStore(client: database.client, logger: logger),

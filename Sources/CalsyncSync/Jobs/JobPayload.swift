@@ -106,61 +106,22 @@ public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
         self.date = date
     }
 
-    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else.
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else, a time without an offset included.
     public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        func digits(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= bytes.count else { return nil }
-            var value = 0
-            for b in bytes[from..<(from + count)] {
-                guard b >= 48, b <= 57 else { return nil }
-                value = value * 10 + Int(b - 48)
-            }
-            return value
-        }
-        guard bytes.count >= 20,
-            let year = digits(0, 4), bytes[4] == 45, let month = digits(5, 2), bytes[7] == 45,
-            let day = digits(8, 2), bytes[10] == 84, let hour = digits(11, 2), bytes[13] == 58,
-            let minute = digits(14, 2), bytes[16] == 58, let second = digits(17, 2),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-        else { return nil }
-        var index = 19
-        var fraction = 0.0
-        if index < bytes.count, bytes[index] == 46 {
-            index += 1
-            var scale = 0.1
-            let start = index
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                fraction += Double(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-            }
-            guard index > start else { return nil }
-        }
-        guard index < bytes.count else { return nil }
-        var offset = 0
-        if bytes[index] == 90, index + 1 == bytes.count {
-            offset = 0
-        } else if bytes[index] == 43 || bytes[index] == 45, index + 6 == bytes.count,
-            let oh = digits(index + 1, 2), bytes[index + 3] == 58, let om = digits(index + 4, 2), oh < 24, om < 60
-        {
-            offset = (oh * 3600 + om * 60) * (bytes[index] == 45 ? -1 : 1)
+        // The contract's form: `T` between date and time (the JSON Schema's pattern says the same).
+        guard bytes.count > 10, bytes[10] == UInt8(ascii: "T"), let last = bytes.last else { return nil }
+        let hasOffset: Bool
+        if last == UInt8(ascii: "Z") {
+            hasOffset = true
+        } else if bytes.count >= 6 {
+            let tail = bytes.suffix(6)
+            let sign = tail[tail.startIndex]
+            hasOffset = (sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-")) && tail[tail.startIndex + 3] == UInt8(ascii: ":")
         } else {
-            return nil
+            hasOffset = false
         }
-        var components = DateComponents()
-        components.year = year
-        components.month = month
-        components.day = day
-        components.hour = hour
-        components.minute = minute
-        components.second = second
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
-        guard let base = calendar.date(from: components),
-            calendar.component(.day, from: base) == day  // refuses 2026-02-31
-        else { return nil }
-        return base.addingTimeInterval(fraction - Double(offset))
+        return hasOffset ? ProviderTime.parseDateTime(text) : nil
     }
 }
 

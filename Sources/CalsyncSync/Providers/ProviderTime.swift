@@ -21,18 +21,21 @@ public enum ProviderTime {
             let day = number(8, 2), utf8[10] == 84 || utf8[10] == 116 || utf8[10] == 32,
             let hour = number(11, 2), utf8[13] == 58, let minute = number(14, 2), utf8[16] == 58,
             let second = number(17, 2),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+            second < 61
         else { return nil }
         var index = 19
         var fraction = 0.0
         if index < utf8.count, utf8[index] == 46 {
             index += 1
+            let firstDigit = index
             var scale = 0.1
             while index < utf8.count, utf8[index] >= 48, utf8[index] <= 57 {
                 fraction += Double(utf8[index] - 48) * scale
                 scale /= 10
                 index += 1
             }
+            guard index > firstDigit else { return nil }  // "14:00:00.Z"
         }
         var offset = assumeOffsetSeconds
         if index < utf8.count {
@@ -56,6 +59,15 @@ public enum ProviderTime {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
+    /// The number of days of a month (Gregorian).
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
     /// Parses a calendar date `YYYY-MM-DD` into its components.
     public static func parseDate(_ text: String) -> (year: Int, month: Int, day: Int)? {
         let utf8 = Array(text.utf8.prefix(10))
@@ -69,7 +81,7 @@ public enum ProviderTime {
             }
             parts.append(value)
         }
-        guard (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
+        guard (1...12).contains(parts[1]), (1...daysIn(month: parts[1], year: parts[0])).contains(parts[2]) else { return nil }
         return (parts[0], parts[1], parts[2])
     }
 

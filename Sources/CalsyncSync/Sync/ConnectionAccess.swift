@@ -177,10 +177,8 @@ extension SyncEnvironment {
         do {
             let parked = try await store.takeParkedChanges(memberID: member.memberID, now: Date())
             for change in parked {
-                let type = change.kind == .export ? ExportAppointmentPayload.jobType : DeleteExternalEventPayload.jobType
-                try await enqueuer.enqueue(
-                    type: type, id: followUpJobID("replay-\(change.appointmentID)-\(change.revision)"),
-                    payload: change.payload)
+                let job = change.replayJob
+                try await enqueuer.enqueue(type: job.type, id: job.id, payload: job.payload)
             }
             if !parked.isEmpty { logger.info("replayed \(parked.count) parked change(s)") }
         } catch {

@@ -1,0 +1,429 @@
+import CalsyncRedis
+import CalsyncStore
+import CalsyncSync
+import Crypto
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// `calsync scheduler`: while it holds the leader lease, every tick enqueues due imports (and the daily
+/// full resync in their place), token refreshes ahead of expiry, and replays of parked changes whose
+/// connection and organization became usable again, in batches: one statement and one Redis script per
+/// batch, never one round trip per job. Several replicas are safe: only the leader ticks.
+public final class Scheduler: Service, Sendable {
+    /// When and how much the scheduler enqueues.
+    public struct Configuration: Sendable {
+        /// The Redis key prefix (queues, markers, the leader lock).
+        public var prefix: String
+        /// Time between two ticks of the leader; default 15 s.
+        public var tick: Duration
+        /// Default import interval of a connection in seconds; default 300.
+        public var importIntervalSeconds: Int
+        /// Extra delay after an import, as a fraction of the interval, drawn uniformly per connection; default 0.1.
+        public var jitter: Double
+        /// Tokens expiring within this many seconds are refreshed; default 600.
+        public var refreshMarginSeconds: Int
+        /// Seconds between two full resyncs of a connection; default 86 400.
+        public var fullResyncAfterSeconds: Int
+        /// The leader lock's lifetime; default 10 s. It is renewed every third of it.
+        public var leaderTTL: Duration
+        /// Connections per statement and per Redis script; default 5000.
+        public var batchSize: Int
+
+        /// Creates the defaults for a prefix.
+        public init(prefix: String) {
+            self.prefix = prefix
+            self.tick = .seconds(15)
+            self.importIntervalSeconds = 300
+            self.jitter = 0.1
+            self.refreshMarginSeconds = 600
+            self.fullResyncAfterSeconds = 86_400
+            self.leaderTTL = .seconds(10)
+            self.batchSize = 5000
+        }
+    }
+
+    /// What one tick enqueued.
+    public struct TickReport: Sendable, Equatable {
+        /// Regular `import_window` jobs enqueued.
+        public var imports = 0
+        /// `import_window` jobs with `full_resync: true` enqueued.
+        public var fullResyncs = 0
+        /// Due imports skipped because one for that connection is still queued or running.
+        public var deduplicated = 0
+        /// New connections given their first import time.
+        public var newlyScheduled = 0
+        /// `refresh_token` jobs enqueued.
+        public var refreshes = 0
+        /// Parked changes replayed.
+        public var replays = 0
+        /// Connections whose `next_import_at` was cleared (not importing) or moved past a rate limit.
+        public var reconciled = 0
+        /// Whether the tick stopped early because this replica lost the lead.
+        public var interrupted = false
+
+        /// An empty report.
+        public init() {}
+    }
+
+    private struct LeaderState {
+        var deadline: ContinuousClock.Instant?
+    }
+
+    let redis: RedisClient
+    let store: PostgresSchedulerStore
+    let lease: LeaderLease
+    let configuration: Configuration
+    let logger: Logger
+    private let state = Mutex(LeaderState())
+    private let leaderGauge = Gauge(label: "calsync.scheduler.leader")
+    private let tickTimer = Timer(label: "calsync.scheduler.tick.duration")
+
+    /// Dedup marker and job in one step: each marker set with NX (and a TTL) pushes its job; a marker
+    /// that exists means that job is still queued or running, so nothing is pushed. KEYS[1] is the
+    /// ready list, KEYS[2…] the markers; ARGV holds, per marker, its TTL in seconds and the job.
+    static let pushUnlessPending = RedisScript(
+        """
+        local pushed = 0
+        for i = 2, #KEYS do
+            if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2 * i - 3]) then
+                redis.call('LPUSH', KEYS[1], ARGV[2 * i - 2])
+                pushed = pushed + 1
+            end
+        end
+        return pushed
+        """)
+
+    /// Creates a scheduler; `replicaID` names this process in the leader lock.
+    public init(
+        redis: RedisClient, store: PostgresSchedulerStore, configuration: Configuration, replicaID: String, logger: Logger
+    ) {
+        self.redis = redis
+        self.store = store
+        self.configuration = configuration
+        self.lease = LeaderLease(
+            redis: redis, prefix: configuration.prefix, replicaID: replicaID, ttl: configuration.leaderTTL)
+        var logger = logger
+        logger[metadataKey: "calsync.scheduler.replica"] = "\(replicaID)"
+        self.logger = logger
+    }
+
+    /// Whether this replica holds the lead now (its last acquire or renewal is younger than the TTL).
+    public var isLeader: Bool {
+        state.withLock { state in
+            guard let deadline = state.deadline else { return false }
+            return ContinuousClock.now < deadline
+        }
+    }
+
+    // MARK: - Running
+
+    /// Campaigns for the lead and ticks while leading, until graceful shutdown; the leader then gives up its lock.
+    public func run() async throws {
+        logger.info(
+            "scheduler started",
+            metadata: ["tick_seconds": "\(configuration.tick.components.seconds)",
+                       "leader_ttl_seconds": "\(configuration.leaderTTL.components.seconds)"])
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.campaign() }
+                group.addTask { await self.tickLoop() }
+                await group.waitForAll()
+            }
+        }
+        await resign()
+        logger.info("scheduler stopped")
+    }
+
+    /// Runs one tick if this replica can take the lead (renewing it while the tick runs), then gives the
+    /// lead back: `--once`. Returns nil when another replica leads.
+    public func runOnce() async throws -> TickReport? {
+        let started = ContinuousClock.now
+        guard try await lease.acquire() else {
+            logger.info("another scheduler replica leads; nothing done")
+            return nil
+        }
+        setLeader(until: started + configuration.leaderTTL)
+        defer { setLeader(until: nil) }
+        do {
+            let report = try await withThrowingTaskGroup(of: TickReport?.self) { group in
+                group.addTask {
+                    await self.campaign()
+                    return nil
+                }
+                group.addTask { try await self.tick() }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let report = result { return report }
+                }
+                throw CancellationError()
+            }
+            try? await lease.release()
+            return report
+        } catch {
+            try? await lease.release()
+            throw error
+        }
+    }
+
+    /// Takes or keeps the lead every third of the TTL (the first attempt after one period when already leading).
+    func campaign() async {
+        let period = configuration.leaderTTL / 3
+        if isLeader {
+            do { try await Task.sleep(for: period) } catch { return }
+        }
+        while !Task.isCancelled {
+            let wasLeader = isLeader
+            let started = ContinuousClock.now
+            do {
+                let holds = wasLeader ? try await lease.renew() : try await lease.acquire()
+                setLeader(until: holds ? started + configuration.leaderTTL : nil)
+                if holds, !wasLeader { logger.info("became the scheduler leader") }
+                if !holds, wasLeader { logger.info("stopped being the scheduler leader: another replica holds the lock") }
+            } catch {
+                logger.warning("could not reach Redis for the leader lock: \(error)")
+                if wasLeader, !isLeader { logger.info("stopped being the scheduler leader: the lock expired") }
+            }
+            leaderGauge.record(isLeader ? 1 : 0)
+            do { try await Task.sleep(for: period) } catch { return }
+        }
+    }
+
+    /// Ticks every `tick` while leading; a new leader ticks at once.
+    func tickLoop() async {
+        var nextTick = ContinuousClock.now
+        let poll = min(Duration.milliseconds(250), configuration.tick)
+        while !Task.isCancelled {
+            if isLeader, ContinuousClock.now >= nextTick {
+                nextTick = ContinuousClock.now + configuration.tick
+                do {
+                    _ = try await tick()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("scheduler tick failed; retrying next tick: \(error)")
+                }
+            }
+            do { try await Task.sleep(for: poll) } catch { return }
+        }
+    }
+
+    /// Gives up the lead (graceful shutdown), so another replica takes over at once.
+    func resign() async {
+        let wasLeader = isLeader
+        setLeader(until: nil)
+        leaderGauge.record(0)
+        do {
+            // Compare-and-delete: harmless when another replica holds the lock.
+            try await lease.release()
+            if wasLeader { logger.info("stopped being the scheduler leader: shutting down, lock released") }
+        } catch {
+            logger.warning("could not release the leader lock (it expires by itself): \(error)")
+        }
+    }
+
+    private func setLeader(until deadline: ContinuousClock.Instant?) {
+        state.withLock { $0.deadline = deadline }
+    }
+
+    // MARK: - One tick
+
+    /// One pass over every due import, refresh and parked replay; stops early when the lead is lost.
+    public func tick() async throws -> TickReport {
+        let started = ContinuousClock.now
+        var report = TickReport()
+        let enqueuedAt = Date().formatted(.iso8601)
+        let epoch = Int(Date().timeIntervalSince1970)
+
+        // next_import_at stays true for connections that will not import (inactive, ineligible, rate limited).
+        if isLeader {
+            report.reconciled = try await store.reconcileNextImports(
+                defaultIntervalSeconds: configuration.importIntervalSeconds, jitter: configuration.jitter)
+        }
+
+        // Imports (with the daily full resync in place of the regular import).
+        while isLeader {
+            try Task.checkCancellation()
+            let batch = try await store.claimDueImports(
+                limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
+                jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
+            report.newlyScheduled += batch.scheduled
+            var regular: [PendingJob] = []
+            var full: [PendingJob] = []
+            regular.reserveCapacity(batch.due.count)
+            for due in batch.due {
+                var payload = "{\"member_id\":" + Self.jsonString(due.memberID) + ",\"provider\":" + Self.jsonString(due.provider)
+                if due.fullResync { payload += ",\"full_resync\":true" }
+                payload += "}"
+                let job = PendingJob(
+                    marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
+                    ttlSeconds: max(1, due.intervalSeconds),
+                    envelope: Self.envelope(
+                        id: Self.jobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
+                        type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
+                if due.fullResync { full.append(job) } else { regular.append(job) }
+            }
+            let pushedRegular = try await pushUnlessPending(regular, type: "import_window")
+            let pushedFull = try await pushUnlessPending(full, type: "import_window")
+            report.imports += pushedRegular
+            report.fullResyncs += pushedFull
+            report.deduplicated += batch.due.count - pushedRegular - pushedFull
+            if batch.touched < configuration.batchSize { break }
+        }
+
+        // Token refreshes ahead of expiry.
+        var after: PostgresSchedulerStore.DueRefresh?
+        while isLeader {
+            try Task.checkCancellation()
+            let due = try await store.dueRefreshes(
+                marginSeconds: configuration.refreshMarginSeconds, after: after, limit: configuration.batchSize)
+            let markerTTL = max(30, configuration.refreshMarginSeconds / 2)
+            let items = due.map { refresh in
+                PendingJob(
+                    marker: "\(configuration.prefix):pending:refresh:\(refresh.memberID):\(refresh.provider)",
+                    ttlSeconds: markerTTL,
+                    envelope: Self.envelope(
+                        id: Self.jobID("sched-refresh-\(refresh.memberID)-\(refresh.provider)-\(epoch)"),
+                        type: "refresh_token", enqueuedAt: enqueuedAt,
+                        payload: "{\"member_id\":" + Self.jsonString(refresh.memberID) + ",\"provider\":"
+                            + Self.jsonString(refresh.provider) + "}"))
+            }
+            report.refreshes += try await pushUnlessPending(items, type: "refresh_token")
+            if due.count < configuration.batchSize { break }
+            after = due.last
+        }
+
+        // Parked changes whose connection is active and organization eligible again.
+        while isLeader {
+            try Task.checkCancellation()
+            let changes = try await store.takeReplayableParkedChanges(memberLimit: configuration.batchSize)
+            if changes.isEmpty { break }
+            var byType: [String: [String]] = [:]
+            for change in changes {
+                let job = change.replayJob
+                byType[job.type, default: []].append(
+                    Self.envelope(
+                        id: job.id, type: job.type, enqueuedAt: enqueuedAt,
+                        payload: String(decoding: job.payload, as: UTF8.self)))
+            }
+            let commands = byType.map { type, envelopes in ["LPUSH", "\(configuration.prefix):queue:\(type)"] + envelopes }
+            for reply in try await redis.pipeline(commands) {
+                if case .error(let message) = reply {
+                    throw SchedulerError(code: "redis_error", message: "could not enqueue parked replays: \(message)")
+                }
+            }
+            for (type, envelopes) in byType {
+                Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", type)]).increment(by: envelopes.count)
+            }
+            report.replays += changes.count
+        }
+
+        report.interrupted = !isLeader
+        let elapsed = ContinuousClock.now - started
+        tickTimer.recordNanoseconds(Self.nanoseconds(elapsed))
+        Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "import_window")])
+            .increment(by: report.imports + report.fullResyncs)
+        Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "refresh_token")]).increment(by: report.refreshes)
+        let enqueued = report.imports + report.fullResyncs + report.refreshes + report.replays
+        let metadata: Logger.Metadata = [
+            "imports": "\(report.imports)", "full_resyncs": "\(report.fullResyncs)",
+            "deduplicated": "\(report.deduplicated)", "newly_scheduled": "\(report.newlyScheduled)",
+            "refreshes": "\(report.refreshes)", "replays": "\(report.replays)", "reconciled": "\(report.reconciled)",
+            "duration_ms": "\(Self.nanoseconds(elapsed) / 1_000_000)",
+        ]
+        if enqueued > 0 || report.interrupted {
+            logger.info("scheduler tick", metadata: metadata)
+        } else {
+            logger.debug("scheduler tick", metadata: metadata)
+        }
+        return report
+    }
+
+    /// A job to push unless its marker says one is pending.
+    struct PendingJob: Sendable {
+        var marker: String
+        var ttlSeconds: Int
+        var envelope: String
+    }
+
+    /// Pushes jobs of one type in chunks through the marker script; returns how many were pushed.
+    func pushUnlessPending(_ items: [PendingJob], type: String) async throws -> Int {
+        var pushed = 0
+        let queueKey = "\(configuration.prefix):queue:\(type)"
+        var start = 0
+        while start < items.count {
+            let chunk = items[start..<min(items.count, start + 1000)]
+            start += chunk.count
+            var keys = [queueKey]
+            var args: [String] = []
+            keys.reserveCapacity(chunk.count + 1)
+            args.reserveCapacity(chunk.count * 2)
+            for item in chunk {
+                keys.append(item.marker)
+                args.append(String(item.ttlSeconds))
+                args.append(item.envelope)
+            }
+            pushed += try await redis.evaluate(Self.pushUnlessPending, keys: keys, args: args).int ?? 0
+        }
+        return pushed
+    }
+
+    // MARK: - Envelopes
+
+    /// The job exactly as a producer writes it (contract §2).
+    static func envelope(id: String, type: String, enqueuedAt: String, payload: String) -> String {
+        "{\"id\":" + jsonString(id) + ",\"type\":\"" + type + "\",\"enqueued_at\":\"" + enqueuedAt + "\",\"payload\":"
+            + payload + "}"
+    }
+
+    /// A job id: the readable form when it fits in 128 characters, else `sched-` and a digest of it.
+    static func jobID(_ readable: String) -> String {
+        guard readable.count > 128 else { return readable }
+        let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
+        return "sched-\(digest)"
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}
+
+/// The scheduler could not do part of a tick; the next tick tries again.
+public struct SchedulerError: Error, Sendable, CustomStringConvertible {
+    /// Stable code, safe as a metric label.
+    public var code: String
+    /// What happened and what to do.
+    public var message: String
+
+    /// Creates an error.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

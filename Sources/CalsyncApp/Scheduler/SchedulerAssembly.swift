@@ -1,0 +1,84 @@
+import CalsyncRedis
+import CalsyncStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Builds and runs `calsync scheduler`: Redis, PostgreSQL, the metrics endpoint and the `Scheduler` in one `ServiceGroup`.
+public enum SchedulerAssembly {
+    /// The scheduler's settings from the process configuration.
+    public static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
+        var scheduler = Scheduler.Configuration(prefix: configuration.redis.prefix)
+        scheduler.tick = configuration.scheduler.tick
+        scheduler.importIntervalSeconds = configuration.scheduler.importInterval
+        scheduler.refreshMarginSeconds = configuration.scheduler.refreshMargin
+        scheduler.fullResyncAfterSeconds = configuration.scheduler.fullResyncHours * 3600
+        scheduler.leaderTTL = configuration.scheduler.leaderTTL
+        scheduler.batchSize = configuration.scheduler.batchSize
+        return scheduler
+    }
+
+    /// A replica id for the leader lock: host, process id and a random suffix.
+    public static func replicaID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs the scheduler until SIGTERM/SIGINT (the leader then releases its lock), or, with `once`, one
+    /// tick if this replica can lead, printing what it enqueued. Throws `CalsyncAppError` at start-up.
+    public static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
+        Observability.bootstrapLogging(configuration.logging)
+        let registry = once ? nil : MetricsBootstrap.bootstrap()
+        let logger = Logger(label: "calsync.scheduler")
+
+        let redisConfiguration = try configuration.redisConfiguration()
+        let databaseConfiguration = try configuration.databaseConfiguration()
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 4)
+        defer { redis.close() }
+        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
+        let database = Database(configuration: databaseConfiguration, logger: logger)
+        let scheduler = Scheduler(
+            redis: redis, store: PostgresSchedulerStore(client: database.client, logger: logger),
+            configuration: schedulerConfiguration(configuration), replicaID: replicaID(), logger: logger)
+
+        if once {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await database.client.run() }
+                defer { group.cancelAll() }
+                do {
+                    if let report = try await scheduler.runOnce() {
+                        print(
+                            "enqueued \(report.imports) import(s), \(report.fullResyncs) full resync(s), "
+                                + "\(report.refreshes) refresh(es), \(report.replays) parked replay(s); "
+                                + "\(report.deduplicated) already pending, \(report.newlyScheduled) new connection(s) scheduled")
+                    } else {
+                        print("another scheduler replica is the leader: nothing done")
+                    }
+                } catch {
+                    throw CalsyncAppError.failed("the scheduler tick failed: \(error)")
+                }
+            }
+            return
+        }
+
+        var services: [any Service] = [database.client]
+        if let registry, configuration.metrics.port != 0 {
+            services.append(
+                MetricsServer(
+                    registry: registry, host: configuration.metrics.host, port: configuration.metrics.port,
+                    logger: Logger(label: "calsync.metrics")))
+        }
+        services.append(scheduler)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            throw CalsyncAppError.failed("the scheduler stopped: \(error)")
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import CalsyncSync
+import Foundation
+import Logging
+import PostgresNIO
+
+/// What the scheduler asks PostgreSQL: due imports (claimed and rescheduled in one statement per
+/// batch), tokens close to expiry, and parked changes ready to replay. Every value is a bind parameter.
+public struct PostgresSchedulerStore: Sendable {
+    /// One connection whose import is due now.
+    public struct DueImport: Sendable, Hashable {
+        /// The member whose calendar to import.
+        public var memberID: String
+        /// `google`, `microsoft` or `caldav`.
+        public var provider: String
+        /// Whether this import is the daily full resync (it replaces the regular import).
+        public var fullResync: Bool
+        /// The connection's import interval in seconds (the dedup marker lives this long).
+        public var intervalSeconds: Int
+
+        /// Creates a due import.
+        public init(memberID: String, provider: String, fullResync: Bool, intervalSeconds: Int) {
+            self.memberID = memberID
+            self.provider = provider
+            self.fullResync = fullResync
+            self.intervalSeconds = intervalSeconds
+        }
+    }
+
+    /// How one claim of due imports turned out.
+    public struct ImportBatch: Sendable {
+        /// Connections to import now.
+        public var due: [DueImport]
+        /// New connections (no `next_import_at` yet) that got a first time spread over one interval: nothing to enqueue.
+        public var scheduled: Int
+        /// Rows the statement touched (`due.count + scheduled`); fewer than the limit means no more is due.
+        public var touched: Int { due.count + scheduled }
+    }
+
+    /// One connection whose access token expires within the margin.
+    public struct DueRefresh: Sendable, Hashable {
+        /// The member.
+        public var memberID: String
+        /// `google` or `microsoft`.
+        public var provider: String
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+
+    /// Creates a store over a running client.
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Claims up to `limit` due imports of eligible, active, importing connections (not rate limited) and
+    /// moves their `next_import_at` in the same statement: `now + interval·(1 + jitter·random)`, or, for a
+    /// connection never scheduled, `now + interval·random` (so a fleet of new connections never fires at once;
+    /// its daily full resync is spread over the day the same way). A connection whose last full resync is
+    /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import.
+    public func claimDueImports(
+        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int
+    ) async throws -> ImportBatch {
+        let rows = try await client.query(
+            """
+            WITH due AS (
+                SELECT c.id, c.next_import_at IS NULL AS is_new,
+                       coalesce(c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) AS every,
+                       (c.next_import_at IS NOT NULL AND (c.last_full_resync_at IS NULL
+                            OR c.last_full_resync_at <= now() - \(fullResyncAfterSeconds) * interval '1 second')) AS full
+                FROM calendar_connections c
+                JOIN members m ON m.id = c.member_id
+                JOIN organizations o ON o.id = m.organization_id
+                WHERE c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
+                  AND (c.next_import_at IS NULL OR c.next_import_at <= now())
+                  AND (c.rate_limited_until IS NULL OR c.rate_limited_until <= now())
+                  AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+                ORDER BY c.next_import_at NULLS FIRST
+                LIMIT \(limit)
+                FOR UPDATE OF c SKIP LOCKED
+            )
+            UPDATE calendar_connections c SET
+                next_import_at = CASE WHEN due.is_new THEN now() + due.every * random() * interval '1 second'
+                                      ELSE now() + due.every * (1 + \(jitter) * random()) * interval '1 second' END,
+                last_full_resync_at = CASE
+                    WHEN due.full THEN now()
+                    WHEN c.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
+                    ELSE c.last_full_resync_at END
+            FROM due
+            WHERE c.id = due.id
+            RETURNING c.member_id, c.provider, due.is_new, due.full, due.every
+            """, logger: logger)
+        var batch = ImportBatch(due: [], scheduled: 0)
+        for try await (memberID, provider, isNew, full, every) in rows.decode((String, String, Bool, Bool, Int64).self) {
+            if isNew {
+                batch.scheduled += 1
+            } else {
+                batch.due.append(
+                    DueImport(memberID: memberID, provider: provider, fullResync: full, intervalSeconds: Int(every)))
+            }
+        }
+        return batch
+    }
+
+    /// Keeps `next_import_at` true for connections the scheduler does not import: cleared (NULL) for a
+    /// connection that is not active, only exports, or belongs to an ineligible organization (when it can
+    /// import again it gets a first time spread over one interval); moved past `rate_limited_until`, plus
+    /// jitter, for a rate-limited one. Returns how many rows changed.
+    public func reconcileNextImports(defaultIntervalSeconds: Int, jitter: Double) async throws -> Int {
+        var changed = 0
+        let cleared = try await client.query(
+            """
+            WITH cleared AS (
+                UPDATE calendar_connections c SET next_import_at = NULL
+                WHERE c.next_import_at IS NOT NULL
+                  AND (c.status <> 'active' OR c.sync_direction = 'outbound'
+                       OR EXISTS (SELECT 1 FROM members m JOIN organizations o ON o.id = m.organization_id
+                                  WHERE m.id = c.member_id
+                                    AND NOT (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced'))))
+                RETURNING 1
+            ), delayed AS (
+                UPDATE calendar_connections c
+                SET next_import_at = c.rate_limited_until
+                    + coalesce(c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) * \(jitter) * random() * interval '1 second'
+                WHERE c.status = 'active' AND c.rate_limited_until > now()
+                  AND c.next_import_at IS NOT NULL AND c.next_import_at < c.rate_limited_until
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM cleared) + (SELECT count(*) FROM delayed)
+            """, logger: logger)
+        for try await count in cleared.decode(Int64.self) { changed = Int(count) }
+        return changed
+    }
+
+    /// Up to `limit` active connections of eligible organizations (Google, Microsoft) whose access token
+    /// expires within `marginSeconds`, after the key `after` (keyset pagination by member and provider).
+    public func dueRefreshes(marginSeconds: Int, after: DueRefresh?, limit: Int) async throws -> [DueRefresh] {
+        let afterMember = after?.memberID ?? ""
+        let afterProvider = after?.provider ?? ""
+        let rows = try await client.query(
+            """
+            SELECT c.member_id, c.provider
+            FROM calendar_connections c
+            JOIN members m ON m.id = c.member_id
+            JOIN organizations o ON o.id = m.organization_id
+            WHERE c.status = 'active' AND c.provider IN ('google', 'microsoft')
+              AND c.access_token_expires_at <= now() + \(marginSeconds) * interval '1 second'
+              AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+              AND (c.member_id, c.provider) > (\(afterMember), \(afterProvider))
+            ORDER BY c.member_id, c.provider
+            LIMIT \(limit)
+            """, logger: logger)
+        var result: [DueRefresh] = []
+        for try await (memberID, provider) in rows.decode((String, String).self) {
+            result.append(DueRefresh(memberID: memberID, provider: provider))
+        }
+        return result
+    }
+
+    /// Takes the parked changes of up to `memberLimit` members whose organization is eligible and whose
+    /// export connection is active (the same rule and marking as `PostgresSyncStore.takeParkedChanges`,
+    /// for many members in one statement): exports of appointments that already ended are dropped, the
+    /// rest are marked as enqueued and returned.
+    public func takeReplayableParkedChanges(memberLimit: Int) async throws -> [ParkedChange] {
+        let rows = try await client.query(
+            """
+            WITH ready AS (
+                SELECT DISTINCT p.member_id
+                FROM parked_changes p
+                JOIN members m ON m.id = p.member_id
+                JOIN organizations o ON o.id = m.organization_id
+                WHERE (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')
+                  AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+                  AND EXISTS (SELECT 1 FROM calendar_connections c WHERE c.member_id = p.member_id
+                              AND c.status = 'active' AND c.sync_direction IN ('both', 'outbound'))
+                LIMIT \(memberLimit)
+            ), ended AS (
+                DELETE FROM parked_changes
+                WHERE member_id IN (SELECT member_id FROM ready)
+                  AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= now()
+            )
+            UPDATE parked_changes p SET replay_enqueued_at = now()
+            FROM ready
+            WHERE p.member_id = ready.member_id
+              AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')
+              AND (p.kind = 'delete' OR p.ends_at IS NULL OR p.ends_at > now())
+            RETURNING p.member_id, p.appointment_id, p.revision, p.kind, p.payload, p.ends_at, p.reason
+            """, logger: logger)
+        var changes: [ParkedChange] = []
+        for try await (memberID, appointmentID, revision, kind, payload, endsAt, reason) in rows.decode(
+            (String, String, Int64, String, String, Date?, String).self)
+        {
+            changes.append(
+                ParkedChange(
+                    memberID: memberID, appointmentID: appointmentID, revision: revision,
+                    kind: ParkedChange.Kind(rawValue: kind) ?? .export, payload: Array(payload.utf8), endsAt: endsAt,
+                    reason: reason))
+        }
+        return changes
+    }
+}

@@ -1,0 +1,156 @@
+import CalsyncStore
+import CalsyncSync
+import CalsyncTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The scheduler's queries: which connections are due, which tokens need a refresh, which parked changes replay.
+@Suite("Scheduler store")
+struct SchedulerStoreTests {
+    /// Organizations: ok (eligible), free plan, sync disabled. Members a, d, e, f, g, h in ok; b in free; c in disabled.
+    static func seed(_ db: TestDatabase) async throws {
+        try await db.execute(
+            """
+            INSERT INTO organizations (id, plan, external_calendar_sync_enabled)
+            VALUES ('ok', 'pro', true), ('free', 'free', true), ('off', 'advanced', false)
+            """)
+        try await db.execute(
+            """
+            INSERT INTO members (id, organization_id) VALUES ('a', 'ok'), ('b', 'free'), ('c', 'off'), ('d', 'ok'),
+                ('e', 'ok'), ('f', 'ok'), ('g', 'ok'), ('h', 'ok')
+            """)
+        try await db.execute(
+            """
+            INSERT INTO calendar_connections (member_id, provider, status, sync_direction, next_import_at,
+                last_full_resync_at, import_interval_seconds, rate_limited_until, access_token_expires_at) VALUES
+            ('a', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() + interval '1 minute'),
+            ('a', 'microsoft', 'active', 'inbound', now() - interval '1 minute', now() - interval '1 hour', 60, NULL, now() + interval '2 days'),
+            ('d', 'google', 'active', 'outbound', now() - interval '1 minute', NULL, NULL, NULL, now() + interval '5 minutes'),
+            ('e', 'google', 'reconnect_required', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
+            ('f', 'google', 'active', 'both', now() + interval '1 minute', NULL, NULL, NULL, NULL),
+            ('g', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, now() + interval '1 hour', NULL),
+            ('b', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
+            ('c', 'microsoft', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
+            ('h', 'caldav', 'active', 'both', NULL, NULL, NULL, NULL, now() - interval '1 minute')
+            """)
+    }
+
+    @Test("due imports: only active importing connections of eligible organizations, rescheduled with jitter in the same statement")
+    func dueImports() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            let before = try #require(
+                try await db.client.query("SELECT clock_timestamp()", logger: db.logger).decode(Date.self).collectAll().first)
+            let first = try await store.claimDueImports(
+                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            #expect(
+                Set(first.due) == [
+                    .init(memberID: "a", provider: "google", fullResync: true, intervalSeconds: 300),
+                    .init(memberID: "a", provider: "microsoft", fullResync: false, intervalSeconds: 60),
+                ])
+            #expect(first.scheduled == 1)  // h: a new connection gets its first time, no job now
+
+            // Nothing is due twice.
+            let second = try await store.claimDueImports(
+                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            #expect(second.due.isEmpty && second.scheduled == 0)
+
+            let rows = try await db.client.query(
+                """
+                SELECT member_id || '/' || provider, extract(epoch FROM next_import_at - \(before))::float8,
+                       extract(epoch FROM \(before) - last_full_resync_at)::float8
+                FROM calendar_connections WHERE member_id IN ('a', 'h')
+                """, logger: db.logger
+            ).decode((String, Double, Double?).self).collectAll()
+            // Times are measured from a clock reading taken before the claim; `slack` covers a slow machine.
+            let slack = 30.0
+            let next = Dictionary(uniqueKeysWithValues: rows.map { ($0.0, ($0.1, $0.2)) })
+            let google = try #require(next["a/google"])
+            #expect(google.0 >= 300 && google.0 <= 330 + slack)  // interval + up to 10 % jitter
+            #expect((google.1 ?? 99) <= 0)  // full resync stamped at the claim
+            let microsoft = try #require(next["a/microsoft"])
+            #expect(microsoft.0 >= 60 && microsoft.0 <= 66 + slack)  // the connection's own interval
+            let caldav = try #require(next["h/caldav"])
+            #expect(caldav.0 >= 0 && caldav.0 <= 300 + slack)
+            let spreadResync = try #require(caldav.1)
+            #expect(spreadResync >= -slack && spreadResync <= 86_400)
+        }
+    }
+
+    @Test("next_import_at stays true: cleared where nothing will import, moved past a rate limit")
+    func reconcile() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            #expect(try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1) == 5)
+            let rows = try await db.client.query(
+                """
+                SELECT member_id || '/' || provider, next_import_at IS NULL,
+                       coalesce(extract(epoch FROM next_import_at - rate_limited_until)::float8, -1)
+                FROM calendar_connections ORDER BY 1
+                """, logger: db.logger
+            ).decode((String, Bool, Double).self).collectAll()
+            let cleared = rows.filter(\.1).map(\.0)
+            #expect(cleared == ["b/google", "c/microsoft", "d/google", "e/google", "h/caldav"])  // h was never scheduled
+            let limited = try #require(rows.first { $0.0 == "g/google" })
+            #expect(limited.2 >= 0 && limited.2 <= 30)  // after the limit, within the jitter
+            // Nothing left to change; the rate-limited connection is not due.
+            #expect(try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1) == 0)
+            let due = try await store.claimDueImports(
+                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            #expect(Set(due.due.map(\.memberID)) == ["a"])
+        }
+    }
+
+    @Test("due refreshes: active Google and Microsoft tokens within the margin, eligible organizations only, paginated")
+    func dueRefreshes() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            let all = try await store.dueRefreshes(marginSeconds: 600, after: nil, limit: 100)
+            #expect(all.map { "\($0.memberID)/\($0.provider)" } == ["a/google", "d/google"])
+            let page1 = try await store.dueRefreshes(marginSeconds: 600, after: nil, limit: 1)
+            let page2 = try await store.dueRefreshes(marginSeconds: 600, after: page1.last, limit: 1)
+            let page3 = try await store.dueRefreshes(marginSeconds: 600, after: page2.last, limit: 1)
+            #expect((page1 + page2).map(\.memberID) == ["a", "d"] && page3.isEmpty)
+            // A healthy token is not refreshed; a smaller margin excludes d (5 minutes left).
+            let small = try await store.dueRefreshes(marginSeconds: 120, after: nil, limit: 100)
+            #expect(small.map(\.memberID) == ["a"])
+        }
+    }
+
+    @Test("parked changes replay when the export connection is active and the organization eligible, once")
+    func parkedReplay() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            try await db.execute(
+                """
+                INSERT INTO parked_changes (member_id, appointment_id, revision, kind, payload, ends_at, reason) VALUES
+                ('a', 'ap1', 3, 'export', '{"member_id":"a"}', now() + interval '1 day', 'ineligible'),
+                ('a', 'ap2', 1, 'export', '{"member_id":"a","old":true}', now() - interval '1 day', 'ineligible'),
+                ('a', 'ap3', 2, 'delete', '{"member_id":"a","appointment_id":"ap3","revision":2}', NULL, 'ineligible'),
+                ('c', 'ap4', 1, 'export', '{"member_id":"c"}', now() + interval '1 day', 'ineligible'),
+                ('e', 'ap5', 1, 'export', '{"member_id":"e"}', now() + interval '1 day', 'reconnect_required')
+                """)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            let first = try await store.takeReplayableParkedChanges(memberLimit: 100)
+            #expect(Set(first.map { "\($0.memberID)/\($0.appointmentID)" }) == ["a/ap1", "a/ap3"])
+            let jobs = Set(first.map(\.replayJob))
+            #expect(jobs.map(\.type).sorted() == ["delete_external_event", "export_appointment"])
+            #expect(jobs.contains { $0.id == "replay-ap1-3" && $0.payload == Array(#"{"member_id":"a"}"#.utf8) })
+            // Taken: not again; the ended export is gone.
+            #expect(try await store.takeReplayableParkedChanges(memberLimit: 100).isEmpty)
+            let left = try await db.client.query(
+                "SELECT appointment_id FROM parked_changes ORDER BY appointment_id", logger: db.logger
+            ).decode(String.self).collectAll()
+            #expect(left == ["ap1", "ap3", "ap4", "ap5"])
+
+            // The web tier flips c's organization back: the next call replays c's change, no job needed.
+            try await db.execute("UPDATE organizations SET external_calendar_sync_enabled = true WHERE id = 'off'")
+            let afterFlip = try await store.takeReplayableParkedChanges(memberLimit: 100)
+            #expect(afterFlip.map(\.appointmentID) == ["ap4"])
+        }
+    }
+}

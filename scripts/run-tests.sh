@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the built test suite in three phases, so that tests which spawn busy processes do not
+# starve the in-process ones on a small machine (CI has two cores):
+#   1. everything that runs inside the test process (engine, store, providers, sandbox, domain)
+#   2. the end-to-end tests that spawn the real `calsync` binary
+#   3. the heaviest of those alone: 10,000 jobs through four worker processes, crashes, restarts
+# Every phase runs; the script fails if any did. Needs the servers of scripts/with-services.sh.
+set -uo pipefail
+swift=${SWIFT:-swift}
+status=0
+run() {
+    echo "=== swift test $*"
+    "$swift" test --skip-build "$@" || status=1
+}
+run --skip CalsyncEndToEndTests
+run --filter CalsyncEndToEndTests --skip WorkerProcessTests
+run --filter WorkerProcessTests
+exit $status
