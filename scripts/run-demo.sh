@@ -72,6 +72,9 @@ psql_q "INSERT INTO members (id, organization_id, time_zone) VALUES ('member-ana
 "$bin" worker >"$dir/worker.log" 2>&1 &
 worker=$!
 pids+=("$worker")
+# The scheduler enqueues periodic imports and token refreshes, as in production (see Procfile).
+CALSYNC_METRICS_PORT=0 "$bin" scheduler >"$dir/scheduler.log" 2>&1 &
+pids+=($!)
 
 code=$(grep -A1 'demo account' "$dir/sandbox.env" | tail -n 1 | sed 's/^# //')
 redirect=$(grep 'demo account' "$dir/sandbox.env" | sed 's/.*redirect_uri \(.*\):$/\1/')
@@ -112,7 +115,8 @@ echo "  Last sync: outbound $(psql_q "SELECT coalesce(to_char(last_outbound_sync
 echo
 "$bin" queues
 echo
-echo "The worker keeps running (its log follows). In another shell, with the variables above, try"
+echo "The worker and the scheduler keep running (the worker's log follows; the scheduler's is $dir/scheduler.log)."
+echo "In another shell, with the variables above, try"
 echo "  $bin enqueue import_window --payload '{\"member_id\":\"member-ana\"}'"
 echo "Ctrl-C stops everything and removes $dir."
 tail -n +1 -f "$dir/worker.log" &

@@ -11,7 +11,17 @@ free_port() {
 }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/calsync-services.XXXXXX")
-cleanup() { "$here/services.sh" stop "$dir"; }
+cleanup() {
+    # Servers the command itself started (tests restart private ones) live under $dir/tmp:
+    # whatever still runs from there is stopped, so nothing outlives the run.
+    for pid in $(pgrep -x redis-server 2>/dev/null); do
+        case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in "$dir"/tmp/*) kill -9 "$pid" 2>/dev/null || true ;; esac
+    done
+    for pidfile in $(find "$dir/tmp" -name postmaster.pid 2>/dev/null); do
+        kill -9 "$(head -n 1 "$pidfile")" 2>/dev/null || true
+    done
+    "$here/services.sh" stop "$dir"
+}
 trap cleanup EXIT INT TERM
 
 export CALSYNC_TEST_REDIS_PORT=${CALSYNC_TEST_REDIS_PORT:-$(free_port)}
@@ -19,4 +29,7 @@ export CALSYNC_TEST_PG_PORT=${CALSYNC_TEST_PG_PORT:-$(free_port)}
 "$here/services.sh" start "$dir"
 # shellcheck disable=SC1091
 source "$dir/env"
+mkdir -p "$dir/tmp"
+chmod 755 "$dir/tmp"
+export TMPDIR="$dir/tmp"
 "$@"

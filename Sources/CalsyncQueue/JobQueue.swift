@@ -50,13 +50,16 @@ public final class JobQueue: Sendable {
         guard (1...128).contains(jobID.count) else {
             throw QueueError(code: "invalid_payload", message: "a job id has 1-128 characters")
         }
-        var text = "{\"id\":" + Self.jsonString(jobID) + ",\"type\":" + Self.jsonString(type)
-        text += ",\"enqueued_at\":\"" + RFC3339.format(Date()) + "\",\"payload\":"
-        var bytes = Array(text.utf8)
-        bytes.append(contentsOf: payloadBytes.trimmingWhitespace())
-        bytes.append(UInt8(ascii: "}"))
+        let payloadText = String(decoding: payloadBytes.trimmingWhitespace(), as: UTF8.self)
+        let bytes = Array(Self.envelope(id: jobID, type: type, payload: payloadText).utf8)
         _ = try await redis.send(bytes: [Array("LPUSH".utf8), Array(readyKey(type).utf8), bytes])
         return jobID
+    }
+
+    /// The job text a producer writes (contract §2); `payload` is a JSON object's text, used as is.
+    public static func envelope(id: String, type: String, enqueuedAt: Date = Date(), payload: String) -> String {
+        "{\"id\":" + jsonString(id) + ",\"type\":" + jsonString(type) + ",\"enqueued_at\":\""
+            + RFC3339.format(enqueuedAt) + "\",\"payload\":" + payload + "}"
     }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
@@ -72,7 +75,8 @@ public final class JobQueue: Sendable {
             }
     }
 
-    static func jsonString(_ text: String) -> String {
+    /// `text` as a JSON string literal.
+    public static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

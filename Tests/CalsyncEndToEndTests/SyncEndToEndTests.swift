@@ -118,22 +118,31 @@ struct SyncEndToEndTests {
             try await world.member("m-1")
             let first = try world.startWorker()
             let account = try await world.connect("m-1", provider: provider)
-            // The create reaches the provider and is applied, but the answer is held back: the worker is killed waiting.
-            var fault = SandboxFault(kind: .hang(milliseconds: 3000))
+            // The provider holds the create for 2 s, then applies it even though the worker is gone by then:
+            // the event exists, and the worker never learnt its id.
+            var fault = SandboxFault(kind: .hang(milliseconds: 2000))
             fault.method = "POST"
             fault.pathContains = "/events"
             fault.remaining = 1
             _ = world.sandbox.addFault(fault)
             world.sandbox.clearRequests()
             try await world.export("m-1", "a-1", revision: 1)
-            try await eventually("the create to reach the provider", timeout: .seconds(10)) {
-                world.sandbox.requests().contains { $0.method == "POST" }
-                    || !world.providerEvents(account).isEmpty
+            try await eventually("the export to be claimed", timeout: .seconds(10)) {
+                try await world.redis.send(["ZCARD", "\(world.prefix):leases"]).int == 1
             }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(world.providerEvents(account).isEmpty, "the create is still held")
             await first.kill9()
+            try await eventually("the held create to be applied", timeout: .seconds(10)) {
+                world.providerEvents(account).count == 1
+            }
             try world.startWorker()
             try await world.idle(timeout: .seconds(30))
             #expect(world.providerEvents(account).count == 1, "\(world.allLogs)")
+            let creates = world.sandbox.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/events") }
+            #expect(creates.count >= 2, "the second worker created again and found the first event")
+            let row = try #require(try await world.connection("m-1", provider))
+            #expect(row.lastOutboundError == nil)
         }
     }
 

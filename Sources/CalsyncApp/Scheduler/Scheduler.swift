@@ -1,7 +1,7 @@
+import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
-import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -168,9 +168,11 @@ public final class Scheduler: Service, Sendable {
         }
     }
 
-    /// Takes or keeps the lead every third of the TTL (the first attempt after one period when already leading).
+    /// Keeps the lead by renewing every third of the TTL; a follower tries to take it every tenth of the
+    /// TTL, so it leads at most a tenth of the TTL after the dead leader's lock expired.
     func campaign() async {
         let period = configuration.leaderTTL / 3
+        let followerPeriod = max(.milliseconds(100), configuration.leaderTTL / 10)
         if isLeader {
             do { try await Task.sleep(for: period) } catch { return }
         }
@@ -186,8 +188,9 @@ public final class Scheduler: Service, Sendable {
                 logger.warning("could not reach Redis for the leader lock: \(error)")
                 if wasLeader, !isLeader { logger.info("stopped being the scheduler leader: the lock expired") }
             }
-            leaderGauge.record(isLeader ? 1 : 0)
-            do { try await Task.sleep(for: period) } catch { return }
+            let leading = isLeader
+            leaderGauge.record(leading ? 1 : 0)
+            do { try await Task.sleep(for: leading ? period : followerPeriod) } catch { return }
         }
     }
 
@@ -234,7 +237,7 @@ public final class Scheduler: Service, Sendable {
     public func tick() async throws -> TickReport {
         let started = ContinuousClock.now
         var report = TickReport()
-        let enqueuedAt = Date().formatted(.iso8601)
+        let enqueuedAt = Date()
         let epoch = Int(Date().timeIntervalSince1970)
 
         // next_import_at stays true for connections that will not import (inactive, ineligible, rate limited).
@@ -254,14 +257,14 @@ public final class Scheduler: Service, Sendable {
             var full: [PendingJob] = []
             regular.reserveCapacity(batch.due.count)
             for due in batch.due {
-                var payload = "{\"member_id\":" + Self.jsonString(due.memberID) + ",\"provider\":" + Self.jsonString(due.provider)
+                var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
                 if due.fullResync { payload += ",\"full_resync\":true" }
                 payload += "}"
                 let job = PendingJob(
                     marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
                     ttlSeconds: max(1, due.intervalSeconds),
-                    envelope: Self.envelope(
-                        id: Self.jobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
+                    envelope: JobQueue.envelope(
+                        id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
                         type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
                 if due.fullResync { full.append(job) } else { regular.append(job) }
             }
@@ -284,11 +287,11 @@ public final class Scheduler: Service, Sendable {
                 PendingJob(
                     marker: "\(configuration.prefix):pending:refresh:\(refresh.memberID):\(refresh.provider)",
                     ttlSeconds: markerTTL,
-                    envelope: Self.envelope(
-                        id: Self.jobID("sched-refresh-\(refresh.memberID)-\(refresh.provider)-\(epoch)"),
+                    envelope: JobQueue.envelope(
+                        id: followUpJobID("sched-refresh-\(refresh.memberID)-\(refresh.provider)-\(epoch)"),
                         type: "refresh_token", enqueuedAt: enqueuedAt,
-                        payload: "{\"member_id\":" + Self.jsonString(refresh.memberID) + ",\"provider\":"
-                            + Self.jsonString(refresh.provider) + "}"))
+                        payload: "{\"member_id\":" + JobQueue.jsonString(refresh.memberID) + ",\"provider\":"
+                            + JobQueue.jsonString(refresh.provider) + "}"))
             }
             report.refreshes += try await pushUnlessPending(items, type: "refresh_token")
             if due.count < configuration.batchSize { break }
@@ -304,7 +307,7 @@ public final class Scheduler: Service, Sendable {
             for change in changes {
                 let job = change.replayJob
                 byType[job.type, default: []].append(
-                    Self.envelope(
+                    JobQueue.envelope(
                         id: job.id, type: job.type, enqueuedAt: enqueuedAt,
                         payload: String(decoding: job.payload, as: UTF8.self)))
             }
@@ -368,43 +371,6 @@ public final class Scheduler: Service, Sendable {
             pushed += try await redis.evaluate(Self.pushUnlessPending, keys: keys, args: args).int ?? 0
         }
         return pushed
-    }
-
-    // MARK: - Envelopes
-
-    /// The job exactly as a producer writes it (contract §2).
-    static func envelope(id: String, type: String, enqueuedAt: String, payload: String) -> String {
-        "{\"id\":" + jsonString(id) + ",\"type\":\"" + type + "\",\"enqueued_at\":\"" + enqueuedAt + "\",\"payload\":"
-            + payload + "}"
-    }
-
-    /// A job id: the readable form when it fits in 128 characters, else `sched-` and a digest of it.
-    static func jobID(_ readable: String) -> String {
-        guard readable.count > 128 else { return readable }
-        let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
-        return "sched-\(digest)"
-    }
-
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -89,7 +89,10 @@ public enum SyncAssembly {
         sync.importPastDays = configuration.importWindow.pastDays
         sync.importFutureDays = configuration.importWindow.futureDays
         sync.refreshMargin = .seconds(configuration.scheduler.refreshMargin)
-        sync.lockTTL = max(.seconds(30), configuration.worker.leaseDuration * 2)
+        // A lock outlives its holder by at most one lease: after a crash, the job comes back (lease
+        // expired) about when its appointment's lock frees. Revision checks and idempotent provider
+        // ids keep a job that runs past its lock harmless.
+        sync.lockTTL = max(.seconds(5), configuration.worker.leaseDuration)
         return SyncEnvironment(
             store: PostgresSyncStore(client: database.client, logger: logger),
             providers: ConfiguredProviders(configuration: configuration, httpClient: httpClient, logger: logger),

@@ -70,7 +70,7 @@ public struct SyncConfiguration: Sendable {
     public var importPastDays: Int
     /// Days after now that the rolling import window ends. Default 90.
     public var importFutureDays: Int
-    /// How long an appointment or import lock lives when its holder dies. Default 60 s.
+    /// How long an appointment or import lock lives when its holder dies. Default 30 s (the worker sets the job lease).
     public var lockTTL: Duration
     /// How long a job waits (deferred, no attempt burnt) when its appointment or member is locked. Default 500 ms.
     public var lockedRetryDelay: Duration
@@ -80,7 +80,7 @@ public struct SyncConfiguration: Sendable {
         self.refreshMargin = .seconds(300)
         self.importPastDays = 1
         self.importFutureDays = 90
-        self.lockTTL = .seconds(60)
+        self.lockTTL = .seconds(30)
         self.lockedRetryDelay = .milliseconds(500)
     }
 
