@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the built test suite in three phases, so that tests which spawn busy processes do not
+# Runs the built test suite in four phases, so that tests which spawn busy processes do not
 # starve the in-process ones on a small machine (CI has two cores):
 #   1. everything that runs inside the test process (engine, store, providers, sandbox, domain)
 #   2. the end-to-end tests that spawn the real `calsync` binary
 #   3. the heaviest of those alone: 10,000 jobs through four worker processes, crashes, restarts
+#   4. the rate-limit suite, which measures a request rate and needs the machine to itself
 # Every phase runs; the script fails if any did. Needs the servers of scripts/with-services.sh.
 set -uo pipefail
 swift=${SWIFT:-swift}
@@ -13,6 +14,7 @@ run() {
     "$swift" test --skip-build "$@" || status=1
 }
 run --skip CalsyncEndToEndTests
-run --filter CalsyncEndToEndTests --skip WorkerProcessTests
+run --filter CalsyncEndToEndTests --skip WorkerProcessTests --skip RateLimitEndToEndTests
 run --filter WorkerProcessTests
+run --filter RateLimitEndToEndTests
 exit $status

@@ -101,6 +101,10 @@ stop() {
     if [ -f "$dir/redis/redis.pid" ]; then
         kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
     fi
+    # Also any redis-server still running from this folder (whatever its pid file says).
+    for pid in $(pgrep -x redis-server 2>/dev/null || true); do
+        case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in "$dir"/redis*) kill -9 "$pid" 2>/dev/null || true ;; esac
+    done
     if [ -f "$dir/pg/postmaster.pid" ]; then
         as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
     fi

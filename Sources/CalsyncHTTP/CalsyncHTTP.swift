@@ -74,6 +74,12 @@ public struct HTTPTransport: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let prepared = request
+        // Provider rate limits (shared across worker processes) hold or defer the request before it is sent.
+        let gate = ProviderRequestGate.current
+        let permit = try await gate?.beforeRequest()
+        defer {
+            if let gate, let permit { Task { await gate.afterRequest(permit: permit) } }
+        }
         let started = ContinuousClock.now
         let requestTimeout = configuration.requestTimeout
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))

@@ -122,6 +122,14 @@ public struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
+    public func recordRateLimited(connectionID: String, until: Date) async throws {
+        try await client.query(
+            """
+            UPDATE calendar_connections SET rate_limited_until = \(until), updated_at = now()
+            WHERE id = \(connectionID)::uuid AND (rate_limited_until IS NULL OR rate_limited_until < \(until))
+            """, logger: logger)
+    }
+
     public func recordInboundAttempt(connectionID: String, error: String?) async throws {
         try await client.query(
             """

@@ -109,6 +109,15 @@ extension CalsyncConfiguration {
         microsoft.clientSecret = values.string("CALSYNC_MICROSOFT_CLIENT_SECRET", secret: true)
         microsoft.apiURL = values.string("CALSYNC_MICROSOFT_GRAPH_URL") ?? microsoft.apiURL
         microsoft.tokenURL = values.string("CALSYNC_MICROSOFT_TOKEN_URL") ?? microsoft.tokenURL
+        google.appRequestsPerMinute = try values.int(
+            "CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE", default: google.appRequestsPerMinute, range: 0...100_000_000)
+        google.connectionRequestsPerMinute = try values.int(
+            "CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE", default: google.connectionRequestsPerMinute, range: 0...100_000_000)
+        microsoft.connectionRequestsPerMinute = try values.int(
+            "CALSYNC_MICROSOFT_MAILBOX_REQUESTS_PER_MINUTE", default: microsoft.connectionRequestsPerMinute,
+            range: 0...100_000_000)
+        microsoft.connectionConcurrency = try values.int(
+            "CALSYNC_MICROSOFT_MAILBOX_CONCURRENCY", default: microsoft.connectionConcurrency, range: 0...1000)
         if requirements.contains(.encryptionKey) {
             try Self.checkHTTPURL(google.apiURL, variable: "CALSYNC_GOOGLE_API_URL")
             try Self.checkHTTPURL(google.tokenURL, variable: "CALSYNC_GOOGLE_TOKEN_URL")

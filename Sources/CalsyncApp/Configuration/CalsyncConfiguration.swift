@@ -61,25 +61,50 @@ public struct CalsyncConfiguration: Sendable {
         public var apiURL: String
         /// Token endpoint (`CALSYNC_<PROVIDER>_TOKEN_URL`).
         public var tokenURL: String
+        /// Requests per minute for the whole app, shared by every worker (0 = no limit).
+        /// `CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE` (Google's project quota: 10,000); Microsoft has none (0).
+        public var appRequestsPerMinute: Int
+        /// Requests per minute per connection (0 = no limit): `CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE`
+        /// (600, Google's per-user quota), `CALSYNC_MICROSOFT_MAILBOX_REQUESTS_PER_MINUTE` (1,000: 10,000 per 10 minutes).
+        public var connectionRequestsPerMinute: Int
+        /// Concurrent requests per connection (0 = no limit): `CALSYNC_MICROSOFT_MAILBOX_CONCURRENCY` (4); Google 0.
+        public var connectionConcurrency: Int
 
-        /// Creates a provider's settings with its default endpoints.
-        public init(apiURL: String, tokenURL: String) {
+        /// Creates a provider's settings with its default endpoints and limits.
+        public init(
+            apiURL: String, tokenURL: String, appRequestsPerMinute: Int = 0, connectionRequestsPerMinute: Int = 0,
+            connectionConcurrency: Int = 0
+        ) {
             self.clientID = nil
             self.clientSecret = nil
             self.apiURL = apiURL
             self.tokenURL = tokenURL
+            self.appRequestsPerMinute = appRequestsPerMinute
+            self.connectionRequestsPerMinute = connectionRequestsPerMinute
+            self.connectionConcurrency = connectionConcurrency
         }
 
         /// Google's defaults.
         public static var googleDefaults: Provider {
-            Provider(apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token")
+            Provider(
+                apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token",
+                appRequestsPerMinute: 10_000, connectionRequestsPerMinute: 600)
         }
 
         /// Microsoft's defaults.
         public static var microsoftDefaults: Provider {
             Provider(
                 apiURL: "https://graph.microsoft.com/v1.0",
-                tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token")
+                tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+                connectionRequestsPerMinute: 1_000, connectionConcurrency: 4)
+        }
+
+        /// The limits as the rate limiter takes them.
+        public var rateLimits: ProviderRateLimits {
+            ProviderRateLimits(
+                appPerSecond: appRequestsPerMinute > 0 ? Double(appRequestsPerMinute) / 60 : nil,
+                connectionPerSecond: connectionRequestsPerMinute > 0 ? Double(connectionRequestsPerMinute) / 60 : nil,
+                connectionConcurrency: connectionConcurrency > 0 ? connectionConcurrency : nil)
         }
     }
 

@@ -100,6 +100,9 @@ public enum SyncAssembly {
             locks: RedisSyncLocks(redis: redis, prefix: configuration.redis.prefix),
             events: RedisSyncEvents(redis: redis, prefix: configuration.redis.prefix),
             enqueuer: QueueJobEnqueuer(queue: queue),
+            limiter: RedisRateLimiter(
+                redis: redis, prefix: configuration.redis.prefix,
+                limits: ["google": configuration.google.rateLimits, "microsoft": configuration.microsoft.rateLimits]),
             configuration: sync)
     }
 

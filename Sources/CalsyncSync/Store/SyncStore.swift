@@ -211,6 +211,9 @@ public protocol SyncStore: Sendable {
     /// Stamps an outbound attempt of a connection (error nil on success).
     func recordOutboundAttempt(connectionID: String, error: String?) async throws
 
+    /// Notes that a connection may not call its provider before `until` (`calendar_connections.rate_limited_until`).
+    func recordRateLimited(connectionID: String, until: Date) async throws
+
     /// Stamps an inbound attempt of a connection (error nil on success).
     func recordInboundAttempt(connectionID: String, error: String?) async throws
 

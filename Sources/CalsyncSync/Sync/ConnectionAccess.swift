@@ -72,18 +72,35 @@ extension SyncEnvironment {
         return try openCredentials(stored, connection: connection)
     }
 
-    /// Calls the provider with fresh credentials; a 401 refreshes once and retries once.
+    /// Calls the provider with fresh credentials; a 401 refreshes once and retries once. Every request
+    /// passes the connection's rate limits; a limit, or the provider's own rate-limit answer, defers the job
+    /// (no attempt burnt) and, for the latter, pushes the bucket forward so every worker backs off together.
     func callProvider<T: Sendable>(
         _ connection: ConnectionRecord, client: any CalendarProvider, logger: Logger,
         _ body: (ProviderCredentials) async throws -> T
     ) async throws -> T {
         let credentials = try await self.credentials(for: connection, client: client, logger: logger)
+        let scope = RateScope(provider: connection.provider.rawValue, connectionID: connection.id)
+        let gate = ProviderRequestGate(limiter: limiter, scope: scope, reserveUpTo: configuration.rateLimitReserve)
         do {
-            return try await body(credentials)
-        } catch let error as ProviderError where error.kind == .authExpired {
-            logger.debug("access token refused; refreshing once")
-            let fresh = try await refresh(connection, client: client, replacing: credentials.accessToken, logger: logger)
-            return try await body(fresh)
+            return try await ProviderRequestGate.$current.withValue(gate) {
+                do {
+                    return try await body(credentials)
+                } catch let error as ProviderError where error.kind == .authExpired {
+                    logger.debug("access token refused; refreshing once")
+                    let fresh = try await refresh(connection, client: client, replacing: credentials.accessToken, logger: logger)
+                    return try await body(fresh)
+                }
+            }
+        } catch let limited as RateLimited {
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(limited.retryAfter)))
+            throw JobError.deferred("rate_limited", "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
+        } catch let error as ProviderError where error.code == "rate_limited" || error.code == "quota_exceeded" {
+            let wait = error.retryAfter ?? configuration.rateLimitBackoff
+            await limiter.penalize(scope, appWide: error.code == "quota_exceeded", for: wait)
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(wait)))
+            logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(Int(seconds(wait) * 1000))"])
+            throw JobError.deferred(error.code, error.message, for: wait)
         }
     }
 
@@ -185,6 +202,11 @@ extension SyncEnvironment {
             logger.warning("could not replay parked changes: \(error)")
         }
     }
+}
+
+/// A duration in seconds.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 /// Decodes a job's payload; a broken schema dead-letters the job as `invalid_job`.

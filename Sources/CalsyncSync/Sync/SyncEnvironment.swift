@@ -74,6 +74,10 @@ public struct SyncConfiguration: Sendable {
     public var lockTTL: Duration
     /// How long a job waits (deferred, no attempt burnt) when its appointment or member is locked. Default 500 ms.
     public var lockedRetryDelay: Duration
+    /// A request whose rate-limit slot comes within this waits for it in place; a later one defers the job. Default 250 ms.
+    public var rateLimitReserve: Duration
+    /// How long to back off after a provider's rate-limit answer that gave no `Retry-After`. Default 10 s.
+    public var rateLimitBackoff: Duration
 
     /// Creates the defaults.
     public init() {
@@ -82,6 +86,8 @@ public struct SyncConfiguration: Sendable {
         self.importFutureDays = 90
         self.lockTTL = .seconds(30)
         self.lockedRetryDelay = .milliseconds(500)
+        self.rateLimitReserve = .milliseconds(250)
+        self.rateLimitBackoff = .seconds(10)
     }
 
     /// The rolling import window around `now`.
@@ -100,12 +106,14 @@ public struct SyncEnvironment: Sendable {
     public var locks: any SyncLocks
     public var events: any SyncEventPublisher
     public var enqueuer: any SyncJobEnqueuer
+    public var limiter: any RateLimiter
     public var configuration: SyncConfiguration
 
     /// Creates an environment.
     public init(
         store: any SyncStore, providers: any ProviderDirectory, sealer: CredentialSealer, locks: any SyncLocks,
-        events: any SyncEventPublisher, enqueuer: any SyncJobEnqueuer, configuration: SyncConfiguration = .init()
+        events: any SyncEventPublisher, enqueuer: any SyncJobEnqueuer, limiter: any RateLimiter = UnlimitedRateLimiter(),
+        configuration: SyncConfiguration = .init()
     ) {
         self.store = store
         self.providers = providers
@@ -113,6 +121,7 @@ public struct SyncEnvironment: Sendable {
         self.locks = locks
         self.events = events
         self.enqueuer = enqueuer
+        self.limiter = limiter
         self.configuration = configuration
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Where a provider request counts: the provider's app-wide quota and one connection's (user or mailbox) quota.
+public struct RateScope: Sendable, Hashable {
+    /// `google` or `microsoft`.
+    public var provider: String
+    /// The connection (its user's or mailbox's quota, and its concurrency cap).
+    public var connectionID: String
+
+    /// Creates a scope.
+    public init(provider: String, connectionID: String) {
+        self.provider = provider
+        self.connectionID = connectionID
+    }
+}
+
+/// A request may not be sent yet: the job is deferred until `retryAfter` has passed.
+public struct RateLimited: Error, Sendable, CustomStringConvertible {
+    /// How long to wait at least.
+    public var retryAfter: Duration
+    /// Which limit said no: `provider`, `connection` or `concurrency`.
+    public var limit: String
+
+    /// Creates the error.
+    public init(retryAfter: Duration, limit: String) {
+        self.retryAfter = retryAfter
+        self.limit = limit
+    }
+
+    /// Words for logs.
+    public var description: String { "rate limited (\(limit)) for \(retryAfter)" }
+}
+
+/// What `RateLimiter.acquire` decided.
+public enum RateDecision: Sendable, Equatable {
+    /// Send now; release the permit after the answer.
+    case send(permit: String)
+    /// A slot is reserved `after` from now: wait that long, then send; release the permit after the answer.
+    case sendAfter(Duration, permit: String)
+    /// Not now, nothing reserved: try again after the duration.
+    case denied(Duration, limit: String)
+}
+
+/// Rate limits shared by every worker process (Redis in production): app-wide and per-connection
+/// request rates, and a cap on a connection's concurrent requests.
+public protocol RateLimiter: Sendable {
+    /// Takes one request of `scope`, reserving a slot when it comes within `reserveUpTo`.
+    func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision
+    /// Frees the concurrency slot of a permit.
+    func release(_ scope: RateScope, permit: String) async
+    /// Pushes a bucket forward after a provider's rate-limit answer: the connection's, or the provider's app-wide one.
+    func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async
+    /// How long a provider's rate-limit answer still forbids requests of `scope`; nil when none does.
+    func penaltyRemaining(_ scope: RateScope) async -> Duration?
+}
+
+/// No limits (tests of other rules, and providers without quotas).
+public struct UnlimitedRateLimiter: RateLimiter {
+    /// Creates the limiter.
+    public init() {}
+    public func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision { .send(permit: "") }
+    public func release(_ scope: RateScope, permit: String) async {}
+    public func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async {}
+    public func penaltyRemaining(_ scope: RateScope) async -> Duration? { nil }
+}
+
+/// The gate the HTTP transport passes each provider request through. The sync rules bind it to a
+/// connection (a task-local) around their provider calls; requests outside such a scope are not limited.
+public struct ProviderRequestGate: Sendable {
+    /// The gate of the current task, if any.
+    @TaskLocal public static var current: ProviderRequestGate?
+
+    let limiter: any RateLimiter
+    let scope: RateScope
+    let reserveUpTo: Duration
+
+    /// Creates a gate for one connection.
+    public init(limiter: any RateLimiter, scope: RateScope, reserveUpTo: Duration) {
+        self.limiter = limiter
+        self.scope = scope
+        self.reserveUpTo = reserveUpTo
+    }
+
+    /// Waits for (or reserves) the request's slot; throws `RateLimited` when the wait is too long to hold a worker for.
+    public func beforeRequest() async throws -> String {
+        for _ in 0..<20 {
+            switch try await limiter.acquire(scope, reserveUpTo: reserveUpTo) {
+            case .send(let permit):
+                return permit
+            case .sendAfter(let wait, let permit):
+                try await Task.sleep(for: wait)
+                // A provider may have said "not before …" while this request waited for its slot.
+                if let penalty = await limiter.penaltyRemaining(scope) {
+                    await limiter.release(scope, permit: permit)
+                    throw RateLimited(retryAfter: penalty, limit: "retry_after")
+                }
+                return permit
+            case .denied(let wait, let limit):
+                // Short waits (a busy concurrency slot) are waited out here; long ones defer the job.
+                guard wait <= reserveUpTo else { throw RateLimited(retryAfter: wait, limit: limit) }
+                try await Task.sleep(for: wait)
+            }
+        }
+        throw RateLimited(retryAfter: reserveUpTo, limit: "concurrency")
+    }
+
+    /// Frees the request's concurrency slot.
+    public func afterRequest(permit: String) async {
+        await limiter.release(scope, permit: permit)
+    }
+}
