@@ -76,12 +76,12 @@ struct RateLimiterTests {
             #expect(await limiter.penaltyRemaining(scope) == nil)
             await limiter.penalize(scope, appWide: false, for: .seconds(2))
             let remaining = try #require(await limiter.penaltyRemaining(scope))
-            #expect(remaining > .milliseconds(1900) && remaining <= .seconds(2))
+            #expect(remaining > .milliseconds(1500) && remaining <= .seconds(2))
             guard case .denied(let wait, "connection") = try await limiter.acquire(scope, reserveUpTo: .milliseconds(250)) else {
                 Issue.record("the connection's bucket was not pushed")
                 return
             }
-            #expect(wait > .milliseconds(1900))
+            #expect(wait > .milliseconds(1500))
             // App-wide: another connection of the provider waits too.
             await limiter.penalize(scope, appWide: true, for: .seconds(3))
             let other = RateScope(provider: "google", connectionID: "c-2")
@@ -89,7 +89,7 @@ struct RateLimiterTests {
                 Issue.record("the provider's bucket was not pushed")
                 return
             }
-            #expect(otherWait > .milliseconds(2900))
+            #expect(otherWait > .milliseconds(2500))
         }
     }
 

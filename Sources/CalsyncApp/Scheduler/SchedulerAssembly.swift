@@ -62,23 +62,8 @@ public enum SchedulerAssembly {
         }
 
         var services: [any Service] = [database.client]
-        if let registry, configuration.metrics.port != 0 {
-            services.append(
-                MetricsServer(
-                    registry: registry, host: configuration.metrics.host, port: configuration.metrics.port,
-                    logger: Logger(label: "calsync.metrics")))
-        }
+        if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(scheduler)
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
-        do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
-        } catch {
-            throw CalsyncAppError.failed("the scheduler stopped: \(error)")
-        }
+        try await ProcessServices.run(services, name: "scheduler", shutdownGrace: .seconds(10), logger: logger)
     }
 }

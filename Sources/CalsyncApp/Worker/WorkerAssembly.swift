@@ -75,28 +75,13 @@ public enum WorkerAssembly {
 
         // Clients first, consumers last: shutdown runs in reverse, so the worker drains before PostgreSQL stops.
         var services: [any Service] = [database.client, http]
-        if configuration.metrics.port != 0 {
-            services.append(
-                MetricsServer(
-                    registry: registry, host: configuration.metrics.host, port: configuration.metrics.port,
-                    logger: Logger(label: "calsync.metrics")))
-        }
+        if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(worker)
 
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
         // The worker stops claiming, lets jobs finish for the grace period and hands back the rest;
         // past that (plus slack for the hand-back) the group cancels whatever still runs.
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.worker.shutdownGrace + .seconds(5)
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
-
         // JobWorker logs the start line (worker id, concurrency, types) and the stop line itself.
-        do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
-        } catch {
-            throw CalsyncAppError.failed("the worker stopped: \(error)")
-        }
+        try await ProcessServices.run(
+            services, name: "worker", shutdownGrace: configuration.worker.shutdownGrace + .seconds(5), logger: logger)
     }
 }

@@ -194,6 +194,7 @@ public final class Sandbox: Sendable {
             guard let account = s.account(provider, email) else { return }
             account.requestsPerSecond = requestsPerSecond
             account.window.reset()
+            account.recent = []
         }
     }
 

@@ -96,6 +96,8 @@ final class AccountState {
     var window = RateWindow()
     var inFlight = 0
     var requestsPerSecond: Double?
+    /// Arrival times of the last second's requests, for an exact sliding window under `requestsPerSecond` ≥ 1.
+    var recent: [Double] = []
 
     init(provider: SandboxProvider, email: String, timeZone: String, primaryCalendarID: String) {
         self.provider = provider

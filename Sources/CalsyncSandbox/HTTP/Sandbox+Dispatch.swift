@@ -259,24 +259,7 @@ extension Sandbox {
 
     /// Applies the per-user (Google) or per-mailbox (Graph) limits; nil admits the request.
     static func admit(_ s: inout SandboxState, account: AccountState) -> SandboxAPIError? {
-        let limit: Int
-        let window: Double
         let t = now
-        if let rps = account.requestsPerSecond {
-            if rps >= 1 {
-                limit = Int(min(rps, 1e9).rounded(.down))
-                window = 1
-            } else {
-                limit = 1
-                window = rps > 0 ? 1 / rps : 3600
-            }
-        } else if account.provider == .google {
-            limit = s.configuration.googleUserRequestsPerMinute
-            window = 60
-        } else {
-            limit = s.configuration.microsoftMailboxRequestsPer10Minutes
-            window = 600
-        }
         switch account.provider {
         case .google:
             if let projectLimit = s.configuration.googleProjectRequestsPerMinute,
@@ -288,7 +271,7 @@ extension Sandbox {
                 }
                 return error
             }
-            guard let wait = account.window.admit(now: t, limit: limit, window: window) else { return nil }
+            guard let wait = userWait(&s, account: account, now: t) else { return nil }
             var error: SandboxAPIError
             if s.configuration.googleRateLimitStatus == 429 {
                 error = SandboxAPIError(429, "rateLimitExceeded", "Rate Limit Exceeded")
@@ -307,10 +290,40 @@ extension Sandbox {
                 error.headers = [("Retry-After", "1")]
                 return error
             }
-            guard let wait = account.window.admit(now: t, limit: limit, window: window) else { return nil }
+            guard let wait = userWait(&s, account: account, now: t) else { return nil }
             var error = SandboxAPIError(429, "ApplicationThrottled", "Application is over its IncomingBytes/request limit.")
             error.headers = [("Retry-After", String(max(1, Int(wait.rounded(.up)))))]
             return error
         }
+    }
+
+    /// Counts a request against the account's own quota; the seconds to wait when it is over, nil when admitted.
+    static func userWait(_ s: inout SandboxState, account: AccountState, now t: Double) -> Double? {
+        if let rps = account.requestsPerSecond, rps >= 1 {
+            // A test quota of R requests per second is an exact sliding window over the last 5 seconds
+            // (5·R requests), as real quotas are sliding windows over a minute: arrival jitter of a few
+            // milliseconds does not decide whether a request at the limit passes.
+            let span = 5.0
+            let limit = Int(min(rps * span, 1e9).rounded(.down))
+            var start = 0
+            while start < account.recent.count, account.recent[start] <= t - span { start += 1 }
+            if start > 0 { account.recent.removeFirst(start) }
+            if account.recent.count >= limit { return max(0.001, (account.recent.first ?? t) + span - t) }
+            account.recent.append(t)
+            return nil
+        }
+        let limit: Int
+        let window: Double
+        if let rps = account.requestsPerSecond {
+            limit = 1
+            window = rps > 0 ? 1 / rps : 3600
+        } else if account.provider == .google {
+            limit = s.configuration.googleUserRequestsPerMinute
+            window = 60
+        } else {
+            limit = s.configuration.microsoftMailboxRequestsPer10Minutes
+            window = 600
+        }
+        return account.window.admit(now: t, limit: limit, window: window)
     }
 }
