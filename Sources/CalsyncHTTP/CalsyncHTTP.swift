@@ -74,12 +74,22 @@ public struct HTTPTransport: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let prepared = request
-        // Provider rate limits (shared across worker processes) hold or defer the request before it is sent.
-        let gate = ProviderRequestGate.current
-        let permit = try await gate?.beforeRequest()
-        defer {
-            if let gate, let permit { Task { await gate.afterRequest(permit: permit) } }
+        // Provider rate limits (shared across worker processes) hold or defer the request before it is sent,
+        // and its concurrency slot is given back once the answer (or the failure) is in.
+        guard let gate = ProviderRequestGate.current else { return try await execute(prepared, method: method, url: url) }
+        let permit = try await gate.beforeRequest()
+        do {
+            let result = try await execute(prepared, method: method, url: url)
+            await gate.afterRequest(permit: permit)
+            return result
+        } catch {
+            await gate.afterRequest(permit: permit)
+            throw error
         }
+    }
+
+    /// Sends a prepared request within the timeout and reads its bounded body.
+    private func execute(_ prepared: HTTPClientRequest, method: Method, url: String) async throws -> HTTPResult {
         let started = ContinuousClock.now
         let requestTimeout = configuration.requestTimeout
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))

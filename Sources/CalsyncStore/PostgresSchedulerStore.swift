@@ -186,16 +186,6 @@ public struct PostgresSchedulerStore: Sendable {
               AND (p.kind = 'delete' OR p.ends_at IS NULL OR p.ends_at > now())
             RETURNING p.member_id, p.appointment_id, p.revision, p.kind, p.payload, p.ends_at, p.reason
             """, logger: logger)
-        var changes: [ParkedChange] = []
-        for try await (memberID, appointmentID, revision, kind, payload, endsAt, reason) in rows.decode(
-            (String, String, Int64, String, String, Date?, String).self)
-        {
-            changes.append(
-                ParkedChange(
-                    memberID: memberID, appointmentID: appointmentID, revision: revision,
-                    kind: ParkedChange.Kind(rawValue: kind) ?? .export, payload: Array(payload.utf8), endsAt: endsAt,
-                    reason: reason))
-        }
-        return changes
+        return try await PostgresSyncStore.parkedChanges(rows)
     }
 }

@@ -165,11 +165,16 @@ public struct PostgresSyncStore: SyncStore {
             WHERE member_id = \(memberID)
               AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
               AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
-            RETURNING appointment_id, revision, kind, payload, ends_at, reason
+            RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
             """, logger: logger)
+        return try await Self.parkedChanges(rows)
+    }
+
+    /// Parked changes from rows of `member_id, appointment_id, revision, kind, payload, ends_at, reason`.
+    static func parkedChanges(_ rows: PostgresRowSequence) async throws -> [ParkedChange] {
         var changes: [ParkedChange] = []
-        for try await (appointmentID, revision, kind, payload, endsAt, reason) in rows.decode(
-            (String, Int64, String, String, Date?, String).self)
+        for try await (memberID, appointmentID, revision, kind, payload, endsAt, reason) in rows.decode(
+            (String, String, Int64, String, String, Date?, String).self)
         {
             changes.append(
                 ParkedChange(
