@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
@@ -11,6 +13,13 @@ enum ProcessServices {
         return MetricsServer(
             registry: registry, host: configuration.metrics.host, port: configuration.metrics.port,
             logger: Logger(label: "calsync.metrics"))
+    }
+
+    /// Runs Swift concurrency's global executor on NIO's event loop threads, where PostgreSQL and HTTP I/O
+    /// already happen: a job's awaits then resume without a hop between thread pools. Blocking calls stay
+    /// off these threads (hiredis runs on its own thread pool). Call once, before the process starts work.
+    static func runTasksOnEventLoops() {
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Runs `services` until a signal and a graceful shutdown of at most `shutdownGrace`, then 5 s of cancellation.

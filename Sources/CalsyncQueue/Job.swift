@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A claimed job whose envelope is valid.
 public struct Job: Sendable {
@@ -35,12 +36,51 @@ public struct JobContext: Sendable {
     public let workerID: String
     /// How many times this job was deferred so far.
     public let deferrals: Int
+    /// Locks (in the queue's Redis) that the engine releases when the job ends.
+    public let heldLocks: JobHeldLocks
 
     /// Creates a context.
-    public init(logger: Logger, workerID: String, deferrals: Int) {
+    public init(logger: Logger, workerID: String, deferrals: Int, heldLocks: JobHeldLocks = JobHeldLocks()) {
         self.logger = logger
         self.workerID = workerID
         self.deferrals = deferrals
+        self.heldLocks = heldLocks
+    }
+}
+
+/// A lock in the queue's Redis: a key that holds `token` while its owner has it.
+public struct JobLock: Sendable, Hashable {
+    /// The Redis key.
+    public let key: String
+    /// The value only the holder knows.
+    public let token: String
+
+    /// Creates a lock reference.
+    public init(key: String, token: String) {
+        self.key = key
+        self.token = token
+    }
+}
+
+/// Locks a running job hands to the engine: a successful job's locks go in the same Redis call as its
+/// acknowledgement (one round trip less per job); on any other end they are released just before.
+public final class JobHeldLocks: Sendable {
+    private let locks = Mutex<[JobLock]>([])
+
+    /// An empty set.
+    public init() {}
+
+    /// Releases `lock` when the job ends, instead of now.
+    public func releaseWhenJobEnds(_ lock: JobLock) {
+        locks.withLock { $0.append(lock) }
+    }
+
+    /// The locks handed over so far, emptied.
+    func take() -> [JobLock] {
+        locks.withLock { locks in
+            defer { locks = [] }
+            return locks
+        }
     }
 }
 

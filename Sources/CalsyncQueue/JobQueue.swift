@@ -3,14 +3,14 @@ import Foundation
 import Logging
 
 /// A task the worker holds: the job text plus what the engine needs to finish it.
-struct ClaimedTask: Sendable {
-    let type: String
-    let tid: String
-    let fence: String
+package struct ClaimedTask: Sendable {
+    package let type: String
+    package let tid: String
+    package let fence: String
     /// Retryable failures so far (the run is attempt `attempts + 1`).
-    let attempts: Int
-    let deferrals: Int
-    let raw: [UInt8]
+    package let attempts: Int
+    package let deferrals: Int
+    package let raw: [UInt8]
 }
 
 /// Producer and admin operations over the Redis queues, and the engine steps the worker uses.
@@ -58,8 +58,20 @@ public final class JobQueue: Sendable {
 
     /// The job text a producer writes (contract §2); `payload` is a JSON object's text, used as is.
     public static func envelope(id: String, type: String, enqueuedAt: Date = Date(), payload: String) -> String {
+        envelope(id: id, type: type, enqueuedAt: EnqueueTime(enqueuedAt), payload: payload)
+    }
+
+    /// An `enqueued_at` formatted once, for producers that stamp many envelopes with the same time.
+    public struct EnqueueTime: Sendable {
+        let text: String
+        /// Formats `date` as RFC 3339 (UTC, milliseconds).
+        public init(_ date: Date) { text = RFC3339.format(date) }
+    }
+
+    /// The job text a producer writes, with a preformatted `enqueued_at`.
+    public static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
         "{\"id\":" + jsonString(id) + ",\"type\":" + jsonString(type) + ",\"enqueued_at\":\""
-            + RFC3339.format(enqueuedAt) + "\",\"payload\":" + payload + "}"
+            + enqueuedAt.text + "\",\"payload\":" + payload + "}"
     }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
@@ -77,6 +89,10 @@ public final class JobQueue: Sendable {
 
     /// `text` as a JSON string literal.
     public static func jsonString(_ text: String) -> String {
+        // Most ids and types need no escaping: then the text is used as it is.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -237,7 +253,7 @@ public final class JobQueue: Sendable {
     // MARK: - Engine steps (the worker's)
 
     /// Reaps expired leases and claims up to `total` tasks over the (type, cap) pairs, in order.
-    func claim(workerID: String, slots: [(type: String, cap: Int)], total: Int) async throws -> (nowMs: Int64, tasks: [ClaimedTask]) {
+    package func claim(workerID: String, slots: [(type: String, cap: Int)], total: Int) async throws -> (nowMs: Int64, tasks: [ClaimedTask]) {
         var args: [String] = [
             String(configuration.leaseDuration.milliseconds), String(configuration.maxLeaseExpiries), workerID,
             String(configuration.deadLetterMaxCount), String(configuration.deadLetterMaxAge.milliseconds), String(total),
@@ -269,16 +285,24 @@ public final class JobQueue: Sendable {
     }
 
     /// Acknowledges finished tasks; returns, per task, whether it was still held (false: stale fence).
-    func ack(_ tasks: [(tid: String, fence: String)]) async throws -> [Bool] {
+    /// The locks in `releasing` are released in the same call (each only while it holds its token).
+    package func ack(_ tasks: [(tid: String, fence: String)], releasing locks: [JobLock] = []) async throws -> [Bool] {
         if tasks.isEmpty { return [] }
         var args: [String] = []
-        args.reserveCapacity(tasks.count * 2)
+        args.reserveCapacity(tasks.count * 2 + locks.count)
         for task in tasks {
             args.append(task.tid)
             args.append(task.fence)
         }
-        let reply = try await redis.evaluate(QueueScripts.ack, keys: [prefix], args: args)
+        args.append(contentsOf: locks.map(\.token))
+        let reply = try await redis.evaluate(QueueScripts.ack, keys: [prefix] + locks.map(\.key), args: args)
         return (reply.array ?? []).map { $0.int == 1 }
+    }
+
+    /// Releases locks a job held (each only while it holds its token).
+    func releaseLocks(_ locks: [JobLock]) async throws {
+        if locks.isEmpty { return }
+        _ = try await redis.evaluate(QueueScripts.releaseLocks, keys: locks.map(\.key), args: locks.map(\.token))
     }
 
     /// Extends the leases of held tasks; returns the tids no longer held.

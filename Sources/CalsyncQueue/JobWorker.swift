@@ -280,11 +280,13 @@ final class WorkerEngine: Sendable {
                     metrics.skipped(task.type)
                     logger.debug("job skipped", metadata: ["calsync.job.skip_reason": "\(why)"])
                 }
-                await finish(task, .ack, logger: logger)
+                await finish(task, .ack, logger: logger, locks: context.heldLocks.take())
             } catch let error as JobError {
                 metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                await releaseLocks(context.heldLocks.take(), logger: logger)
                 await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
             } catch {
+                await releaseLocks(context.heldLocks.take(), logger: logger)
                 if isStopping, Task.isCancelled || error is CancellationError {
                     await finish(task, .handback, logger: logger)
                     return
@@ -326,9 +328,13 @@ final class WorkerEngine: Sendable {
     /// errors for about one lease; a stale fence (lease lost) changes nothing.
     private func finish(
         _ task: ClaimedTask, _ kind: Finish, delay: Duration = .zero, reason: String = "", error: String = "",
-        httpStatus: Int? = nil, recordID: String? = nil, redacted: [UInt8]? = nil, logger: Logger? = nil
+        httpStatus: Int? = nil, recordID: String? = nil, redacted: [UInt8]? = nil, logger: Logger? = nil,
+        locks: [JobLock] = []
     ) async {
-        guard release(task.tid) else { return }
+        guard release(task.tid) else {
+            await releaseLocks(locks, logger: logger ?? self.logger)
+            return
+        }
         let logger = logger ?? self.logger
         let queue = self.queue
         let giveUpAt = ContinuousClock.now + queue.configuration.leaseDuration
@@ -338,7 +344,7 @@ final class WorkerEngine: Sendable {
                 let result: JobQueue.FailResult
                 switch kind {
                 case .ack:
-                    let acked = try await shielded { try await queue.ack([(task.tid, task.fence)]) }
+                    let acked = try await shielded { try await queue.ack([(task.tid, task.fence)], releasing: locks) }
                     result = acked.first == true ? .scheduled : .stale
                 case .retry:
                     result = try await shielded {
@@ -396,6 +402,17 @@ final class WorkerEngine: Sendable {
             metrics.dead(task.type, reason: finalReason)
             logger.warning("job dead-lettered", metadata: ["calsync.dead.id": "\(recordID)", "calsync.dead.reason": "\(finalReason)"])
         default: break
+        }
+    }
+
+    /// Releases locks a job handed over, now (a failure leaves them to their TTL).
+    private func releaseLocks(_ locks: [JobLock], logger: Logger) async {
+        guard !locks.isEmpty else { return }
+        let queue = self.queue
+        do {
+            try await shielded { try await queue.releaseLocks(locks) }
+        } catch {
+            logger.debug("could not release a job's locks; they expire by themselves", metadata: ["calsync.error": "\(error)"])
         }
     }
 

@@ -178,10 +178,18 @@ enum QueueScripts {
         return out
         """#)
 
-    /// Acknowledges finished tasks. ARGV: tid1, fence1, tid2, fence2, … Returns {1|0, …} (0: stale fence).
+    /// Acknowledges finished tasks and releases the locks they held. KEYS: prefix, lock keys…; ARGV: tid1,
+    /// fence1, tid2, fence2, …, then one token per lock (a lock is deleted only while it holds its token).
+    /// Returns {1|0, …} per task (0: stale fence).
     static let ack = RedisScript(common + #"""
         local res = {}
-        for i = 1, #ARGV, 2 do
+        -- KEYS[2..] are locks the jobs held; their tokens are the last #KEYS - 1 arguments.
+        local locks = #KEYS - 1
+        local last = #ARGV - locks
+        for j = 1, locks do
+          if redis.call('GET', KEYS[j + 1]) == ARGV[last + j] then redis.call('DEL', KEYS[j + 1]) end
+        end
+        for i = 1, last, 2 do
           local key = P .. ':task:' .. ARGV[i]
           if redis.call('HGET', key, 'fence') == ARGV[i + 1] then
             redis.call('DEL', key)
@@ -192,6 +200,14 @@ enum QueueScripts {
           end
         end
         return res
+        """#)
+
+    /// Releases locks a job held. KEYS: lock keys; ARGV: their tokens. A lock is deleted only while it holds its token.
+    static let releaseLocks = RedisScript(#"""
+        for j = 1, #KEYS do
+          if redis.call('GET', KEYS[j]) == ARGV[j] then redis.call('DEL', KEYS[j]) end
+        end
+        return #KEYS
         """#)
 
     /// Extends the leases of tasks still held. ARGV: lease ms, tid1, fence1, … Returns the tids no longer held.

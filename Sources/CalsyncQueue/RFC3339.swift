@@ -1,7 +1,7 @@
 import Foundation
 
 /// A strict, allocation-light RFC 3339 parser and a UTC formatter.
-enum RFC3339 {
+package enum RFC3339 {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; nil when malformed.
     static func parse(_ b: [UInt8]) -> Date? {
         var i = 0
@@ -67,7 +67,7 @@ enum RFC3339 {
     }
 
     /// Formats a date as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let totalMs = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         let ms = Int(((totalMs % 1000) + 1000) % 1000)
         var secs = (totalMs - Int64(ms)) / 1000

@@ -26,57 +26,57 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func memberState(_ memberID: String) async throws -> MemberSyncState? {
-        let rows = try await client.query(
-            """
-            SELECT m.organization_id, m.time_zone,
-                   (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')),
-                   EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id
-                           AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')),
-                   c.id::text, c.provider, c.account_email, c.status, c.status_detail, c.export_calendar_id,
-                   c.busy_calendar_ids, c.sync_direction, c.event_details, c.credentials_key_id, c.credentials_sealed
-            FROM members m
-            JOIN organizations o ON o.id = m.organization_id
-            LEFT JOIN calendar_connections c ON c.member_id = m.id
-            WHERE m.id = \(memberID)
-            ORDER BY c.created_at
-            """, logger: logger)
-        var state: MemberSyncState?
-        for try await row in rows {
-            let columns = try row.decode(
-                (String, String, Bool, Bool, String?, String?, String?, String?, String?, String?,
-                 [String]?, String?, String?, String?, ByteBuffer?).self)
-            if state == nil {
-                state = MemberSyncState(
-                    memberID: memberID, organizationID: columns.0,
-                    timeZone: TimeZone(identifier: columns.1) ?? TimeZone(identifier: "UTC")!,
-                    eligible: columns.2, connections: [], hasParkedChanges: columns.3)
+        var rows: [MemberRow] = []
+        for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
+            rows.append(row)
+        }
+        return Self.memberState(memberID, rows)
+    }
+
+    public func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)? {
+        var rows: [MemberRow] = []
+        var export: ExportState?
+        let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID)
+        for try await (row, applied) in try await client.execute(statement, logger: logger) {
+            rows.append(row)
+            if let (revision, connection, calendar, event, hash, present) = applied {
+                export = ExportState(
+                    appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
+                    contentHash: hash, eventPresent: present)
             }
-            guard let id = columns.4, let provider = columns.5.flatMap(ProviderKind.init(rawValue:)) else { continue }
+        }
+        return Self.memberState(memberID, rows).map { ($0, export) }
+    }
+
+    /// A member's state from its rows (one per connection, or one with nil connection columns); nil when none.
+    static func memberState(_ memberID: String, _ rows: [MemberRow]) -> MemberSyncState? {
+        guard let first = rows.first else { return nil }
+        var state = MemberSyncState(
+            memberID: memberID, organizationID: first.organizationID,
+            timeZone: TimeZone(identifier: first.timeZone) ?? TimeZone(identifier: "UTC")!,
+            eligible: first.eligible, connections: [], hasParkedChanges: first.hasParkedChanges)
+        for row in rows {
+            guard let id = row.connectionID, let provider = row.provider.flatMap(ProviderKind.init(rawValue:)) else { continue }
             var credentials: SealedCredentials?
-            if let keyID = columns.13, let sealed = columns.14 {
+            if let keyID = row.credentialsKeyID, let sealed = row.credentialsSealed {
                 credentials = SealedCredentials(keyID: keyID, sealed: Array(buffer: sealed))
             }
-            state?.connections.append(
+            state.connections.append(
                 ConnectionRecord(
-                    id: id, memberID: memberID, provider: provider, accountEmail: columns.6,
-                    status: columns.7.flatMap(ConnectionStatus.init(rawValue:)) ?? .disconnected,
-                    statusDetail: columns.8, exportCalendarID: columns.9, busyCalendarIDs: columns.10 ?? [],
-                    syncDirection: columns.11.flatMap(SyncDirection.init(rawValue:)) ?? .inbound,
-                    eventDetails: columns.12.flatMap(EventDetails.init(rawValue:)) ?? .private,
+                    id: id, memberID: memberID, provider: provider, accountEmail: row.accountEmail,
+                    status: row.status.flatMap(ConnectionStatus.init(rawValue:)) ?? .disconnected,
+                    statusDetail: row.statusDetail, exportCalendarID: row.exportCalendarID,
+                    busyCalendarIDs: row.busyCalendarIDs ?? [],
+                    syncDirection: row.syncDirection.flatMap(SyncDirection.init(rawValue:)) ?? .inbound,
+                    eventDetails: row.eventDetails.flatMap(EventDetails.init(rawValue:)) ?? .private,
                     credentials: credentials))
         }
         return state
     }
 
     public func exportState(memberID: String, appointmentID: String) async throws -> ExportState? {
-        let rows = try await client.query(
-            """
-            SELECT applied_revision, connection_id::text, calendar_id, external_event_id, content_hash, event_present
-            FROM appointment_exports WHERE member_id = \(memberID) AND appointment_id = \(appointmentID)
-            """, logger: logger)
-        for try await (revision, connection, calendar, event, hash, present) in rows.decode(
-            (Int64, String?, String?, String?, String?, Bool).self)
-        {
+        let rows = try await client.execute(ExportStateStatement(memberID: memberID, appointmentID: appointmentID), logger: logger)
+        for try await (revision, connection, calendar, event, hash, present) in rows {
             return ExportState(
                 appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
                 contentHash: hash, eventPresent: present)
@@ -87,30 +87,13 @@ public struct PostgresSyncStore: SyncStore {
     public func recordExport(
         memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
     ) async throws -> Bool {
-        let rows = try await client.query(
-            """
-            WITH up AS (
-                INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                    calendar_id, external_event_id, content_hash, event_present, updated_at)
-                VALUES (\(memberID), \(appointmentID), \(revision), \(state.connectionID)::uuid, \(state.calendarID),
-                    \(state.externalEventID), \(state.contentHash), \(state.eventPresent), now())
-                ON CONFLICT (member_id, appointment_id) DO UPDATE SET
-                    applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
-                    calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
-                    content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
-                WHERE e.applied_revision < EXCLUDED.applied_revision
-                RETURNING 1
-            ), cleared AS (
-                DELETE FROM parked_changes
-                WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND revision <= \(revision)
-                  AND EXISTS (SELECT 1 FROM up)
-            ), stamped AS (
-                UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
-                WHERE id = \(calledConnectionID)::uuid
-            )
-            SELECT count(*) FROM up
-            """, logger: logger)
-        for try await count in rows.decode(Int64.self) { return count > 0 }
+        let rows = try await client.execute(
+            RecordExportStatement(
+                memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
+                calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
+                eventPresent: state.eventPresent, calledConnectionID: calledConnectionID),
+            logger: logger)
+        for try await count in rows { return count > 0 }
         return false
     }
 

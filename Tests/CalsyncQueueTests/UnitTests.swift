@@ -116,3 +116,25 @@ struct EnvelopeTests {
         #expect(RFC3339.parse(Array("2026-13-01T00:00:00Z".utf8)) == nil)
     }
 }
+
+@Suite("Producer envelope text")
+struct ProducerEnvelopeTests {
+    @Test func jsonStringsAreEscapedOnlyWhereJSONNeedsIt() throws {
+        #expect(JobQueue.jsonString("sched-import-m1-google-1700000000") == #""sched-import-m1-google-1700000000""#)
+        #expect(JobQueue.jsonString("Zoë 🗓") == "\"Zoë 🗓\"")
+        #expect(JobQueue.jsonString("a\"b\\c\nd\te\u{1}") == #""a\"b\\c\nd\te\u0001""#)
+        for text in ["plain", "quote\"", "back\\slash", "ctl\u{1f}", "ünïcödé"] {
+            let decoded = try JSONDecoder().decode(String.self, from: Data(JobQueue.jsonString(text).utf8))
+            #expect(decoded == text)
+        }
+    }
+
+    @Test func anEnvelopeWithAPreformattedTimeEqualsTheOneFormattedEachTime() {
+        let date = Date(timeIntervalSince1970: 1_800_000_000.123)
+        let once = JobQueue.EnqueueTime(date)
+        #expect(
+            JobQueue.envelope(id: "j1", type: "import_window", enqueuedAt: once, payload: "{}")
+                == JobQueue.envelope(id: "j1", type: "import_window", enqueuedAt: date, payload: "{}"))
+        #expect(JobQueue.envelope(id: "j1", type: "t", enqueuedAt: date, payload: "{}").contains(#""enqueued_at":"2027-01-15T08:00:00.123Z""#))
+    }
+}

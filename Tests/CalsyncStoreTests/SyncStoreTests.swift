@@ -56,6 +56,61 @@ struct SyncStoreTests {
         }
     }
 
+    @Test("one read gives the member's state and one appointment's export state, as the two reads do")
+    func memberAndExportStateInOneRead() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db, members: ["m-1", "m-2"])
+            #expect(try await store.memberState("nobody", exportOf: "a-1") == nil)
+            // A member without connections: its state, no export.
+            let bare = try #require(try await store.memberState("m-2", exportOf: "a-1"))
+            #expect(bare.0 == (try await store.memberState("m-2")) && bare.1 == nil)
+
+            let google = try await Self.connect(store)
+            _ = try await Self.connect(store, provider: .microsoft, email: "b@x.test")
+            let state = ExportState(appliedRevision: 4, connectionID: google.id, calendarID: "cal", externalEventID: "e1", contentHash: "h", eventPresent: true)
+            #expect(try await store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 4, state: state, calledConnectionID: google.id))
+            let both = try #require(try await store.memberState("m-1", exportOf: "a-1"))
+            #expect(both.0 == (try await store.memberState("m-1")))
+            #expect(both.0.connections.count == 2)
+            #expect(both.1 == state)
+            // Another appointment of the same member: no export state; another member's appointment id: none either.
+            #expect(try await store.memberState("m-1", exportOf: "a-2")?.1 == nil)
+            #expect(try await store.memberState("m-2", exportOf: "a-1")?.1 == nil)
+        }
+    }
+
+    @Test("a burst of exports stamps the connection at most once a second, but always clears an error")
+    func outboundStampIsNotRewrittenByEveryExport() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let connection = try await Self.connect(store)
+            func stamp() async throws -> (Date?, String?) {
+                let rows = try await db.client.query(
+                    "SELECT last_outbound_sync_at, last_outbound_error FROM calendar_connections WHERE id = \(connection.id)::uuid").collectAll()
+                return try #require(rows.first).decode((Date?, String?).self)
+            }
+            func export(_ appointment: String) async throws {
+                let state = ExportState(appliedRevision: 1, connectionID: connection.id, calendarID: "cal", externalEventID: "e", contentHash: "h", eventPresent: true)
+                #expect(try await store.recordExport(memberID: "m-1", appointmentID: appointment, revision: 1, state: state, calledConnectionID: connection.id))
+            }
+            try await export("a-1")
+            let first = try #require(try await stamp().0)
+            try await export("a-2")
+            #expect(try await stamp().0 == first)
+            try await store.recordOutboundAttempt(connectionID: connection.id, error: "Google refused the event")
+            try await export("a-3")
+            let (afterError, error) = try await stamp()
+            #expect(error == nil)
+            #expect(try #require(afterError) >= first)
+            try await db.execute("UPDATE calendar_connections SET last_outbound_sync_at = now() - interval '2 seconds'")
+            let old = try #require(try await stamp().0)
+            try await export("a-4")
+            #expect(try #require(try await stamp().0) > old)
+        }
+    }
+
     @Test("an export revision is recorded only when newer; parked changes up to it are cleared")
     func exportRevisions() async throws {
         try await TestDatabase.with { db in

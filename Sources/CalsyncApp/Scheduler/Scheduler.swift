@@ -66,6 +66,13 @@ public final class Scheduler: Service, Sendable {
 
         /// An empty report.
         public init() {}
+
+        /// Counts one pushed batch of imports: (regular pushed, full resyncs pushed, due in the batch).
+        mutating func add(_ pushed: (regular: Int, full: Int, due: Int)) {
+            imports += pushed.regular
+            fullResyncs += pushed.full
+            deduplicated += pushed.due - pushed.regular - pushed.full
+        }
     }
 
     private struct LeaderState {
@@ -237,7 +244,7 @@ public final class Scheduler: Service, Sendable {
     public func tick() async throws -> TickReport {
         let started = ContinuousClock.now
         var report = TickReport()
-        let enqueuedAt = Date()
+        let enqueuedAt = JobQueue.EnqueueTime(Date())
         let epoch = Int(Date().timeIntervalSince1970)
 
         // next_import_at stays true for connections that will not import (inactive, ineligible, rate limited).
@@ -246,34 +253,42 @@ public final class Scheduler: Service, Sendable {
                 defaultIntervalSeconds: configuration.importIntervalSeconds, jitter: configuration.jitter)
         }
 
-        // Imports (with the daily full resync in place of the regular import).
-        while isLeader {
-            try Task.checkCancellation()
-            let batch = try await store.claimDueImports(
-                limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
-                jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
-            report.newlyScheduled += batch.scheduled
-            var regular: [PendingJob] = []
-            var full: [PendingJob] = []
-            regular.reserveCapacity(batch.due.count)
-            for due in batch.due {
-                var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
-                if due.fullResync { payload += ",\"full_resync\":true" }
-                payload += "}"
-                let job = PendingJob(
-                    marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
-                    ttlSeconds: max(1, due.intervalSeconds),
-                    envelope: JobQueue.envelope(
-                        id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
-                        type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
-                if due.fullResync { full.append(job) } else { regular.append(job) }
+        // Imports (with the daily full resync in place of the regular import). A batch's jobs are pushed to
+        // Redis while PostgreSQL claims the next batch.
+        try await withThrowingTaskGroup(of: (regular: Int, full: Int, due: Int).self) { pushes in
+            var pushing = false
+            while isLeader {
+                try Task.checkCancellation()
+                let batch = try await store.claimDueImports(
+                    limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
+                    jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
+                report.newlyScheduled += batch.scheduled
+                var regular: [PendingJob] = []
+                var full: [PendingJob] = []
+                regular.reserveCapacity(batch.due.count)
+                for due in batch.due {
+                    var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
+                    if due.fullResync { payload += ",\"full_resync\":true" }
+                    payload += "}"
+                    let job = PendingJob(
+                        marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
+                        ttlSeconds: max(1, due.intervalSeconds),
+                        envelope: JobQueue.envelope(
+                            id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
+                            type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
+                    if due.fullResync { full.append(job) } else { regular.append(job) }
+                }
+                if pushing, let done = try await pushes.next() { report.add(done) }
+                let dueCount = batch.due.count
+                pushes.addTask { [regular, full] in
+                    let pushedRegular = try await self.pushUnlessPending(regular, type: "import_window")
+                    let pushedFull = try await self.pushUnlessPending(full, type: "import_window")
+                    return (pushedRegular, pushedFull, dueCount)
+                }
+                pushing = true
+                if batch.touched < configuration.batchSize { break }
             }
-            let pushedRegular = try await pushUnlessPending(regular, type: "import_window")
-            let pushedFull = try await pushUnlessPending(full, type: "import_window")
-            report.imports += pushedRegular
-            report.fullResyncs += pushedFull
-            report.deduplicated += batch.due.count - pushedRegular - pushedFull
-            if batch.touched < configuration.batchSize { break }
+            for try await done in pushes { report.add(done) }
         }
 
         // Token refreshes ahead of expiry.

@@ -26,6 +26,7 @@ public enum SchedulerAssembly {
     /// Runs the scheduler until SIGTERM/SIGINT (the leader then releases its lock), or, with `once`, one
     /// tick if this replica can lead, printing what it enqueued. Throws `CalsyncAppError` at start-up.
     public static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
+        ProcessServices.runTasksOnEventLoops()
         Observability.bootstrapLogging(configuration.logging)
         let registry = once ? nil : MetricsBootstrap.bootstrap()
         let logger = Logger(label: "calsync.scheduler")

@@ -1,3 +1,4 @@
+import CalsyncQueue
 import CalsyncRedis
 import CalsyncSync
 import Foundation
@@ -28,6 +29,11 @@ public struct RedisSyncLocks: SyncLocks {
 
     public func release(_ token: SyncLockToken) async throws {
         _ = try await redis.evaluate(Self.release, keys: [token.key], args: [token.value])
+    }
+
+    /// These locks live in the queue's Redis: the engine releases them with the job's acknowledgement.
+    public func jobLock(_ token: SyncLockToken) -> JobLock? {
+        JobLock(key: token.key, token: token.value)
     }
 }
 

@@ -38,6 +38,7 @@ public enum WorkerAssembly {
 
     /// Runs `calsync worker` until SIGTERM/SIGINT and a graceful shutdown; throws `CalsyncAppError` at start-up.
     public static func run(configuration: CalsyncConfiguration, diagnosticJobs: Bool) async throws {
+        ProcessServices.runTasksOnEventLoops()
         Observability.bootstrapLogging(configuration.logging)
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "calsync.worker")

@@ -30,7 +30,7 @@ enum SandboxRoute {
 
     static func segments(_ s: Substring) -> [String] {
         s.split(separator: "/", omittingEmptySubsequences: true).map {
-            String($0).removingPercentEncoding ?? String($0)
+            $0.contains("%") ? String($0).removingPercentEncoding ?? String($0) : String($0)
         }
     }
 

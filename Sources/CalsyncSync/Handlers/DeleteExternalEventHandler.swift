@@ -26,7 +26,7 @@ public struct DeleteExternalEventHandler: JobHandler {
         }
 
         let outcome: JobOutcome = try await env.withLock(
-            "appointment:\(payload.memberID):\(payload.appointmentID)", what: "appointment"
+            "appointment:\(payload.memberID):\(payload.appointmentID)", what: "appointment", context: context
         ) {
             let state = try await env.store.exportState(memberID: payload.memberID, appointmentID: payload.appointmentID)
             if let state, state.appliedRevision >= payload.revision { return .skipped("stale_revision") }

@@ -16,27 +16,28 @@ public struct ExportAppointmentHandler: JobHandler {
         let env = environment
         var logger = context.logger
         logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
-        guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
-
         let parked = ParkedChange(
             memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, kind: .export,
             payload: job.payload, endsAt: appointment.endsAt.date, reason: "")
-        guard member.eligible else {
-            try await env.store.park(with(parked, reason: "ineligible"))
-            return .skipped("ineligible")
-        }
-        guard let connection = member.exportConnection, connection.status == .active else {
-            let reason = member.exportConnection?.status.rawValue ?? "not_connected"
-            try await env.store.park(with(parked, reason: reason))
-            return .skipped(reason)
-        }
-        let client = try env.client(for: connection.provider)
 
-        let outcome: JobOutcome = try await env.withLock(
-            "appointment:\(payload.memberID):\(appointment.id)", what: "appointment"
+        // The appointment's lock first, then the member and the appointment's export state in one read.
+        let (outcome, member): (JobOutcome, MemberSyncState) = try await env.withLock(
+            "appointment:\(payload.memberID):\(appointment.id)", what: "appointment", context: context
         ) {
-            let state = try await env.store.exportState(memberID: payload.memberID, appointmentID: appointment.id)
-            if let state, state.appliedRevision >= appointment.revision { return .skipped("stale_revision") }
+            guard let (member, state) = try await env.store.memberState(payload.memberID, exportOf: appointment.id) else {
+                throw unknownMember(payload.memberID)
+            }
+            guard member.eligible else {
+                try await env.store.park(with(parked, reason: "ineligible"))
+                return (.skipped("ineligible"), member)
+            }
+            guard let connection = member.exportConnection, connection.status == .active else {
+                let reason = member.exportConnection?.status.rawValue ?? "not_connected"
+                try await env.store.park(with(parked, reason: reason))
+                return (.skipped(reason), member)
+            }
+            let client = try env.client(for: connection.provider)
+            if let state, state.appliedRevision >= appointment.revision { return (.skipped("stale_revision"), member) }
             guard let calendarID = connection.exportCalendarID else {
                 throw JobError.permanent(
                     "no_export_calendar", "the connection has no export calendar; reconnect the calendar to choose one",
@@ -88,13 +89,13 @@ public struct ExportAppointmentHandler: JobHandler {
                 throw try await env.providerFailure(error, connection: connection, direction: .outbound, logger: logger)
             } catch is ReconnectRequired {
                 try await env.store.park(with(parked, reason: "reconnect_required"))
-                return .skipped("reconnect_required")
+                return (.skipped("reconnect_required"), member)
             }
             let applied = try await env.store.recordExport(
                 memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, state: next,
                 calledConnectionID: called ? connection.id : nil)
-            if !applied { return .skipped("stale_revision") }
-            return called ? .completed : .skipped("unchanged")
+            if !applied { return (.skipped("stale_revision"), member) }
+            return (called ? .completed : .skipped("unchanged"), member)
         }
         await env.replayParkedChanges(member, logger: logger)
         return outcome

@@ -29,7 +29,7 @@ public struct ImportWindowHandler: JobHandler {
         let window = explicit ?? rolling
         let fullRead = payload.fullResync || explicit != nil
 
-        let counts: ImportCounts = try await env.withLock("import:\(payload.memberID)", what: "member's import") {
+        let counts: ImportCounts = try await env.withLock("import:\(payload.memberID)", what: "member's import", context: context) {
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {

@@ -52,7 +52,7 @@ public struct ConnectionRecord: Sendable, Hashable {
 }
 
 /// A member, its organization's eligibility and its connections: what every job looks up first.
-public struct MemberSyncState: Sendable {
+public struct MemberSyncState: Sendable, Equatable {
     public var memberID: String
     public var organizationID: String
     /// The member's IANA time zone (all-day events span its midnights); UTC when unknown.
@@ -201,6 +201,9 @@ public protocol SyncStore: Sendable {
     /// What was last applied for (member, appointment); nil when nothing ever was.
     func exportState(memberID: String, appointmentID: String) async throws -> ExportState?
 
+    /// `memberState` and `exportState` together (one round trip where the store can); nil when the member is unknown.
+    func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)?
+
     /// Records an applied revision unless a newer (or equal) one was applied meanwhile (returns false then).
     /// Clears parked changes up to that revision; when the provider was called, stamps that connection's
     /// outbound success (`last_outbound_sync_at`, error cleared).
@@ -262,4 +265,12 @@ public enum CredentialUpdate: Sendable {
     case keep
     /// Store these sealed credentials (e.g. a refreshed, rotated token).
     case store(SealedCredentials, expiresAt: Date?)
+}
+
+extension SyncStore {
+    /// The two reads one after the other, for stores that cannot do them in one.
+    public func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)? {
+        guard let member = try await memberState(memberID) else { return nil }
+        return (member, try await exportState(memberID: memberID, appointmentID: appointmentID))
+    }
 }

@@ -1,3 +1,4 @@
+import CalsyncQueue
 import Foundation
 import Logging
 
@@ -8,6 +9,13 @@ public protocol SyncLocks: Sendable {
     func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken?
     /// Releases the lock if this token still holds it.
     func release(_ token: SyncLockToken) async throws
+    /// The lock as the job engine can release it with the job's end (same Redis), or nil when it cannot.
+    func jobLock(_ token: SyncLockToken) -> JobLock?
+}
+
+extension SyncLocks {
+    /// Locks elsewhere than the queue's Redis are released by `release`.
+    public func jobLock(_ token: SyncLockToken) -> JobLock? { nil }
 }
 
 /// Proof of holding a lock.

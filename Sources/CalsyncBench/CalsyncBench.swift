@@ -1,0 +1,222 @@
+// CalsyncBench owns `make bench`: it drives the release `calsync` binary (worker and scheduler) against
+// local Redis, PostgreSQL and the provider sandbox served from this process, measures each scenario
+// against its target and writes bench/results.md. Nothing in calsync may depend on it, and it is not
+// part of `make test` or CI (it is only compiled there, so that it cannot rot).
+import ArgumentParser
+import CalsyncSandbox
+import Foundation
+import Logging
+
+@main
+struct CalsyncBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calsync-bench",
+        abstract: "Measures calsync's throughput, latency, import cost, memory and scheduler tick against their targets.",
+        discussion: """
+            Run it through `make bench`, which builds in release mode and starts Redis and PostgreSQL \
+            (scripts/bench.sh). It reads CALSYNC_REDIS_URL and CALSYNC_DATABASE_URL, serves the provider \
+            sandbox itself, spawns `calsync worker` and `calsync scheduler --once`, prints a table and \
+            writes it with the machine's description to --output. bench/README.md explains each scenario.
+            """)
+
+    @Option(help: "The calsync binary to measure (build it with `swift build -c release`).")
+    var calsync = ".build/release/calsync"
+
+    @Option(help: "Where the Markdown results go.")
+    var output = "bench/results.md"
+
+    @Option(help: "Scenarios to run, comma-separated: export, latency, steady, import, memory, scheduler (default: all).")
+    var only: String?
+
+    @Option(help: "Export jobs of the throughput scenarios.")
+    var exports = 20_000
+
+    @Option(help: "Members the export jobs are spread over.")
+    var members = 200
+
+    @Option(help: "Connections of the scheduler scenario.")
+    var schedulerConnections = 100_000
+
+    @Option(help: ArgumentHelp(
+        "Run each worker under this command, e.g. \"valgrind --tool=callgrind\" (profiling; figures then mean nothing).",
+        valueName: "command"))
+    var workerWrapper: String?
+
+    @Option(help: "Keep the work folder (worker logs, profiles) here instead of deleting it.")
+    var keepLogs: String?
+
+    func validate() throws {
+        guard FileManager.default.isExecutableFile(atPath: calsync) else {
+            throw ValidationError("no calsync binary at \(calsync): run `swift build -c release` first (make bench does)")
+        }
+        let known: Set = ["export", "latency", "steady", "import", "memory", "scheduler"]
+        for name in selected where !known.contains(name) {
+            throw ValidationError("unknown scenario '\(name)': choose from \(known.sorted().joined(separator: ", "))")
+        }
+    }
+
+    var selected: [String] {
+        only?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            ?? ["export", "latency", "steady", "import", "memory", "scheduler"]
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "calsync.bench")
+        logger.logLevel = .warning
+        let options = self
+        let wrapper = workerWrapper?.split(separator: " ").map(String.init) ?? []
+        let report = try await BenchRig.with(
+            calsync: URL(fileURLWithPath: calsync).path, workerWrapper: wrapper, keepLogs: keepLogs, logger: logger
+        ) { rig in
+            try await options.measure(rig)
+        }
+        print("\n" + report.text)
+        let url = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try report.markdown.write(to: url, atomically: true, encoding: .utf8)
+        print("\nwritten to \(output)")
+    }
+
+    private func measure(_ rig: BenchRig) async throws -> Report {
+        var report = Report()
+        let redisInfo = try await rig.redis.send(["INFO", "server"]).string ?? ""
+        let redisVersion = redisInfo.split(separator: "\r\n").first { $0.hasPrefix("redis_version:") }?.dropFirst(14) ?? "?"
+        var postgresVersion = "?"
+        for try await version in try await rig.db.query("SHOW server_version", logger: rig.logger).decode(String.self) {
+            postgresVersion = version
+        }
+        report.machine = Report.describeMachine(redisVersion: String(redisVersion), postgresVersion: postgresVersion)
+
+        let memberIDs = BenchRig.memberIDs(members)
+        print("setting up: \(members) members (+1 importer) connected through connect_calendar jobs")
+        let setup = try await rig.startWorker()
+        do {
+            try await rig.connectMembers(memberIDs + [BenchRig.importer])
+            await setup.stop()
+        } catch {
+            await setup.stop()
+            throw error
+        }
+
+        let scenarios = Set(selected)
+        if scenarios.contains("export") { try await exportThroughput(rig, memberIDs, &report) }
+        if scenarios.contains("latency") { try await exportUnderLatency(rig, memberIDs, &report) }
+        if scenarios.contains("steady") { try await steadyLatency(rig, memberIDs, &report) }
+        if scenarios.contains("import") { try await importCost(rig, &report) }
+        if scenarios.contains("memory") { try await memory(rig, memberIDs, &report) }
+        if scenarios.contains("scheduler") { try await scheduler(rig, &report) }
+        report.details.append(
+            "Rate limits: every provider request passes calsync's Redis rate-limit script, with the Google limits "
+                + "raised (CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE and CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE = 100,000,000) "
+                + "and the sandbox's per-user quota raised to match: at Google's real 600/min per user, 200 members cap at 2,000 requests/s.")
+        report.details.append(
+            "Everything shares the same cores: the worker, Redis, PostgreSQL, and this process (driver + sandbox).")
+        return report
+    }
+
+    // MARK: scenarios
+
+    private func exportThroughput(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
+        print("\n[1] export throughput: \(exports) export_appointment jobs, \(members) members, 0 ms provider latency, one worker")
+        let run = try await rig.timedExports(tag: "t", jobs: exports, members: memberIDs)
+        print("    measuring the bare limit: claim/ack scripts alone, then the PostgreSQL statements of one export alone")
+        let bare = try await rig.bareLimit(jobs: exports, members: memberIDs, concurrency: 64)
+        let bareRate = Double(exports) / (bare.redis + bare.postgres)
+        let ratio = run.jobsPerSecond / bareRate
+        let name = "1 export, 0 ms"
+        report.add(Figure(name, "exports/s (one worker, concurrency 64)", grouped(run.jobsPerSecond), target: "≥ 3,000", met: run.complete && run.jobsPerSecond >= 3_000))
+        report.add(Figure(name, "bare limit (claim+ack, then the 2 SQL statements)", "\(grouped(bareRate)) jobs/s"))
+        report.add(Figure(name, "calsync / bare limit", "\(grouped(ratio * 100)) %", target: "≥ 60 %", met: ratio >= 0.6))
+        report.details.append(
+            "Export throughput: \(grouped(Double(exports))) jobs in \(grouped(run.seconds, decimals: 2)) s; \(run.check); "
+                + "CPU per job: \(run.cpu.perJob(exports)); worker peak RSS \(megabytes(run.peakRSS)).")
+        report.details.append("Round trips (export throughput): \(run.roundTrips) (the benchmark's polling of the queue counts too).")
+        report.details.append(
+            "Bare limit: claim/ack scripts \(grouped(bare.redis, decimals: 2)) s (\(grouped(Double(exports) / bare.redis)) jobs/s), "
+                + "PostgreSQL statements \(grouped(bare.postgres, decimals: 2)) s (\(grouped(Double(exports) / bare.postgres)) jobs/s), "
+                + "both at concurrency 64 from this process; the limit is jobs / (sum of both).")
+    }
+
+    private func exportUnderLatency(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
+        let jobs = exports / 2
+        let concurrency = 256
+        print("\n[2] export under 100 ms provider latency: \(jobs) jobs, one worker, CALSYNC_WORKER_CONCURRENCY=\(concurrency)")
+        let fault = rig.sandbox.addFault(SandboxFault(.latency(milliseconds: 100), provider: .google))
+        defer { rig.sandbox.removeFault(id: fault) }
+        let run = try await rig.timedExports(
+            tag: "l", jobs: jobs, members: memberIDs, environment: ["CALSYNC_WORKER_CONCURRENCY": String(concurrency)])
+        let name = "2 export, 100 ms"
+        report.add(Figure(name, "exports/s (one worker)", grouped(run.jobsPerSecond), target: "≥ 1,000", met: run.complete && run.jobsPerSecond >= 1_000))
+        report.add(Figure(name, "jobs in flight (mean / max)", "\(grouped(run.inFlightMean)) / \(run.inFlightMax)"))
+        report.details.append(
+            "Export under latency: \(grouped(Double(jobs))) jobs in \(grouped(run.seconds, decimals: 2)) s with concurrency \(concurrency); "
+                + "\(run.check); CPU per job: \(run.cpu.perJob(jobs)).")
+    }
+
+    private func steadyLatency(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
+        let rate = 200.0
+        let jobs = 3_000
+        print("\n[3] latency at a steady \(Int(rate)) exports/s: \(jobs) jobs, one default worker")
+        let latencies = try await rig.steadyLatency(rate: rate, count: jobs, members: memberIDs)
+        let name = "3 steady 200/s"
+        let p99 = quantile(latencies, 0.99)
+        report.add(Figure(name, "enqueue → provider p50", "\(grouped(quantile(latencies, 0.5), decimals: 1)) ms"))
+        report.add(Figure(name, "enqueue → provider p99", "\(grouped(p99, decimals: 1)) ms", target: "≤ 25 ms", met: p99 <= 25))
+        report.add(Figure(name, "enqueue → provider max", "\(grouped(latencies.last ?? .nan, decimals: 1)) ms"))
+        report.details.append(
+            "Steady latency: \(jobs) jobs LPUSHed one at a time every \(grouped(1000 / rate, decimals: 1)) ms; latency is from just "
+                + "before the LPUSH to the arrival of the event's write at the sandbox (same clock).")
+    }
+
+    private func importCost(_ rig: BenchRig, _ report: inout Report) async throws {
+        let events = 10_000
+        print("\n[4] import: \(events) busy events (4 pages of 2,500), then incremental imports")
+        let run = try await rig.importScenario(events: events)
+        let name = "4 import"
+        report.add(
+            Figure(name, "full import of 10,000 events", "\(grouped(run.full.seconds, decimals: 2)) s", target: "≤ 1 s", met: run.stored == events && run.full.seconds <= 1))
+        report.add(Figure(name, "  requests / rows written", "\(run.full.requests) / \(grouped(Double(run.full.rowsWritten)))"))
+        report.add(Figure(name, "incremental, 1 changed event: requests / rows", "\(run.oneChange.requests) / \(run.oneChange.rowsWritten)"))
+        report.add(
+            Figure(name, "incremental, no change: requests / rows", "\(run.noChange.requests) / \(run.noChange.rowsWritten)", target: "1 / 0",
+                   met: run.noChange.requests == 1 && run.noChange.rowsWritten == 0))
+        report.details.append(
+            "Import: \(run.stored) busy blocks stored; rows written count busy blocks and sync cursors inserted, updated or deleted "
+                + "(the connection's last_inbound_sync_at stamp is written on every import and is not counted); "
+                + "incremental imports took \(grouped(run.oneChange.seconds * 1000)) ms and \(grouped(run.noChange.seconds * 1000)) ms.")
+    }
+
+    private func memory(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
+        let concurrency = 1_000
+        let jobs = 3_000
+        print("\n[5] memory: an idle worker, then \(concurrency) jobs in flight (1 s provider latency)")
+        let result = try await rig.memoryScenario(jobs: jobs, concurrency: concurrency, members: memberIDs)
+        let name = "5 memory"
+        report.add(Figure(name, "worker RSS idle", megabytes(result.idle), target: "≤ 64 MB", met: result.idle <= 64 << 20))
+        report.add(
+            Figure(name, "worker RSS peak, \(result.maxInFlight) in flight", megabytes(result.peak), target: "≤ 200 MB",
+                   met: result.peak <= 200 << 20 && result.maxInFlight >= concurrency && result.run.complete))
+        report.details.append(
+            "Memory: idle RSS with default settings after 3 s without work; with CALSYNC_WORKER_CONCURRENCY=\(concurrency) the idle RSS "
+                + "is \(megabytes(result.idleWide)); the peak is VmHWM over \(jobs) jobs held 1 s each at the provider "
+                + "(\(grouped(result.run.jobsPerSecond)) jobs/s, \(result.run.check)).")
+    }
+
+    private func scheduler(_ rig: BenchRig, _ report: inout Report) async throws {
+        print("\n[6] scheduler: one tick over \(schedulerConnections) due connections (calsync scheduler --once)")
+        let result = try await rig.schedulerScenario(connections: schedulerConnections)
+        let name = "6 scheduler"
+        report.add(
+            Figure(name, "one tick over \(grouped(Double(schedulerConnections))) connections", "\(grouped(result.tick, decimals: 2)) s",
+                   target: "≤ 3 s", met: result.tick <= 3 && result.enqueued >= schedulerConnections))
+        report.add(Figure(name, "  jobs enqueued", grouped(Double(result.enqueued))))
+        report.details.append(
+            "Scheduler: the tick's duration is the one it logs; the whole `calsync scheduler --once` process took "
+                + "\(grouped(result.wall, decimals: 2)) s (start-up, checks and exit included).")
+    }
+}
+
+/// Bytes as megabytes with one decimal.
+func megabytes(_ bytes: Int) -> String {
+    "\(grouped(Double(bytes) / 1_048_576, decimals: 1)) MB"
+}

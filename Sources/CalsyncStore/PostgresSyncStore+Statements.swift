@@ -1,0 +1,189 @@
+import PostgresNIO
+
+// The statements every export runs, prepared once per connection: parsing and planning them on every
+// call cost PostgreSQL more than executing them (`make bench`, bench/README.md).
+
+/// One row of a member's state: the member and organization columns, and one connection (all nil when none).
+struct MemberRow {
+    var organizationID: String
+    var timeZone: String
+    var eligible: Bool
+    var hasParkedChanges: Bool
+    var connectionID: String?
+    var provider: String?
+    var accountEmail: String?
+    var status: String?
+    var statusDetail: String?
+    var exportCalendarID: String?
+    var busyCalendarIDs: [String]?
+    var syncDirection: String?
+    var eventDetails: String?
+    var credentialsKeyID: String?
+    var credentialsSealed: ByteBuffer?
+
+    /// The select list the columns are decoded from, in order (`m` members, `o` organizations, `c` connections).
+    static let columns = """
+        m.organization_id, m.time_zone,
+        (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')),
+        EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id
+                AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')),
+        c.id::text, c.provider, c.account_email, c.status, c.status_detail, c.export_calendar_id,
+        c.busy_calendar_ids, c.sync_direction, c.event_details, c.credentials_key_id, c.credentials_sealed
+        """
+    static let count = 15
+
+    init(_ row: PostgresRandomAccessRow) throws {
+        organizationID = try row[0].decode(String.self)
+        timeZone = try row[1].decode(String.self)
+        eligible = try row[2].decode(Bool.self)
+        hasParkedChanges = try row[3].decode(Bool.self)
+        connectionID = try row[4].decode(String?.self)
+        provider = try row[5].decode(String?.self)
+        accountEmail = try row[6].decode(String?.self)
+        status = try row[7].decode(String?.self)
+        statusDetail = try row[8].decode(String?.self)
+        exportCalendarID = try row[9].decode(String?.self)
+        busyCalendarIDs = try row[10].decode([String]?.self)
+        syncDirection = try row[11].decode(String?.self)
+        eventDetails = try row[12].decode(String?.self)
+        credentialsKeyID = try row[13].decode(String?.self)
+        credentialsSealed = try row[14].decode(ByteBuffer?.self)
+    }
+}
+
+/// A member's organization eligibility, parked-change flag and connections (one row per connection).
+struct MemberStateStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(MemberRow.columns)
+        FROM members m
+        JOIN organizations o ON o.id = m.organization_id
+        LEFT JOIN calendar_connections c ON c.member_id = m.id
+        WHERE m.id = $1
+        ORDER BY c.created_at
+        """
+    typealias Row = MemberRow
+
+    var memberID: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(memberID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try MemberRow(row.makeRandomAccess()) }
+}
+
+/// The member's state and the export state of one of its appointments, in one round trip (every row
+/// repeats the export columns; all nil when nothing was ever applied).
+struct MemberExportStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(MemberRow.columns),
+               e.applied_revision, e.connection_id::text, e.calendar_id, e.external_event_id, e.content_hash, e.event_present
+        FROM members m
+        JOIN organizations o ON o.id = m.organization_id
+        LEFT JOIN calendar_connections c ON c.member_id = m.id
+        LEFT JOIN appointment_exports e ON e.member_id = m.id AND e.appointment_id = $2
+        WHERE m.id = $1
+        ORDER BY c.created_at
+        """
+    typealias Row = (member: MemberRow, export: ExportStateStatement.Row?)
+
+    var memberID: String
+    var appointmentID: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(memberID)
+        bindings.append(appointmentID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let cells = row.makeRandomAccess()
+        let base = MemberRow.count
+        guard let revision = try cells[base].decode(Int64?.self) else { return (try MemberRow(cells), nil) }
+        let export = (
+            revision, try cells[base + 1].decode(String?.self), try cells[base + 2].decode(String?.self),
+            try cells[base + 3].decode(String?.self), try cells[base + 4].decode(String?.self),
+            try cells[base + 5].decode(Bool.self))
+        return (try MemberRow(cells), export)
+    }
+}
+
+/// The export state of one appointment for one member.
+struct ExportStateStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT applied_revision, connection_id::text, calendar_id, external_event_id, content_hash, event_present
+        FROM appointment_exports WHERE member_id = $1 AND appointment_id = $2
+        """
+    typealias Row = (Int64, String?, String?, String?, String?, Bool)
+
+    var memberID: String
+    var appointmentID: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(memberID)
+        bindings.append(appointmentID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// Records an applied export revision (only when newer), clears parked changes it supersedes and stamps the
+/// connection's last outbound sync. The stamp is skipped while it is under a second old and error-free,
+/// so a burst of exports for one member does not rewrite its connection row for every job.
+struct RecordExportStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH up AS (
+            INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
+                calendar_id, external_event_id, content_hash, event_present, updated_at)
+            VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8, now())
+            ON CONFLICT (member_id, appointment_id) DO UPDATE SET
+                applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
+                calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
+                content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
+            WHERE e.applied_revision < EXCLUDED.applied_revision
+            RETURNING 1
+        ), cleared AS (
+            DELETE FROM parked_changes
+            WHERE member_id = $1 AND appointment_id = $2 AND revision <= $3
+              AND EXISTS (SELECT 1 FROM up)
+        ), stamped AS (
+            UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
+            WHERE id = $9::uuid
+              AND (last_outbound_sync_at IS NULL OR last_outbound_sync_at < now() - interval '1 second'
+                   OR last_outbound_error IS NOT NULL)
+        )
+        SELECT count(*) FROM up
+        """
+    typealias Row = Int64
+
+    var memberID: String
+    var appointmentID: String
+    var revision: Int64
+    var connectionID: String?
+    var calendarID: String?
+    var externalEventID: String?
+    var contentHash: String?
+    var eventPresent: Bool
+    var calledConnectionID: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(memberID)
+        bindings.append(appointmentID)
+        bindings.append(revision)
+        bindings.append(connectionID)
+        bindings.append(calendarID)
+        bindings.append(externalEventID)
+        bindings.append(contentHash)
+        bindings.append(eventPresent)
+        bindings.append(calledConnectionID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
+}
