@@ -61,12 +61,11 @@ extension BenchRig {
             let redisAfter = try await redisCommandCounts()
             samples.cancel()
             let sampled = try await samples.value
-            let run = ExportRun(
+            var run = ExportRun(
                 jobs: jobs, seconds: secondsOf(finished - started), providerWrites: successfulWrites().count,
                 rows: try await count("SELECT count(*) FROM appointment_exports WHERE appointment_id LIKE '\(tag)-%'"),
                 dead: try await deadCount() - deadBefore, inFlightMean: sampled.mean, inFlightMax: sampled.max,
                 peakRSS: worker.memory().peak, cpu: cpu)
-            var run = run
             run.redisCalls = redisAfter.compactMap { command, calls -> (String, Double)? in
                 let perJob = Double(calls - (redisBefore[command] ?? 0)) / Double(jobs)
                 return perJob >= 0.01 ? (command, perJob) : nil
@@ -234,7 +233,8 @@ struct InFlightSampler: Sendable {
         var values: [Int] = []
         var peak = 0
         while !Task.isCancelled {
-            let current = try await rig.inFlight()
+            // Cancelled mid-read (the run is over): what was sampled so far is the answer.
+            guard let current = try? await rig.inFlight() else { break }
             // Only the busy part of the run counts toward the mean.
             if current > 0 { values.append(current) }
             peak = Swift.max(peak, worker.memory().rss)

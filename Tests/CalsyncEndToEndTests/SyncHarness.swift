@@ -102,6 +102,8 @@ final class SyncWorld: @unchecked Sendable {
             "CALSYNC_DATABASE_URL": databaseURL,
             "CALSYNC_ENCRYPTION_KEY": keyBase64,
             "CALSYNC_METRICS_PORT": "0",
+            // A worker keeps its pool's connections open: tests run many workers side by side.
+            "CALSYNC_DATABASE_MAX_CONNECTIONS": "4",
             "CALSYNC_LOG_LEVEL": "debug",
             "CALSYNC_WORKER_CONCURRENCY": "8",
             "CALSYNC_JOB_LEASE_SECONDS": "3",

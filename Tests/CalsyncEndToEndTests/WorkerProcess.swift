@@ -28,6 +28,8 @@ final class WorkerProcess: @unchecked Sendable {
             "CALSYNC_DATABASE_URL": TestEnvironment.databaseURL,
             "CALSYNC_ENCRYPTION_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
             "CALSYNC_METRICS_PORT": "0",
+            // A worker keeps its pool's connections open: tests run many workers side by side.
+            "CALSYNC_DATABASE_MAX_CONNECTIONS": "4",
         ]
         for (key, value) in extraEnvironment { environment[key] = value }
         child = try ChildProcess(

@@ -1,4 +1,5 @@
 import CalsyncStore
+import PostgresNIO
 import Testing
 
 @Suite("DatabaseConfiguration URL parsing")
@@ -53,5 +54,21 @@ struct DatabaseConfigurationTests {
         } throws: { error in
             (error as? StoreError)?.code == "invalid_url"
         }
+    }
+}
+
+@Suite("DatabaseConfiguration pool settings")
+struct DatabasePoolSettingsTests {
+    @Test("a worker's pool keeps every connection open and starts no keep-alive timers")
+    func persistentConnections() throws {
+        var config = try DatabaseConfiguration(url: "postgres://calsync@127.0.0.1:5432/calsync")
+        config.maximumConnections = 7
+        let lazy = config.clientConfiguration()
+        #expect(lazy.options.minimumConnections == 0)
+        #expect(lazy.options.keepAliveBehavior != nil)
+        config.persistentConnections = true
+        let kept = config.clientConfiguration()
+        #expect(kept.options.minimumConnections == 7 && kept.options.maximumConnections == 7)
+        #expect(kept.options.keepAliveBehavior == nil)
     }
 }

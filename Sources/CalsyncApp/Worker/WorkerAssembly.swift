@@ -44,7 +44,8 @@ public enum WorkerAssembly {
         let logger = Logger(label: "calsync.worker")
 
         let redisConfiguration = try configuration.redisConfiguration()
-        let databaseConfiguration = try configuration.databaseConfiguration()
+        var databaseConfiguration = try configuration.databaseConfiguration()
+        databaseConfiguration.persistentConnections = true
         // Blocking hiredis calls each hold a connection: enough for every in-flight job plus the loop.
         let redisPool = min(max(4, configuration.worker.concurrency / 4 + 4), 64)
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
