@@ -54,3 +54,16 @@ struct CredentialSealerTests {
         #expect(throws: CredentialSealError.self) { try CredentialSealer(currentKey: Array(repeating: 0, count: 16)) }
     }
 }
+
+@Suite("Lock tokens")
+struct LockTokenTests {
+    @Test func tokensAre128RandomBitsAsHex() {
+        var seen = Set<String>()
+        for _ in 0..<1_000 {
+            let token = SyncLockToken.randomValue()
+            #expect(token.count == 32 && token.allSatisfy(\.isHexDigit))
+            seen.insert(token)
+        }
+        #expect(seen.count == 1_000)
+    }
+}

@@ -253,42 +253,18 @@ public final class Scheduler: Service, Sendable {
                 defaultIntervalSeconds: configuration.importIntervalSeconds, jitter: configuration.jitter)
         }
 
-        // Imports (with the daily full resync in place of the regular import). A batch's jobs are pushed to
-        // Redis while PostgreSQL claims the next batch.
-        try await withThrowingTaskGroup(of: (regular: Int, full: Int, due: Int).self) { pushes in
-            var pushing = false
-            while isLeader {
-                try Task.checkCancellation()
-                let batch = try await store.claimDueImports(
-                    limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
-                    jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
-                report.newlyScheduled += batch.scheduled
-                var regular: [PendingJob] = []
-                var full: [PendingJob] = []
-                regular.reserveCapacity(batch.due.count)
-                for due in batch.due {
-                    var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
-                    if due.fullResync { payload += ",\"full_resync\":true" }
-                    payload += "}"
-                    let job = PendingJob(
-                        marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
-                        ttlSeconds: max(1, due.intervalSeconds),
-                        envelope: JobQueue.envelope(
-                            id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
-                            type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
-                    if due.fullResync { full.append(job) } else { regular.append(job) }
-                }
-                if pushing, let done = try await pushes.next() { report.add(done) }
-                let dueCount = batch.due.count
-                pushes.addTask { [regular, full] in
-                    let pushedRegular = try await self.pushUnlessPending(regular, type: "import_window")
-                    let pushedFull = try await self.pushUnlessPending(full, type: "import_window")
-                    return (pushedRegular, pushedFull, dueCount)
-                }
-                pushing = true
-                if batch.touched < configuration.batchSize { break }
+        // Imports (with the daily full resync in place of the regular import), claimed by two lanes at once
+        // (SKIP LOCKED keeps their batches apart, and PostgreSQL uses a core for each).
+        try await withThrowingTaskGroup(of: TickReport.self) { lanes in
+            for _ in 0..<Self.importLanes {
+                lanes.addTask { try await self.importLane(enqueuedAt: enqueuedAt, epoch: epoch) }
             }
-            for try await done in pushes { report.add(done) }
+            for try await lane in lanes {
+                report.imports += lane.imports
+                report.fullResyncs += lane.fullResyncs
+                report.deduplicated += lane.deduplicated
+                report.newlyScheduled += lane.newlyScheduled
+            }
         }
 
         // Token refreshes ahead of expiry.
@@ -364,6 +340,51 @@ public final class Scheduler: Service, Sendable {
         var marker: String
         var ttlSeconds: Int
         var envelope: String
+    }
+
+    /// Lanes claiming due imports at once in a tick.
+    static let importLanes = 2
+
+    /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
+    /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts.
+    private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int) async throws -> TickReport {
+        var report = TickReport()
+        try await withThrowingTaskGroup(of: (regular: Int, full: Int, due: Int).self) { pushes in
+            var pushing = false
+            while isLeader {
+                try Task.checkCancellation()
+                let batch = try await store.claimDueImports(
+                    limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
+                    jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
+                report.newlyScheduled += batch.scheduled
+                var regular: [PendingJob] = []
+                var full: [PendingJob] = []
+                regular.reserveCapacity(batch.due.count)
+                for due in batch.due {
+                    var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
+                    if due.fullResync { payload += ",\"full_resync\":true" }
+                    payload += "}"
+                    let job = PendingJob(
+                        marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
+                        ttlSeconds: max(1, due.intervalSeconds),
+                        envelope: JobQueue.envelope(
+                            id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
+                            type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
+                    if due.fullResync { full.append(job) } else { regular.append(job) }
+                }
+                if pushing, let done = try await pushes.next() { report.add(done) }
+                let dueCount = batch.due.count
+                pushes.addTask { [regular, full] in
+                    let pushedRegular = try await self.pushUnlessPending(regular, type: "import_window")
+                    let pushedFull = try await self.pushUnlessPending(full, type: "import_window")
+                    return (pushedRegular, pushedFull, dueCount)
+                }
+                pushing = true
+                if batch.touched < configuration.batchSize { break }
+            }
+            for try await done in pushes { report.add(done) }
+        }
+        return report
     }
 
     /// Pushes jobs of one type in chunks through the marker script; returns how many were pushed.

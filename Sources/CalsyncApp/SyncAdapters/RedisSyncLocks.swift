@@ -21,7 +21,7 @@ public struct RedisSyncLocks: SyncLocks {
     }
 
     public func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
-        let token = SyncLockToken(key: "\(prefix):lock:\(key)", value: UUID().uuidString)
+        let token = SyncLockToken(key: "\(prefix):lock:\(key)", value: SyncLockToken.randomValue())
         let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
         let reply = try await redis.send(["SET", token.key, token.value, "NX", "PX", String(milliseconds)])
         return reply.isNull ? nil : token

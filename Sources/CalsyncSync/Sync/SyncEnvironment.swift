@@ -30,6 +30,19 @@ public struct SyncLockToken: Sendable, Hashable {
         self.key = key
         self.value = value
     }
+
+    /// 128 random bits as 32 hex digits, from the system's generator (`getrandom`): unlike `UUID()`, which
+    /// opened /dev/urandom on every call (twice per export; `make bench`).
+    public static func randomValue() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        func padded(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return padded(high) + padded(low)
+    }
 }
 
 /// A lifecycle event for the web tier (`XADD <prefix>:events`).
