@@ -131,6 +131,13 @@ struct CalsyncBench: AsyncParsableCommand {
             "Export throughput: \(grouped(Double(exports))) jobs in \(grouped(run.seconds, decimals: 2)) s; \(run.check); "
                 + "CPU per job: \(run.cpu.perJob(exports)); worker peak RSS \(megabytes(run.peakRSS)).")
         report.details.append("Round trips (export throughput): \(run.roundTrips) (the benchmark's polling of the queue counts too).")
+        let perJob = (run.cpu.worker + run.cpu.redis + run.cpu.postgres + run.cpu.bench) / Double(exports)
+        let others = (run.cpu.redis + run.cpu.postgres + run.cpu.bench) / Double(exports)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        report.details.append(
+            "CPU budget: an export costs \(grouped(perJob * 1e6)) µs of CPU across all processes, so \(Int(cores)) cores allow at most "
+                + "\(grouped(cores / perJob)) exports/s; Redis, PostgreSQL and the sandbox alone take \(grouped(others * 1e6)) µs, "
+                + "a ceiling of \(grouped(cores / others)) exports/s even for a worker that cost nothing.")
         report.details.append(
             "Bare limit: claim/ack scripts \(grouped(bare.redis, decimals: 2)) s (\(grouped(Double(exports) / bare.redis)) jobs/s), "
                 + "PostgreSQL statements \(grouped(bare.postgres, decimals: 2)) s (\(grouped(Double(exports) / bare.postgres)) jobs/s), "
@@ -164,7 +171,7 @@ struct CalsyncBench: AsyncParsableCommand {
         report.add(Figure(name, "enqueue → provider p99", "\(grouped(p99, decimals: 1)) ms", target: "≤ 25 ms", met: p99 <= 25))
         report.add(Figure(name, "enqueue → provider max", "\(grouped(latencies.last ?? .nan, decimals: 1)) ms"))
         report.details.append(
-            "Steady latency: \(jobs) jobs LPUSHed one at a time every \(grouped(1000 / rate, decimals: 1)) ms; latency is from just "
+            "Steady latency: \(grouped(Double(jobs))) jobs LPUSHed one at a time every \(grouped(1000 / rate, decimals: 1)) ms; latency is from just "
                 + "before the LPUSH to the arrival of the event's write at the sandbox (same clock).")
     }
 
@@ -181,7 +188,7 @@ struct CalsyncBench: AsyncParsableCommand {
             Figure(name, "incremental, no change: requests / rows", "\(run.noChange.requests) / \(run.noChange.rowsWritten)", target: "1 / 0",
                    met: run.noChange.requests == 1 && run.noChange.rowsWritten == 0))
         report.details.append(
-            "Import: \(run.stored) busy blocks stored; rows written count busy blocks and sync cursors inserted, updated or deleted "
+            "Import: \(grouped(Double(run.stored))) busy blocks stored; rows written count busy blocks and sync cursors inserted, updated or deleted "
                 + "(the connection's last_inbound_sync_at stamp is written on every import and is not counted); "
                 + "incremental imports took \(grouped(run.oneChange.seconds * 1000)) ms and \(grouped(run.noChange.seconds * 1000)) ms.")
     }
@@ -198,7 +205,8 @@ struct CalsyncBench: AsyncParsableCommand {
                    met: result.peak <= 200 << 20 && result.maxInFlight >= concurrency && result.run.complete))
         report.details.append(
             "Memory: idle RSS with default settings after 3 s without work; with CALSYNC_WORKER_CONCURRENCY=\(concurrency) the idle RSS "
-                + "is \(megabytes(result.idleWide)); the peak is VmHWM over \(jobs) jobs held 1 s each at the provider "
+                + "is \(megabytes(result.idleWide)); the peak is VmHWM over \(grouped(Double(jobs))) jobs held 1 s each at the provider "
+                + "(in flight counts leases in Redis: a finished job's slot is reused while its ack is on the way, hence a few over the concurrency) "
                 + "(\(grouped(result.run.jobsPerSecond)) jobs/s, \(result.run.check)).")
     }
 
