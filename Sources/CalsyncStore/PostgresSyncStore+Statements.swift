@@ -187,3 +187,56 @@ struct RecordExportStatement: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
 }
+
+/// `RecordExportStatement` for many rows at once (distinct appointments). Nullable text columns travel as
+/// '' (none of them is ever empty): postgres-nio has no arrays of optionals.
+struct RecordExportsStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
+                AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present)
+        ), up AS (
+            INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
+                calendar_id, external_event_id, content_hash, event_present, updated_at)
+            SELECT member_id, appointment_id, revision, NULLIF(connection_id, '')::uuid, NULLIF(calendar_id, ''),
+                   NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present, now()
+            FROM input
+            ON CONFLICT (member_id, appointment_id) DO UPDATE SET
+                applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
+                calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
+                content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
+            WHERE e.applied_revision < EXCLUDED.applied_revision
+            RETURNING e.member_id, e.appointment_id, e.applied_revision
+        ), cleared AS (
+            DELETE FROM parked_changes p USING up
+            WHERE p.member_id = up.member_id AND p.appointment_id = up.appointment_id AND p.revision <= up.applied_revision
+        ), stamped AS (
+            UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
+            WHERE id = ANY ($9::uuid[])
+              AND (last_outbound_sync_at IS NULL OR last_outbound_sync_at < now() - interval '1 second'
+                   OR last_outbound_error IS NOT NULL)
+        )
+        SELECT member_id, appointment_id FROM up
+        """
+    typealias Row = (String, String)
+
+    let rows: [RecordExportStatement]
+
+    init(_ rows: [RecordExportStatement]) { self.rows = rows }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(rows.map(\.memberID))
+        bindings.append(rows.map(\.appointmentID))
+        bindings.append(rows.map(\.revision))
+        bindings.append(rows.map { $0.connectionID ?? "" })
+        bindings.append(rows.map { $0.calendarID ?? "" })
+        bindings.append(rows.map { $0.externalEventID ?? "" })
+        bindings.append(rows.map { $0.contentHash ?? "" })
+        bindings.append(rows.map(\.eventPresent))
+        bindings.append(Array(Set(rows.compactMap(\.calledConnectionID))))
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, String).self) }
+}

@@ -8,11 +8,13 @@ import PostgresNIO
 public struct PostgresSyncStore: SyncStore {
     let client: PostgresClient
     let logger: Logger
+    let recorder: ExportRecordBatcher
 
     /// Creates a store over a running client.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        self.recorder = ExportRecordBatcher(client: client, logger: logger)
     }
 
     /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it).
@@ -87,14 +89,12 @@ public struct PostgresSyncStore: SyncStore {
     public func recordExport(
         memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
     ) async throws -> Bool {
-        let rows = try await client.execute(
+        // Concurrent jobs' records share statements (ExportRecordBatcher); alone, this is one single-row statement.
+        try await recorder.record(
             RecordExportStatement(
                 memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
                 calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
-                eventPresent: state.eventPresent, calledConnectionID: calledConnectionID),
-            logger: logger)
-        for try await count in rows { return count > 0 }
-        return false
+                eventPresent: state.eventPresent, calledConnectionID: calledConnectionID))
     }
 
     public func recordOutboundAttempt(connectionID: String, error: String?) async throws {

@@ -80,6 +80,57 @@ struct SyncStoreTests {
         }
     }
 
+    static func outcome(_ body: () async throws -> Bool) async -> Result<Bool, any Error> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    @Test("concurrent export records share statements, keep per-row answers, and one bad row fails alone")
+    func concurrentRecordsAreBatched() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await Self.seed(db)
+            let connection = try await Self.connect(store)
+            func state(_ revision: Int64) -> ExportState {
+                ExportState(appliedRevision: revision, connectionID: connection.id, calendarID: "cal", externalEventID: "e\(revision)", contentHash: "h", eventPresent: true)
+            }
+            try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-7", revision: 1, kind: .export, payload: Array("{}".utf8), endsAt: Date().addingTimeInterval(3600), reason: "ineligible"))
+            // 200 appointments at once, plus three revisions of one appointment, plus a row for an unknown member.
+            let outcomes = try await withThrowingTaskGroup(of: (String, Int64, Result<Bool, any Error>).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let result = await Self.outcome { try await store.recordExport(memberID: "m-1", appointmentID: "a-\(index)", revision: 2, state: state(2), calledConnectionID: connection.id) }
+                        return ("a-\(index)", 2, result)
+                    }
+                }
+                for revision in [5, 3, 4] as [Int64] {
+                    group.addTask {
+                        let result = await Self.outcome { try await store.recordExport(memberID: "m-1", appointmentID: "same", revision: revision, state: state(revision), calledConnectionID: nil) }
+                        return ("same", revision, result)
+                    }
+                }
+                group.addTask {
+                    let result = await Self.outcome { try await store.recordExport(memberID: "nobody", appointmentID: "x", revision: 1, state: state(1), calledConnectionID: nil) }
+                    return ("nobody", 1, result)
+                }
+                var all: [(String, Int64, Result<Bool, any Error>)] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            for (appointment, _, result) in outcomes where appointment.hasPrefix("a-") {
+                #expect((try? result.get()) == true, "\(appointment)")
+            }
+            #expect(try await db.client.query("SELECT count(*) FROM appointment_exports WHERE appointment_id LIKE 'a-%'").collectAll().first?.decode(Int64.self) == 200)
+            // The newest revision of the shared appointment wins, whatever order the records ran in.
+            #expect(try await store.exportState(memberID: "m-1", appointmentID: "same")?.appliedRevision == 5)
+            #expect(outcomes.contains { $0.0 == "same" && $0.1 == 5 && (try? $0.2.get()) == true })
+            // The unknown member's row failed alone.
+            let failed = try #require(outcomes.first { $0.0 == "nobody" })
+            #expect((try? failed.2.get()) == nil)
+            // A record clears the parked change it supersedes.
+            #expect(try await store.memberState("m-1")?.hasParkedChanges == false)
+        }
+    }
+
     @Test("a burst of exports stamps the connection at most once a second, but always clears an error")
     func outboundStampIsNotRewrittenByEveryExport() async throws {
         try await TestDatabase.with { db in
