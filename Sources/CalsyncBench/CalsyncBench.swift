@@ -206,7 +206,7 @@ struct CalsyncBench: AsyncParsableCommand {
         report.details.append(
             "Memory: idle RSS with default settings after 3 s without work; with CALSYNC_WORKER_CONCURRENCY=\(concurrency) the idle RSS "
                 + "is \(megabytes(result.idleWide)); the peak is VmHWM over \(grouped(Double(jobs))) jobs held 1 s each at the provider "
-                + "(in flight counts leases in Redis: a finished job's slot is reused while its ack is on the way, hence a few over the concurrency) "
+                + "(in flight counts leases in Redis: a finished job's slot is reused while its ack is on its way, so the count can exceed the concurrency) "
                 + "(\(grouped(result.run.jobsPerSecond)) jobs/s, \(result.run.check)).")
     }
 
