@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "CalsyncStore",
             dependencies: [
-                "CalsyncSync",
+                "CalsyncQueue", "CalsyncSync",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -56,12 +56,28 @@ final class WorkerEngine: Sendable {
     private let metrics: WorkerMetrics
     private let state = Mutex(State())
     private let observer: (@Sendable (Duration) -> Void)?
+    /// Acks of jobs finishing at the same time go to Redis in one script call.
+    private let acks: CoalescingBatcher<PendingAck, Bool>
+
+    private struct PendingAck: Sendable {
+        let tid: String
+        let fence: String
+        let locks: [JobLock]
+    }
 
     init(
         queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger,
         observer: (@Sendable (Duration) -> Void)?
     ) {
         self.observer = observer
+        self.acks = CoalescingBatcher(maxBatch: 256) { [queue] items in
+            do {
+                let held = try await queue.ack(items.map { ($0.tid, $0.fence) }, releasing: items.flatMap(\.locks))
+                return held.map { .success($0) }
+            } catch {
+                return items.map { _ in .failure(error) }
+            }
+        }
         var byType: [String: any JobHandler] = [:]
         for handler in handlers { byType[handler.jobType] = handler }
         self.queue = queue
@@ -344,8 +360,9 @@ final class WorkerEngine: Sendable {
                 let result: JobQueue.FailResult
                 switch kind {
                 case .ack:
-                    let acked = try await shielded { try await queue.ack([(task.tid, task.fence)], releasing: locks) }
-                    result = acked.first == true ? .scheduled : .stale
+                    let acks = self.acks
+                    let acked = try await shielded { try await acks.submit(PendingAck(tid: task.tid, fence: task.fence, locks: locks)) }
+                    result = acked ? .scheduled : .stale
                 case .retry:
                     result = try await shielded {
                         try await queue.fail(.retry, tid: task.tid, fence: task.fence, delay: delay, error: error, httpStatus: httpStatus, recordID: recordID, redacted: redacted)
