@@ -60,6 +60,17 @@ public struct JobLock: Sendable, Hashable {
         self.key = key
         self.token = token
     }
+
+    /// 128 random bits as 32 hex digits, from the system's generator (`getrandom`): unlike `UUID()`, which
+    /// opened /dev/urandom on every call (twice per export; `make bench`).
+    public static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        func hex(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return hex(generator.next()) + hex(generator.next())
+    }
 }
 
 /// Locks a running job hands to the engine: a successful job's locks go in the same Redis call as its

@@ -132,35 +132,8 @@ struct ExportStateStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Records an applied export revision (only when newer), clears parked changes it supersedes and stamps the
-/// connection's last outbound sync. The stamp is skipped while it is under a second old and error-free,
-/// so a burst of exports for one member does not rewrite its connection row for every job.
-struct RecordExportStatement: PostgresPreparedStatement {
-    static let sql = """
-        WITH up AS (
-            INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                calendar_id, external_event_id, content_hash, event_present, updated_at)
-            VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8, now())
-            ON CONFLICT (member_id, appointment_id) DO UPDATE SET
-                applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
-                calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
-                content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
-            WHERE e.applied_revision < EXCLUDED.applied_revision
-            RETURNING 1
-        ), cleared AS (
-            DELETE FROM parked_changes
-            WHERE member_id = $1 AND appointment_id = $2 AND revision <= $3
-              AND EXISTS (SELECT 1 FROM up)
-        ), stamped AS (
-            UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
-            WHERE id = $9::uuid
-              AND (last_outbound_sync_at IS NULL OR last_outbound_sync_at < now() - interval '1 second'
-                   OR last_outbound_error IS NOT NULL)
-        )
-        SELECT count(*) FROM up
-        """
-    typealias Row = Int64
-
+/// One export result to record: the applied revision and where the event is.
+struct ExportRecord: Sendable {
     var memberID: String
     var appointmentID: String
     var revision: Int64
@@ -169,27 +142,16 @@ struct RecordExportStatement: PostgresPreparedStatement {
     var externalEventID: String?
     var contentHash: String?
     var eventPresent: Bool
+    /// The connection whose provider was called: its last outbound sync is stamped (error cleared).
     var calledConnectionID: String?
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 9)
-        bindings.append(memberID)
-        bindings.append(appointmentID)
-        bindings.append(revision)
-        bindings.append(connectionID)
-        bindings.append(calendarID)
-        bindings.append(externalEventID)
-        bindings.append(contentHash)
-        bindings.append(eventPresent)
-        bindings.append(calledConnectionID)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
+    /// The row's key in `appointment_exports`, as the statement returns it.
+    var key: String { memberID + "\u{0}" + appointmentID }
 }
 
-/// `RecordExportStatement` for many rows at once (distinct appointments). Nullable text columns travel as
-/// '' (none of them is ever empty): postgres-nio has no arrays of optionals.
+/// Records applied export revisions, one row per appointment (each only when newer than the recorded one),
+/// clears the parked changes they supersede and stamps the connections that were called. Nullable text
+/// columns travel as '' (none of them is ever empty): postgres-nio has no arrays of optionals.
 struct RecordExportsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
@@ -213,16 +175,14 @@ struct RecordExportsStatement: PostgresPreparedStatement {
         ), stamped AS (
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
             WHERE id = ANY ($9::uuid[])
-              AND (last_outbound_sync_at IS NULL OR last_outbound_sync_at < now() - interval '1 second'
-                   OR last_outbound_error IS NOT NULL)
         )
         SELECT member_id, appointment_id FROM up
         """
     typealias Row = (String, String)
 
-    let rows: [RecordExportStatement]
+    let rows: [ExportRecord]
 
-    init(_ rows: [RecordExportStatement]) { self.rows = rows }
+    init(_ rows: [ExportRecord]) { self.rows = rows }
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 9)

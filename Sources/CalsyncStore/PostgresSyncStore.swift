@@ -91,7 +91,7 @@ public struct PostgresSyncStore: SyncStore {
     ) async throws -> Bool {
         // Concurrent jobs' records share statements (ExportRecordBatcher); alone, this is one single-row statement.
         try await recorder.record(
-            RecordExportStatement(
+            ExportRecord(
                 memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
                 calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
                 eventPresent: state.eventPresent, calledConnectionID: calledConnectionID))

@@ -1,3 +1,4 @@
+import CalsyncQueue
 import CalsyncSync
 import Foundation
 import Testing
@@ -60,7 +61,7 @@ struct LockTokenTests {
     @Test func tokensAre128RandomBitsAsHex() {
         var seen = Set<String>()
         for _ in 0..<1_000 {
-            let token = SyncLockToken.randomValue()
+            let token = JobLock.randomToken()
             #expect(token.count == 32 && token.allSatisfy(\.isHexDigit))
             seen.insert(token)
         }

@@ -1,3 +1,4 @@
+import CalsyncQueue
 import CalsyncRedis
 import CalsyncSync
 import Foundation
@@ -117,7 +118,7 @@ public struct RedisRateLimiter: RateLimiter {
         let connection = Self.interval(limit.connectionPerSecond)
         let cap = limit.connectionConcurrency ?? 0
         guard app > 0 || connection > 0 || cap > 0 else { return .send(permit: "") }
-        let permit = SyncLockToken.randomValue()
+        let permit = JobLock.randomToken()
         let reply = try await redis.evaluate(
             Self.acquireScript, keys: keys(scope),
             args: [String(app), String(connection), String(cap), permit, "60000", String(Self.micros(reserveUpTo))])

@@ -21,20 +21,18 @@ public struct RedisSyncLocks: SyncLocks {
     }
 
     public func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
-        let token = SyncLockToken(key: "\(prefix):lock:\(key)", value: SyncLockToken.randomValue())
+        let token = SyncLockToken(key: "\(prefix):lock:\(key)", token: JobLock.randomToken())
         let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
-        let reply = try await redis.send(["SET", token.key, token.value, "NX", "PX", String(milliseconds)])
+        let reply = try await redis.send(["SET", token.key, token.token, "NX", "PX", String(milliseconds)])
         return reply.isNull ? nil : token
     }
 
     public func release(_ token: SyncLockToken) async throws {
-        _ = try await redis.evaluate(Self.release, keys: [token.key], args: [token.value])
+        _ = try await redis.evaluate(Self.release, keys: [token.key], args: [token.token])
     }
 
     /// These locks live in the queue's Redis: the engine releases them with the job's acknowledgement.
-    public func jobLock(_ token: SyncLockToken) -> JobLock? {
-        JobLock(key: token.key, token: token.value)
-    }
+    public var releasedWithJob: Bool { true }
 }
 
 /// `SyncEventPublisher` on a Redis stream: `XADD <prefix>:events MAXLEN ~ 100000 * type … member_id … provider … at … detail …`.

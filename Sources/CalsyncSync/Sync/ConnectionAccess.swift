@@ -149,8 +149,8 @@ extension SyncEnvironment {
         }
         do {
             let result = try await body()
-            if let context, let lock = locks.jobLock(token) {
-                context.heldLocks.releaseWhenJobEnds(lock)
+            if let context, locks.releasedWithJob {
+                context.heldLocks.releaseWhenJobEnds(token)
             } else {
                 try? await locks.release(token)
             }

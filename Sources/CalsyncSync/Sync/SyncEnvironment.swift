@@ -9,41 +9,17 @@ public protocol SyncLocks: Sendable {
     func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken?
     /// Releases the lock if this token still holds it.
     func release(_ token: SyncLockToken) async throws
-    /// The lock as the job engine can release it with the job's end (same Redis), or nil when it cannot.
-    func jobLock(_ token: SyncLockToken) -> JobLock?
+    /// Whether the job engine can release these locks with a job's end (they live in the queue's Redis).
+    var releasedWithJob: Bool { get }
 }
 
 extension SyncLocks {
     /// Locks elsewhere than the queue's Redis are released by `release`.
-    public func jobLock(_ token: SyncLockToken) -> JobLock? { nil }
+    public var releasedWithJob: Bool { false }
 }
 
-/// Proof of holding a lock.
-public struct SyncLockToken: Sendable, Hashable {
-    /// The lock's key.
-    public var key: String
-    /// A value only this holder knows.
-    public var value: String
-
-    /// Creates a token.
-    public init(key: String, value: String) {
-        self.key = key
-        self.value = value
-    }
-
-    /// 128 random bits as 32 hex digits, from the system's generator (`getrandom`): unlike `UUID()`, which
-    /// opened /dev/urandom on every call (twice per export; `make bench`).
-    public static func randomValue() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        func padded(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }
-        return padded(high) + padded(low)
-    }
-}
+/// Proof of holding a lock: its key and a token only this holder knows (the engine's `JobLock`).
+public typealias SyncLockToken = JobLock
 
 /// A lifecycle event for the web tier (`XADD <prefix>:events`).
 public struct SyncLifecycleEvent: Sendable, Hashable {
