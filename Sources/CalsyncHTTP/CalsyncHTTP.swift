@@ -76,9 +76,13 @@ public struct HTTPTransport: Sendable {
         let prepared = request
         // Provider rate limits (shared across worker processes) hold or defer the request before it is sent,
         // and its concurrency slot is given back once the answer (or the failure) is in.
-        guard let gate = ProviderRequestGate.current else { return try await execute(prepared, method: method, url: url) }
+        guard let gate = ProviderRequestGate.current else {
+            try ProviderRequestGate.checkJobHeld()
+            return try await execute(prepared, method: method, url: url)
+        }
         let permit = try await gate.beforeRequest()
         do {
+            try ProviderRequestGate.checkJobHeld()
             let result = try await execute(prepared, method: method, url: url)
             await gate.afterRequest(permit: permit)
             return result
@@ -106,7 +110,8 @@ public struct HTTPTransport: Sendable {
     /// Sends a prepared request within the timeout and reads its bounded body.
     private func execute(_ prepared: HTTPClientRequest, method: Method, url: String) async throws -> HTTPResult {
         let started = ContinuousClock.now
-        let requestTimeout = configuration.requestTimeout
+        // Never past the job's deadline: a request must not outlive the job that sent it.
+        let requestTimeout = ProviderRequestGate.requestTimeout(configuration.requestTimeout)
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))
         let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
         let outcome: HTTPResult?

@@ -73,24 +73,116 @@ public struct JobLock: Sendable, Hashable {
     }
 }
 
-/// Locks a running job hands to the engine: a successful job's locks go in the same Redis call as its
-/// acknowledgement (one round trip less per job); on any other end they are released just before.
+/// The locks a running job holds in the queue's Redis. The engine renews them with the job's lease (one
+/// script), cancels the job when one is lost, and releases them when the job ends: a successful job's locks
+/// go in the same Redis call as its acknowledgement (one round trip less per job); on any other end they
+/// are released just before.
 public final class JobHeldLocks: Sendable {
     private let locks = Mutex<[JobLock]>([])
 
     /// An empty set.
     public init() {}
 
-    /// Releases `lock` when the job ends, instead of now.
-    public func releaseWhenJobEnds(_ lock: JobLock) {
+    /// Holds `lock` from now until the job ends (renewed with the lease, released with the job).
+    public func hold(_ lock: JobLock) {
         locks.withLock { $0.append(lock) }
     }
 
-    /// The locks handed over so far, emptied.
+    /// Forgets `lock` (its holder released it early).
+    public func drop(_ lock: JobLock) {
+        locks.withLock { $0.removeAll { $0 == lock } }
+    }
+
+    /// Releases `lock` when the job ends, instead of now (the same as `hold`).
+    public func releaseWhenJobEnds(_ lock: JobLock) {
+        hold(lock)
+    }
+
+    /// The locks held now.
+    func current() -> [JobLock] {
+        locks.withLock { $0 }
+    }
+
+    /// The locks held so far, emptied.
     func take() -> [JobLock] {
         locks.withLock { locks in
             defer { locks = [] }
             return locks
+        }
+    }
+}
+
+/// One run of a job as the engine sees it, visible to everything the handler calls (a task-local): its
+/// deadline, and whether it still holds its lease and locks. Provider calls check it before they go out,
+/// so a job that lost its lease (or ran past its deadline) makes no further provider call.
+public final class JobRun: Sendable {
+    /// The run of the current task, if it is a job's.
+    @TaskLocal public static var current: JobRun?
+
+    /// Why a run was stopped from outside.
+    public enum StopReason: Sendable, Equatable {
+        /// The lease or one of the job's locks was lost: another worker may own the job now.
+        case leaseLost
+        /// The job ran past `CALSYNC_JOB_TIMEOUT_SECONDS`.
+        case deadline
+        /// The worker is shutting down.
+        case shutdown
+    }
+
+    /// When the job must have ended; it is cancelled (and retried) after.
+    public let deadline: ContinuousClock.Instant
+    private let stop = Mutex<StopReason?>(nil)
+    /// Until when the lease is surely held: the start of the last successful renewal (or the claim) plus the lease.
+    private let heldUntil: Mutex<ContinuousClock.Instant>
+
+    /// Creates a run (the engine does; handler tests may too).
+    public init(deadline: ContinuousClock.Instant, heldUntil: ContinuousClock.Instant) {
+        self.deadline = deadline
+        self.heldUntil = Mutex(heldUntil)
+    }
+
+    /// Why the run was stopped, if it was.
+    public var stopReason: StopReason? { stop.withLock { $0 } }
+
+    /// Marks the run stopped (the first reason wins); returns whether this call stopped it.
+    @discardableResult
+    func markStopped(_ reason: StopReason) -> Bool {
+        stop.withLock { current in
+            guard current == nil else { return false }
+            current = reason
+            return true
+        }
+    }
+
+    /// Records a successful renewal that started at `start`.
+    func renewed(startedAt start: ContinuousClock.Instant, lease: Duration) {
+        heldUntil.withLock { $0 = max($0, start + lease) }
+    }
+
+    /// Throws unless the run may still act: not stopped, not cancelled, lease surely held, deadline not passed.
+    public func checkHeld() throws {
+        if let reason = stopReason { throw JobRunStopped(reason: reason) }
+        try Task.checkCancellation()
+        let now = ContinuousClock.now
+        if now >= heldUntil.withLock({ $0 }) { throw JobRunStopped(reason: .leaseLost) }
+        if now >= deadline { throw JobRunStopped(reason: .deadline) }
+    }
+
+    /// The time left before the deadline (zero when past it).
+    public var remaining: Duration { max(.zero, deadline - ContinuousClock.now) }
+}
+
+/// A job's run was stopped from outside (lease or lock lost, deadline, shutdown): it must not act further.
+public struct JobRunStopped: Error, Sendable, CustomStringConvertible {
+    /// Why.
+    public let reason: JobRun.StopReason
+
+    /// Words for logs and dead records.
+    public var description: String {
+        switch reason {
+        case .leaseLost: "the job lost its lease or lock; another worker may run it now, so it stopped before its next provider call"
+        case .deadline: "the job ran past its deadline (CALSYNC_JOB_TIMEOUT_SECONDS) and was cancelled"
+        case .shutdown: "the worker is shutting down"
         }
     }
 }

@@ -115,11 +115,14 @@ public final class JobQueue: Sendable {
 
     // MARK: - Operations
 
-    /// A snapshot of the queues; types are `knownTypes` plus every type that has a ready list.
-    public func stats(knownTypes: [String]) async throws -> QueueStats {
+    /// A snapshot of the queues; types are `knownTypes`, plus every type that has a ready list when
+    /// `discoverTypes` (a keyspace scan: for operators, not for every worker every few seconds).
+    public func stats(knownTypes: [String], discoverTypes: Bool = true) async throws -> QueueStats {
         var types = Set(knownTypes)
-        for key in try await scan(match: Self.globEscape(prefix) + ":queue:*") {
-            types.insert(String(key.dropFirst(prefix.count + ":queue:".count)))
+        if discoverTypes {
+            for key in try await scan(match: Self.globEscape(prefix) + ":queue:*") {
+                types.insert(String(key.dropFirst(prefix.count + ":queue:".count)))
+            }
         }
         let ordered = types.sorted()
         var commands: [[String]] = [["TIME"], ["ZCARD", "\(prefix):leases"], ["HLEN", "\(prefix):dead"], ["GET", "\(prefix):dead:trimmed"]]
@@ -148,6 +151,21 @@ public final class JobQueue: Sendable {
         return QueueStats(
             ready: ready, scheduled: scheduled, inFlight: replies[1].int ?? 0, dead: replies[2].int ?? 0,
             deadTrimmed: replies[3].int ?? 0, oldestJobAgeSeconds: oldest)
+    }
+
+    /// The job types that have a ready list or scheduled entries but are not in `known`, found by a keyspace
+    /// scan; nil when another process of the fleet swept within `every` (one sweep per interval fleet-wide).
+    func unknownTypes(known: Set<String>, owner: String, every interval: Duration) async throws -> [String]? {
+        let won = try await redis.send(["SET", "\(prefix):sweep", owner, "NX", "PX", String(max(1, interval.milliseconds))])
+        if won.isNull { return nil }
+        var found = Set<String>()
+        for (pattern, lead) in [(":queue:*", ":queue:"), (":scheduled:*", ":scheduled:")] {
+            for key in try await scan(match: Self.globEscape(prefix) + pattern) {
+                let type = String(key.dropFirst(prefix.count + lead.count))
+                if !known.contains(type) { found.insert(type) }
+            }
+        }
+        return found.sorted()
     }
 
     /// Dead records, newest first, optionally of one type.
@@ -305,15 +323,23 @@ public final class JobQueue: Sendable {
         _ = try await redis.evaluate(QueueScripts.releaseLocks, keys: locks.map(\.key), args: locks.map(\.token))
     }
 
-    /// Extends the leases of held tasks; returns the tids no longer held.
-    func renew(_ tasks: [(tid: String, fence: String)]) async throws -> [String] {
+    /// Extends the leases of held tasks and the locks their jobs hold; returns the tids no longer held
+    /// (stale fence, or a lock taken over).
+    func renew(_ tasks: [(tid: String, fence: String, locks: [JobLock])]) async throws -> [String] {
         if tasks.isEmpty { return [] }
         var args = [String(configuration.leaseDuration.milliseconds)]
+        var keys = [prefix]
+        var tokens: [String] = []
         for task in tasks {
             args.append(task.tid)
             args.append(task.fence)
+            args.append(String(task.locks.count))
+            for lock in task.locks {
+                keys.append(lock.key)
+                tokens.append(lock.token)
+            }
         }
-        let reply = try await redis.evaluate(QueueScripts.renew, keys: [prefix], args: args)
+        let reply = try await redis.evaluate(QueueScripts.renew, keys: keys, args: args + tokens)
         return (reply.array ?? []).compactMap { $0.string }
     }
 

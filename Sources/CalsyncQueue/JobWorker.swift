@@ -33,6 +33,12 @@ final class WorkerEngine: Sendable {
     private struct Held {
         let type: String
         let fence: String
+        /// The run's deadline, stop flag and lease estimate (what the handler's provider calls check).
+        let run: JobRun
+        /// The locks the job holds (renewed with the lease).
+        let locks: JobHeldLocks
+        /// Cancels the handler's task; set once the handler started.
+        var cancel: (@Sendable () -> Void)?
     }
 
     private struct State {
@@ -150,6 +156,7 @@ final class WorkerEngine: Sendable {
                 continue
             }
             do {
+                let claimStarted = ContinuousClock.now
                 let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total)
                 if failures > 0 {
                     logger.info("Redis is reachable again; claiming resumed", metadata: ["calsync.redis.failures": "\(failures)"])
@@ -161,11 +168,11 @@ final class WorkerEngine: Sendable {
                     continue
                 }
                 idleWait = .milliseconds(1)
-                let accepted = register(tasks)
+                let accepted = register(tasks, claimStarted: claimStarted)
                 let claimedAt = ContinuousClock.now
-                for task in accepted {
+                for (task, held) in accepted {
                     jobs.addTask {
-                        await self.process(task, claimedAtMs: now)
+                        await self.process(task, held: held, claimedAtMs: now)
                         self.observer?(ContinuousClock.now - claimedAt)
                     }
                 }
@@ -211,14 +218,39 @@ final class WorkerEngine: Sendable {
         }
     }
 
-    private func register(_ tasks: [ClaimedTask]) -> [ClaimedTask] {
-        state.withLock { state in
-            for task in tasks {
-                state.inFlight[task.tid] = Held(type: task.type, fence: task.fence)
+    private func register(_ tasks: [ClaimedTask], claimStarted: ContinuousClock.Instant) -> [(ClaimedTask, Held)] {
+        let lease = queue.configuration.leaseDuration
+        let deadline = claimStarted + configuration.jobTimeout
+        return state.withLock { state in
+            tasks.map { task in
+                let held = Held(
+                    type: task.type, fence: task.fence, run: JobRun(deadline: deadline, heldUntil: claimStarted + lease),
+                    locks: JobHeldLocks(), cancel: nil)
+                state.inFlight[task.tid] = held
                 state.perType[task.type, default: 0] += 1
+                return (task, held)
             }
         }
-        return tasks
+    }
+
+    /// Stops a running job from outside: marks its run (so its next provider call refuses) and cancels its handler.
+    private func stopRun(_ tid: String, _ reason: JobRun.StopReason) {
+        let cancel: (@Sendable () -> Void)? = state.withLock { state in
+            guard let held = state.inFlight[tid], held.run.markStopped(reason) else { return nil }
+            return held.cancel
+        }
+        cancel?()
+    }
+
+    /// Runs the handler in its own task, so that a lost lease, the deadline or a shutdown can cancel this job alone.
+    private func runHandler(
+        _ handler: any JobHandler, _ job: Job, context: JobContext, tid: String, run: JobRun
+    ) async throws -> JobOutcome {
+        let task = Task { try await JobRun.$current.withValue(run) { try await handler.handle(job, context: context) } }
+        let cancel: @Sendable () -> Void = { task.cancel() }
+        state.withLock { state in state.inFlight[tid]?.cancel = cancel }
+        if run.stopReason != nil { task.cancel() }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 
     /// Takes a task out of the in-flight set; false when someone (shutdown hand-back) already did.
@@ -252,7 +284,7 @@ final class WorkerEngine: Sendable {
 
     // MARK: - Running one job
 
-    private func process(_ task: ClaimedTask, claimedAtMs: Int64) async {
+    private func process(_ task: ClaimedTask, held: Held, claimedAtMs: Int64) async {
         let attempt = task.attempts + 1
         guard let handler = handlers[task.type] else {
             let id: String?
@@ -282,11 +314,11 @@ final class WorkerEngine: Sendable {
             logger[metadataKey: "calsync.job.id"] = "\(id)"
             logger[metadataKey: "calsync.job.type"] = "\(task.type)"
             let job = Job(id: id, type: task.type, enqueuedAt: enqueuedAt, payload: payload, raw: task.raw, attempt: attempt)
-            let context = JobContext(logger: logger, workerID: configuration.workerID, deferrals: task.deferrals)
+            let context = JobContext(logger: logger, workerID: configuration.workerID, deferrals: task.deferrals, heldLocks: held.locks)
             logger.debug("job started", metadata: ["calsync.job.attempt": "\(attempt)"])
             let started = ContinuousClock.now
             do {
-                let outcome = try await handler.handle(job, context: context)
+                let outcome = try await runHandler(handler, job, context: context, tid: task.tid, run: held.run)
                 metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
                 switch outcome {
                 case .completed:
@@ -297,12 +329,17 @@ final class WorkerEngine: Sendable {
                     logger.debug("job skipped", metadata: ["calsync.job.skip_reason": "\(why)"])
                 }
                 await finish(task, .ack, logger: logger, locks: context.heldLocks.take())
-            } catch let error as JobError {
-                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
-                await releaseLocks(context.heldLocks.take(), logger: logger)
-                await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
             } catch {
                 await releaseLocks(context.heldLocks.take(), logger: logger)
+                if let reason = held.run.stopReason {
+                    await stopped(task, job: job, reason: reason, redacted: redacted, logger: logger)
+                    return
+                }
+                if let error = error as? JobError {
+                    metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                    await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
+                    return
+                }
                 if isStopping, Task.isCancelled || error is CancellationError {
                     await finish(task, .handback, logger: logger)
                     return
@@ -311,6 +348,22 @@ final class WorkerEngine: Sendable {
                 let wrapped = JobError.retryable("unexpected_error", String(describing: error))
                 await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
             }
+        }
+    }
+
+    /// Ends a run that was stopped from outside: a shutdown hands it back, a deadline retries it (an attempt),
+    /// a lost lease or lock defers it (no attempt: the fence is usually stale and nothing changes).
+    private func stopped(_ task: ClaimedTask, job: Job, reason: JobRun.StopReason, redacted: [UInt8]?, logger: Logger) async {
+        let stop = JobRunStopped(reason: reason)
+        switch reason {
+        case .shutdown:
+            await finish(task, .handback, logger: logger)
+        case .deadline:
+            logger.warning("job cancelled at its deadline", metadata: ["calsync.job.timeout_s": "\(configuration.jobTimeout.components.seconds)"])
+            await handleFailure(task, job: job, error: .retryable("job_timeout", stop.description), redacted: redacted, logger: logger)
+        case .leaseLost:
+            logger.warning("job stopped: its lease or lock was lost")
+            await finish(task, .defer, delay: .milliseconds(500), error: stop.description, recordID: job.id, redacted: redacted, logger: logger)
         }
     }
 
@@ -455,22 +508,33 @@ final class WorkerEngine: Sendable {
         while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < deadline {
             try? await shielded { try await Task.sleep(for: .milliseconds(5)) }
         }
-        let unfinished: [(String, Held)] = state.withLock { state in
-            let list = Array(state.inFlight)
-            return list
+        // Still running after the grace: cancel their handlers first (no further provider call), give them a
+        // moment to hand themselves back, then hand back whatever did not end.
+        let running: [String] = state.withLock { Array($0.inFlight.keys) }
+        if running.isEmpty { return }
+        logger.info("graceful shutdown: cancelling unfinished jobs", metadata: ["calsync.worker.in_flight": "\(running.count)"])
+        for tid in running { stopRun(tid, .shutdown) }
+        let settle = ContinuousClock.now + Self.cancelSettleTime
+        while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < settle {
+            try? await shielded { try await Task.sleep(for: .milliseconds(5)) }
         }
-        if unfinished.isEmpty { return }
-        logger.info("graceful shutdown: handing back unfinished jobs", metadata: ["calsync.worker.in_flight": "\(unfinished.count)"])
-        await withDiscardingTaskGroup { group in
-            for (tid, held) in unfinished {
-                group.addTask {
-                    let task = ClaimedTask(type: held.type, tid: tid, fence: held.fence, attempts: 0, deferrals: 0, raw: [])
-                    await self.finish(task, .handback)
+        let unfinished: [(String, Held)] = state.withLock { Array($0.inFlight) }
+        if !unfinished.isEmpty {
+            logger.info("graceful shutdown: handing back unfinished jobs", metadata: ["calsync.worker.in_flight": "\(unfinished.count)"])
+            await withDiscardingTaskGroup { group in
+                for (tid, held) in unfinished {
+                    group.addTask {
+                        let task = ClaimedTask(type: held.type, tid: tid, fence: held.fence, attempts: 0, deferrals: 0, raw: [])
+                        await self.finish(task, .handback)
+                    }
                 }
             }
         }
         jobs.cancelAll()
     }
+
+    /// How long cancelled handlers get to end by themselves at shutdown before their jobs are handed back.
+    static let cancelSettleTime: Duration = .seconds(2)
 
     // MARK: - Background loops
 
@@ -482,14 +546,28 @@ final class WorkerEngine: Sendable {
             } catch {
                 return
             }
-            let held: [(tid: String, fence: String)] = state.withLock { state in
-                state.inFlight.map { ($0.key, $0.value.fence) }
+            let now = ContinuousClock.now
+            let (held, late): ([(tid: String, fence: String, locks: [JobLock], run: JobRun)], [String]) = state.withLock { state in
+                var held: [(tid: String, fence: String, locks: [JobLock], run: JobRun)] = []
+                var late: [String] = []
+                for (tid, job) in state.inFlight {
+                    if job.run.deadline <= now { late.append(tid) }
+                    held.append((tid, job.fence, job.locks.current(), job.run))
+                }
+                return (held, late)
             }
+            for tid in late { stopRun(tid, .deadline) }
             if held.isEmpty { continue }
             do {
-                let lost = try await queue.renew(held)
+                let lost = Set(try await queue.renew(held.map { ($0.tid, $0.fence, $0.locks) }))
+                for job in held where !lost.contains(job.tid) {
+                    job.run.renewed(startedAt: now, lease: queue.configuration.leaseDuration)
+                }
                 if !lost.isEmpty {
-                    logger.warning("leases lost (a job ran longer than its lease while renewals failed)", metadata: ["calsync.worker.lost": "\(lost.count)"])
+                    logger.warning(
+                        "leases or locks lost (renewals failed for a whole lease, or Redis lost them); stopping those jobs",
+                        metadata: ["calsync.worker.lost": "\(lost.count)"])
+                    for tid in lost { stopRun(tid, .leaseLost) }
                 }
             } catch {
                 logger.warning("cannot renew leases", metadata: ["calsync.error": "\(error)"])
@@ -497,36 +575,49 @@ final class WorkerEngine: Sendable {
         }
     }
 
+    /// Updates the queue gauges every `maintenanceInterval` (known types only), and every
+    /// `unknownTypeSweepInterval` lets one worker of the fleet look for jobs of types nobody knows.
     private func maintenanceLoop() async {
-        var first = true
+        var nextSweep = ContinuousClock.now
         while !Task.isCancelled {
-            if !first {
-                do {
-                    try await Task.sleep(for: configuration.maintenanceInterval)
-                } catch {
-                    return
-                }
-            }
-            first = false
             do {
-                let stats = try await queue.stats(knownTypes: Array(knownTypes))
+                let stats = try await queue.stats(knownTypes: Array(knownTypes), discoverTypes: false)
                 metrics.depth(stats)
-                let unknown = stats.ready.filter { !knownTypes.contains($0.key) && $0.value > 0 }.map(\.key).sorted()
-                if !unknown.isEmpty {
-                    logger.warning("jobs of unknown types found; dead-lettering them", metadata: ["calsync.job.types": "\(unknown.joined(separator: ","))"])
-                }
-                let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-                    state.sweepTypes = unknown
-                    guard !unknown.isEmpty else { return nil }
-                    let waiter = state.waiter
-                    state.waiter = nil
-                    if waiter == nil { state.wakePending = true }
-                    return waiter
-                }
-                waiter?.resume()
             } catch {
                 logger.debug("queue maintenance failed", metadata: ["calsync.error": "\(error)"])
             }
+            if ContinuousClock.now >= nextSweep {
+                nextSweep = ContinuousClock.now + configuration.unknownTypeSweepInterval
+                await sweepUnknownTypes()
+            }
+            do {
+                try await Task.sleep(for: configuration.maintenanceInterval)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Scans the keyspace (ready lists and scheduled sets) for job types no worker of this deployment knows,
+    /// when this worker wins the fleet's sweep lock; their jobs are then claimed and dead-lettered.
+    private func sweepUnknownTypes() async {
+        do {
+            guard let unknown = try await queue.unknownTypes(known: knownTypes, owner: configuration.workerID, every: configuration.unknownTypeSweepInterval)
+            else { return }
+            if !unknown.isEmpty {
+                logger.warning("jobs of unknown types found; dead-lettering them", metadata: ["calsync.job.types": "\(unknown.joined(separator: ","))"])
+            }
+            let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+                state.sweepTypes = unknown
+                guard !unknown.isEmpty else { return nil }
+                let waiter = state.waiter
+                state.waiter = nil
+                if waiter == nil { state.wakePending = true }
+                return waiter
+            }
+            waiter?.resume()
+        } catch {
+            logger.debug("unknown-type sweep failed", metadata: ["calsync.error": "\(error)"])
         }
     }
 }

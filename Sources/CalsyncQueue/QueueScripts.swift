@@ -210,17 +210,32 @@ enum QueueScripts {
         return #KEYS
         """#)
 
-    /// Extends the leases of tasks still held. ARGV: lease ms, tid1, fence1, … Returns the tids no longer held.
+    /// Extends the leases of tasks still held, and the locks their jobs hold, to now + lease. KEYS: prefix,
+    /// then every lock key; ARGV: lease ms, then per task: tid, fence, number of locks; then one token per lock
+    /// key, in KEYS order. A task whose fence is stale, or one of whose locks no longer holds its token, is lost:
+    /// returns the lost tids (their locks are left alone).
     static let renew = RedisScript(common + #"""
-        local deadline = now_ms() + tonumber(ARGV[1])
+        local lease = tonumber(ARGV[1])
+        local deadline = now_ms() + lease
         local lost = {}
-        for i = 2, #ARGV, 2 do
-          local tid = ARGV[i]
-          if redis.call('HGET', P .. ':task:' .. tid, 'fence') == ARGV[i + 1] then
+        local locks = #KEYS - 1
+        local tokens = #ARGV - locks
+        local k = 0
+        local i = 2
+        while i <= tokens do
+          local tid, fence, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+          local held = redis.call('HGET', P .. ':task:' .. tid, 'fence') == fence
+          for j = 1, n do
+            if held and redis.call('GET', KEYS[1 + k + j]) ~= ARGV[tokens + k + j] then held = false end
+          end
+          if held then
             redis.call('ZADD', P .. ':leases', 'XX', deadline, tid)
+            for j = 1, n do redis.call('PEXPIRE', KEYS[1 + k + j], lease) end
           else
             lost[#lost + 1] = tid
           end
+          k = k + n
+          i = i + 3
         end
         return lost
         """#)

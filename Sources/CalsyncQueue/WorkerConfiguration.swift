@@ -14,8 +14,14 @@ public struct WorkerConfiguration: Sendable {
     public var idlePollInterval: Duration
     /// This worker's id in task hashes and logs; default `host:pid:random`.
     public var workerID: String
-    /// How often the worker sweeps lists of unknown job types and updates queue gauges; default 5 s.
+    /// How often the worker updates its queue gauges (known types only: no keyspace scan); default 5 s.
     public var maintenanceInterval: Duration
+    /// How often one worker of the fleet (a Redis lock decides which) scans the keyspace for ready lists and
+    /// scheduled sets of job types no worker knows, and dead-letters their jobs; default 5 minutes.
+    public var unknownTypeSweepInterval: Duration
+    /// How long one run of a job may take; after it the job is cancelled (no further provider call) and
+    /// retried. Default 300 s. A provider request started near the deadline gets a shorter timeout.
+    public var jobTimeout: Duration
 
     /// Creates a configuration with the documented defaults.
     public init() {
@@ -27,5 +33,7 @@ public struct WorkerConfiguration: Sendable {
         let random = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         self.workerID = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(random)"
         self.maintenanceInterval = .seconds(5)
+        self.unknownTypeSweepInterval = .seconds(300)
+        self.jobTimeout = .seconds(300)
     }
 }

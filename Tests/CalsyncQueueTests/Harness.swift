@@ -115,6 +115,7 @@ func testWorkerConfiguration(concurrency: Int = 8) -> WorkerConfiguration {
     configuration.concurrency = concurrency
     configuration.idlePollInterval = .milliseconds(5)
     configuration.maintenanceInterval = .milliseconds(100)
+    configuration.unknownTypeSweepInterval = .milliseconds(100)
     configuration.shutdownGrace = .seconds(5)
     return configuration
 }

@@ -176,11 +176,36 @@ struct QueueEngineTests {
             // Four renewals 300 ms apart outlive the 1 s lease; the margin keeps this true on a loaded machine.
             for _ in 0..<4 {
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(try await queue.renew([(task.tid, task.fence), ("999999", "1")]) == ["999999"])
+                #expect(try await queue.renew([(task.tid, task.fence, []), ("999999", "1", [])]) == ["999999"])
             }
             let (_, none) = try await queue.claim(workerID: "w2", slots: [("t", 1)], total: 1)
             #expect(none.isEmpty)
             #expect(try await queue.ack([(task.tid, task.fence)]) == [true])
+        }
+    }
+
+    @Test func renewalExtendsTheJobsLocksAndReportsALockTakenOver() async throws {
+        try await withQueue("renewlocks", configure: { $0.leaseDuration = .seconds(1) }) { queue, redis in
+            _ = try await queue.enqueue(type: "t", payload: "{}")
+            _ = try await queue.enqueue(type: "t", payload: "{}")
+            let (_, tasks) = try await queue.claim(workerID: "w", slots: [("t", 2)], total: 2)
+            #expect(tasks.count == 2)
+            let prefix = queue.configuration.prefix
+            let mine = JobLock(key: "\(prefix):lock:a", token: "tok-a")
+            let other = JobLock(key: "\(prefix):lock:b", token: "tok-b")
+            _ = try await redis.send(["SET", mine.key, mine.token, "PX", "1000"])
+            _ = try await redis.send(["SET", other.key, other.token, "PX", "1000"])
+            // Renewals outlive the lock's first TTL: the lock lives as long as the job.
+            for _ in 0..<4 {
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await queue.renew([(tasks[0].tid, tasks[0].fence, [mine])]) == [])
+            }
+            #expect(try await redis.send(["GET", mine.key]).string == mine.token)
+            // Someone else holds the second job's lock now: that job is lost, and its lease is not extended.
+            _ = try await redis.send(["SET", other.key, "someone-else"])
+            let lost = try await queue.renew([(tasks[0].tid, tasks[0].fence, [mine]), (tasks[1].tid, tasks[1].fence, [other])])
+            #expect(lost == [tasks[1].tid])
+            #expect(try await redis.send(["GET", other.key]).string == "someone-else")
         }
     }
 

@@ -133,6 +133,16 @@ extension CalsyncConfiguration {
         worker.shutdownGrace = .seconds(try values.int("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: 25, range: 0...3600))
         worker.jobMaxAge = .seconds(try values.int("CALSYNC_JOB_MAX_AGE_SECONDS", default: 86_400, range: 1...31_536_000))
         worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: 1000, range: 0...1_000_000)
+        worker.jobTimeout = .seconds(try values.int("CALSYNC_JOB_TIMEOUT_SECONDS", default: 300, range: 2...86_400))
+        worker.providerTimeout = .seconds(try values.int("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: 30, range: 1...3600))
+        worker.providerWriteSettle = .seconds(
+            try values.int("CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS", default: 30, range: 0...3600))
+        worker.unknownTypeSweep = .seconds(try values.int("CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: 300, range: 1...86_400))
+        guard worker.jobTimeout > worker.providerTimeout else {
+            throw ConfigurationError(
+                code: "invalid_job_timeout",
+                message: "CALSYNC_JOB_TIMEOUT_SECONDS (\(worker.jobTimeout.components.seconds)) must be longer than CALSYNC_PROVIDER_TIMEOUT_SECONDS (\(worker.providerTimeout.components.seconds)): a provider request must fit inside its job")
+        }
 
         // Retry.
         retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: 8, range: 1...1000)

@@ -27,6 +27,8 @@ extension CalsyncConfiguration {
         configuration.concurrency = worker.concurrency
         configuration.perTypeLimits = worker.typeConcurrency
         configuration.shutdownGrace = worker.shutdownGrace
+        configuration.jobTimeout = worker.jobTimeout
+        configuration.unknownTypeSweepInterval = worker.unknownTypeSweep
         return configuration
     }
 }

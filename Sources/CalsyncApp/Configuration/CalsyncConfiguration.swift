@@ -124,6 +124,17 @@ public struct CalsyncConfiguration: Sendable {
         public var jobMaxAge: Duration
         /// `CALSYNC_MAX_DEFERRALS`: times a job may be deferred (not an attempt) before it is dead; default 1000.
         public var maxDeferrals: Int
+        /// `CALSYNC_JOB_TIMEOUT_SECONDS`: how long one run of a job may take before it is cancelled and retried;
+        /// default 300 s. Must exceed `CALSYNC_PROVIDER_TIMEOUT_SECONDS`.
+        public var jobTimeout: Duration
+        /// `CALSYNC_PROVIDER_TIMEOUT_SECONDS`: how long one provider request may take; default 30 s (shortened to
+        /// end before the job's deadline).
+        public var providerTimeout: Duration
+        /// `CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS`: how long after its timeout a provider may still apply a write
+        /// whose answer calsync never got; default 30 s. A newer revision verifies the event once that has passed.
+        public var providerWriteSettle: Duration
+        /// `CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS`: how often one worker of the fleet scans for jobs of unknown types; default 300 s.
+        public var unknownTypeSweep: Duration
 
         /// Creates the defaults.
         public init() {
@@ -134,6 +145,10 @@ public struct CalsyncConfiguration: Sendable {
             self.shutdownGrace = .seconds(25)
             self.jobMaxAge = .seconds(86_400)
             self.maxDeferrals = 1000
+            self.jobTimeout = .seconds(300)
+            self.providerTimeout = .seconds(30)
+            self.providerWriteSettle = .seconds(30)
+            self.unknownTypeSweep = .seconds(300)
         }
     }
 

@@ -20,7 +20,7 @@ public struct ConfiguredProviders: ProviderDirectory {
                 httpClient: httpClient,
                 configuration: .init(
                     apiBaseURL: configuration.google.apiURL, tokenURL: configuration.google.tokenURL, clientID: id,
-                    clientSecret: secret),
+                    clientSecret: secret, http: .init(requestTimeout: configuration.worker.providerTimeout)),
                 logger: logger)
         } else {
             google = nil
@@ -30,7 +30,7 @@ public struct ConfiguredProviders: ProviderDirectory {
                 httpClient: httpClient,
                 configuration: .init(
                     graphBaseURL: configuration.microsoft.apiURL, tokenURL: configuration.microsoft.tokenURL, clientID: id,
-                    clientSecret: secret),
+                    clientSecret: secret, http: .init(requestTimeout: configuration.worker.providerTimeout)),
                 logger: logger)
         } else {
             microsoft = nil
@@ -89,10 +89,10 @@ public enum SyncAssembly {
         sync.importPastDays = configuration.importWindow.pastDays
         sync.importFutureDays = configuration.importWindow.futureDays
         sync.refreshMargin = .seconds(configuration.scheduler.refreshMargin)
-        // A lock outlives its holder by at most one lease: after a crash, the job comes back (lease
-        // expired) about when its appointment's lock frees. Revision checks and idempotent provider
-        // ids keep a job that runs past its lock harmless.
-        sync.lockTTL = max(.seconds(5), configuration.worker.leaseDuration)
+        // A lock lives as long as its job: taken for one lease and renewed with the job's lease (one
+        // script); a job whose lease or lock is lost is cancelled before its next provider call. After a
+        // crash the lock frees when the lease expires, about when the job comes back.
+        sync.lockTTL = configuration.worker.leaseDuration
         return SyncEnvironment(
             store: PostgresSyncStore(client: database.client, logger: logger),
             providers: ConfiguredProviders(configuration: configuration, httpClient: httpClient, logger: logger),

@@ -139,23 +139,23 @@ extension SyncEnvironment {
     }
 
     /// Runs `body` holding the lock `key`; a held lock defers the job (no attempt burnt). With a job
-    /// `context`, a lock the engine can release is kept until the job ends and released with its
-    /// acknowledgement (one Redis round trip less); otherwise, and after an error, it is released at once.
+    /// `context` and locks the engine can handle (they live in the queue's Redis), the lock is held until the
+    /// job ends: renewed with the job's lease (the job is cancelled if it is lost) and released with its
+    /// acknowledgement. Otherwise, and after an error, it is released at once.
     func withLock<T: Sendable>(
         _ key: String, what: String, context: JobContext? = nil, _ body: () async throws -> T
     ) async throws -> T {
         guard let token = try await locks.acquire(key, ttl: configuration.lockTTL) else {
             throw JobError.deferred("locked", "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
         }
+        let engineHeld = context != nil && locks.releasedWithJob
+        if engineHeld { context?.heldLocks.hold(token) }
         do {
             let result = try await body()
-            if let context, locks.releasedWithJob {
-                context.heldLocks.releaseWhenJobEnds(token)
-            } else {
-                try? await locks.release(token)
-            }
+            if !engineHeld { try? await locks.release(token) }
             return result
         } catch {
+            context?.heldLocks.drop(token)
             try? await locks.release(token)
             throw error
         }

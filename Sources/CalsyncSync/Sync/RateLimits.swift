@@ -1,3 +1,4 @@
+import CalsyncQueue
 import Foundation
 
 /// Where a provider request counts: the provider's app-wide quota and one connection's (user or mailbox) quota.
@@ -83,6 +84,8 @@ public struct ProviderRequestGate: Sendable {
 
     /// Waits for (or reserves) the request's slot; throws `RateLimited` when the wait is too long to hold a worker for.
     public func beforeRequest() async throws -> String {
+        // A job that lost its lease, ran past its deadline or is being cancelled sends nothing more.
+        try JobRun.current?.checkHeld()
         for _ in 0..<20 {
             switch try await limiter.acquire(scope, reserveUpTo: reserveUpTo) {
             case .send(let permit):
@@ -102,6 +105,18 @@ public struct ProviderRequestGate: Sendable {
             }
         }
         throw RateLimited(retryAfter: reserveUpTo, limit: "concurrency")
+    }
+
+    /// Throws when the current job may no longer act (lease or lock lost, deadline passed, cancelled):
+    /// checked just before every provider request goes out.
+    public static func checkJobHeld() throws {
+        try JobRun.current?.checkHeld()
+    }
+
+    /// The timeout for the next request: `configured`, shortened so that it ends before the job's deadline.
+    public static func requestTimeout(_ configured: Duration) -> Duration {
+        guard let run = JobRun.current else { return configured }
+        return min(configured, run.remaining)
     }
 
     /// Frees the request's concurrency slot.
