@@ -142,7 +142,7 @@ extension BenchRig {
                     while index < jobs {
                         let member = members[index % members.count]
                         let appointment = "bare-\(index)"
-                        guard let (state, _) = try await store.memberState(member, exportOf: appointment), state.eligible else {
+                        guard let (state, _) = try await store.memberState(member, exportOf: appointment, revision: 1), state.eligible else {
                             throw BenchError("bare: member \(member) is missing")
                         }
                         let connection = connections[member] ?? ""

@@ -1,3 +1,5 @@
+import CalsyncSync
+import Foundation
 import PostgresNIO
 
 // The statements every export runs, prepared once per connection: parsing and planning them on every
@@ -78,8 +80,7 @@ struct MemberStateStatement: PostgresPreparedStatement {
 /// repeats the export columns; all nil when nothing was ever applied).
 struct MemberExportStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(MemberRow.columns),
-               e.applied_revision, e.connection_id::text, e.calendar_id, e.external_event_id, e.content_hash, e.event_present
+        SELECT \(MemberRow.columns), \(ExportStateStatement.columns)
         FROM members m
         JOIN organizations o ON o.id = m.organization_id
         LEFT JOIN calendar_connections c ON c.member_id = m.id
@@ -87,49 +88,74 @@ struct MemberExportStatement: PostgresPreparedStatement {
         WHERE m.id = $1
         ORDER BY c.created_at
         """
-    typealias Row = (member: MemberRow, export: ExportStateStatement.Row?)
+    typealias Row = (member: MemberRow, export: ExportView)
 
     var memberID: String
     var appointmentID: String
+    /// The revision about to be applied: unsettled writes of older revisions are reported.
+    var revision: Int64
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
+        var bindings = PostgresBindings(capacity: 3)
         bindings.append(memberID)
         bindings.append(appointmentID)
+        bindings.append(revision)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let cells = row.makeRandomAccess()
-        let base = MemberRow.count
-        guard let revision = try cells[base].decode(Int64?.self) else { return (try MemberRow(cells), nil) }
-        let export = (
-            revision, try cells[base + 1].decode(String?.self), try cells[base + 2].decode(String?.self),
-            try cells[base + 3].decode(String?.self), try cells[base + 4].decode(String?.self),
-            try cells[base + 5].decode(Bool.self))
-        return (try MemberRow(cells), export)
+        return (try MemberRow(cells), try ExportStateStatement.decode(cells, from: MemberRow.count))
     }
+}
+
+/// What the store knows of one appointment's event: the applied state (nil when nothing was ever applied)
+/// and until when an older write whose outcome is unknown may still land.
+struct ExportView {
+    var state: ExportState?
+    var olderUnsettledUntil: Date?
 }
 
 /// The export state of one appointment for one member.
 struct ExportStateStatement: PostgresPreparedStatement {
-    static let sql = """
-        SELECT applied_revision, connection_id::text, calendar_id, external_event_id, content_hash, event_present
-        FROM appointment_exports WHERE member_id = $1 AND appointment_id = $2
+    /// The export columns (`e` appointment_exports, `$1` member, `$2` appointment, `$3` revision).
+    static let columns = """
+        e.applied_revision, e.connection_id::text, e.calendar_id, e.external_event_id, e.content_hash, e.event_present,
+        e.verify_after,
+        (SELECT max(i.settles_at) FROM export_write_intents i
+         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3)
         """
-    typealias Row = (Int64, String?, String?, String?, String?, Bool)
+    static let sql = """
+        SELECT \(columns)
+        FROM (SELECT 1) one LEFT JOIN appointment_exports e ON e.member_id = $1 AND e.appointment_id = $2
+        """
+    typealias Row = ExportView
 
     var memberID: String
     var appointmentID: String
+    var revision: Int64
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
+        var bindings = PostgresBindings(capacity: 3)
         bindings.append(memberID)
         bindings.append(appointmentID)
+        bindings.append(revision)
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try Self.decode(row.makeRandomAccess(), from: 0) }
+
+    /// Decodes `columns` starting at cell `base`.
+    static func decode(_ cells: PostgresRandomAccessRow, from base: Int) throws -> ExportView {
+        let unsettled = try cells[base + 7].decode(Date?.self)
+        guard let revision = try cells[base].decode(Int64?.self) else { return ExportView(state: nil, olderUnsettledUntil: unsettled) }
+        let state = ExportState(
+            appliedRevision: revision, connectionID: try cells[base + 1].decode(String?.self),
+            calendarID: try cells[base + 2].decode(String?.self), externalEventID: try cells[base + 3].decode(String?.self),
+            contentHash: try cells[base + 4].decode(String?.self), eventPresent: try cells[base + 5].decode(Bool.self),
+            verifyAfter: try cells[base + 6].decode(Date?.self))
+        return ExportView(state: state, olderUnsettledUntil: unsettled)
+    }
 }
 
 /// One export result to record: the applied revision and where the event is.
@@ -144,6 +170,10 @@ struct ExportRecord: Sendable {
     var eventPresent: Bool
     /// The connection whose provider was called: its last outbound sync is stamped (error cleared).
     var calledConnectionID: String?
+    /// The token of the provider write this job made, whose intent is settled now ('' none).
+    var writeToken: String = ""
+    /// When the event must be verified again (an older write may land until then); nil: nothing pending.
+    var verifyAfter: Date?
 
     /// The row's key in `appointment_exports`, as the statement returns it.
     var key: String { memberID + "\u{0}" + appointmentID }
@@ -155,20 +185,32 @@ struct ExportRecord: Sendable {
 struct RecordExportsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
-                AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
+                                 $10::text[], $11::timestamptz[])
+                AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present,
+                      write_token, verify_after)
         ), up AS (
             INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                calendar_id, external_event_id, content_hash, event_present, updated_at)
+                calendar_id, external_event_id, content_hash, event_present, verify_after, updated_at)
             SELECT member_id, appointment_id, revision, NULLIF(connection_id, '')::uuid, NULLIF(calendar_id, ''),
-                   NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present, now()
+                   NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present,
+                   NULLIF(verify_after, 'epoch'::timestamptz), now()
             FROM input
             ON CONFLICT (member_id, appointment_id) DO UPDATE SET
                 applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
                 calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
-                content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present, updated_at = now()
+                content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present,
+                verify_after = EXCLUDED.verify_after, updated_at = now()
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
+        ), settled AS (
+            -- This job's own write is settled (its answer came); older unsettled writes are now covered by
+            -- verify_after when they were applied over.
+            DELETE FROM export_write_intents w USING input
+            WHERE w.member_id = input.member_id AND w.appointment_id = input.appointment_id
+              AND (w.token = input.write_token
+                   OR (w.revision < input.revision AND EXISTS (
+                       SELECT 1 FROM up WHERE up.member_id = input.member_id AND up.appointment_id = input.appointment_id)))
         ), cleared AS (
             DELETE FROM parked_changes p USING up
             WHERE p.member_id = up.member_id AND p.appointment_id = up.appointment_id AND p.revision <= up.applied_revision
@@ -185,7 +227,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     init(_ rows: [ExportRecord]) { self.rows = rows }
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 9)
+        var bindings = PostgresBindings(capacity: 11)
         bindings.append(rows.map(\.memberID))
         bindings.append(rows.map(\.appointmentID))
         bindings.append(rows.map(\.revision))
@@ -195,8 +237,39 @@ struct RecordExportsStatement: PostgresPreparedStatement {
         bindings.append(rows.map { $0.contentHash ?? "" })
         bindings.append(rows.map(\.eventPresent))
         bindings.append(Array(Set(rows.compactMap(\.calledConnectionID))))
+        bindings.append(rows.map(\.writeToken))
+        // postgres-nio has no arrays of optionals: 'epoch' stands for none.
+        bindings.append(rows.map { $0.verifyAfter ?? Date(timeIntervalSince1970: 0) })
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, String).self) }
+}
+
+/// Records that a provider write is about to go out (write-ahead): until `settles_at`, its outcome is
+/// unknown unless its job settles it.
+struct BeginWriteStatement: PostgresPreparedStatement {
+    static let sql = """
+        INSERT INTO export_write_intents (member_id, appointment_id, token, revision, settles_at)
+        VALUES ($1, $2, $3, $4, $5)
+        """
+    typealias Row = ()
+
+    var memberID: String
+    var appointmentID: String
+    var token: String
+    var revision: Int64
+    var settlesAt: Date
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(memberID)
+        bindings.append(appointmentID)
+        bindings.append(token)
+        bindings.append(revision)
+        bindings.append(settlesAt)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { () }
 }

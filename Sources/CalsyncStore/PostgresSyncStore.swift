@@ -35,19 +35,15 @@ public struct PostgresSyncStore: SyncStore {
         return Self.memberState(memberID, rows)
     }
 
-    public func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)? {
+    public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
         var rows: [MemberRow] = []
-        var export: ExportState?
-        let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID)
-        for try await (row, applied) in try await client.execute(statement, logger: logger) {
+        var view = ExportView(state: nil, olderUnsettledUntil: nil)
+        let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
+        for try await (row, export) in try await client.execute(statement, logger: logger) {
             rows.append(row)
-            if let (revision, connection, calendar, event, hash, present) = applied {
-                export = ExportState(
-                    appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
-                    contentHash: hash, eventPresent: present)
-            }
+            view = export
         }
-        return Self.memberState(memberID, rows).map { ($0, export) }
+        return Self.memberState(memberID, rows).map { ($0, ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)) }
     }
 
     /// A member's state from its rows (one per connection, or one with nil connection columns); nil when none.
@@ -76,25 +72,63 @@ public struct PostgresSyncStore: SyncStore {
         return state
     }
 
-    public func exportState(memberID: String, appointmentID: String) async throws -> ExportState? {
-        let rows = try await client.execute(ExportStateStatement(memberID: memberID, appointmentID: appointmentID), logger: logger)
-        for try await (revision, connection, calendar, event, hash, present) in rows {
-            return ExportState(
-                appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
-                contentHash: hash, eventPresent: present)
+    public func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence {
+        let statement = ExportStateStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
+        for try await view in try await client.execute(statement, logger: logger) {
+            return ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)
         }
-        return nil
+        return ExportFence(state: nil)
     }
 
     public func recordExport(
-        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
+        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?,
+        writeToken: String?
     ) async throws -> Bool {
         // Concurrent jobs' records share statements (ExportRecordBatcher); alone, this is one single-row statement.
         try await recorder.record(
             ExportRecord(
                 memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
                 calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
-                eventPresent: state.eventPresent, calledConnectionID: calledConnectionID))
+                eventPresent: state.eventPresent, calledConnectionID: calledConnectionID, writeToken: writeToken ?? "",
+                verifyAfter: state.verifyAfter))
+    }
+
+    public func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {
+        try await client.execute(
+            BeginWriteStatement(
+                memberID: intent.memberID, appointmentID: intent.appointmentID, token: intent.token, revision: intent.revision,
+                settlesAt: intent.settlesAt),
+            logger: logger)
+    }
+
+    public func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws {
+        try await client.query(
+            "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(token)",
+            logger: logger)
+    }
+
+    public func recordVerification(
+        memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
+    ) async throws -> Bool {
+        try await transaction { connection in
+            try await connection.query(
+                "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(writeToken)",
+                logger: logger)
+            let rows = try await connection.query(
+                """
+                UPDATE appointment_exports
+                SET verify_after = CASE WHEN verify_after <= \(verifyAfter) THEN NULL ELSE verify_after END,
+                    connection_id = \(state.connectionID)::uuid, calendar_id = \(state.calendarID),
+                    external_event_id = \(state.externalEventID), content_hash = \(state.contentHash),
+                    event_present = \(state.eventPresent), updated_at = now()
+                WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND applied_revision = \(revision)
+                RETURNING 1
+                """,
+                logger: logger)
+            var applied = false
+            for try await _ in rows { applied = true }
+            return applied
+        }
     }
 
     public func recordOutboundAttempt(connectionID: String, error: String?) async throws {

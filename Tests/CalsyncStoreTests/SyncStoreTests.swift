@@ -61,22 +61,22 @@ struct SyncStoreTests {
         try await TestDatabase.with { db in
             let store = PostgresSyncStore(client: db.client, logger: db.logger)
             try await Self.seed(db, members: ["m-1", "m-2"])
-            #expect(try await store.memberState("nobody", exportOf: "a-1") == nil)
+            #expect(try await store.memberState("nobody", exportOf: "a-1", revision: 5) == nil)
             // A member without connections: its state, no export.
-            let bare = try #require(try await store.memberState("m-2", exportOf: "a-1"))
-            #expect(bare.0 == (try await store.memberState("m-2")) && bare.1 == nil)
+            let bare = try #require(try await store.memberState("m-2", exportOf: "a-1", revision: 5))
+            #expect(bare.0 == (try await store.memberState("m-2")) && bare.1.state == nil)
 
             let google = try await Self.connect(store)
             _ = try await Self.connect(store, provider: .microsoft, email: "b@x.test")
             let state = ExportState(appliedRevision: 4, connectionID: google.id, calendarID: "cal", externalEventID: "e1", contentHash: "h", eventPresent: true)
             #expect(try await store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 4, state: state, calledConnectionID: google.id))
-            let both = try #require(try await store.memberState("m-1", exportOf: "a-1"))
+            let both = try #require(try await store.memberState("m-1", exportOf: "a-1", revision: 5))
             #expect(both.0 == (try await store.memberState("m-1")))
             #expect(both.0.connections.count == 2)
-            #expect(both.1 == state)
+            #expect(both.1.state == state)
             // Another appointment of the same member: no export state; another member's appointment id: none either.
-            #expect(try await store.memberState("m-1", exportOf: "a-2")?.1 == nil)
-            #expect(try await store.memberState("m-2", exportOf: "a-1")?.1 == nil)
+            #expect(try await store.memberState("m-1", exportOf: "a-2", revision: 5)?.1.state == nil)
+            #expect(try await store.memberState("m-2", exportOf: "a-1", revision: 5)?.1.state == nil)
         }
     }
 
@@ -121,7 +121,7 @@ struct SyncStoreTests {
             }
             #expect(try await db.client.query("SELECT count(*) FROM appointment_exports WHERE appointment_id LIKE 'a-%'").collectAll().first?.decode(Int64.self) == 200)
             // The newest revision of the shared appointment wins, whatever order the records ran in.
-            #expect(try await store.exportState(memberID: "m-1", appointmentID: "same")?.appliedRevision == 5)
+            #expect(try await store.exportState(memberID: "m-1", appointmentID: "same", revision: 9).state?.appliedRevision == 5)
             #expect(outcomes.contains { $0.0 == "same" && $0.1 == 5 && (try? $0.2.get()) == true })
             // The unknown member's row failed alone.
             let failed = try #require(outcomes.first { $0.0 == "nobody" })
@@ -182,9 +182,9 @@ struct SyncStoreTests {
             #expect((try? results[2].get()) == true)
             #expect((try? results[3].get()) == nil, "an unknown member's row fails alone")
             #expect((try? results[4].get()) == false, "revision 3 after 5 is stale")
-            let a = try await store.exportState(memberID: "m-1", appointmentID: "a")
+            let a = try await store.exportState(memberID: "m-1", appointmentID: "a", revision: 9).state
             #expect(a?.appliedRevision == 5 && a?.externalEventID == "e5" && a?.contentHash == nil)
-            #expect(try await store.exportState(memberID: "m-1", appointmentID: "b")?.appliedRevision == 1)
+            #expect(try await store.exportState(memberID: "m-1", appointmentID: "b", revision: 9).state?.appliedRevision == 1)
         }
     }
 
@@ -201,7 +201,7 @@ struct SyncStoreTests {
             #expect(try await store.memberState("m-1")?.hasParkedChanges == false)
             #expect(try await !store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 3, state: state, calledConnectionID: nil))
             #expect(try await !store.recordExport(memberID: "m-1", appointmentID: "a-1", revision: 2, state: state, calledConnectionID: nil))
-            #expect(try await store.exportState(memberID: "m-1", appointmentID: "a-1") == state)
+            #expect(try await store.exportState(memberID: "m-1", appointmentID: "a-1", revision: 9).state == state)
             // Parking an older revision than the applied one does nothing.
             try await store.park(ParkedChange(memberID: "m-1", appointmentID: "a-1", revision: 1, kind: .export, payload: Array("{}".utf8), endsAt: nil, reason: "x"))
             #expect(try await store.memberState("m-1")?.hasParkedChanges == false)

@@ -93,6 +93,10 @@ public enum SyncAssembly {
         // script); a job whose lease or lock is lost is cancelled before its next provider call. After a
         // crash the lock frees when the lease expires, about when the job comes back.
         sync.lockTTL = configuration.worker.leaseDuration
+        // A provider write (all its requests) ends within two request timeouts; after that plus the settle
+        // margin, a write whose answer never came can no longer land (a newer revision verifies then).
+        sync.providerWriteWindow = configuration.worker.providerTimeout * 2
+        sync.providerWriteSettle = configuration.worker.providerWriteSettle
         return SyncEnvironment(
             store: PostgresSyncStore(client: database.client, logger: logger),
             providers: ConfiguredProviders(configuration: configuration, httpClient: httpClient, logger: logger),

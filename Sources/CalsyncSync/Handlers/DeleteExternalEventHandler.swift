@@ -28,15 +28,23 @@ public struct DeleteExternalEventHandler: JobHandler {
         let outcome: JobOutcome = try await env.withLock(
             "appointment:\(payload.memberID):\(payload.appointmentID)", what: "appointment", context: context
         ) {
-            let state = try await env.store.exportState(memberID: payload.memberID, appointmentID: payload.appointmentID)
-            if let state, state.appliedRevision >= payload.revision { return .skipped("stale_revision") }
+            let fence = try await env.store.exportState(
+                memberID: payload.memberID, appointmentID: payload.appointmentID, revision: payload.revision)
+            let state = fence.state
+            if let state, state.appliedRevision > payload.revision { return .skipped("stale_revision") }
+            // The applied revision again: only to verify it, once older writes can no longer land.
+            let verifying = state?.appliedRevision == payload.revision
+            if verifying, state?.verifyAfter == nil { return .skipped("stale_revision") }
+            let pending = env.pendingVerification(fence)
+            if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
+            let mustWrite = pending != nil
             let tombstone = ExportState(
                 appliedRevision: payload.revision, connectionID: state?.connectionID, calendarID: state?.calendarID,
                 externalEventID: nil, contentHash: nil, eventPresent: false)
             // The event lives where it was exported; with no record, where it would have been exported.
             let connection = state?.connectionID.flatMap { id in member.connections.first { $0.id == id } }
                 ?? member.exportConnection
-            if state?.eventPresent == false || connection == nil {
+            if (!mustWrite && state?.eventPresent == false) || connection == nil {
                 // Nothing of ours is in any calendar: record the revision only (a later, older export does nothing).
                 let applied = try await env.store.recordExport(
                     memberID: payload.memberID, appointmentID: payload.appointmentID, revision: payload.revision,
@@ -51,10 +59,14 @@ public struct DeleteExternalEventHandler: JobHandler {
             }
             let client = try env.client(for: connection.provider)
             let key = ExportKey(memberID: payload.memberID, appointmentID: payload.appointmentID)
+            // When an older write may have landed, the event is looked up by its marker (a late create has an id we never saw).
+            let knownID = mustWrite ? nil : state?.externalEventID
+            let write: FencedWrite<Void>
             do {
-                try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                    try await client.deleteEvent(
-                        key: key, calendarID: calendarID, knownEventID: state?.externalEventID, credentials: credentials)
+                write = try await env.fencedWrite(key, revision: payload.revision) {
+                    try await env.callProvider(connection, client: client, logger: logger) { credentials in
+                        try await client.deleteEvent(key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                    }
                 }
             } catch let error as ProviderError {
                 throw try await env.providerFailure(error, connection: connection, direction: .outbound, logger: logger)
@@ -65,10 +77,19 @@ public struct DeleteExternalEventHandler: JobHandler {
             var done = tombstone
             done.connectionID = connection.id
             done.calendarID = calendarID
+            if let pending, pending > write.startedAt { done.verifyAfter = pending }
+            if verifying, let seen = state?.verifyAfter {
+                let recorded = try await env.store.recordVerification(
+                    memberID: payload.memberID, appointmentID: payload.appointmentID, revision: payload.revision,
+                    verifyAfter: seen, state: done, writeToken: write.token)
+                return recorded ? .completed : .skipped("stale_revision")
+            }
             let applied = try await env.store.recordExport(
                 memberID: payload.memberID, appointmentID: payload.appointmentID, revision: payload.revision,
-                state: done, calledConnectionID: connection.id)
-            return applied ? .completed : .skipped("stale_revision")
+                state: done, calledConnectionID: connection.id, writeToken: write.token)
+            if !applied { return .skipped("stale_revision") }
+            if let verifyAfter = done.verifyAfter { throw env.verifyLater(verifyAfter) }
+            return .completed
         }
         await env.replayParkedChanges(member, logger: logger)
         return outcome

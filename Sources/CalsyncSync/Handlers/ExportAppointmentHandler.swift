@@ -24,9 +24,12 @@ public struct ExportAppointmentHandler: JobHandler {
         let (outcome, member): (JobOutcome, MemberSyncState) = try await env.withLock(
             "appointment:\(payload.memberID):\(appointment.id)", what: "appointment", context: context
         ) {
-            guard let (member, state) = try await env.store.memberState(payload.memberID, exportOf: appointment.id) else {
+            guard let (member, fence) = try await env.store.memberState(
+                payload.memberID, exportOf: appointment.id, revision: appointment.revision)
+            else {
                 throw unknownMember(payload.memberID)
             }
+            let state = fence.state
             guard member.eligible else {
                 try await env.store.park(with(parked, reason: "ineligible"))
                 return (.skipped("ineligible"), member)
@@ -37,7 +40,12 @@ public struct ExportAppointmentHandler: JobHandler {
                 return (.skipped(reason), member)
             }
             let client = try env.client(for: connection.provider)
-            if let state, state.appliedRevision >= appointment.revision { return (.skipped("stale_revision"), member) }
+            if let state, state.appliedRevision > appointment.revision { return (.skipped("stale_revision"), member) }
+            // The applied revision again: only to verify it, once older writes can no longer land.
+            let verifying = state?.appliedRevision == appointment.revision
+            if verifying, state?.verifyAfter == nil { return (.skipped("stale_revision"), member) }
+            let pending = env.pendingVerification(fence)
+            if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
             guard let calendarID = connection.exportCalendarID else {
                 throw JobError.permanent(
                     "no_export_calendar", "the connection has no export calendar; reconnect the calendar to choose one",
@@ -51,38 +59,45 @@ public struct ExportAppointmentHandler: JobHandler {
                 timeZone: appointment.timeZone, serviceName: appointment.serviceName,
                 customerName: appointment.customerName, customerEmail: appointment.customerEmail,
                 notes: appointment.notes, location: appointment.location)
+            // An older write that may still land means the event cannot be trusted to show what was recorded.
+            let mustWrite = pending != nil
 
             var next = ExportState(
                 appliedRevision: appointment.revision, connectionID: connection.id, calendarID: calendarID,
                 externalEventID: sameTarget ? state?.externalEventID : nil, contentHash: nil, eventPresent: false)
-            var called = false
+            var write: (token: String, startedAt: Date)?
             do {
                 if snapshot.wantsEvent {
                     let rendered = EventRenderer.render(snapshot, details: connection.eventDetails, key: key)
                     let hash = rendered.contentHash
-                    if let state, sameTarget, state.eventPresent, state.contentHash == hash {
+                    if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash {
                         // Nothing the provider shows changed (e.g. status only): no write.
                         next.contentHash = hash
                         next.eventPresent = true
                     } else {
-                        called = true
-                        let id = try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                            try await client.upsertEvent(
-                                rendered, key: key, calendarID: calendarID, knownEventID: next.externalEventID,
-                                credentials: credentials)
+                        let knownID = next.externalEventID
+                        let done = try await env.fencedWrite(key, revision: appointment.revision) {
+                            try await env.callProvider(connection, client: client, logger: logger) { credentials in
+                                try await client.upsertEvent(
+                                    rendered, key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                            }
                         }
-                        next.externalEventID = id
+                        write = (done.token, done.startedAt)
+                        next.externalEventID = done.value
                         next.contentHash = hash
                         next.eventPresent = true
                     }
-                } else if state == nil || state?.eventPresent == true || !sameTarget {
+                } else if mustWrite || state == nil || state?.eventPresent == true || !sameTarget {
                     // Cancelled or no longer busy: remove the event (a missing one counts as removed; the
-                    // deterministic key also finds an event created just before a crash).
-                    called = true
-                    try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                        try await client.deleteEvent(
-                            key: key, calendarID: calendarID, knownEventID: next.externalEventID, credentials: credentials)
+                    // deterministic key, or the marker when an older write may have landed, also finds an
+                    // event created just before a crash or by a create that landed late).
+                    let knownID = mustWrite ? nil : next.externalEventID
+                    let done = try await env.fencedWrite(key, revision: appointment.revision) {
+                        try await env.callProvider(connection, client: client, logger: logger) { credentials in
+                            try await client.deleteEvent(key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                        }
                     }
+                    write = (done.token, done.startedAt)
                     next.externalEventID = nil
                 }
             } catch let error as ProviderError {
@@ -91,11 +106,20 @@ public struct ExportAppointmentHandler: JobHandler {
                 try await env.store.park(with(parked, reason: "reconnect_required"))
                 return (.skipped("reconnect_required"), member)
             }
+            // Still pending when an older write could land after this one started.
+            if let pending, let write, pending > write.startedAt { next.verifyAfter = pending }
+            if verifying, let seen = state?.verifyAfter, let write {
+                let recorded = try await env.store.recordVerification(
+                    memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision,
+                    verifyAfter: seen, state: next, writeToken: write.token)
+                return (recorded ? .completed : .skipped("stale_revision"), member)
+            }
             let applied = try await env.store.recordExport(
                 memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, state: next,
-                calledConnectionID: called ? connection.id : nil)
+                calledConnectionID: write == nil ? nil : connection.id, writeToken: write?.token)
             if !applied { return (.skipped("stale_revision"), member) }
-            return (called ? .completed : .skipped("unchanged"), member)
+            if let verifyAfter = next.verifyAfter { throw env.verifyLater(verifyAfter) }
+            return (write != nil ? .completed : .skipped("unchanged"), member)
         }
         await env.replayParkedChanges(member, logger: logger)
         return outcome

@@ -99,11 +99,14 @@ public struct ExportState: Sendable, Hashable {
     public var contentHash: String?
     /// Whether the provider holds the event now.
     public var eventPresent: Bool
+    /// When the applied revision must be written again: an older write whose outcome is unknown may land
+    /// until then (nil: nothing pending).
+    public var verifyAfter: Date?
 
     /// Creates a state.
     public init(
         appliedRevision: Int64, connectionID: String?, calendarID: String?, externalEventID: String?,
-        contentHash: String?, eventPresent: Bool
+        contentHash: String?, eventPresent: Bool, verifyAfter: Date? = nil
     ) {
         self.appliedRevision = appliedRevision
         self.connectionID = connectionID
@@ -111,6 +114,43 @@ public struct ExportState: Sendable, Hashable {
         self.externalEventID = externalEventID
         self.contentHash = contentHash
         self.eventPresent = eventPresent
+        self.verifyAfter = verifyAfter
+    }
+}
+
+/// What a job must know before it writes an appointment's event: what was applied, and whether a write of
+/// an older revision whose outcome is unknown (a timeout, a cancellation, a lost answer, a crash) may still land.
+public struct ExportFence: Sendable, Hashable {
+    /// What was applied; nil when nothing ever was.
+    public var state: ExportState?
+    /// Until when an older revision's unsettled write may still land; nil when there is none.
+    public var olderUnsettledUntil: Date?
+
+    /// Creates a fence.
+    public init(state: ExportState?, olderUnsettledUntil: Date? = nil) {
+        self.state = state
+        self.olderUnsettledUntil = olderUnsettledUntil
+    }
+}
+
+/// A provider write about to go out, recorded first (write-ahead): until `settlesAt` its outcome is
+/// unknown unless its job settles it by recording what it applied.
+public struct ProviderWriteIntent: Sendable, Hashable {
+    public var memberID: String
+    public var appointmentID: String
+    public var revision: Int64
+    /// Unique per write.
+    public var token: String
+    /// The latest moment the request can still land at the provider (its deadline plus the settle margin).
+    public var settlesAt: Date
+
+    /// Creates an intent.
+    public init(memberID: String, appointmentID: String, revision: Int64, token: String, settlesAt: Date) {
+        self.memberID = memberID
+        self.appointmentID = appointmentID
+        self.revision = revision
+        self.token = token
+        self.settlesAt = settlesAt
     }
 }
 
@@ -198,17 +238,32 @@ public protocol SyncStore: Sendable {
     /// The member, its eligibility and connections; nil when the member is unknown.
     func memberState(_ memberID: String) async throws -> MemberSyncState?
 
-    /// What was last applied for (member, appointment); nil when nothing ever was.
-    func exportState(memberID: String, appointmentID: String) async throws -> ExportState?
+    /// What was last applied for (member, appointment), and the unsettled writes of revisions older than `revision`.
+    func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence
 
     /// `memberState` and `exportState` together (one round trip where the store can); nil when the member is unknown.
-    func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)?
+    func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)?
 
     /// Records an applied revision unless a newer (or equal) one was applied meanwhile (returns false then).
     /// Clears parked changes up to that revision; when the provider was called, stamps that connection's
-    /// outbound success (`last_outbound_sync_at`, error cleared).
+    /// outbound success (`last_outbound_sync_at`, error cleared). Settles the job's own write (`writeToken`)
+    /// and, when applied, the older unsettled writes, which `state.verifyAfter` then covers.
     func recordExport(
-        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
+        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?,
+        writeToken: String?
+    ) async throws -> Bool
+
+    /// Records a provider write before it goes out.
+    func beginProviderWrite(_ intent: ProviderWriteIntent) async throws
+
+    /// Settles a write whose answer said it did not happen (a refusal): its outcome is known.
+    func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws
+
+    /// Records that the applied `revision` was written again after every older write settled: clears
+    /// `verify_after` (when it is still `verifyAfter`) and stores where the event is. False when a newer
+    /// revision was applied meanwhile.
+    func recordVerification(
+        memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool
 
     /// Stamps an outbound attempt of a connection (error nil on success).
@@ -269,8 +324,17 @@ public enum CredentialUpdate: Sendable {
 
 extension SyncStore {
     /// The two reads one after the other, for stores that cannot do them in one.
-    public func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)? {
+    public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
         guard let member = try await memberState(memberID) else { return nil }
-        return (member, try await exportState(memberID: memberID, appointmentID: appointmentID))
+        return (member, try await exportState(memberID: memberID, appointmentID: appointmentID, revision: revision))
+    }
+
+    /// Records an applied revision that made no provider write of its own.
+    public func recordExport(
+        memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
+    ) async throws -> Bool {
+        try await recordExport(
+            memberID: memberID, appointmentID: appointmentID, revision: revision, state: state,
+            calledConnectionID: calledConnectionID, writeToken: nil)
     }
 }

@@ -107,16 +107,30 @@ public struct ProviderRequestGate: Sendable {
         throw RateLimited(retryAfter: reserveUpTo, limit: "concurrency")
     }
 
-    /// Throws when the current job may no longer act (lease or lock lost, deadline passed, cancelled):
-    /// checked just before every provider request goes out.
+    /// The fenced provider write the current task is making, if any (its window and whether a request went out).
+    @TaskLocal static var write: FencedWriteWindow?
+
+    /// Throws when the current job may no longer act (lease or lock lost, deadline passed, cancelled), or
+    /// when the current fenced write's window has closed: checked just before every provider request goes
+    /// out. Past this point the request counts as sent (its outcome may be unknown).
     public static func checkJobHeld() throws {
         try JobRun.current?.checkHeld()
+        if let write {
+            guard ContinuousClock.now < write.deadline else {
+                throw ProviderError.retryable(
+                    "timeout", "the provider write did not finish within its window; it will be verified and retried")
+            }
+            write.noteSent()
+        }
     }
 
-    /// The timeout for the next request: `configured`, shortened so that it ends before the job's deadline.
+    /// The timeout for the next request: `configured`, shortened so that it ends before the job's deadline
+    /// and before the current fenced write's window closes.
     public static func requestTimeout(_ configured: Duration) -> Duration {
-        guard let run = JobRun.current else { return configured }
-        return min(configured, run.remaining)
+        var timeout = configured
+        if let run = JobRun.current { timeout = min(timeout, run.remaining) }
+        if let write { timeout = min(timeout, max(.zero, write.deadline - ContinuousClock.now)) }
+        return timeout
     }
 
     /// Frees the request's concurrency slot.

@@ -75,6 +75,12 @@ public struct SyncConfiguration: Sendable {
     public var rateLimitReserve: Duration
     /// How long to back off after a provider's rate-limit answer that gave no `Retry-After`. Default 10 s.
     public var rateLimitBackoff: Duration
+    /// How long one provider write of an appointment (all its requests) may take: its requests' timeouts are
+    /// shortened to end by then. Default 60 s (the app sets twice `CALSYNC_PROVIDER_TIMEOUT_SECONDS`).
+    public var providerWriteWindow: Duration
+    /// How long after its window a provider may still apply a write whose answer calsync never got
+    /// (`CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS`). Default 30 s.
+    public var providerWriteSettle: Duration
 
     /// Creates the defaults.
     public init() {
@@ -85,6 +91,8 @@ public struct SyncConfiguration: Sendable {
         self.lockedRetryDelay = .milliseconds(500)
         self.rateLimitReserve = .milliseconds(250)
         self.rateLimitBackoff = .seconds(10)
+        self.providerWriteWindow = .seconds(60)
+        self.providerWriteSettle = .seconds(30)
     }
 
     /// The rolling import window around `now`.
