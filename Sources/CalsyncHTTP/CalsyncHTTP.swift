@@ -78,12 +78,15 @@ public struct HTTPTransport: Sendable {
         // and its concurrency slot is given back once the answer (or the failure) is in.
         guard let gate = ProviderRequestGate.current else {
             try ProviderRequestGate.checkJobHeld()
-            return try await execute(prepared, method: method, url: url)
+            let result = try await execute(prepared, method: method, url: url)
+            ProviderRequestGate.noteAnswered(status: result.status)
+            return result
         }
         let permit = try await gate.beforeRequest()
         do {
             try ProviderRequestGate.checkJobHeld()
             let result = try await execute(prepared, method: method, url: url)
+            ProviderRequestGate.noteAnswered(status: result.status)
             await gate.afterRequest(permit: permit)
             return result
         } catch {

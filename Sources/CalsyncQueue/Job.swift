@@ -164,8 +164,10 @@ public final class JobRun: Sendable {
         if let reason = stopReason { throw JobRunStopped(reason: reason) }
         try Task.checkCancellation()
         let now = ContinuousClock.now
-        if now >= heldUntil.withLock({ $0 }) { throw JobRunStopped(reason: .leaseLost) }
-        if now >= deadline { throw JobRunStopped(reason: .deadline) }
+        for (passed, reason) in [(now >= heldUntil.withLock({ $0 }), StopReason.leaseLost), (now >= deadline, .deadline)] where passed {
+            markStopped(reason)
+            throw JobRunStopped(reason: stopReason ?? reason)
+        }
     }
 
     /// The time left before the deadline (zero when past it).

@@ -1,7 +1,8 @@
 extension Migrations {
     /// 5: fenced provider writes. A write-ahead record of every provider write that is under way, so that a
     /// newer revision knows when an older request's outcome is unknown (timeout, cancellation, lost answer,
-    /// crash) and verifies the event once that request can no longer land; and the pending verification.
+    /// crash) and verifies the event once that request can no longer land; the pending verification; and
+    /// the connect job that saved a connection.
     static let v5FencedWrites = Migration(
         version: 5,
         name: "fenced_writes",
@@ -18,6 +19,8 @@ extension Migrations {
             )
             """,
             "ALTER TABLE appointment_exports ADD COLUMN verify_after timestamptz",
+            // The connect job that last saved the connection: a rerun of it never redeems its code again.
+            "ALTER TABLE calendar_connections ADD COLUMN connected_by_job_id text",
         ]
     )
 }

@@ -208,15 +208,15 @@ public struct PostgresSyncStore: SyncStore {
             """
             INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
                 export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
-                access_token_expires_at)
+                access_token_expires_at, connected_by_job_id)
             VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
                 \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
                 CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
                                   AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
                      THEN 'inbound' ELSE 'both' END,
-                \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt))
+                \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt), \(connection.jobID))
             ON CONFLICT (member_id, provider) DO UPDATE SET
-                status = 'active', status_detail = NULL,
+                status = 'active', status_detail = NULL, connected_by_job_id = EXCLUDED.connected_by_job_id,
                 credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
                 access_token_expires_at = EXCLUDED.access_token_expires_at,
                 export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
@@ -238,6 +238,16 @@ public struct PostgresSyncStore: SyncStore {
                 eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
         }
         throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
+    }
+
+    public func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            SELECT 1 FROM calendar_connections
+            WHERE member_id = \(memberID) AND provider = \(provider.rawValue) AND connected_by_job_id = \(jobID) AND status = 'active'
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws {

@@ -41,7 +41,7 @@ func callingUntilStopped(_ log: RunLog, stopAfterAttempt: Int = Int.max) -> @Sen
 @Suite("Job runs: leases, locks, deadlines, shutdown")
 struct JobRunTests {
     @Test func aJobWhoseLeaseIsLostIsCancelledAndCallsNothingMore() async throws {
-        try await withQueue("lostlease", configure: { $0.leaseDuration = .milliseconds(600) }) { queue, redis in
+        try await withQueue("lostlease", configure: { $0.leaseDuration = .seconds(3) }) { queue, redis in
             let prefix = queue.configuration.prefix
             _ = try await queue.enqueue(type: "t", payload: "{}")
             let log = RunLog()
@@ -64,22 +64,26 @@ struct JobRunTests {
     }
 
     @Test func aJobWhoseLockIsTakenOverIsCancelled() async throws {
-        try await withQueue("lostlock", configure: { $0.leaseDuration = .milliseconds(600) }) { queue, redis in
+        try await withQueue("lostlock", configure: { $0.leaseDuration = .milliseconds(1500) }) { queue, redis in
             let prefix = queue.configuration.prefix
             _ = try await queue.enqueue(type: "t", payload: "{}")
             let log = RunLog()
             let lock = JobLock(key: "\(prefix):lock:appointment", token: "mine")
             let handler = ClosureHandler(jobType: "t") { job, context in
-                _ = try await redis.send(["SET", lock.key, lock.token, "PX", "600"])
+                _ = try await redis.send(["SET", lock.key, lock.token, "PX", "1500"])
                 context.heldLocks.hold(lock)
                 return try await callingUntilStopped(log)(job, context)
             }
             let worker = JobWorker(queue: queue, handlers: [handler], knownTypes: [], configuration: testWorkerConfiguration(), logger: testLogger)
             try await withWorker(worker) {
                 try await waitUntil("the job calls") { log.calls > 0 }
-                // The lock outlives its first TTL while the job runs: renewed with the lease.
-                try await Task.sleep(for: .milliseconds(900))
-                #expect(try await redis.send(["GET", lock.key]).string == lock.token)
+                // The worker renews the lock with the lease: its time to live goes up again.
+                var lowest: Int?
+                try await waitUntil("the lock to be renewed") {
+                    let ttl = try await redis.send(["PTTL", lock.key]).int ?? -2
+                    defer { lowest = min(lowest ?? ttl, ttl) }
+                    return lowest.map { ttl > $0 + 100 } ?? false
+                }
                 #expect(log.endings.isEmpty)
                 _ = try await redis.send(["SET", lock.key, "another-job"])
                 try await waitUntil("the job is stopped") { log.endings == ["leaseLost"] }
@@ -93,14 +97,14 @@ struct JobRunTests {
         try await withQueue(
             "deadline",
             configure: {
-                $0.leaseDuration = .milliseconds(300)
+                $0.leaseDuration = .seconds(3)
                 $0.retry = .exponentialJitter(base: .milliseconds(1), cap: .milliseconds(1), maxAttempts: 5)
             }
         ) { queue, _ in
             _ = try await queue.enqueue(type: "t", payload: "{}")
             let log = RunLog()
             var configuration = testWorkerConfiguration()
-            configuration.jobTimeout = .milliseconds(400)
+            configuration.jobTimeout = .milliseconds(500)
             let worker = JobWorker(
                 queue: queue, handlers: [ClosureHandler(jobType: "t", body: callingUntilStopped(log, stopAfterAttempt: 1))],
                 knownTypes: [], configuration: configuration, logger: testLogger)

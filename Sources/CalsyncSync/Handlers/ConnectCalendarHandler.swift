@@ -39,10 +39,56 @@ public struct ConnectCalendarHandler: JobHandler {
         }
         let client = try env.client(for: payload.provider)
 
+        // A rerun of a connect that already got through (handed back at shutdown, or its lease lost after the
+        // save): the code was redeemed once and is never sent again; only the follow-ups run.
+        if try await env.store.connectionSaved(byJob: job.id, memberID: payload.memberID, provider: payload.provider) {
+            logger.info("calendar already connected by this job; running its follow-ups")
+            try await followUps(job, payload: payload, logger: logger)
+            return .completed
+        }
+
+        // Once the code is sent, nothing may stop the exchange before its credentials are saved: the code is
+        // single-use. The job's run is checked first; the exchange through the save then runs in a task of its
+        // own that neither a shutdown nor a lost lease cancels (only a crash can lose it: the member connects again).
+        try ProviderRequestGate.checkJobHeld()
+        let connection: ConnectionRecord
+        do {
+            connection = try await Task {
+                try await JobRun.$current.withValue(nil) {
+                    try await exchangeAndSave(code: code.value, redirectURI: redirectURI, payload: payload, jobID: job.id, client: client)
+                }
+            }.value
+        } catch let error as JobError where error.code == "authorization_code_invalid" {
+            // Refused: unless this very job saved the connection meanwhile (another run of it got through first).
+            guard try await env.store.connectionSaved(byJob: job.id, memberID: payload.memberID, provider: payload.provider) else {
+                throw error
+            }
+            logger.info("calendar already connected by another run of this job; running its follow-ups")
+            try await followUps(job, payload: payload, logger: logger)
+            return .completed
+        }
+        logger.info(
+            "calendar connected",
+            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+        await env.publish(
+            SyncLifecycleEvent(
+                type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
+                detail: "Your \(payload.provider.displayName) calendar is connected."),
+            logger: logger)
+
+        try await followUps(job, payload: payload, logger: logger)
+        return .completed
+    }
+
+    /// Exchanges the code, finds the primary calendar, seals the credentials and saves the connection.
+    private func exchangeAndSave(
+        code: String, redirectURI: String, payload: ConnectCalendarPayload, jobID: String, client: any CalendarProvider
+    ) async throws -> ConnectionRecord {
+        let env = environment
         let credentials: ProviderCredentials
         let primary: ProviderCalendar
         do {
-            credentials = try await client.exchangeCode(code.value, redirectURI: redirectURI)
+            credentials = try await client.exchangeCode(code, redirectURI: redirectURI)
             let calendars = try await client.listCalendars(credentials)
             guard let found = calendars.first(where: \.isPrimary) ?? calendars.first else {
                 throw JobError.permanent(
@@ -57,22 +103,17 @@ public struct ConnectCalendarHandler: JobHandler {
         } catch let error as ProviderError {
             throw env.jobError(error)
         }
-
         let sealed = try env.sealer.seal(
             credentials, context: env.sealContext(memberID: payload.memberID, provider: payload.provider))
-        let connection = try await env.store.saveConnection(
+        return try await env.store.saveConnection(
             NewConnection(
                 memberID: payload.memberID, provider: payload.provider, accountEmail: credentials.accountEmail,
-                primaryCalendarID: primary.id, credentials: sealed, accessTokenExpiresAt: credentials.expiresAt))
-        logger.info(
-            "calendar connected",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
-        await env.publish(
-            SyncLifecycleEvent(
-                type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
-                detail: "Your \(payload.provider.displayName) calendar is connected."),
-            logger: logger)
+                primaryCalendarID: primary.id, credentials: sealed, accessTokenExpiresAt: credentials.expiresAt, jobID: jobID))
+    }
 
+    /// What follows a connect: the first import, and the replay of parked exports (both safe to repeat).
+    private func followUps(_ job: Job, payload: ConnectCalendarPayload, logger: Logger) async throws {
+        let env = environment
         let importPayload = #"{"member_id":\#(jsonString(payload.memberID)),"provider":"\#(payload.provider.rawValue)"}"#
         try await env.enqueuer.enqueue(
             type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload.utf8))
@@ -80,7 +121,6 @@ public struct ConnectCalendarHandler: JobHandler {
             refreshed.hasParkedChanges = true
             await env.replayParkedChanges(refreshed, logger: logger)
         }
-        return .completed
     }
 }
 

@@ -195,11 +195,13 @@ public struct NewConnection: Sendable {
     public var primaryCalendarID: String
     public var credentials: SealedCredentials
     public var accessTokenExpiresAt: Date?
+    /// The `connect_calendar` job that saves it (a rerun of that job finds it and redeems no code again).
+    public var jobID: String?
 
     /// Creates the description of a new (or renewed) connection.
     public init(
         memberID: String, provider: ProviderKind, accountEmail: String?, primaryCalendarID: String,
-        credentials: SealedCredentials, accessTokenExpiresAt: Date?
+        credentials: SealedCredentials, accessTokenExpiresAt: Date?, jobID: String? = nil
     ) {
         self.memberID = memberID
         self.provider = provider
@@ -207,6 +209,7 @@ public struct NewConnection: Sendable {
         self.primaryCalendarID = primaryCalendarID
         self.credentials = credentials
         self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.jobID = jobID
     }
 }
 
@@ -283,6 +286,9 @@ public protocol SyncStore: Sendable {
 
     /// Creates the member's connection to a provider, or renews it in place (reconnect: mappings kept).
     func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord
+
+    /// Whether the member's connection to `provider` was last saved, and is active, by the connect job `jobID`.
+    func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool
 
     /// Sets a connection's status and the detail a person can act on.
     func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws

@@ -79,7 +79,10 @@ extension SyncEnvironment {
         _ connection: ConnectionRecord, client: any CalendarProvider, logger: Logger,
         _ body: (ProviderCredentials) async throws -> T
     ) async throws -> T {
-        let credentials = try await self.credentials(for: connection, client: client, logger: logger)
+        // A token refresh is not part of a fenced write: nothing of the event can land through it.
+        let credentials = try await ProviderRequestGate.$write.withValue(nil) {
+            try await self.credentials(for: connection, client: client, logger: logger)
+        }
         let scope = RateScope(provider: connection.provider.rawValue, connectionID: connection.id)
         let gate = ProviderRequestGate(limiter: limiter, scope: scope, reserveUpTo: configuration.rateLimitReserve)
         do {
@@ -88,7 +91,9 @@ extension SyncEnvironment {
                     return try await body(credentials)
                 } catch let error as ProviderError where error.kind == .authExpired {
                     logger.debug("access token refused; refreshing once")
-                    let fresh = try await refresh(connection, client: client, replacing: credentials.accessToken, logger: logger)
+                    let fresh = try await ProviderRequestGate.$write.withValue(nil) {
+                        try await refresh(connection, client: client, replacing: credentials.accessToken, logger: logger)
+                    }
                     return try await body(fresh)
                 }
             }

@@ -18,14 +18,21 @@ final class FencedWriteWindow: Sendable {
     /// Requests of the write must end by then (their timeouts are shortened).
     let deadline: ContinuousClock.Instant
     private let sent = Atomic<Int>(0)
+    private let answered = Atomic<Int>(0)
 
     init(deadline: ContinuousClock.Instant) { self.deadline = deadline }
 
     /// A request of the write is going out.
     func noteSent() { sent.add(1, ordering: .relaxed) }
 
-    /// Whether any request of the write went out.
-    var anySent: Bool { sent.load(ordering: .relaxed) > 0 }
+    /// A request of the write was answered with `status`: below 500 it cannot land later. A 5xx answer
+    /// ("may or may not have been applied") stays unknown.
+    func noteAnswered(status: Int) {
+        if status < 500 { answered.add(1, ordering: .relaxed) }
+    }
+
+    /// Whether some request of the write went out and may still land (no answer, or a 5xx).
+    var outcomeUnknown: Bool { sent.load(ordering: .relaxed) > answered.load(ordering: .relaxed) }
 }
 
 /// A provider write that went through: its token (settled by the record) and when it started.
@@ -38,7 +45,8 @@ struct FencedWrite<T: Sendable>: Sendable {
 extension SyncEnvironment {
     /// Runs one provider write of `revision` of an appointment, fenced: its intent is recorded first, its
     /// requests end within the write window, and a write that failed before any request went out is
-    /// settled at once. A failure after a request went out leaves it unsettled (its outcome is unknown).
+    /// settled at once, as is one whose every request was answered (below 500). A request that got no answer,
+    /// or a 5xx, leaves the write unsettled: it may still land.
     func fencedWrite<T: Sendable>(
         _ key: ExportKey, revision: Int64, _ body: () async throws -> T
     ) async throws -> FencedWrite<T> {
@@ -54,7 +62,7 @@ extension SyncEnvironment {
             let value = try await ProviderRequestGate.$write.withValue(tracker) { try await body() }
             return FencedWrite(value: value, token: token, startedAt: startedAt)
         } catch {
-            if !tracker.anySent {
+            if !tracker.outcomeUnknown {
                 try? await store.settleProviderWrite(memberID: key.memberID, appointmentID: key.appointmentID, token: token)
             }
             throw error

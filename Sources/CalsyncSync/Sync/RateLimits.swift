@@ -124,6 +124,11 @@ public struct ProviderRequestGate: Sendable {
         }
     }
 
+    /// Notes the answer to a request that went out (for the current fenced write, if any).
+    public static func noteAnswered(status: Int) {
+        write?.noteAnswered(status: status)
+    }
+
     /// The timeout for the next request: `configured`, shortened so that it ends before the job's deadline
     /// and before the current fenced write's window closes.
     public static func requestTimeout(_ configured: Duration) -> Duration {
