@@ -252,11 +252,13 @@ public final class JobQueue: Sendable {
 
     // MARK: - Engine steps (the worker's)
 
-    /// Reaps expired leases and claims up to `total` tasks over the (type, cap) pairs, in order.
+    /// Reaps expired leases and claims up to `total` tasks over the (type, cap) pairs, in order. Each call
+    /// passes a fresh random nonce, so fences stay unique even after Redis loses recent writes.
     package func claim(workerID: String, slots: [(type: String, cap: Int)], total: Int) async throws -> (nowMs: Int64, tasks: [ClaimedTask]) {
         var args: [String] = [
             String(configuration.leaseDuration.milliseconds), String(configuration.maxLeaseExpiries), workerID,
             String(configuration.deadLetterMaxCount), String(configuration.deadLetterMaxAge.milliseconds), String(total),
+            JobLock.randomToken(),
         ]
         for slot in slots {
             args.append(slot.type)
@@ -270,14 +272,14 @@ public final class JobQueue: Sendable {
         tasks.reserveCapacity((items.count - 1) / 6)
         var index = 1
         while index + 5 < items.count {
-            guard let type = items[index].string, let tid = items[index + 1].string ?? items[index + 1].int.map(String.init),
-                let fence = items[index + 2].int, let raw = items[index + 5].bytes
+            guard let type = items[index].string, let tid = items[index + 1].string, let fence = items[index + 2].string,
+                let raw = items[index + 5].bytes
             else {
                 throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
             }
             tasks.append(
                 ClaimedTask(
-                    type: type, tid: tid, fence: String(fence), attempts: items[index + 3].int ?? 0,
+                    type: type, tid: tid, fence: fence, attempts: items[index + 3].int ?? 0,
                     deferrals: items[index + 4].int ?? 0, raw: raw))
             index += 6
         }

@@ -6,8 +6,9 @@
 // Redis key layout (every key starts with the configured prefix P; on Redis Cluster use `{calsync}`
 // so every key hashes to one slot, the scripts compute task keys from it):
 //   P:queue:<type>      LIST  producers LPUSH job JSON; the worker RPOPs the oldest (contract §2)
-//   P:fence             STRING INCR source of fencing tokens (one per claim); a fresh job's task id (tid)
-//                             is the fence of its first claim
+//   P:fence             STRING INCR counter of fencing tokens. A fence (one per claim) is "<TIME ms>-<counter>-
+//                             <nonce>", the nonce drawn by the claiming worker per call, so fences stay unique
+//                             when Redis loses recent writes; a fresh job's task id (tid) is its first fence
 //   P:task:<tid>        HASH  raw, type, attempts, lease_expiries, deferrals, first_claimed_at,
 //                             first_failed_at, last_error, last_http_status, fence (0 = not held), worker,
 //                             redacted (the raw text with secrets redacted, only when it differs)

@@ -105,13 +105,19 @@ enum QueueScripts {
 
     /// Reaps expired leases, then claims up to ARGV[6] jobs: per (type, cap) pair, due scheduled tasks first,
     /// then the oldest ready jobs. ARGV: lease ms, max lease expiries, worker id, dead max count,
-    /// dead max age ms, total, type1, cap1, … Returns {now, type, tid, fence, attempts, deferrals, raw, …}.
+    /// dead max age ms, total, nonce, type1, cap1, … Returns {now, type, tid, fence, attempts, deferrals, raw, …}.
+    /// A fence is `<TIME ms>-<counter>-<nonce>`: the caller's random nonce (one per call) keeps it unique even
+    /// after Redis lost recent writes and the counter went back; a fresh job's task id is its first fence.
     static let claim = RedisScript(common + #"""
         local now = now_ms()
         local lease = tonumber(ARGV[1])
         local max_exp = tonumber(ARGV[2])
         local worker = ARGV[3]
         local max_count, max_age = tonumber(ARGV[4]), tonumber(ARGV[5])
+        local nonce = ARGV[7]
+        local function new_fence()
+          return string.format('%d-%d-%s', now, redis.call('INCR', P .. ':fence'), nonce)
+        end
         local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 50)
         for _, tid in ipairs(expired) do
           redis.call('ZREM', P .. ':leases', tid)
@@ -135,7 +141,7 @@ enum QueueScripts {
         local out = {now}
         local remaining = tonumber(ARGV[6])
         local deadline = now + lease
-        local i = 7
+        local i = 8
         while i < #ARGV and remaining > 0 do
           local jtype = ARGV[i]
           local cap = math.min(tonumber(ARGV[i + 1]), remaining)
@@ -149,7 +155,7 @@ enum QueueScripts {
               local key = P .. ':task:' .. tid
               local v = redis.call('HMGET', key, 'raw', 'attempts', 'deferrals')
               if v[1] then
-                local fence = redis.call('INCR', P .. ':fence')
+                local fence = new_fence()
                 redis.call('HSET', key, 'fence', fence, 'worker', worker)
                 redis.call('ZADD', P .. ':leases', deadline, tid)
                 out[#out + 1] = jtype; out[#out + 1] = tid; out[#out + 1] = fence
@@ -161,8 +167,8 @@ enum QueueScripts {
               local raws = redis.call('RPOP', P .. ':queue:' .. jtype, cap - got)
               if raws then
                 for _, raw in ipairs(raws) do
-                  local fence = redis.call('INCR', P .. ':fence')
-                  local tid = tostring(fence)
+                  local fence = new_fence()
+                  local tid = fence
                   redis.call('HSET', P .. ':task:' .. tid, 'raw', raw, 'type', jtype, 'attempts', 0,
                     'lease_expiries', 0, 'deferrals', 0, 'first_claimed_at', now, 'fence', fence, 'worker', worker)
                   redis.call('ZADD', P .. ':leases', deadline, tid)
