@@ -258,7 +258,7 @@ public final class JobQueue: Sendable {
         var args: [String] = [
             String(configuration.leaseDuration.milliseconds), String(configuration.maxLeaseExpiries), workerID,
             String(configuration.deadLetterMaxCount), String(configuration.deadLetterMaxAge.milliseconds), String(total),
-            JobLock.randomToken(),
+            JobLock.randomToken(), String(configuration.maxJobBytes),
         ]
         for slot in slots {
             args.append(slot.type)

@@ -38,6 +38,9 @@ public struct QueueConfiguration: Sendable {
     public var deadLetterMaxCount: Int
     /// Dead records older than this are trimmed; default 180 days.
     public var deadLetterMaxAge: Duration
+    /// Jobs longer than this many bytes are dead-lettered (`invalid_job`, first 4 KiB kept) by the claim,
+    /// before any worker parses them; default 1 MiB (contract §2).
+    public var maxJobBytes: Int
 
     /// Creates a configuration with the documented defaults.
     public init(prefix: String = "calsync") {
@@ -49,6 +52,7 @@ public struct QueueConfiguration: Sendable {
         self.maxDeferrals = 1000
         self.deadLetterMaxCount = 10_000
         self.deadLetterMaxAge = .seconds(180 * 24 * 3600)
+        self.maxJobBytes = 1 << 20
     }
 }
 

@@ -27,9 +27,10 @@ enum QueueScripts {
           if obj and type(obj.id) == 'string' and #obj.id >= 1 and #obj.id <= 512 then return obj.id end
           return nil
         end
-        -- Fallback redaction for deaths decided in Lua before the worker stored a redacted copy.
-        local function redact(raw)
-          if not parses(raw) then return raw end
+        -- Fallback redaction for deaths decided in Lua before the worker stored a redacted copy. `partial`:
+        -- the text is a cut-off head (it cannot parse) and is redacted anyway.
+        local function redact(raw, partial)
+          if not partial and not parses(raw) then return raw end
           for _, key in ipairs({'authorization_code', 'password'}) do
             local out = {}
             local pos = 1
@@ -105,7 +106,8 @@ enum QueueScripts {
 
     /// Reaps expired leases, then claims up to ARGV[6] jobs: per (type, cap) pair, due scheduled tasks first,
     /// then the oldest ready jobs. ARGV: lease ms, max lease expiries, worker id, dead max count,
-    /// dead max age ms, total, nonce, type1, cap1, … Returns {now, type, tid, fence, attempts, deferrals, raw, …}.
+    /// dead max age ms, total, nonce, max job bytes, type1, cap1, … Returns {now, type, tid, fence, attempts,
+    /// deferrals, raw, …}. A ready job longer than max job bytes is dead-lettered (`invalid_job`) and takes no slot.
     /// A fence is `<TIME ms>-<counter>-<nonce>`: the caller's random nonce (one per call) keeps it unique even
     /// after Redis lost recent writes and the counter went back; a fresh job's task id is its first fence.
     static let claim = RedisScript(common + #"""
@@ -114,9 +116,24 @@ enum QueueScripts {
         local max_exp = tonumber(ARGV[2])
         local worker = ARGV[3]
         local max_count, max_age = tonumber(ARGV[4]), tonumber(ARGV[5])
-        local nonce = ARGV[7]
+        local nonce, max_bytes = ARGV[7], tonumber(ARGV[8])
         local function new_fence()
           return string.format('%d-%d-%s', now, redis.call('INCR', P .. ':fence'), nonce)
+        end
+        -- A job over the size limit is dead before any worker parses it: its first 4 KiB (cut back to a
+        -- whole UTF-8 character, secrets redacted) under its id when it starts with one, else invalid-<n>.
+        local function dead_oversized(jtype, raw)
+          local cut = math.min(4096, #raw)
+          while cut > 0 and cut < #raw and string.byte(raw, cut + 1) >= 128 and string.byte(raw, cut + 1) < 192 do
+            cut = cut - 1
+          end
+          local head = string.sub(raw, 1, cut)
+          local rid = string.match(head, '^%s*{%s*"id"%s*:%s*"([^"\\]+)"')
+          if rid and #rid > 512 then rid = nil end
+          write_dead(now, rid, jtype, 'invalid_job',
+            'the job is ' .. #raw .. ' bytes, over the limit of ' .. max_bytes .. ' (CALSYNC_MAX_JOB_BYTES): '
+              .. 'send ids instead of documents, or raise the limit on every worker; the record keeps the first 4 KiB',
+            nil, 1, now, redact(head, true), max_count, max_age)
         end
         local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 50)
         for _, tid in ipairs(expired) do
@@ -141,7 +158,7 @@ enum QueueScripts {
         local out = {now}
         local remaining = tonumber(ARGV[6])
         local deadline = now + lease
-        local i = 8
+        local i = 9
         while i < #ARGV and remaining > 0 do
           local jtype = ARGV[i]
           local cap = math.min(tonumber(ARGV[i + 1]), remaining)
@@ -163,10 +180,17 @@ enum QueueScripts {
                 got = got + 1
               end
             end
-            if got < cap then
-              local raws = redis.call('RPOP', P .. ':queue:' .. jtype, cap - got)
-              if raws then
-                for _, raw in ipairs(raws) do
+            -- Oversized jobs take no slot: pop again (a few rounds at most) to fill the cap.
+            local rounds = 0
+            while got < cap and rounds < 8 do
+              rounds = rounds + 1
+              local want = cap - got
+              local raws = redis.call('RPOP', P .. ':queue:' .. jtype, want)
+              if not raws then break end
+              for _, raw in ipairs(raws) do
+                if #raw > max_bytes then
+                  dead_oversized(jtype, raw)
+                else
                   local fence = new_fence()
                   local tid = fence
                   redis.call('HSET', P .. ':task:' .. tid, 'raw', raw, 'type', jtype, 'attempts', 0,
@@ -177,6 +201,7 @@ enum QueueScripts {
                   got = got + 1
                 end
               end
+              if #raws < want then break end
             end
           end
           remaining = remaining - got

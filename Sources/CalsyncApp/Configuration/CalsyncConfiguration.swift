@@ -124,6 +124,8 @@ public struct CalsyncConfiguration: Sendable {
         public var jobMaxAge: Duration
         /// `CALSYNC_MAX_DEFERRALS`: times a job may be deferred (not an attempt) before it is dead; default 1000.
         public var maxDeferrals: Int
+        /// `CALSYNC_MAX_JOB_BYTES`: longer jobs are dead (`invalid_job`, first 4 KiB kept) unparsed; default 1 MiB.
+        public var maxJobBytes: Int
 
         /// Creates the defaults.
         public init() {
@@ -134,6 +136,7 @@ public struct CalsyncConfiguration: Sendable {
             self.shutdownGrace = .seconds(25)
             self.jobMaxAge = .seconds(86_400)
             self.maxDeferrals = 1000
+            self.maxJobBytes = 1 << 20
         }
     }
 
