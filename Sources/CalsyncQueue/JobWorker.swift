@@ -45,6 +45,8 @@ final class WorkerEngine: Sendable {
         /// After a graceful shutdown's grace (plus a second), Redis writes are no longer retried.
         var stopDeadline: ContinuousClock.Instant?
         var rotation = 0
+        /// The isolated task running alone: nothing more is claimed until it ends.
+        var aloneTask: String?
     }
 
     private let queue: JobQueue
@@ -150,7 +152,8 @@ final class WorkerEngine: Sendable {
                 continue
             }
             do {
-                let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total)
+                let held = state.withLock { $0.inFlight.count }
+                let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total, held: held)
                 if failures > 0 {
                     logger.info("Redis is reachable again; claiming resumed", metadata: ["calsync.redis.failures": "\(failures)"])
                     failures = 0
@@ -189,6 +192,7 @@ final class WorkerEngine: Sendable {
     /// The (type, cap) pairs for the next claim, rotated for fairness, plus unknown-type sweeps.
     private func freeSlots() -> ([(type: String, cap: Int)], Int) {
         state.withLock { state in
+            if state.aloneTask != nil { return ([], 0) }
             let free = configuration.concurrency - state.inFlight.count
             var slots: [(type: String, cap: Int)] = []
             var total = 0
@@ -216,6 +220,7 @@ final class WorkerEngine: Sendable {
             for task in tasks {
                 state.inFlight[task.tid] = Held(type: task.type, fence: task.fence)
                 state.perType[task.type, default: 0] += 1
+                if task.runsAlone { state.aloneTask = task.tid }
             }
         }
         return tasks
@@ -226,6 +231,7 @@ final class WorkerEngine: Sendable {
         let (owned, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
             guard let held = state.inFlight.removeValue(forKey: tid) else { return (false, nil) }
             state.perType[held.type, default: 1] -= 1
+            if state.aloneTask == tid { state.aloneTask = nil }
             let waiter = state.waiter
             state.waiter = nil
             if waiter == nil { state.wakePending = true }

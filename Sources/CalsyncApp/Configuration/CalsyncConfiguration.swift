@@ -116,7 +116,7 @@ public struct CalsyncConfiguration: Sendable {
         public var typeConcurrency: [String: Int]
         /// `CALSYNC_JOB_LEASE_SECONDS`: claim lifetime without renewal; default 30 s.
         public var leaseDuration: Duration
-        /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries before a job is dead (`lease_expired`); default 3.
+        /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries of a job running alone before it is dead (`lease_expired`); default 3.
         public var maxLeaseExpiries: Int
         /// `CALSYNC_SHUTDOWN_GRACE_SECONDS`: how long in-flight jobs may finish after SIGTERM; default 25 s.
         public var shutdownGrace: Duration
