@@ -164,6 +164,11 @@ final class WorkerEngine: Sendable {
                     continue
                 }
                 idleWait = .milliseconds(1)
+                if let alone = tasks.first(where: \.runsAlone) {
+                    logger.warning(
+                        "running an isolated job alone: its lease expired twice beside other jobs (a worker died); claiming resumes when it ends",
+                        metadata: ["calsync.task.id": "\(alone.tid)", "calsync.job.type": "\(alone.type)"])
+                }
                 let accepted = register(tasks)
                 let claimedAt = ContinuousClock.now
                 for task in accepted {

@@ -76,6 +76,8 @@ struct LeaseAttributionTests {
             // A worker that holds jobs claims nothing while the isolated task waits, though jobs are ready.
             let (_, busy) = try await queue.claim(workerID: "busy", slots: [("t", 6)], total: 6, held: 2)
             #expect(busy.isEmpty)
+            // `calsync queues` counts it as scheduled.
+            #expect(try await queue.stats(knownTypes: ["t"]).scheduled["t"] == 1)
             // A worker that holds nothing takes it, alone: nothing else in the same call.
             let (_, idle) = try await queue.claim(workerID: "idle", slots: [("t", 6)], total: 6, held: 0)
             #expect(idle.compactMap(jobID) == [suspect])
