@@ -35,6 +35,8 @@ public final class JobQueue: Sendable {
     public func readyKey(_ type: String) -> String { "\(prefix):queue:\(type)" }
     /// The scheduled set of a type.
     public func scheduledKey(_ type: String) -> String { "\(prefix):scheduled:\(type)" }
+    /// The set of a type's isolated tasks (waiting to run alone on a worker holding nothing).
+    public func isolatedKey(_ type: String) -> String { "\(prefix):isolated:\(type)" }
 
     // MARK: - Producing
 
@@ -129,7 +131,7 @@ public final class JobQueue: Sendable {
             commands.append(["LLEN", readyKey(type)])
             commands.append(["ZCARD", scheduledKey(type)])
             commands.append(["LINDEX", readyKey(type), "-1"])
-            commands.append(["ZCARD", "\(prefix):isolated:\(type)"])
+            commands.append(["ZCARD", isolatedKey(type)])
         }
         let replies = try await redis.pipeline(commands)
         guard replies.count == commands.count, let time = replies[0].array, time.count == 2,
