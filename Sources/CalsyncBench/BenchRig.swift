@@ -147,6 +147,7 @@ final class BenchRig: Sendable {
         for type in Self.jobTypes {
             commands.append(["LLEN", queue.readyKey(type)])
             commands.append(["ZCARD", queue.scheduledKey(type)])
+            commands.append(["ZCARD", queue.isolatedKey(type)])
         }
         while ContinuousClock.now < deadline {
             let replies = try await redis.pipeline(commands)

@@ -11,6 +11,8 @@ package struct ClaimedTask: Sendable {
     package let attempts: Int
     package let deferrals: Int
     package let raw: [UInt8]
+    /// An isolated task (its lease expired twice beside other jobs): the worker claims nothing more until it ends.
+    package var runsAlone = false
 }
 
 /// Producer and admin operations over the Redis queues, and the engine steps the worker uses.
@@ -33,6 +35,8 @@ public final class JobQueue: Sendable {
     public func readyKey(_ type: String) -> String { "\(prefix):queue:\(type)" }
     /// The scheduled set of a type.
     public func scheduledKey(_ type: String) -> String { "\(prefix):scheduled:\(type)" }
+    /// The set of a type's isolated tasks (waiting to run alone on a worker holding nothing).
+    public func isolatedKey(_ type: String) -> String { "\(prefix):isolated:\(type)" }
 
     // MARK: - Producing
 
@@ -130,6 +134,7 @@ public final class JobQueue: Sendable {
             commands.append(["LLEN", readyKey(type)])
             commands.append(["ZCARD", scheduledKey(type)])
             commands.append(["LINDEX", readyKey(type), "-1"])
+            commands.append(["ZCARD", isolatedKey(type)])
         }
         let replies = try await redis.pipeline(commands)
         guard replies.count == commands.count, let time = replies[0].array, time.count == 2,
@@ -140,9 +145,9 @@ public final class JobQueue: Sendable {
         var scheduled: [String: Int] = [:]
         var oldest: Double? = nil
         for (index, type) in ordered.enumerated() {
-            let base = 4 + index * 3
+            let base = 4 + index * 4
             ready[type] = replies[base].int ?? 0
-            scheduled[type] = replies[base + 1].int ?? 0
+            scheduled[type] = (replies[base + 1].int ?? 0) + (replies[base + 3].int ?? 0)
             if let raw = replies[base + 2].bytes, case .valid(_, let enqueuedAt?, _, _) = JobEnvelope.check(raw, listType: type) {
                 let age = max(0, now - enqueuedAt.timeIntervalSince1970)
                 oldest = max(oldest ?? 0, age)
@@ -270,11 +275,16 @@ public final class JobQueue: Sendable {
 
     // MARK: - Engine steps (the worker's)
 
-    /// Reaps expired leases and claims up to `total` tasks over the (type, cap) pairs, in order.
-    package func claim(workerID: String, slots: [(type: String, cap: Int)], total: Int) async throws -> (nowMs: Int64, tasks: [ClaimedTask]) {
+    /// Reaps expired leases and claims up to `total` tasks over the (type, cap) pairs, in order. Each call
+    /// passes a fresh random nonce, so fences stay unique even after Redis loses recent writes.
+    /// `held`: jobs the worker has in flight (an isolated task goes only to a worker holding none).
+    package func claim(
+        workerID: String, slots: [(type: String, cap: Int)], total: Int, held: Int = 0
+    ) async throws -> (nowMs: Int64, tasks: [ClaimedTask]) {
         var args: [String] = [
             String(configuration.leaseDuration.milliseconds), String(configuration.maxLeaseExpiries), workerID,
             String(configuration.deadLetterMaxCount), String(configuration.deadLetterMaxAge.milliseconds), String(total),
+            JobLock.randomToken(), String(configuration.maxJobBytes), String(held),
         ]
         for slot in slots {
             args.append(slot.type)
@@ -285,19 +295,19 @@ public final class JobQueue: Sendable {
             throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
         }
         var tasks: [ClaimedTask] = []
-        tasks.reserveCapacity((items.count - 1) / 6)
+        tasks.reserveCapacity((items.count - 1) / 7)
         var index = 1
-        while index + 5 < items.count {
-            guard let type = items[index].string, let tid = items[index + 1].string ?? items[index + 1].int.map(String.init),
-                let fence = items[index + 2].int, let raw = items[index + 5].bytes
+        while index + 6 < items.count {
+            guard let type = items[index].string, let tid = items[index + 1].string, let fence = items[index + 2].string,
+                let raw = items[index + 5].bytes
             else {
                 throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
             }
             tasks.append(
                 ClaimedTask(
-                    type: type, tid: tid, fence: String(fence), attempts: items[index + 3].int ?? 0,
-                    deferrals: items[index + 4].int ?? 0, raw: raw))
-            index += 6
+                    type: type, tid: tid, fence: fence, attempts: items[index + 3].int ?? 0,
+                    deferrals: items[index + 4].int ?? 0, raw: raw, runsAlone: items[index + 6].int == 1))
+            index += 7
         }
         return (Int64(now), tasks)
     }

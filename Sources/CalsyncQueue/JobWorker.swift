@@ -51,6 +51,8 @@ final class WorkerEngine: Sendable {
         /// After a graceful shutdown's grace (plus a second), Redis writes are no longer retried.
         var stopDeadline: ContinuousClock.Instant?
         var rotation = 0
+        /// The isolated task running alone: nothing more is claimed until it ends.
+        var aloneTask: String?
     }
 
     private let queue: JobQueue
@@ -157,7 +159,8 @@ final class WorkerEngine: Sendable {
             }
             do {
                 let claimStarted = ContinuousClock.now
-                let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total)
+                let held = state.withLock { $0.inFlight.count }
+                let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total, held: held)
                 if failures > 0 {
                     logger.info("Redis is reachable again; claiming resumed", metadata: ["calsync.redis.failures": "\(failures)"])
                     failures = 0
@@ -168,6 +171,11 @@ final class WorkerEngine: Sendable {
                     continue
                 }
                 idleWait = .milliseconds(1)
+                if let alone = tasks.first(where: \.runsAlone) {
+                    logger.warning(
+                        "running an isolated job alone: its lease expired twice beside other jobs (a worker died); claiming resumes when it ends",
+                        metadata: ["calsync.task.id": "\(alone.tid)", "calsync.job.type": "\(alone.type)"])
+                }
                 let accepted = register(tasks, claimStarted: claimStarted)
                 let claimedAt = ContinuousClock.now
                 for (task, held) in accepted {
@@ -196,6 +204,7 @@ final class WorkerEngine: Sendable {
     /// The (type, cap) pairs for the next claim, rotated for fairness, plus unknown-type sweeps.
     private func freeSlots() -> ([(type: String, cap: Int)], Int) {
         state.withLock { state in
+            if state.aloneTask != nil { return ([], 0) }
             let free = configuration.concurrency - state.inFlight.count
             var slots: [(type: String, cap: Int)] = []
             var total = 0
@@ -228,6 +237,7 @@ final class WorkerEngine: Sendable {
                     locks: JobHeldLocks(), cancel: nil)
                 state.inFlight[task.tid] = held
                 state.perType[task.type, default: 0] += 1
+                if task.runsAlone { state.aloneTask = task.tid }
                 return (task, held)
             }
         }
@@ -258,6 +268,7 @@ final class WorkerEngine: Sendable {
         let (owned, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
             guard let held = state.inFlight.removeValue(forKey: tid) else { return (false, nil) }
             state.perType[held.type, default: 1] -= 1
+            if state.aloneTask == tid { state.aloneTask = nil }
             let waiter = state.waiter
             state.waiter = nil
             if waiter == nil { state.wakePending = true }

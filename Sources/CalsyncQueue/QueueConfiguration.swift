@@ -6,13 +6,17 @@
 // Redis key layout (every key starts with the configured prefix P; on Redis Cluster use `{calsync}`
 // so every key hashes to one slot, the scripts compute task keys from it):
 //   P:queue:<type>      LIST  producers LPUSH job JSON; the worker RPOPs the oldest (contract §2)
-//   P:fence             STRING INCR source of fencing tokens (one per claim); a fresh job's task id (tid)
-//                             is the fence of its first claim
+//   P:fence             STRING INCR counter of fencing tokens. A fence (one per claim) is "<TIME ms>-<counter>-
+//                             <nonce>", the nonce drawn by the claiming worker per call, so fences stay unique
+//                             when Redis loses recent writes; a fresh job's task id (tid) is its first fence
 //   P:task:<tid>        HASH  raw, type, attempts, lease_expiries, deferrals, first_claimed_at,
 //                             first_failed_at, last_error, last_http_status, fence (0 = not held), worker,
-//                             redacted (the raw text with secrets redacted, only when it differs)
+//                             redacted (the raw text with secrets redacted, only when it differs),
+//                             isolation (suspect | isolated: its lease expired once | twice beside other jobs)
 //   P:leases            ZSET  tid -> lease deadline (ms, Redis TIME); expired leases are reaped by claims
 //   P:scheduled:<type>  ZSET  tid -> due time (ms): retries, deferrals, hand-backs, reaped leases
+//   P:isolated:<type>   ZSET  tid -> due time (ms): isolated tasks, claimed one at a time by a worker holding
+//                             nothing; only their lease expiries count towards maxLeaseExpiries
 //   P:dead              HASH  record id -> dead record JSON (record id = job id, else invalid-<n>)
 //   P:dead:index        ZSET  record id -> last failure (ms), for listing and trimming
 //   P:dead:seq          STRING INCR source of invalid-<n>
@@ -25,7 +29,8 @@ public struct QueueConfiguration: Sendable {
     public var prefix: String
     /// How long a claim lasts without renewal; default 30 s.
     public var leaseDuration: Duration
-    /// Lease expiries (crashed or stuck workers) after which a job goes dead with `lease_expired`; default 3.
+    /// Lease expiries while the job ran alone (isolated, after two expiries beside other jobs) after which it
+    /// goes dead with `lease_expired`; default 3.
     public var maxLeaseExpiries: Int
     /// Backoff for retryable errors; default exponential full jitter, base 2 s, cap 900 s, 8 attempts.
     public var retry: RetryPolicy
@@ -37,6 +42,9 @@ public struct QueueConfiguration: Sendable {
     public var deadLetterMaxCount: Int
     /// Dead records older than this are trimmed; default 180 days.
     public var deadLetterMaxAge: Duration
+    /// Jobs longer than this many bytes are dead-lettered (`invalid_job`, first 4 KiB kept) by the claim,
+    /// before any worker parses them; default 1 MiB (contract §2).
+    public var maxJobBytes: Int
 
     /// Creates a configuration with the documented defaults.
     public init(prefix: String = "calsync") {
@@ -48,6 +56,7 @@ public struct QueueConfiguration: Sendable {
         self.maxDeferrals = 1000
         self.deadLetterMaxCount = 10_000
         self.deadLetterMaxAge = .seconds(180 * 24 * 3600)
+        self.maxJobBytes = 1 << 20
     }
 }
 

@@ -27,9 +27,10 @@ enum QueueScripts {
           if obj and type(obj.id) == 'string' and #obj.id >= 1 and #obj.id <= 512 then return obj.id end
           return nil
         end
-        -- Fallback redaction for deaths decided in Lua before the worker stored a redacted copy.
-        local function redact(raw)
-          if not parses(raw) then return raw end
+        -- Fallback redaction for deaths decided in Lua before the worker stored a redacted copy. `partial`:
+        -- the text is a cut-off head (it cannot parse) and is redacted anyway.
+        local function redact(raw, partial)
+          if not partial and not parses(raw) then return raw end
           for _, key in ipairs({'authorization_code', 'password'}) do
             local out = {}
             local pos = 1
@@ -105,29 +106,66 @@ enum QueueScripts {
 
     /// Reaps expired leases, then claims up to ARGV[6] jobs: per (type, cap) pair, due scheduled tasks first,
     /// then the oldest ready jobs. ARGV: lease ms, max lease expiries, worker id, dead max count,
-    /// dead max age ms, total, type1, cap1, … Returns {now, type, tid, fence, attempts, deferrals, raw, …}.
+    /// dead max age ms, total, nonce, max job bytes, jobs the worker holds, type1, cap1, … Returns {now, type, tid,
+    /// fence, attempts, deferrals, raw, alone (1: run it alone), …}. A ready job longer than max job bytes is
+    /// dead-lettered (`invalid_job`) and takes no slot. While an isolated task of these types is due, a worker
+    /// holding jobs gets nothing and one holding none gets that task alone.
+    /// A fence is `<TIME ms>-<counter>-<nonce>`: the caller's random nonce (one per call) keeps it unique even
+    /// after Redis lost recent writes and the counter went back; a fresh job's task id is its first fence.
     static let claim = RedisScript(common + #"""
         local now = now_ms()
         local lease = tonumber(ARGV[1])
         local max_exp = tonumber(ARGV[2])
         local worker = ARGV[3]
         local max_count, max_age = tonumber(ARGV[4]), tonumber(ARGV[5])
+        local nonce, max_bytes, held = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+        local function new_fence()
+          return string.format('%d-%d-%s', now, redis.call('INCR', P .. ':fence'), nonce)
+        end
+        -- A job over the size limit is dead before any worker parses it: its first 4 KiB (cut back to a
+        -- whole UTF-8 character, secrets redacted) under its id when it starts with one, else invalid-<n>.
+        local function dead_oversized(jtype, raw)
+          local cut = math.min(4096, #raw)
+          while cut > 0 and cut < #raw and string.byte(raw, cut + 1) >= 128 and string.byte(raw, cut + 1) < 192 do
+            cut = cut - 1
+          end
+          local head = string.sub(raw, 1, cut)
+          local rid = string.match(head, '^%s*{%s*"id"%s*:%s*"([^"\\]+)"')
+          if rid and #rid > 512 then rid = nil end
+          write_dead(now, rid, jtype, 'invalid_job',
+            'the job is ' .. #raw .. ' bytes, over the limit of ' .. max_bytes .. ' (CALSYNC_MAX_JOB_BYTES): '
+              .. 'send ids instead of documents, or raise the limit on every worker; the record keeps the first 4 KiB',
+            nil, 1, now, redact(head, true), max_count, max_age)
+        end
+        -- A crash takes every job its worker held, so an expiry counts only against a task that ran alone.
+        -- A first expiry makes a task `suspect` (scheduled again as usual), a second one `isolated`: it waits
+        -- in isolated:<type> for a worker holding nothing, which then runs it alone. Only expiries of
+        -- isolated tasks count towards max lease expiries (jobs/README.md, "A job that kills its worker").
         local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 50)
         for _, tid in ipairs(expired) do
           redis.call('ZREM', P .. ':leases', tid)
           local h = load_task(tid)
           if h then
             local key = P .. ':task:' .. tid
-            local exp = redis.call('HINCRBY', key, 'lease_expiries', 1)
-            if exp >= max_exp then
-              local raw = h.redacted or redact(h.raw)
-              write_dead(now, job_id(h.raw), h.type, 'lease_expired',
-                'the lease expired ' .. exp .. ' times: the worker crashed or the job runs too long',
-                tonumber(h.last_http_status), (tonumber(h.attempts) or 0) + exp,
-                tonumber(h.first_failed_at) or now, raw, max_count, max_age)
-              redis.call('DEL', key)
+            if h.isolation == 'isolated' then
+              local exp = redis.call('HINCRBY', key, 'lease_expiries', 1)
+              if exp >= max_exp then
+                local raw = h.redacted or redact(h.raw)
+                write_dead(now, job_id(h.raw), h.type, 'lease_expired',
+                  'the lease expired ' .. exp .. ' times while the job ran alone: it crashes its worker or runs '
+                    .. 'longer than its lease without renewal',
+                  tonumber(h.last_http_status), (tonumber(h.attempts) or 0) + exp,
+                  tonumber(h.first_failed_at) or now, raw, max_count, max_age)
+                redis.call('DEL', key)
+              else
+                redis.call('HSET', key, 'fence', '0', 'worker', '')
+                redis.call('ZADD', P .. ':isolated:' .. h.type, now, tid)
+              end
+            elseif h.isolation == 'suspect' then
+              redis.call('HSET', key, 'fence', '0', 'worker', '', 'isolation', 'isolated')
+              redis.call('ZADD', P .. ':isolated:' .. h.type, now, tid)
             else
-              redis.call('HSET', key, 'fence', '0', 'worker', '')
+              redis.call('HSET', key, 'fence', '0', 'worker', '', 'isolation', 'suspect')
               redis.call('ZADD', P .. ':scheduled:' .. h.type, now, tid)
             end
           end
@@ -135,7 +173,29 @@ enum QueueScripts {
         local out = {now}
         local remaining = tonumber(ARGV[6])
         local deadline = now + lease
-        local i = 7
+        -- An isolated task due for one of these types: a worker that holds jobs claims nothing (it drains,
+        -- so isolated tasks never starve); a worker that holds nothing takes one, alone.
+        for j = 10, #ARGV - 1, 2 do
+          local ikey = P .. ':isolated:' .. ARGV[j]
+          local waiting = redis.call('ZRANGEBYSCORE', ikey, '-inf', now, 'LIMIT', 0, 1)
+          if #waiting > 0 then
+            if held > 0 then return out end
+            local tid = waiting[1]
+            redis.call('ZREM', ikey, tid)
+            local key = P .. ':task:' .. tid
+            local v = redis.call('HMGET', key, 'raw', 'attempts', 'deferrals')
+            if v[1] then
+              local fence = new_fence()
+              redis.call('HSET', key, 'fence', fence, 'worker', worker)
+              redis.call('ZADD', P .. ':leases', deadline, tid)
+              out[#out + 1] = ARGV[j]; out[#out + 1] = tid; out[#out + 1] = fence
+              out[#out + 1] = tonumber(v[2]) or 0; out[#out + 1] = tonumber(v[3]) or 0; out[#out + 1] = v[1]
+              out[#out + 1] = 1
+              return out
+            end
+          end
+        end
+        local i = 10
         while i < #ARGV and remaining > 0 do
           local jtype = ARGV[i]
           local cap = math.min(tonumber(ARGV[i + 1]), remaining)
@@ -147,30 +207,42 @@ enum QueueScripts {
             for _, tid in ipairs(due) do
               redis.call('ZREM', skey, tid)
               local key = P .. ':task:' .. tid
-              local v = redis.call('HMGET', key, 'raw', 'attempts', 'deferrals')
-              if v[1] then
-                local fence = redis.call('INCR', P .. ':fence')
+              local v = redis.call('HMGET', key, 'raw', 'attempts', 'deferrals', 'isolation')
+              if v[1] and v[4] == 'isolated' then
+                -- Back from a retry, deferral or hand-back: it still runs only alone.
+                redis.call('ZADD', P .. ':isolated:' .. jtype, now, tid)
+              elseif v[1] then
+                local fence = new_fence()
                 redis.call('HSET', key, 'fence', fence, 'worker', worker)
                 redis.call('ZADD', P .. ':leases', deadline, tid)
                 out[#out + 1] = jtype; out[#out + 1] = tid; out[#out + 1] = fence
                 out[#out + 1] = tonumber(v[2]) or 0; out[#out + 1] = tonumber(v[3]) or 0; out[#out + 1] = v[1]
+                out[#out + 1] = 0
                 got = got + 1
               end
             end
-            if got < cap then
-              local raws = redis.call('RPOP', P .. ':queue:' .. jtype, cap - got)
-              if raws then
-                for _, raw in ipairs(raws) do
-                  local fence = redis.call('INCR', P .. ':fence')
-                  local tid = tostring(fence)
+            -- Oversized jobs take no slot: pop again (a few rounds at most) to fill the cap.
+            local rounds = 0
+            while got < cap and rounds < 8 do
+              rounds = rounds + 1
+              local want = cap - got
+              local raws = redis.call('RPOP', P .. ':queue:' .. jtype, want)
+              if not raws then break end
+              for _, raw in ipairs(raws) do
+                if #raw > max_bytes then
+                  dead_oversized(jtype, raw)
+                else
+                  local fence = new_fence()
+                  local tid = fence
                   redis.call('HSET', P .. ':task:' .. tid, 'raw', raw, 'type', jtype, 'attempts', 0,
                     'lease_expiries', 0, 'deferrals', 0, 'first_claimed_at', now, 'fence', fence, 'worker', worker)
                   redis.call('ZADD', P .. ':leases', deadline, tid)
                   out[#out + 1] = jtype; out[#out + 1] = tid; out[#out + 1] = fence
-                  out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = raw
+                  out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = raw; out[#out + 1] = 0
                   got = got + 1
                 end
               end
+              if #raws < want then break end
             end
           end
           remaining = remaining - got

@@ -4,7 +4,7 @@ import Foundation
 public struct QueueStats: Sendable, Codable, Equatable {
     /// Ready (not yet claimed) jobs per type.
     public let ready: [String: Int]
-    /// Scheduled (retry, deferral, hand-back) jobs per type.
+    /// Scheduled (retry, deferral, hand-back) jobs per type, and isolated ones waiting to run alone.
     public let scheduled: [String: Int]
     /// Jobs claimed and not yet finished.
     public let inFlight: Int

@@ -145,7 +145,7 @@ struct QueueEngineTests {
     }
 
     @Test func leaseExpiryHandsBackAndRepeatedExpiriesGoDead() async throws {
-        try await withQueue("lease", configure: { $0.leaseDuration = .milliseconds(100); $0.maxLeaseExpiries = 2 }) { queue, _ in
+        try await withQueue("lease", configure: { $0.leaseDuration = .milliseconds(100); $0.maxLeaseExpiries = 2 }) { queue, redis in
             let id = try await queue.enqueue(type: "t", payload: #"{"authorization_code":"4/secret"}"#)
             let (_, first) = try await queue.claim(workerID: "crashed", slots: [("t", 1)], total: 1)
             let task = try #require(first.first)
@@ -157,9 +157,16 @@ struct QueueEngineTests {
             #expect(again.fence != task.fence)
             #expect(again.attempts == 0)
             #expect(try await queue.ack([(task.tid, task.fence)]) == [false])
-            try await Task.sleep(for: .milliseconds(150))
-            let (_, third) = try await queue.claim(workerID: "w3", slots: [("t", 1)], total: 1)
-            #expect(third.isEmpty)
+            // The second expiry isolates it; only expiries while it runs alone count, and two of them kill it.
+            try await waitForLeasesToExpire(queue, redis)
+            for crash in 0..<2 {
+                let (_, alone) = try await queue.claim(workerID: "alone-\(crash)", slots: [("t", 1)], total: 1)
+                #expect(alone.map(\.tid) == [task.tid])
+                #expect(alone.first?.runsAlone == true)
+                try await waitForLeasesToExpire(queue, redis)
+            }
+            let (_, last) = try await queue.claim(workerID: "w3", slots: [("t", 1)], total: 1)
+            #expect(last.isEmpty)
             let record = try #require(try await queue.deadShow(id: id))
             #expect(record.reason == "lease_expired")
             #expect(!record.raw.contains("4/secret"))

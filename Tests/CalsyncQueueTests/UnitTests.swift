@@ -46,6 +46,7 @@ struct RetryPolicyTests {
         #expect(configuration.retry.maxAttempts == 8)
         #expect(configuration.maxDeferrals == 1000)
         #expect(configuration.deadLetterMaxCount == 10_000)
+        #expect(configuration.maxJobBytes == 1_048_576)
         let worker = WorkerConfiguration()
         #expect(worker.concurrency == 64)
         #expect(worker.shutdownGrace == .seconds(25))

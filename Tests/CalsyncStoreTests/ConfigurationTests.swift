@@ -18,6 +18,7 @@ struct ConfigurationTests {
         #expect(config.worker.concurrency == 64)
         #expect(config.worker.leaseDuration == .seconds(30))
         #expect(config.worker.maxLeaseExpiries == 3)
+        #expect(config.worker.maxJobBytes == 1_048_576)
         #expect(config.worker.shutdownGrace == .seconds(25))
         #expect(config.deadLetter.maxCount == 10_000)
         #expect(config.deadLetter.maxAgeDays == 180)
@@ -43,7 +44,7 @@ struct ConfigurationTests {
                 "CALSYNC_RETRY_MAX_ATTEMPTS": "4", "CALSYNC_RETRY_BASE_SECONDS": "1", "CALSYNC_RETRY_MAX_DELAY_SECONDS": "60",
                 "CALSYNC_IMPORT_PAST_DAYS": "2", "CALSYNC_IMPORT_FUTURE_DAYS": "30", "CALSYNC_METRICS_PORT": "0",
                 "CALSYNC_LOG_FORMAT": "json", "CALSYNC_LOG_LEVEL": "debug", "CALSYNC_MAX_LEASE_EXPIRIES": "5",
-                "CALSYNC_JOB_MAX_AGE_SECONDS": "600", "CALSYNC_MAX_DEFERRALS": "9",
+                "CALSYNC_JOB_MAX_AGE_SECONDS": "600", "CALSYNC_MAX_DEFERRALS": "9", "CALSYNC_MAX_JOB_BYTES": "65536",
                 "CALSYNC_DEAD_LETTER_MAX_COUNT": "100", "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS": "7",
             ])
         #expect(config.redis.prefix == "{calsync}")
@@ -59,6 +60,7 @@ struct ConfigurationTests {
         #expect(config.worker.maxLeaseExpiries == 5)
         #expect(config.worker.jobMaxAge == .seconds(600))
         #expect(config.worker.maxDeferrals == 9)
+        #expect(config.worker.maxJobBytes == 65536)
         #expect(config.retry.maxAttempts == 4)
         #expect(config.retry.maxDelay == .seconds(60))
         #expect(config.deadLetter.maxCount == 100)
@@ -154,7 +156,7 @@ struct ConfigurationTests {
             "CALSYNC_SHUTDOWN_GRACE_SECONDS", "CALSYNC_IMPORT_PAST_DAYS", "CALSYNC_IMPORT_FUTURE_DAYS",
             "CALSYNC_METRICS_PORT", "CALSYNC_LOG_FORMAT", "CALSYNC_LOG_LEVEL", "CALSYNC_MAX_LEASE_EXPIRIES",
             "CALSYNC_JOB_MAX_AGE_SECONDS", "CALSYNC_MAX_DEFERRALS", "CALSYNC_DEAD_LETTER_MAX_COUNT",
-            "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", "CALSYNC_TYPE_CONCURRENCY", "CALSYNC_CONFIG_FILE",
+            "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", "CALSYNC_TYPE_CONCURRENCY", "CALSYNC_CONFIG_FILE", "CALSYNC_MAX_JOB_BYTES",
         ] {
             #expect(text.contains(variable), "config/calsync.env.example does not document \(variable)")
         }

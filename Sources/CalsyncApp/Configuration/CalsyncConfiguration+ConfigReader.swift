@@ -133,6 +133,7 @@ extension CalsyncConfiguration {
         worker.shutdownGrace = .seconds(try values.int("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: 25, range: 0...3600))
         worker.jobMaxAge = .seconds(try values.int("CALSYNC_JOB_MAX_AGE_SECONDS", default: 86_400, range: 1...31_536_000))
         worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: 1000, range: 0...1_000_000)
+        worker.maxJobBytes = try values.int("CALSYNC_MAX_JOB_BYTES", default: 1 << 20, range: 4096...536_870_912)
         worker.jobTimeout = .seconds(try values.int("CALSYNC_JOB_TIMEOUT_SECONDS", default: 300, range: 2...86_400))
         worker.providerTimeout = .seconds(try values.int("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: 30, range: 1...3600))
         worker.providerWriteSettle = .seconds(

@@ -16,6 +16,7 @@ extension CalsyncConfiguration {
         queue.retry = .exponentialJitter(base: retry.base, cap: retry.maxDelay, maxAttempts: retry.maxAttempts)
         queue.maxJobAge = worker.jobMaxAge
         queue.maxDeferrals = worker.maxDeferrals
+        queue.maxJobBytes = worker.maxJobBytes
         queue.deadLetterMaxCount = deadLetter.maxCount
         queue.deadLetterMaxAge = .seconds(deadLetter.maxAgeDays * 86_400)
         return queue

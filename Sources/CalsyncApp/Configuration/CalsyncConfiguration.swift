@@ -116,7 +116,7 @@ public struct CalsyncConfiguration: Sendable {
         public var typeConcurrency: [String: Int]
         /// `CALSYNC_JOB_LEASE_SECONDS`: claim lifetime without renewal; default 30 s.
         public var leaseDuration: Duration
-        /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries before a job is dead (`lease_expired`); default 3.
+        /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries of a job running alone before it is dead (`lease_expired`); default 3.
         public var maxLeaseExpiries: Int
         /// `CALSYNC_SHUTDOWN_GRACE_SECONDS`: how long in-flight jobs may finish after SIGTERM; default 25 s.
         public var shutdownGrace: Duration
@@ -124,6 +124,8 @@ public struct CalsyncConfiguration: Sendable {
         public var jobMaxAge: Duration
         /// `CALSYNC_MAX_DEFERRALS`: times a job may be deferred (not an attempt) before it is dead; default 1000.
         public var maxDeferrals: Int
+        /// `CALSYNC_MAX_JOB_BYTES`: longer jobs are dead (`invalid_job`, first 4 KiB kept) unparsed; default 1 MiB.
+        public var maxJobBytes: Int
         /// `CALSYNC_JOB_TIMEOUT_SECONDS`: how long one run of a job may take before it is cancelled and retried;
         /// default 300 s. Must exceed `CALSYNC_PROVIDER_TIMEOUT_SECONDS`.
         public var jobTimeout: Duration
@@ -145,6 +147,7 @@ public struct CalsyncConfiguration: Sendable {
             self.shutdownGrace = .seconds(25)
             self.jobMaxAge = .seconds(86_400)
             self.maxDeferrals = 1000
+            self.maxJobBytes = 1 << 20
             self.jobTimeout = .seconds(300)
             self.providerTimeout = .seconds(30)
             self.providerWriteSettle = .seconds(30)
