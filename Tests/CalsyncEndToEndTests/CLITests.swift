@@ -131,7 +131,7 @@ struct CLITests {
         let redis = RedisClient(
             configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: Logger(label: "test"), poolSize: 1)
         defer { redis.close() }
-        let garbage = "this is {not json \u{00e9}"
+        let garbage = "this is {not json \u{00e9} \u{1b}[2J\u{1b}]0;owned\u{07}\r\n"
         do {
             _ = try await redis.send(["LPUSH", "\(prefix):queue:diag_echo", garbage])
         } catch {
@@ -167,6 +167,12 @@ struct CLITests {
 
         let show = try await CLIProcess.run(["dead", "show", "diag-perm-1", "--json"], environment: env)
         #expect(show.status == 0)
+        // The readable form escapes control characters: a job's bytes cannot clear or retitle the terminal.
+        let invalidID = try #require(invalid["id"] as? String)
+        let readable = try await CLIProcess.run(["dead", "show", invalidID], environment: env)
+        #expect(readable.status == 0)
+        #expect(!readable.stdout.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\r" })
+        #expect(readable.stdout.contains(#"raw:             this is {not json \#u{00e9} \u{1b}[2J\u{1b}]0;owned\u{7}\r\n"#))
         #expect((try Self.json(show.stdout) as? [String: Any])?["id"] as? String == "diag-perm-1")
 
         let filtered = try await CLIProcess.run(["dead", "list", "--type", "diag_echo", "--json"], environment: env)
