@@ -41,6 +41,26 @@ struct HostileAnswerTests {
     }
 
     @Test(arguments: both)
+    func aTokenEndpointRedirectIsRefusedAndTheCredentialsGoNowhereElse(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, http: Self.http) { h in
+            let tokenURL = kind == .google ? h.endpoints.googleToken : h.endpoints.microsoftToken
+            // Another host (the same loopback server under another name), which would answer a re-sent refresh.
+            let elsewhere = tokenURL.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+            for status in [307, 308, 302, 301] {
+                h.sandbox.clearRequests()
+                _ = h.sandbox.addFault(SandboxFault(.redirect(status, location: elsewhere), provider: kind, pathContains: "/token", remaining: 1))
+                let error = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
+                #expect(error?.code == "token_redirect", "HTTP \(status)")
+                #expect(error?.kind == .permanent)
+                let posts = h.sandbox.requests().filter { $0.path.hasSuffix("/token") && $0.method == "POST" }
+                #expect(posts.count == 1, "HTTP \(status): the token form was posted once, to the configured URL only")
+            }
+            // The credentials still work: nothing was redeemed elsewhere.
+            _ = try await h.provider.refresh(h.credentials)
+        }
+    }
+
+    @Test(arguments: both)
     func malformedJSONIsAClassifiedError(_ kind: SandboxProvider) async throws {
         try await ProviderTests.withHarness(kind, http: Self.http) { h in
             _ = h.sandbox.addFault(SandboxFault(.malformedJSON, provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
