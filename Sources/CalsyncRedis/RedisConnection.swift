@@ -139,10 +139,12 @@ final class RedisConnection: Sendable {
             if case .error(let message) = value {
                 redisFree(context)
                 throw RedisError.connectionFailed(
-                    "Redis at \(where_) refused \(args[0]): \(message); check the password/database in CALSYNC_REDIS_URL")
+                    "Redis at \(where_) refused \(args[0]): \(message); check the user, password and database in CALSYNC_REDIS_URL")
             }
         }
-        if let password = configuration.password { try setup(["AUTH", password]) }
+        if let password = configuration.password {
+            if let username = configuration.username { try setup(["AUTH", username, password]) } else { try setup(["AUTH", password]) }
+        }
         if configuration.database != 0 { try setup(["SELECT", String(configuration.database)]) }
         return context
     }
