@@ -90,7 +90,16 @@ final class RedisConnection: Sendable {
     // MARK: - Connecting
 
     private func connected(_ state: inout State) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
-        if let context = state.context { return context }
+        if let context = state.context {
+            if Self.peerClosed(context) {
+                // Redis closed this pooled connection while it was idle (a restart, CLIENT KILL, a timeout):
+                // the command goes on a fresh connection instead of failing; only a failure there is an error.
+                redisFree(context)
+                state.context = nil
+            } else {
+                return context
+            }
+        }
         let now = ContinuousClock.now
         if let next = state.nextAttemptAt, now < next {
             throw RedisError.connectionFailed(
@@ -150,6 +159,15 @@ final class RedisConnection: Sendable {
     }
 
     // MARK: - C helpers
+
+    /// Whether the server closed an idle connection: its socket reads end-of-file (or fails) at once, or
+    /// holds bytes nobody asked for. A non-blocking peek, so a live connection costs one system call.
+    private static func peerClosed(_ context: UnsafeMutablePointer<redisContext>) -> Bool {
+        var byte: UInt8 = 0
+        let received = recv(context.pointee.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if received < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+        return true
+    }
 
     private static func timeval(_ duration: Duration) -> timeval {
         let (seconds, attoseconds) = duration.components

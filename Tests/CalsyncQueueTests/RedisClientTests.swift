@@ -152,6 +152,23 @@ struct RedisClientTests {
         _ = try await admin.send(["ACL", "DELUSER", user])
     }
 
+    @Test func aPooledConnectionThatRedisClosedIsReplacedForTheNextCommand() async throws {
+        let admin = try await makeRedis(poolSize: 1)
+        defer { admin.close() }
+        let redis = try await makeRedis(poolSize: 1)
+        defer { redis.close() }
+        let id = try #require(try await redis.send(["CLIENT", "ID"]).int)
+        // Redis drops the idle pooled connection, as on a restart.
+        #expect(try await admin.send(["CLIENT", "KILL", "ID", String(id)]).int == 1)
+        // The next command succeeds, on a fresh connection.
+        #expect(try await redis.send(["PING"]) == .status("PONG"))
+        let fresh = try #require(try await redis.send(["CLIENT", "ID"]).int)
+        #expect(fresh != id)
+        // Pipelines and scripts too, after another kill.
+        #expect(try await admin.send(["CLIENT", "KILL", "ID", String(fresh)]).int == 1)
+        #expect(try await redis.pipeline([["PING"], ["PING"]]) == [.status("PONG"), .status("PONG")])
+    }
+
     @Test func concurrentCommandsShareThePool() async throws {
         let redis = try await makeRedis(poolSize: 3)
         defer { redis.close() }
