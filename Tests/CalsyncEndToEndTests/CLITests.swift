@@ -226,6 +226,31 @@ struct CLITests {
         }
     }
 
+    @Test("rekey: --help says when to run it; on a migrated database with nothing under old keys it reports 0 remaining")
+    func rekey() async throws {
+        let help = try await CLIProcess.run(["rekey", "--help"], environment: [:])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("after adding a new current key and before removing an old one"))
+        #expect(help.stdout.contains("--dry-run"))
+        let schema = TestEnvironment.uniqueName("cli")
+        var env = [
+            "CALSYNC_DATABASE_URL": TestEnvironment.databaseURL, "CALSYNC_DATABASE_SCHEMA": schema,
+            "CALSYNC_LOG_LEVEL": "warning",
+        ]
+        #expect(try await CLIProcess.run(["rekey"], environment: env).status == 78, "no key: configuration missing")
+        #expect(try await CLIProcess.run(["migrate"], environment: env).status == 0)
+        env["CALSYNC_ENCRYPTION_KEY"] = Self.key
+        env["CALSYNC_PREVIOUS_ENCRYPTION_KEYS"] = Data(repeating: 8, count: 32).base64EncodedString()
+        let dry = try await CLIProcess.run(["rekey", "--dry-run"], environment: env)
+        #expect(dry.status == 0, "stderr: \(dry.stderr)")
+        #expect(dry.stdout.contains("dry run: 0 credential(s) under old keys would be resealed"))
+        let run = try await CLIProcess.run(["rekey"], environment: env)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.stdout.contains("resealed 0 credential(s)"))
+        #expect(run.stdout.contains("0 remain under old keys"))
+        try await CLIPostgres.dropSchema(schema)
+    }
+
     @Test("migrate twice via the binary: applies, then says up to date")
     func migrateTwice() async throws {
         let schema = TestEnvironment.uniqueName("cli")
