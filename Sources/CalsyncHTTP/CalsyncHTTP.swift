@@ -59,11 +59,14 @@ public struct HTTPTransport: Sendable {
     }
 
     /// Sends a request; any HTTP status is returned (classify it), transport failures throw ``ProviderError``.
+    /// With `bodyHoldsCredentials` the body goes as a one-shot stream: AsyncHTTPClient never sends it again,
+    /// so a redirect (307/308) cannot carry it to another address; the redirect comes back as the answer.
     public func send(
         _ method: Method,
         _ url: String,
         headers: [(String, String)] = [],
-        body: [UInt8]? = nil
+        body: [UInt8]? = nil,
+        bodyHoldsCredentials: Bool = false
     ) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method.rawValue)
@@ -71,7 +74,14 @@ public struct HTTPTransport: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
-            request.body = .bytes(ByteBuffer(bytes: body))
+            if bodyHoldsCredentials {
+                let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+                continuation.yield(ByteBuffer(bytes: body))
+                continuation.finish()
+                request.body = .stream(stream, length: .known(Int64(body.count)))
+            } else {
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
         }
         let prepared = request
         // Provider rate limits (shared across worker processes) hold or defer the request before it is sent,
@@ -124,7 +134,9 @@ public struct HTTPTransport: Sendable {
                 group.addTask {
                     let response = try await client.execute(prepared, deadline: deadline, logger: logger)
                     let buffer = try await response.body.collect(upTo: maxBytes)
-                    return HTTPResult(status: Int(response.status.code), headers: response.headers, body: buffer, serviceName: serviceName)
+                    return HTTPResult(
+                        status: Int(response.status.code), headers: response.headers, body: buffer, serviceName: serviceName,
+                        followedRedirect: response.history.count > 1)
                 }
                 group.addTask {
                     try await Self.sleep(for: requestTimeout, on: client.eventLoopGroup.next())
@@ -201,13 +213,19 @@ public struct HTTPResult: Sendable {
     let body: ByteBuffer
     /// The provider name used in messages.
     public let serviceName: String
+    /// Whether the HTTP client followed a redirect to get this answer (it came from another URL).
+    public let followedRedirect: Bool
 
-    init(status: Int, headers: HTTPHeaders, body: ByteBuffer, serviceName: String) {
+    init(status: Int, headers: HTTPHeaders, body: ByteBuffer, serviceName: String, followedRedirect: Bool = false) {
         self.status = status
         self.headers = headers
         self.body = body
         self.serviceName = serviceName
+        self.followedRedirect = followedRedirect
     }
+
+    /// Whether the answer is a redirect (3xx).
+    public var isRedirect: Bool { (300..<400).contains(status) }
 
     /// Creates a result by hand (for tests of classification).
     public init(status: Int, headers: [(String, String)] = [], body: String = "", serviceName: String) {

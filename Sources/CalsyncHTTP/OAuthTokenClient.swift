@@ -78,10 +78,17 @@ public struct OAuthTokenClient: Sendable {
         form.append(("client_id", configuration.clientID))
         form.append(("client_secret", configuration.clientSecret))
         if let scope = configuration.scope { form.append(("scope", scope)) }
+        // The form holds the client secret and a code or refresh token: it goes to the configured URL only.
         let result = try await transport.send(
             .POST, configuration.tokenURL,
             headers: [("Content-Type", "application/x-www-form-urlencoded")],
-            body: Array(URLEncoding.form(form).utf8))
+            body: Array(URLEncoding.form(form).utf8), bodyHoldsCredentials: true)
+        if result.isRedirect || result.followedRedirect {
+            throw ProviderError.permanent(
+                "token_redirect", status: result.status,
+                "\(transport.serviceName)'s token endpoint answered with a redirect (HTTP \(result.status)); calsync never sends "
+                    + "credentials on to another address. Set the token URL to the endpoint itself.")
+        }
         guard result.isSuccess else { throw classify(result) }
         let token = try result.decode(TokenResponse.self, what: "token answer")
         guard !token.access_token.isEmpty else {

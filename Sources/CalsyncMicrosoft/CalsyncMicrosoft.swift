@@ -126,29 +126,44 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
 
     // MARK: Writes
 
-    /// Patches the known event, else creates it with a deterministic `transactionId`; after a duplicate
-    /// transaction, a timeout or a 5xx it finds the event by its marker property and patches it.
+    /// Patches the known event, else creates it with a deterministic `transactionId` (see
+    /// `ExportKey.graphTransactionID`); after a duplicate transaction, a timeout or a 5xx it finds the
+    /// event by its marker property and patches it. It never POSTs again under another id: when the
+    /// marker search does not show the event yet, the job is retried later.
     public func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
+        var transactionID = key.graphTransactionID
         if let knownEventID {
             do {
                 return try await patch(event, eventID: knownEventID, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
+                // Deleted in the calendar: its transaction id is spent; the replacement's id derives from the gone id.
                 logger.debug("known Graph event missing, creating it", metadata: ["calsync.export.key": "\(key)"])
+                transactionID = key.graphTransactionID(replacing: knownEventID)
+            }
+        }
+        if transactionID != key.graphTransactionID || key.generation != nil {
+            // A re-create: an event of an earlier, unrecorded create may still carry the marker.
+            if let existing = try await findByMarker(event.markerValue, calendarID: calendarID, credentials).first {
+                return try await patch(event, eventID: existing, credentials)
             }
         }
         do {
-            return try await create(event, calendarID: calendarID, transactionID: key.graphTransactionID, credentials)
+            return try await create(event, calendarID: calendarID, transactionID: transactionID, credentials)
         } catch let error as ProviderError where Self.isDuplicateTransaction(error) || Self.outcomeUnknown(error) {
             // The create may have happened: never POST blindly again; look for the marker first.
             if let existing = try await findByMarker(event.markerValue, calendarID: calendarID, credentials).first {
                 return try await patch(event, eventID: existing, credentials)
             }
             guard Self.isDuplicateTransaction(error) else { throw error }
-            // The transaction id was used by an event that is gone now (deleted): create under a fresh one.
-            logger.debug("Graph transaction id used by a deleted event, creating anew", metadata: ["calsync.export.key": "\(key)"])
-            return try await create(event, calendarID: calendarID, transactionID: "calsync-\(UUID().uuidString.lowercased())", credentials)
+            // The search can lag behind a create that happened: a POST under a fresh id could duplicate the event.
+            logger.debug("Graph transaction id used but its event not found yet", metadata: ["calsync.export.key": "\(key)"])
+            throw ProviderError.retryable(
+                "transaction_pending", status: error.httpStatus,
+                "Microsoft already has a create under this appointment's transaction id but does not list the event yet; "
+                    + "the job is retried later instead of risking a second event. If this persists, the event was deleted "
+                    + "in Outlook: send a cancelled revision of the appointment, then the current one.")
         }
     }
 

@@ -356,7 +356,7 @@ final class WorkerEngine: Sendable {
                     return
                 }
                 metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
-                let wrapped = JobError.retryable("unexpected_error", String(describing: error))
+                let wrapped = JobError.retryable("unexpected_error", SafeText.describe(error))
                 await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
             }
         }

@@ -4,7 +4,9 @@ public struct RedisConfiguration: Sendable {
     public var host: String
     /// TCP port; default 6379.
     public var port: Int
-    /// Password for AUTH (hiredis 0.14: password only, no ACL user); default none.
+    /// ACL user name for `AUTH user password` (Redis 6+); default none (`AUTH password`, the `default` user).
+    public var username: String?
+    /// Password for AUTH; default none.
     public var password: String?
     /// Database number for SELECT; default 0.
     public var database: Int
@@ -14,20 +16,22 @@ public struct RedisConfiguration: Sendable {
     public var commandTimeout: Duration
 
     /// Creates a configuration from its parts (defaults: 127.0.0.1:6379, db 0, no password).
-    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
         self.port = port
+        self.username = username
         self.password = password
         self.database = database
         self.connectTimeout = .seconds(2)
         self.commandTimeout = .seconds(5)
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`; throws `invalid_url` when malformed.
+    /// Parses `redis://[[user]:password@]host[:port][/db]` (a user name sends `AUTH user password`);
+    /// throws `invalid_url` when malformed.
     public init(url: String) throws {
         self.init()
         func invalid(_ why: String) -> RedisError {
-            .invalidURL("malformed Redis URL (\(why)): set CALSYNC_REDIS_URL to redis://[:password@]host:port/db, e.g. redis://127.0.0.1:6379/0")
+            .invalidURL("malformed Redis URL (\(why)): set CALSYNC_REDIS_URL to redis://[[user]:password@]host:port/db, e.g. redis://127.0.0.1:6379/0")
         }
         let scheme = "redis://"
         guard url.lowercased().hasPrefix(scheme) else { throw invalid("it must start with redis://") }
@@ -43,8 +47,11 @@ public struct RedisConfiguration: Sendable {
             let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
             if let colon = userInfo.firstIndex(of: ":") {
+                let user = String(userInfo[..<colon])
                 let secret = String(userInfo[userInfo.index(after: colon)...])
                 self.password = secret.isEmpty ? nil : (secret.removingPercentEncodingIfPossible)
+                // `user:password@` authenticates as that ACL user; a user without a password means nothing to AUTH.
+                if !user.isEmpty, password != nil { self.username = user.removingPercentEncodingIfPossible }
             } else if !userInfo.isEmpty {
                 // `redis://password@host` is a common shorthand; treat the lone part as the password.
                 self.password = String(userInfo).removingPercentEncodingIfPossible

@@ -90,7 +90,16 @@ final class RedisConnection: Sendable {
     // MARK: - Connecting
 
     private func connected(_ state: inout State) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
-        if let context = state.context { return context }
+        if let context = state.context {
+            if Self.peerClosed(context) {
+                // Redis closed this pooled connection while it was idle (a restart, CLIENT KILL, a timeout):
+                // the command goes on a fresh connection instead of failing; only a failure there is an error.
+                redisFree(context)
+                state.context = nil
+            } else {
+                return context
+            }
+        }
         let now = ContinuousClock.now
         if let next = state.nextAttemptAt, now < next {
             throw RedisError.connectionFailed(
@@ -139,15 +148,26 @@ final class RedisConnection: Sendable {
             if case .error(let message) = value {
                 redisFree(context)
                 throw RedisError.connectionFailed(
-                    "Redis at \(where_) refused \(args[0]): \(message); check the password/database in CALSYNC_REDIS_URL")
+                    "Redis at \(where_) refused \(args[0]): \(message); check the user, password and database in CALSYNC_REDIS_URL")
             }
         }
-        if let password = configuration.password { try setup(["AUTH", password]) }
+        if let password = configuration.password {
+            if let username = configuration.username { try setup(["AUTH", username, password]) } else { try setup(["AUTH", password]) }
+        }
         if configuration.database != 0 { try setup(["SELECT", String(configuration.database)]) }
         return context
     }
 
     // MARK: - C helpers
+
+    /// Whether the server closed an idle connection: its socket reads end-of-file (or fails) at once, or
+    /// holds bytes nobody asked for. A non-blocking peek, so a live connection costs one system call.
+    private static func peerClosed(_ context: UnsafeMutablePointer<redisContext>) -> Bool {
+        var byte: UInt8 = 0
+        let received = recv(context.pointee.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if received < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+        return true
+    }
 
     private static func timeval(_ duration: Duration) -> timeval {
         let (seconds, attoseconds) = duration.components

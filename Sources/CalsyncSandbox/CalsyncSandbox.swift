@@ -179,6 +179,8 @@ public struct SandboxFault: Sendable, Codable {
         case hang(milliseconds: Int)
         /// Process the request, then answer 504 (a timeout after the write happened).
         case dropAfterProcessing
+        /// Answer this redirect status (301, 302, 303, 307, 308) with this `Location`, without touching state.
+        case redirect(Int, location: String)
     }
 
     /// The provider it applies to (nil: both).

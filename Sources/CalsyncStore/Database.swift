@@ -1,3 +1,4 @@
+import CalsyncQueue
 import Foundation
 import Logging
 import PostgresNIO
@@ -76,20 +77,20 @@ public final class Database: Sendable {
         "start the server (for development: scripts/services.sh start DIR) or set CALSYNC_DATABASE_URL "
         + "to postgres://user[:password]@host:port/db"
 
-    /// A readable reason for a postgres-nio error, without passwords (PSQLError's own description is deliberately vague).
+    /// A readable one-line reason for a postgres-nio error, without passwords (PSQLError's own description is deliberately vague).
     static func describe(_ error: any Error) -> String {
         if let psql = error as? PSQLError {
             if let message = psql.serverInfo?[.message] {
-                return message
+                return SafeText.line(message)
             }
             if let underlying = psql.underlying {
                 let text = "\(underlying)"
                 if text.contains("Connection refused") { return "connection refused" }
-                return text
+                return SafeText.line(text)
             }
             return "\(psql.code)"
         }
-        return "\(error)"
+        return SafeText.describe(error)
     }
 }
 

@@ -21,6 +21,7 @@ struct Calsync: AsyncParsableCommand {
             DeadCommand.self,
             EnqueueCommand.self,
             KeygenCommand.self,
+            RekeyCommand.self,
             SandboxCommand.self,
         ]
     )

@@ -131,7 +131,7 @@ struct CLITests {
         let redis = RedisClient(
             configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: Logger(label: "test"), poolSize: 1)
         defer { redis.close() }
-        let garbage = "this is {not json \u{00e9}"
+        let garbage = "this is {not json \u{00e9} \u{1b}[2J\u{1b}]0;owned\u{07}\r\n"
         do {
             _ = try await redis.send(["LPUSH", "\(prefix):queue:diag_echo", garbage])
         } catch {
@@ -167,6 +167,12 @@ struct CLITests {
 
         let show = try await CLIProcess.run(["dead", "show", "diag-perm-1", "--json"], environment: env)
         #expect(show.status == 0)
+        // The readable form escapes control characters: a job's bytes cannot clear or retitle the terminal.
+        let invalidID = try #require(invalid["id"] as? String)
+        let readable = try await CLIProcess.run(["dead", "show", invalidID], environment: env)
+        #expect(readable.status == 0)
+        #expect(!readable.stdout.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\r" })
+        #expect(readable.stdout.contains(#"raw:             this is {not json \#u{00e9} \u{1b}[2J\u{1b}]0;owned\u{7}\r\n"#))
         #expect((try Self.json(show.stdout) as? [String: Any])?["id"] as? String == "diag-perm-1")
 
         let filtered = try await CLIProcess.run(["dead", "list", "--type", "diag_echo", "--json"], environment: env)
@@ -218,6 +224,31 @@ struct CLITests {
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object?["level"] != nil && object?["label"] != nil && object?["message"] != nil, "not a JSON log line: \(line)")
         }
+    }
+
+    @Test("rekey: --help says when to run it; on a migrated database with nothing under old keys it reports 0 remaining")
+    func rekey() async throws {
+        let help = try await CLIProcess.run(["rekey", "--help"], environment: [:])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("after adding a new current key and before removing an old one"))
+        #expect(help.stdout.contains("--dry-run"))
+        let schema = TestEnvironment.uniqueName("cli")
+        var env = [
+            "CALSYNC_DATABASE_URL": TestEnvironment.databaseURL, "CALSYNC_DATABASE_SCHEMA": schema,
+            "CALSYNC_LOG_LEVEL": "warning",
+        ]
+        #expect(try await CLIProcess.run(["rekey"], environment: env).status == 78, "no key: configuration missing")
+        #expect(try await CLIProcess.run(["migrate"], environment: env).status == 0)
+        env["CALSYNC_ENCRYPTION_KEY"] = Self.key
+        env["CALSYNC_PREVIOUS_ENCRYPTION_KEYS"] = Data(repeating: 8, count: 32).base64EncodedString()
+        let dry = try await CLIProcess.run(["rekey", "--dry-run"], environment: env)
+        #expect(dry.status == 0, "stderr: \(dry.stderr)")
+        #expect(dry.stdout.contains("dry run: 0 credential(s) under old keys would be resealed"))
+        let run = try await CLIProcess.run(["rekey"], environment: env)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.stdout.contains("resealed 0 credential(s)"))
+        #expect(run.stdout.contains("0 remain under old keys"))
+        try await CLIPostgres.dropSchema(schema)
     }
 
     @Test("migrate twice via the binary: applies, then says up to date")

@@ -54,6 +54,60 @@ struct MicrosoftProviderTests {
         }
     }
 
+    @Test func aSpentTransactionIdWhoseEventIsNotListedIsRetriedLaterNeverPostedAgain() async throws {
+        try await ProviderTests.withHarness(.microsoft) { h in
+            let key = ExportKey(memberID: "m1", appointmentID: "apt-lag")
+            let event = ProviderTests.rendered(key, start: ProviderContractTests.at("2026-11-23T14:00:00Z"))
+            // The create happened, but the marker search does not show it (as when Graph's search lags).
+            let id = try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            h.sandbox.deleteEvent(.microsoft, email: h.email, calendarID: h.calendarID, eventID: id)
+            h.sandbox.clearRequests()
+            let error = await ProviderTests.providerError {
+                try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            }
+            #expect(error?.code == "transaction_pending")
+            #expect(error?.isRetryable == true)
+            #expect(error?.message.contains("retried later") == true)
+            let posts = h.sandbox.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/events") }
+            #expect(posts.count == 1, "one refused create, no second POST under another id")
+            #expect(ProviderTests.liveEvents(h).isEmpty)
+        }
+    }
+
+    @Test func aNewGenerationCreatesOnceAndItsRetryLandsOnTheSameEvent() async throws {
+        try await ProviderTests.withHarness(.microsoft) { h in
+            let first = ExportKey(memberID: "m1", appointmentID: "apt-again")
+            let event = ProviderTests.rendered(first, start: ProviderContractTests.at("2026-11-23T14:00:00Z"))
+            let id = try await h.provider.upsertEvent(event, key: first, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            // calsync deleted it (a cancellation recorded at revision 7); the appointment comes back.
+            h.sandbox.deleteEvent(.microsoft, email: h.email, calendarID: h.calendarID, eventID: id)
+            let next = ExportKey(memberID: "m1", appointmentID: "apt-again", generation: 7)
+            #expect(next.graphTransactionID != first.graphTransactionID)
+            #expect(next.markerValue == first.markerValue)
+            // Its answer is lost after the create happened (found by marker), and the job dies before
+            // recording it: the retry (same generation, id unknown) lands on the same event.
+            _ = h.sandbox.addFault(SandboxFault(.dropAfterProcessing, provider: .microsoft, pathContains: "/events", method: "POST", remaining: 1))
+            let created = try await h.provider.upsertEvent(event, key: next, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            let again = try await h.provider.upsertEvent(event, key: next, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            #expect(again == created)
+            #expect(ProviderTests.liveEvents(h).map(\.id) == [created])
+        }
+    }
+
+    @Test func aReplacementOfAnEventDeletedInOutlookIsFoundAgainByItsRetry() async throws {
+        try await ProviderTests.withHarness(.microsoft) { h in
+            let key = ExportKey(memberID: "m1", appointmentID: "apt-replaced")
+            let event = ProviderTests.rendered(key, start: ProviderContractTests.at("2026-11-23T14:00:00Z"))
+            let id = try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
+            h.sandbox.deleteEvent(.microsoft, email: h.email, calendarID: h.calendarID, eventID: id)
+            let replacement = try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: id, credentials: h.credentials)
+            // The job died before recording it: its retry still knows only the gone id.
+            let retry = try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: id, credentials: h.credentials)
+            #expect(retry == replacement)
+            #expect(ProviderTests.liveEvents(h).map(\.id) == [replacement])
+        }
+    }
+
     @Test func readsAskForUTCAndPageSizeAndKeepTheWholeDeltaLink() async throws {
         try await ProviderTests.withHarness(.microsoft, pageSize: 4) { h in
             for i in 0..<10 {

@@ -1,5 +1,6 @@
 import CalsyncRedis
 import CalsyncTestSupport
+import Foundation
 import Testing
 
 @Suite("Redis URL parsing")
@@ -20,10 +21,18 @@ struct RedisURLTests {
         #expect(full.password == "s3cr@t")
 
         let user = try RedisConfiguration(url: "redis://default:pw@10.0.0.1/2")
+        #expect(user.username == "default")
         #expect(user.password == "pw")
         #expect(user.host == "10.0.0.1")
         #expect(user.port == 6379)
         #expect(user.database == 2)
+
+        let acl = try RedisConfiguration(url: "redis://calsync%2Dworker:p%40ss:word@cache.internal:6380/1")
+        #expect(acl.username == "calsync-worker")
+        #expect(acl.password == "p@ss:word")
+        #expect(acl.host == "cache.internal" && acl.port == 6380 && acl.database == 1)
+        let passwordOnly = try RedisConfiguration(url: "redis://:pw@h")
+        #expect(passwordOnly.username == nil && passwordOnly.password == "pw")
 
         let v6 = try RedisConfiguration(url: "redis://[::1]:7000")
         #expect(v6.host == "::1")
@@ -105,6 +114,59 @@ struct RedisClientTests {
         } catch let error as RedisError {
             #expect(error.code == "connection_failed")
         }
+    }
+
+    @Test func anACLUserFromTheURLAuthenticatesAsThatUser() async throws {
+        let admin = try await makeRedis(poolSize: 1)
+        defer { admin.close() }
+        let prefix = TestEnvironment.uniqueName("calsync_test_acl")
+        let user = prefix + "_user"
+        let password = "pw-\(UInt64.random(in: 0...UInt64.max))"
+        _ = try await admin.send(["ACL", "SETUSER", user, "on", ">" + password, "~\(prefix):*", "+@all"])
+        do {
+            let base = try RedisConfiguration(url: TestEnvironment.redisURL)
+            let url = "redis://\(user):\(password)@\(base.host):\(base.port)/\(base.database)"
+            let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: testLogger, poolSize: 1)
+            defer { client.close() }
+            #expect(try await client.send(["SET", "\(prefix):k", "v"]) == .status("OK"))
+            #expect(try await client.send(["ACL", "WHOAMI"]).string == user)
+            // Its key pattern holds: it is really that user, not the default one.
+            await #expect(throws: RedisError.self) { try await client.send(["SET", "elsewhere_\(prefix)", "v"]) }
+
+            var wrong = try RedisConfiguration(url: url)
+            wrong.password = "not-the-password"
+            let refused = RedisClient(configuration: wrong, logger: testLogger, poolSize: 1)
+            defer { refused.close() }
+            do {
+                _ = try await refused.send(["PING"])
+                Issue.record("a wrong password was accepted")
+            } catch let error as RedisError {
+                #expect(error.code == "connection_failed")
+                #expect(!error.message.contains("not-the-password"))
+            }
+            _ = try await admin.send(["DEL", "\(prefix):k"])
+        } catch {
+            _ = try? await admin.send(["ACL", "DELUSER", user])
+            throw error
+        }
+        _ = try await admin.send(["ACL", "DELUSER", user])
+    }
+
+    @Test func aPooledConnectionThatRedisClosedIsReplacedForTheNextCommand() async throws {
+        let admin = try await makeRedis(poolSize: 1)
+        defer { admin.close() }
+        let redis = try await makeRedis(poolSize: 1)
+        defer { redis.close() }
+        let id = try #require(try await redis.send(["CLIENT", "ID"]).int)
+        // Redis drops the idle pooled connection, as on a restart.
+        #expect(try await admin.send(["CLIENT", "KILL", "ID", String(id)]).int == 1)
+        // The next command succeeds, on a fresh connection.
+        #expect(try await redis.send(["PING"]) == .status("PONG"))
+        let fresh = try #require(try await redis.send(["CLIENT", "ID"]).int)
+        #expect(fresh != id)
+        // Pipelines and scripts too, after another kill.
+        #expect(try await admin.send(["CLIENT", "KILL", "ID", String(fresh)]).int == 1)
+        #expect(try await redis.pipeline([["PING"], ["PING"]]) == [.status("PONG"), .status("PONG")])
     }
 
     @Test func concurrentCommandsShareThePool() async throws {

@@ -30,6 +30,17 @@ struct ObservabilityTests {
         #expect(line.contains(" info calsync.migrate: applied a=1 b=2\n"))
     }
 
+    @Test("a text line escapes control characters: a message or value cannot forge a line or drive the terminal")
+    func textLineEscapesControlCharacters() {
+        let line = CalsyncLogHandler.textLine(
+            label: "calsync.worker", level: .warning, message: "sync failed\n2026-01-01T00:00:00Z info fake: forged",
+            metadata: ["calsync.error": "Google said \u{1b}[2J\r"])
+        #expect(line.filter { $0 == "\n" }.count == 1 && line.hasSuffix("\n"))
+        #expect(!line.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\r" })
+        #expect(line.contains(#"sync failed\n2026-01-01T00:00:00Z info fake: forged"#))
+        #expect(line.contains(#"calsync.error=Google said \u{1b}[2J\r"#))
+    }
+
     @Test("keygen makes 32 random bytes in base64")
     func keygen() throws {
         let first = Keygen.makeKey()

@@ -1,4 +1,4 @@
-import CalsyncApp
+@testable import CalsyncApp
 import CalsyncRedis
 import CalsyncSync
 import CalsyncTestSupport
@@ -90,6 +90,40 @@ struct RateLimiterTests {
                 return
             }
             #expect(otherWait > .milliseconds(2500))
+        }
+    }
+
+    @Test("with every rate at 0 (unlimited) a provider's Retry-After still holds every worker until it passes")
+    func penaltyWithoutRates() async throws {
+        try await Self.withLimiter(.init(appPerSecond: nil, connectionPerSecond: nil, connectionConcurrency: nil)) { limiter, scope in
+            guard case .send = try await limiter.acquire(scope, reserveUpTo: .milliseconds(250)) else {
+                Issue.record("no limit and no penalty: send at once")
+                return
+            }
+            // One worker sees a 429 with Retry-After: 2; another worker (its own limiter on the same Redis) must wait.
+            await limiter.penalize(scope, appWide: false, for: .seconds(2))
+            let otherWorker = RedisRateLimiter(redis: limiter.redis, prefix: limiter.prefix, limits: limiter.limits)
+            guard case .denied(let wait, "connection") = try await otherWorker.acquire(scope, reserveUpTo: .milliseconds(250)) else {
+                Issue.record("the Retry-After was ignored with the rate at 0")
+                return
+            }
+            #expect(wait > .milliseconds(1500) && wait <= .seconds(2))
+            // App-wide (quotaExceeded): another connection waits too.
+            await limiter.penalize(scope, appWide: true, for: .seconds(3))
+            let other = RateScope(provider: "google", connectionID: "c-2")
+            guard case .denied(let otherWait, "provider") = try await otherWorker.acquire(other, reserveUpTo: .milliseconds(250)) else {
+                Issue.record("the app-wide Retry-After was ignored with the rate at 0")
+                return
+            }
+            #expect(otherWait > .milliseconds(2500))
+            // A short one is waited out in place, then the request goes.
+            let third = RateScope(provider: "microsoft", connectionID: "c-3")
+            await limiter.penalize(third, appWide: false, for: .milliseconds(100))
+            guard case .sendAfter(let short, _) = try await otherWorker.acquire(third, reserveUpTo: .milliseconds(250)) else {
+                Issue.record("a Retry-After within the reserve horizon is waited out")
+                return
+            }
+            #expect(short > .zero && short <= .milliseconds(100))
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CalsyncQueue
 import Logging
 
 /// A swift-log handler writing one line per entry to standard error: human text or a JSON object.
@@ -48,10 +49,11 @@ public struct CalsyncLogHandler: LogHandler {
     }
 
     /// `2026-11-21T10:00:00.123Z info calsync.worker: message key=value …`
+    /// Control characters are escaped, so no message or value (e.g. a provider's text) can forge a line.
     static func textLine(label: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
-        var line = "\(timestamp()) \(level.rawValue) \(label): \(message)"
+        var line = "\(timestamp()) \(level.rawValue) \(label): \(SafeText.escaped(message))"
         for key in metadata.keys.sorted() {
-            line += " \(key)=\(metadata[key].map { "\($0)" } ?? "")"
+            line += " \(SafeText.escaped(key))=\(SafeText.escaped(metadata[key].map { "\($0)" } ?? ""))"
         }
         line += "\n"
         return line

@@ -60,10 +60,11 @@ public struct QueueOperations: Sendable {
         if records.isEmpty { return "no dead jobs" + (type.map { " of type \($0)" } ?? "") }
         var lines: [String] = []
         for record in records {
-            var line = "\(RFC3339Text.format(record.lastFailedAt))  \(record.id)  \(record.type ?? "-")  \(record.reason)"
+            var line = "\(RFC3339Text.format(record.lastFailedAt))  \(SafeText.escaped(record.id))  "
+                + "\(SafeText.escaped(record.type ?? "-"))  \(SafeText.escaped(record.reason))"
             line += "  attempts=\(record.attempts)"
             if let status = record.httpStatus { line += "  http=\(status)" }
-            if let error = record.error { line += "  \(error.prefix(120))" }
+            if let error = record.error { line += "  \(SafeText.line(error, limit: 120))" }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -75,16 +76,19 @@ public struct QueueOperations: Sendable {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
         if json { return try Self.encode(record) }
+        // JSON escapes by itself; the readable form escapes control characters, so nothing a job or a
+        // provider sent can move the cursor, recolour or rewrite the operator's terminal.
+        let safe: (String) -> String = { SafeText.escaped($0) }
         return [
-            "id:              \(record.id)",
-            "type:            \(record.type ?? "-")",
-            "reason:          \(record.reason)",
-            "error:           \(record.error ?? "-")",
+            "id:              \(safe(record.id))",
+            "type:            \(safe(record.type ?? "-"))",
+            "reason:          \(safe(record.reason))",
+            "error:           \(safe(record.error ?? "-"))",
             "http status:     \(record.httpStatus.map(String.init) ?? "-")",
             "attempts:        \(record.attempts)",
             "first failed at: \(RFC3339Text.format(record.firstFailedAt))",
             "last failed at:  \(RFC3339Text.format(record.lastFailedAt))",
-            "raw:             \(record.raw)",
+            "raw:             \(safe(record.raw))",
         ].joined(separator: "\n")
     }
 

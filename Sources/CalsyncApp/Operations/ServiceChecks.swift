@@ -7,7 +7,7 @@ public enum ServiceChecks {
     /// `redis://host:port/db` without the password, for messages.
     public static func redactedRedisURL(_ configuration: RedisConfiguration) -> String {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        let auth = configuration.password == nil ? "" : ":***@"
+        let auth = configuration.password == nil ? "" : "\(configuration.username ?? ""):***@"
         return "redis://\(auth)\(host):\(configuration.port)/\(configuration.database)"
     }
 

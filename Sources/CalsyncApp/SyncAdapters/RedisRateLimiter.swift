@@ -38,6 +38,7 @@ public struct RedisRateLimiter: RateLimiter {
     // ARGV: provider interval µs (0 = none), connection interval µs (0 = none), concurrency cap (0 = none),
     //       permit, permit lease ms, reserve-up-to µs.
     // A bucket holds its theoretical arrival time (µs): the earliest moment its next request may go.
+    // A bucket without a rate (interval 0) is still read: a provider's Retry-After pushes it too.
     // Returns {1, wait µs} when a slot was taken (send after the wait), {0, wait µs, limit} when not.
     static let acquireScript = RedisScript(
         """
@@ -45,13 +46,12 @@ public struct RedisRateLimiter: RateLimiter {
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local providerInterval, connectionInterval = tonumber(ARGV[1]), tonumber(ARGV[2])
         local cap, lease, reserve = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
-        local function arrival(key, interval)
-          if interval <= 0 then return now end
+        local function arrival(key)
           local stored = tonumber(redis.call('GET', key) or '0')
           if stored < now then return now end
           return stored
         end
-        local providerAt, connectionAt = arrival(KEYS[1], providerInterval), arrival(KEYS[2], connectionInterval)
+        local providerAt, connectionAt = arrival(KEYS[1]), arrival(KEYS[2])
         if cap > 0 then
           redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', math.floor(now / 1000))
           if redis.call('ZCARD', KEYS[3]) >= cap then return {0, 20000, 'concurrency'} end
@@ -117,7 +117,7 @@ public struct RedisRateLimiter: RateLimiter {
         let app = Self.interval(limit.appPerSecond)
         let connection = Self.interval(limit.connectionPerSecond)
         let cap = limit.connectionConcurrency ?? 0
-        guard app > 0 || connection > 0 || cap > 0 else { return .send(permit: "") }
+        // No early "unlimited" answer: even with every rate at 0 a provider's Retry-After holds all workers.
         let permit = JobLock.randomToken()
         let reply = try await redis.evaluate(
             Self.acquireScript, keys: keys(scope),

@@ -57,6 +57,9 @@ public struct HTTPClientService: Service {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, connectionsPerHost)
         configuration.connectionPool.idleTimeout = .seconds(60)
         configuration.decompression = .enabled(limit: .ratio(20))
+        // No provider call needs a redirect (paging links are followed explicitly, on the configured origin):
+        // a redirect answer is returned as it is, so no request, token request above all, goes elsewhere.
+        configuration.redirectConfiguration = .disallow
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -88,6 +88,9 @@ extension Sandbox {
             body.append(contentsOf: repeatElement(UInt8(ascii: "x"), count: max(0, min(bytes, 512 << 20) - body.count - 3)))
             body.append(contentsOf: Array("\"]}".utf8))
             return APIResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body)
+        case .redirect(let status, let location)?:
+            record(provider: provider, request: request, status: status, account: accountHint(request), time: arrived)
+            return APIResponse(status: status, headers: [("Location", location)], body: [])
         case .dropAfterProcessing?:
             dropAfter = true
         case nil:

@@ -81,4 +81,34 @@ public struct CredentialSealer: Sendable {
 
     /// Whether a seal should be renewed with the current key.
     public func needsResealing(_ sealed: SealedCredentials) -> Bool { sealed.keyID != current.id }
+
+    /// Whether one of the configured keys can open seals made with this key id.
+    public func knowsKey(_ keyID: String) -> Bool { keys[keyID] != nil }
+
+    /// Opens `sealed` with its own key and seals the same bytes with the current key (nothing is decoded,
+    /// so no field is lost); throws `unknown_key` or `tampered` like `open`.
+    public func reseal(_ sealed: SealedCredentials, context: String) throws -> SealedCredentials {
+        guard let key = keys[sealed.keyID] else {
+            throw CredentialSealError(
+                code: "unknown_key",
+                message: "credentials were sealed with key \(sealed.keyID), which is not configured; "
+                    + "add it to CALSYNC_PREVIOUS_ENCRYPTION_KEYS or ask the member to reconnect")
+        }
+        let plain: Data
+        do {
+            plain = try AES.GCM.open(AES.GCM.SealedBox(combined: sealed.sealed), using: key, authenticating: Data(context.utf8))
+        } catch {
+            throw CredentialSealError(code: "tampered", message: "sealed credentials could not be opened (corrupted or moved)")
+        }
+        let box = try AES.GCM.seal(plain, using: current.key, authenticating: Data(context.utf8))
+        guard let combined = box.combined else {
+            throw CredentialSealError(code: "seal_failed", message: "AES-GCM produced no combined box")
+        }
+        return SealedCredentials(keyID: current.id, sealed: Array(combined))
+    }
+
+    /// The context a connection's credentials are sealed under: they open only on that member's row for that provider.
+    public static func connectionContext(memberID: String, provider: String) -> String {
+        "calsync:credentials:\(memberID):\(provider)"
+    }
 }

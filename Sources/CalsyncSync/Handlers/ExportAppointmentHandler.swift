@@ -51,8 +51,11 @@ public struct ExportAppointmentHandler: JobHandler {
                     "no_export_calendar", "the connection has no export calendar; reconnect the calendar to choose one",
                     reason: "no_export_calendar")
             }
-            let key = ExportKey(memberID: payload.memberID, appointmentID: appointment.id)
             let sameTarget = state?.connectionID == connection.id && state?.calendarID == calendarID
+            // With no event of ours recorded in this calendar, a create starts a new generation (Graph's transactionId).
+            let key = ExportKey(
+                memberID: payload.memberID, appointmentID: appointment.id,
+                generation: state.flatMap { $0.eventPresent && sameTarget ? nil : $0.appliedRevision })
             let snapshot = AppointmentSnapshot(
                 id: appointment.id, revision: appointment.revision, status: appointment.status,
                 countsAsBusy: appointment.countsAsBusy, startsAt: appointment.startsAt.date, endsAt: appointment.endsAt.date,

@@ -9,11 +9,15 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     public let appointmentID: String
     /// SHA-256 of `calsync:v1:<member>:<appointment>` in lowercase base32hex (52 chars of `[0-9a-v]`).
     public let digest: String
+    /// The revision at which calsync last recorded no event for this key (it deleted it, or never made
+    /// one) while a state was kept; nil before any. It picks the Graph `transactionId` of the next create.
+    public var generation: Int64?
 
-    /// Derives the key of (member, appointment).
-    public init(memberID: String, appointmentID: String) {
+    /// Derives the key of (member, appointment), optionally of a later generation.
+    public init(memberID: String, appointmentID: String, generation: Int64? = nil) {
         self.memberID = memberID
         self.appointmentID = appointmentID
+        self.generation = generation
         // Length-prefixed so that ("a:b", "c") and ("a", "b:c") never collide.
         let material = "calsync:v1:\(memberID.utf8.count):\(memberID):\(appointmentID)"
         self.digest = Self.base32hex(Array(SHA256.hash(data: Array(material.utf8))))
@@ -22,8 +26,31 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The Google event id: base32hex, valid as a client-chosen id.
     public var googleEventID: String { digest }
 
-    /// The Microsoft Graph `transactionId` of the first create.
-    public var graphTransactionID: String { "calsync-\(digest.prefix(40))" }
+    /// The Microsoft Graph `transactionId` of a create in this key's generation.
+    ///
+    /// Graph refuses a `transactionId` once used, even after its event was deleted, and its lookup by
+    /// marker can lag behind a create that happened: a create is therefore never retried under a
+    /// random id (that could duplicate the event). Instead the id is derived from what calsync
+    /// recorded: generation nil (never recorded without an event) keeps the original id; after
+    /// calsync recorded "no event" at revision R, creates use an id derived from R, which no earlier
+    /// create can have used (a create under R is recorded at a revision above R). Every retry of one
+    /// create sees the same recorded state, so it derives the same id and Graph's rule keeps it single.
+    public var graphTransactionID: String {
+        guard let generation else { return "calsync-\(digest.prefix(40))" }
+        return Self.derivedTransactionID(digest, "generation:\(generation)")
+    }
+
+    /// The `transactionId` of a create that replaces `goneEventID`, an event calsync knew and Graph
+    /// answered 404 for (deleted in the calendar): event ids are unique, so this id is unused, and a
+    /// retry (which still knows the same gone id) derives it again.
+    public func graphTransactionID(replacing goneEventID: String) -> String {
+        Self.derivedTransactionID(digest, "replacing:\(goneEventID.utf8.count):\(goneEventID)")
+    }
+
+    static func derivedTransactionID(_ digest: String, _ material: String) -> String {
+        let hash = base32hex(Array(SHA256.hash(data: Array("calsync:tx:v1:\(digest):\(material)".utf8))))
+        return "calsync-\(hash.prefix(40))"
+    }
 
     /// The value of the private marker property that says "calsync exported this event".
     public var markerValue: String { digest }
@@ -33,7 +60,7 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
 
     private enum CodingKeys: String, CodingKey { case memberID, appointmentID }
 
-    /// Decodes the two ids and derives the rest.
+    /// Decodes the two ids and derives the rest (the generation is not encoded).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(memberID: try c.decode(String.self, forKey: .memberID), appointmentID: try c.decode(String.self, forKey: .appointmentID))

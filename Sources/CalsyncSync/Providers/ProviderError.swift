@@ -1,3 +1,5 @@
+import CalsyncQueue
+
 /// A classified failure of a calendar provider call: what happened (`code`), what to do (`kind`),
 /// and a message a person can act on. Never carries a token or a response body.
 public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -23,15 +25,20 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
     public var kind: Kind
     /// The HTTP status the provider answered, when there was one.
     public var httpStatus: Int?
-    /// A message a person can act on; never a token or a response body.
-    public var message: String
+    /// A message a person can act on; never a token or a response body. One line of at most
+    /// `SafeText.messageLimit` characters: text a provider sent may be huge or hold control characters.
+    public var message: String {
+        get { safeMessage }
+        set { safeMessage = SafeText.line(newValue) }
+    }
+    private var safeMessage: String
 
-    /// Creates an error.
+    /// Creates an error (the message is escaped and cut to one safe line).
     public init(code: String, kind: Kind, httpStatus: Int? = nil, message: String) {
         self.code = code
         self.kind = kind
         self.httpStatus = httpStatus
-        self.message = message
+        self.safeMessage = SafeText.line(message)
     }
 
     /// Whether retrying later may succeed.

@@ -11,7 +11,7 @@ struct ReconnectRequired: Error {
 extension SyncEnvironment {
     /// The context sealed credentials are bound to: a sealed blob only opens for its own member and provider.
     func sealContext(memberID: String, provider: ProviderKind) -> String {
-        "calsync:credentials:\(memberID):\(provider.rawValue)"
+        CredentialSealer.connectionContext(memberID: memberID, provider: provider.rawValue)
     }
 
     /// The provider client of a connection, or a permanent error saying what to configure.
