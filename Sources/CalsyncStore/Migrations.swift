@@ -5,6 +5,7 @@ public enum Migrations {
         v1Initial,
         v2Sync,
         v3Scheduler,
+        v4ForeignKeyIndexes,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).
