@@ -270,9 +270,13 @@ public struct PostgresSyncStore: SyncStore {
 
     public func replaceBusyBlocks(
         connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
-        cursor: SyncCursor?
+        scope: BusyReadScope
     ) async throws -> ImportCounts {
         let logger = self.logger
+        var events = events
+        if scope == .explicit {
+            events = events.filter { BusyReadScope.overlaps(start: $0.start, end: $0.end, window) }
+        }
         return try await transaction { connection in
             let rows = try await connection.query(
                 """
@@ -296,15 +300,19 @@ public struct PostgresSyncStore: SyncStore {
                     changed.append(event)
                 }
             }
-            // Gone: blocks of this calendar inside the window (or already past it) that the read did not return.
+            // Gone: blocks of this calendar inside the window that the read did not return; after a rolling
+            // read also those that ended before the window (an explicit window says nothing about them).
             let gone = existing.compactMap { id, block -> String? in
                 guard !found.contains(id) else { return nil }
                 let inWindow = block.start < window.end && block.end > window.start
-                return inWindow || block.end <= window.start ? id : nil
+                if case .rolling = scope, block.end <= window.start { return id }
+                return inWindow ? id : nil
             }
             try await Self.upsert(changed, connectionID: connectionID, memberID: memberID, calendarID: calendarID, on: connection, logger: logger)
             try await Self.delete(gone, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
-            try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            if case .rolling(let cursor) = scope {
+                try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            }
             return ImportCounts(inserted: inserted, updated: changed.count - inserted, deleted: gone.count)
         }
     }

@@ -246,10 +246,11 @@ public protocol SyncStore: Sendable {
     func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor?
 
     /// Replaces the busy blocks of one calendar within `window` by `events` (insert new, move changed,
-    /// delete gone; blocks that ended before the window are dropped too) and stores `cursor`, in one transaction.
+    /// delete gone), in one transaction. What else changes depends on `scope`: a rolling read also drops
+    /// blocks that ended before the window and stores its cursor; an explicit one changes nothing else.
     func replaceBusyBlocks(
         connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
-        cursor: SyncCursor?
+        scope: BusyReadScope
     ) async throws -> ImportCounts
 
     /// Applies incremental changes to one calendar's busy blocks and stores the new cursor, in one transaction.
@@ -257,6 +258,22 @@ public protocol SyncStore: Sendable {
         connectionID: String, memberID: String, calendarID: String, upserts: [BusyEvent], removedEventIDs: [String],
         cursor: SyncCursor?
     ) async throws -> ImportCounts
+}
+
+/// What a full read of one calendar covered, and so what its answer may change.
+public enum BusyReadScope: Sendable, Hashable {
+    /// The rolling window: the read is the calendar's whole truth from the window's start on. Blocks in
+    /// the window that it did not return are gone, blocks that ended before the window are dropped, and
+    /// its cursor replaces the stored one (nil: the stored one is removed).
+    case rolling(cursor: SyncCursor?)
+    /// An explicit window (`window_start`/`window_end`): only blocks that overlap it change, events outside
+    /// it are ignored, and the stored cursor stays as it was (it belongs to the rolling window).
+    case explicit
+
+    /// Whether an interval overlaps `window` (end exclusive; an instant counts when it lies inside).
+    public static func overlaps(start: Date, end: Date, _ window: DateInterval) -> Bool {
+        start < window.end && (end > window.start || (end <= start && start >= window.start))
+    }
 }
 
 /// What to store after holding the credential lock.
