@@ -101,7 +101,7 @@ public struct PostgresSyncStore: SyncStore {
         try await client.query(
             """
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = \(error), updated_at = now()
-            WHERE id = \(connectionID)::uuid
+            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
             """, logger: logger)
     }
 
@@ -117,7 +117,7 @@ public struct PostgresSyncStore: SyncStore {
         try await client.query(
             """
             UPDATE calendar_connections SET last_inbound_sync_at = now(), last_inbound_error = \(error), updated_at = now()
-            WHERE id = \(connectionID)::uuid
+            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
             """, logger: logger)
     }
 
@@ -206,26 +206,43 @@ public struct PostgresSyncStore: SyncStore {
         throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
     }
 
-    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws {
-        try await client.query(
+    @discardableResult
+    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool {
+        let rows = try await client.query(
             """
             UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
-            WHERE id = \(connectionID)::uuid
+            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
+            RETURNING 1
             """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     public func disconnect(connectionID: String, detail: String) async throws {
-        try await client.query(
-            """
-            WITH blocks AS (
-                DELETE FROM external_busy_blocks WHERE connection_id = \(connectionID)::uuid
-            ), cursors AS (
-                DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid
-            )
-            UPDATE calendar_connections SET status = 'disconnected', status_detail = \(detail),
-                credentials_sealed = NULL, credentials_key_id = NULL, access_token_expires_at = NULL, updated_at = now()
-            WHERE id = \(connectionID)::uuid
-            """, logger: logger)
+        let logger = self.logger
+        try await transaction { connection in
+            // The connection row first: busy writes lock it (FOR SHARE) before their blocks, so a disconnect
+            // waits for a running write and every later one sees `disconnected` (and no deadlock).
+            try await connection.query(
+                """
+                UPDATE calendar_connections SET status = 'disconnected', status_detail = \(detail),
+                    credentials_sealed = NULL, credentials_key_id = NULL, access_token_expires_at = NULL, updated_at = now()
+                WHERE id = \(connectionID)::uuid
+                """, logger: logger)
+            try await connection.query(
+                "DELETE FROM external_busy_blocks WHERE connection_id = \(connectionID)::uuid", logger: logger)
+            try await connection.query(
+                "DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid", logger: logger)
+        }
+    }
+
+    /// Whether busy blocks and cursors may be written for a connection: it exists and is not `disconnected`.
+    /// Locks the row (FOR SHARE) until the caller's transaction ends, so a disconnect cannot commit in between.
+    static func acceptsBusyWrites(connectionID: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT status FROM calendar_connections WHERE id = \(connectionID)::uuid FOR SHARE", logger: logger)
+        for try await status in rows.decode(String.self) { return status != ConnectionStatus.disconnected.rawValue }
+        return false
     }
 
     public func withCredentialLock(
@@ -236,13 +253,17 @@ public struct PostgresSyncStore: SyncStore {
         return try await transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT credentials_key_id, credentials_sealed FROM calendar_connections
+                SELECT status, credentials_key_id, credentials_sealed FROM calendar_connections
                 WHERE id = \(connectionID)::uuid FOR UPDATE
                 """, logger: logger)
             var current: SealedCredentials?
-            for try await (keyID, sealed) in rows.decode((String?, ByteBuffer?).self) {
+            var disconnected = true
+            for try await (status, keyID, sealed) in rows.decode((String, String?, ByteBuffer?).self) {
+                disconnected = status == ConnectionStatus.disconnected.rawValue
                 if let keyID, let sealed { current = SealedCredentials(keyID: keyID, sealed: Array(buffer: sealed)) }
             }
+            // A disconnect wins: no refresh for it, and nothing stored.
+            guard !disconnected else { return nil }
             switch try await body(current) {
             case .keep:
                 return current
@@ -252,7 +273,7 @@ public struct PostgresSyncStore: SyncStore {
                     """
                     UPDATE calendar_connections SET credentials_sealed = \(bytes), credentials_key_id = \(fresh.keyID),
                         access_token_expires_at = \(expiresAt), updated_at = now()
-                    WHERE id = \(connectionID)::uuid
+                    WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
                     """, logger: logger)
                 return fresh
             }
@@ -278,6 +299,9 @@ public struct PostgresSyncStore: SyncStore {
             events = events.filter { BusyReadScope.overlaps(start: $0.start, end: $0.end, window) }
         }
         return try await transaction { connection in
+            guard try await Self.acceptsBusyWrites(connectionID: connectionID, on: connection, logger: logger) else {
+                return ImportCounts()
+            }
             let rows = try await connection.query(
                 """
                 SELECT external_event_id, starts_at, ends_at, all_day FROM external_busy_blocks
@@ -323,6 +347,9 @@ public struct PostgresSyncStore: SyncStore {
     ) async throws -> ImportCounts {
         let logger = self.logger
         return try await transaction { connection in
+            guard try await Self.acceptsBusyWrites(connectionID: connectionID, on: connection, logger: logger) else {
+                return ImportCounts()
+            }
             var latest: [String: BusyEvent] = [:]
             for event in upserts { latest[event.externalEventID] = event }
             let removed = Array(Set(removedEventIDs).subtracting(latest.keys))

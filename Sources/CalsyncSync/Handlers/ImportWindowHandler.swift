@@ -29,7 +29,7 @@ public struct ImportWindowHandler: JobHandler {
         let window = explicit ?? rolling
         let fullRead = payload.fullResync || explicit != nil
 
-        let counts: ImportCounts = try await env.withLock("import:\(payload.memberID)", what: "member's import", context: context) {
+        let counts: ImportCounts = try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {
@@ -93,3 +93,6 @@ public struct ImportWindowHandler: JobHandler {
         return total
     }
 }
+
+/// The lock a member's imports hold, and its disconnects wait for.
+func importLockKey(_ memberID: String) -> String { "import:\(memberID)" }
