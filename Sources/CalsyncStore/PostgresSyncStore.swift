@@ -17,37 +17,61 @@ public struct PostgresSyncStore: SyncStore {
         self.recorder = ExportRecordBatcher(client: client, logger: logger)
     }
 
-    /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it).
+    /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it),
+    /// a timeout as the `StoreError` that names it.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError { throw closureError }
-            throw error
+            if let closureError = error.closureError { throw StoreError.translating(closureError) }
+            throw StoreError.translating(error)
+        }
+    }
+
+    /// Runs one statement on the pool; a timeout comes out as the `StoreError` that names it.
+    @discardableResult
+    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        do {
+            return try await client.query(query, logger: logger)
+        } catch {
+            throw StoreError.translating(error)
+        }
+    }
+
+    /// Runs `body`; a timeout it throws comes out as the `StoreError` that names it.
+    func translatingTimeouts<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw StoreError.translating(error)
         }
     }
 
     public func memberState(_ memberID: String) async throws -> MemberSyncState? {
-        var rows: [MemberRow] = []
-        for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
-            rows.append(row)
+        try await translatingTimeouts {
+            var rows: [MemberRow] = []
+            for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
+                rows.append(row)
+            }
+            return Self.memberState(memberID, rows)
         }
-        return Self.memberState(memberID, rows)
     }
 
     public func memberState(_ memberID: String, exportOf appointmentID: String) async throws -> (MemberSyncState, ExportState?)? {
-        var rows: [MemberRow] = []
-        var export: ExportState?
-        let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID)
-        for try await (row, applied) in try await client.execute(statement, logger: logger) {
-            rows.append(row)
-            if let (revision, connection, calendar, event, hash, present) = applied {
-                export = ExportState(
-                    appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
-                    contentHash: hash, eventPresent: present)
+        try await translatingTimeouts {
+            var rows: [MemberRow] = []
+            var export: ExportState?
+            let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID)
+            for try await (row, applied) in try await client.execute(statement, logger: logger) {
+                rows.append(row)
+                if let (revision, connection, calendar, event, hash, present) = applied {
+                    export = ExportState(
+                        appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
+                        contentHash: hash, eventPresent: present)
+                }
             }
+            return Self.memberState(memberID, rows).map { ($0, export) }
         }
-        return Self.memberState(memberID, rows).map { ($0, export) }
     }
 
     /// A member's state from its rows (one per connection, or one with nil connection columns); nil when none.
@@ -77,13 +101,16 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func exportState(memberID: String, appointmentID: String) async throws -> ExportState? {
-        let rows = try await client.execute(ExportStateStatement(memberID: memberID, appointmentID: appointmentID), logger: logger)
-        for try await (revision, connection, calendar, event, hash, present) in rows {
-            return ExportState(
-                appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
-                contentHash: hash, eventPresent: present)
+        try await translatingTimeouts {
+            let rows = try await client.execute(
+                ExportStateStatement(memberID: memberID, appointmentID: appointmentID), logger: logger)
+            for try await (revision, connection, calendar, event, hash, present) in rows {
+                return ExportState(
+                    appliedRevision: revision, connectionID: connection, calendarID: calendar, externalEventID: event,
+                    contentHash: hash, eventPresent: present)
+            }
+            return nil
         }
-        return nil
     }
 
     public func recordExport(
@@ -98,7 +125,7 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func recordOutboundAttempt(connectionID: String, error: String?) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = \(error), updated_at = now()
             WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
@@ -106,7 +133,7 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func recordRateLimited(connectionID: String, until: Date) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET rate_limited_until = \(until), updated_at = now()
             WHERE id = \(connectionID)::uuid AND (rate_limited_until IS NULL OR rate_limited_until < \(until))
@@ -114,7 +141,7 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func recordInboundAttempt(connectionID: String, error: String?) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET last_inbound_sync_at = now(), last_inbound_error = \(error), updated_at = now()
             WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
@@ -123,7 +150,7 @@ public struct PostgresSyncStore: SyncStore {
 
     public func park(_ change: ParkedChange) async throws {
         let payload = String(decoding: change.payload, as: UTF8.self)
-        try await client.query(
+        try await query(
             """
             INSERT INTO parked_changes AS p (member_id, appointment_id, revision, kind, payload, ends_at, reason)
             SELECT \(change.memberID), \(change.appointmentID), \(change.revision), \(change.kind.rawValue), \(payload),
@@ -138,19 +165,21 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange] {
-        let rows = try await client.query(
-            """
-            WITH ended AS (
-                DELETE FROM parked_changes
-                WHERE member_id = \(memberID) AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= \(now)
-            )
-            UPDATE parked_changes SET replay_enqueued_at = now()
-            WHERE member_id = \(memberID)
-              AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
-              AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
-            RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
-            """, logger: logger)
-        return try await Self.parkedChanges(rows)
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                WITH ended AS (
+                    DELETE FROM parked_changes
+                    WHERE member_id = \(memberID) AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= \(now)
+                )
+                UPDATE parked_changes SET replay_enqueued_at = now()
+                WHERE member_id = \(memberID)
+                  AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
+                  AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
+                RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
+                """, logger: logger)
+            return try await Self.parkedChanges(rows)
+        }
     }
 
     /// Parked changes from rows of `member_id, appointment_id, revision, kind, payload, ends_at, reason`.
@@ -169,53 +198,57 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord {
-        let sealed = ByteBuffer(bytes: connection.credentials.sealed)
-        let rows = try await client.query(
-            """
-            INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
-                export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
-                access_token_expires_at)
-            VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
-                \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
-                CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
-                                  AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
-                     THEN 'inbound' ELSE 'both' END,
-                \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt))
-            ON CONFLICT (member_id, provider) DO UPDATE SET
-                status = 'active', status_detail = NULL,
-                credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
-                access_token_expires_at = EXCLUDED.access_token_expires_at,
-                export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
-                                          THEN EXCLUDED.export_calendar_id ELSE c.export_calendar_id END,
-                busy_calendar_ids = CASE WHEN cardinality(c.busy_calendar_ids) = 0 OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
-                                         THEN EXCLUDED.busy_calendar_ids ELSE c.busy_calendar_ids END,
-                account_email = EXCLUDED.account_email,
-                updated_at = now()
-            RETURNING id::text, status, export_calendar_id, busy_calendar_ids, sync_direction, event_details
-            """, logger: logger)
-        for try await (id, status, exportCalendar, busy, direction, details) in rows.decode(
-            (String, String, String?, [String], String, String).self)
-        {
-            return ConnectionRecord(
-                id: id, memberID: connection.memberID, provider: connection.provider,
-                accountEmail: connection.accountEmail, status: ConnectionStatus(rawValue: status) ?? .active,
-                statusDetail: nil, exportCalendarID: exportCalendar, busyCalendarIDs: busy,
-                syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
-                eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
+        try await translatingTimeouts {
+            let sealed = ByteBuffer(bytes: connection.credentials.sealed)
+            let rows = try await query(
+                """
+                INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
+                    export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
+                    access_token_expires_at)
+                VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
+                    \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
+                    CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
+                                      AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
+                         THEN 'inbound' ELSE 'both' END,
+                    \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt))
+                ON CONFLICT (member_id, provider) DO UPDATE SET
+                    status = 'active', status_detail = NULL,
+                    credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
+                    access_token_expires_at = EXCLUDED.access_token_expires_at,
+                    export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                              THEN EXCLUDED.export_calendar_id ELSE c.export_calendar_id END,
+                    busy_calendar_ids = CASE WHEN cardinality(c.busy_calendar_ids) = 0 OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                             THEN EXCLUDED.busy_calendar_ids ELSE c.busy_calendar_ids END,
+                    account_email = EXCLUDED.account_email,
+                    updated_at = now()
+                RETURNING id::text, status, export_calendar_id, busy_calendar_ids, sync_direction, event_details
+                """, logger: logger)
+            for try await (id, status, exportCalendar, busy, direction, details) in rows.decode(
+                (String, String, String?, [String], String, String).self)
+            {
+                return ConnectionRecord(
+                    id: id, memberID: connection.memberID, provider: connection.provider,
+                    accountEmail: connection.accountEmail, status: ConnectionStatus(rawValue: status) ?? .active,
+                    statusDetail: nil, exportCalendarID: exportCalendar, busyCalendarIDs: busy,
+                    syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
+                    eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
+            }
+            throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
         }
-        throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
     }
 
     @discardableResult
     public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool {
-        let rows = try await client.query(
-            """
-            UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
-            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
-            RETURNING 1
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
+                WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
+                RETURNING 1
+                """, logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     public func disconnect(connectionID: String, detail: String) async throws {
@@ -281,12 +314,14 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor? {
-        let rows = try await client.query(
-            """
-            SELECT cursor FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
-            """, logger: logger)
-        for try await value in rows.decode(String.self) { return SyncCursor(value) }
-        return nil
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                SELECT cursor FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
+                """, logger: logger)
+            for try await value in rows.decode(String.self) { return SyncCursor(value) }
+            return nil
+        }
     }
 
     public func replaceBusyBlocks(

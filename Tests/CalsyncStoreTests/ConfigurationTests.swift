@@ -155,6 +155,8 @@ struct ConfigurationTests {
             "CALSYNC_METRICS_PORT", "CALSYNC_LOG_FORMAT", "CALSYNC_LOG_LEVEL", "CALSYNC_MAX_LEASE_EXPIRIES",
             "CALSYNC_JOB_MAX_AGE_SECONDS", "CALSYNC_MAX_DEFERRALS", "CALSYNC_DEAD_LETTER_MAX_COUNT",
             "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", "CALSYNC_TYPE_CONCURRENCY", "CALSYNC_CONFIG_FILE",
+            "CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", "CALSYNC_DATABASE_LOCK_TIMEOUT_MS",
+            "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
         ] {
             #expect(text.contains(variable), "config/calsync.env.example does not document \(variable)")
         }
