@@ -46,8 +46,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             return translating(closureError)
         }
         guard let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return error }
-        let advice = "the job is retried; if it keeps happening, look for long transactions and lock holders "
-            + "in pg_stat_activity, or raise the limit"
+        let advice = "calsync retries it (a job is retried, a scheduler tick runs again); if it keeps happening, "
+            + "look for long transactions and lock holders in pg_stat_activity, or raise the limit"
         switch state {
         case "57014" where psql.serverInfo?[.message]?.contains("statement timeout") == true:
             return StoreError(
