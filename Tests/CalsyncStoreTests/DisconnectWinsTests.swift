@@ -1,7 +1,8 @@
 import CalsyncQueue
-import CalsyncStore
+@testable import CalsyncStore
 @testable import CalsyncSync
 import Foundation
+import Synchronization
 import Testing
 
 /// Contract §4: a member's `disconnect_calendar` wins over jobs already running for that connection:
@@ -146,6 +147,40 @@ struct DisconnectWinsTests {
             #expect(try await Self.blockCount(db) == 0)
             #expect(try await harness.cursor(connection) == nil)
             #expect(try await Self.row(db).0 == "disconnected")
+        }
+    }
+
+    @Test("a disconnect that starts while a busy write is running waits for it, then deletes what it wrote")
+    func disconnectWaitsForARunningBusyWrite() async throws {
+        try await TestDatabase.with { db in
+            let store = PostgresSyncStore(client: db.client, logger: db.logger)
+            try await SyncStoreTests.seed(db)
+            let connection = try await SyncStoreTests.connect(store)
+            let disconnect = Mutex<Task<Void, any Error>?>(nil)
+            let waited = try await db.client.withTransaction(logger: db.logger) { writer -> Bool in
+                // What replaceBusyBlocks and applyBusyChanges do first, then a block written.
+                #expect(try await PostgresSyncStore.acceptsBusyWrites(connectionID: connection.id, on: writer, logger: db.logger))
+                try await PostgresSyncStore.upsert(
+                    [SyncStoreTests.block("a", 1)], connectionID: connection.id, memberID: "m-1", calendarID: "cal",
+                    on: writer, logger: db.logger)
+                disconnect.withLock { $0 = Task { try await store.disconnect(connectionID: connection.id, detail: "bye") } }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while ContinuousClock.now < deadline {
+                    let rows = try await db.client.query(
+                        """
+                        SELECT count(*)::int FROM pg_stat_activity
+                        WHERE wait_event_type = 'Lock' AND query LIKE '%SET status = ''disconnected''%'
+                        """, logger: db.logger
+                    ).decode(Int.self).collectAll()
+                    if rows.first ?? 0 > 0 { return true }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return false
+            }
+            #expect(waited, "the disconnect waited for the running busy write")
+            try await disconnect.withLock { $0 }?.value
+            #expect(try await Self.row(db).0 == "disconnected")
+            #expect(try await Self.blockCount(db) == 0, "the block written before the disconnect is deleted by it")
         }
     }
 }
