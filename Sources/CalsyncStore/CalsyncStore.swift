@@ -38,4 +38,38 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "store error \(code): \(message)" }
+
+    /// `error` as a `StoreError` when PostgreSQL ended a statement at one of calsync's limits
+    /// (`statement_timeout`, `lock_timeout`, `idle_in_transaction_timeout`); otherwise `error` itself.
+    public static func translating(_ error: any Error) -> any Error {
+        if let transaction = error as? PostgresTransactionError, let closureError = transaction.closureError {
+            return translating(closureError)
+        }
+        guard let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return error }
+        let advice = "calsync retries it (a job is retried, a scheduler tick runs again); if it keeps happening, "
+            + "look for long transactions and lock holders in pg_stat_activity, or raise the limit"
+        switch state {
+        case "57014" where psql.serverInfo?[.message]?.contains("statement timeout") == true:
+            return StoreError(
+                code: "statement_timeout",
+                message: "PostgreSQL cancelled a statement that ran longer than CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS: " + advice)
+        case "55P03":
+            return StoreError(
+                code: "lock_timeout",
+                message: "PostgreSQL cancelled a statement that waited for a lock longer than CALSYNC_DATABASE_LOCK_TIMEOUT_MS "
+                    + "(another session holds the row or table): " + advice)
+        case "25P03":
+            return StoreError(
+                code: "idle_in_transaction_timeout",
+                message: "PostgreSQL ended a session whose transaction sat idle longer than "
+                    + "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: " + advice)
+        default:
+            return error
+        }
+    }
+
+    /// Whether this is one of the timeouts of `translating`: the statement was cut short, not refused.
+    public var isTimeout: Bool {
+        ["statement_timeout", "lock_timeout", "idle_in_transaction_timeout"].contains(code)
+    }
 }

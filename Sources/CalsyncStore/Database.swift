@@ -95,8 +95,8 @@ public final class Database: Sendable {
 }
 
 extension DatabaseConfiguration {
-    /// The configuration of one direct connection (used by the connectivity check).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// The configuration of one direct connection (the connectivity check; `migrate` with its own `timeouts`).
+    func connectionConfiguration(timeouts: Timeouts? = nil) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch sslMode {
         case .disable:
@@ -111,9 +111,7 @@ extension DatabaseConfiguration {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000)
-        if let schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
-        }
+        configuration.options.additionalStartupParameters = startupParameters(timeouts: timeouts)
         return configuration
     }
 }

@@ -31,6 +31,8 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// Most connections the pool opens; default 20.
     public var maximumConnections: Int
+    /// Limits the server enforces on every connection calsync opens; default 30 s / 10 s / 60 s.
+    public var timeouts: Timeouts
     /// Keep every connection open (the pool opens `maximumConnections` at start and never times them out)
     /// and send no keep-alive queries; default false. The worker sets it: postgres-nio's pool starts an
     /// idle and a keep-alive timer (sleeping tasks) each time a connection goes idle, and a cancelled sleep
@@ -52,7 +54,55 @@ public struct DatabaseConfiguration: Sendable, Equatable {
         self.schema = schema
         self.connectTimeout = .seconds(5)
         self.maximumConnections = 20
+        self.timeouts = Timeouts()
         self.persistentConnections = false
+    }
+
+    /// Server-side limits, sent as start-up parameters of every connection (no extra round trip), so
+    /// that one hung statement cannot stall a process: it fails, and its job is retried.
+    public struct Timeouts: Sendable, Equatable {
+        /// `statement_timeout`: longest one statement may run (`.zero`: no limit); default 30 s.
+        public var statement: Duration
+        /// `lock_timeout`: longest a statement waits for a lock (a row another session holds; `.zero`: no limit); default 10 s.
+        public var lock: Duration
+        /// `idle_in_transaction_session_timeout`: longest a transaction may sit idle before the server ends
+        /// its session (`.zero`: no limit); default 60 s.
+        public var idleInTransaction: Duration
+
+        /// Creates limits (the defaults: 30 s, 10 s, 60 s).
+        public init(statement: Duration = .seconds(30), lock: Duration = .seconds(10), idleInTransaction: Duration = .seconds(60)) {
+            self.statement = statement
+            self.lock = lock
+            self.idleInTransaction = idleInTransaction
+        }
+
+        /// What `calsync migrate` uses: no statement limit (an index build on a big table takes its time),
+        /// locks waited for at most 60 s (it never queues for ever behind a long transaction with every
+        /// worker queued behind it), idle transactions ended after 10 minutes.
+        public static let migration = Timeouts(statement: .zero, lock: .seconds(60), idleInTransaction: .seconds(600))
+
+        /// The start-up parameters that set them (milliseconds; 0 is no limit).
+        var startupParameters: [(String, String)] {
+            [
+                ("statement_timeout", String(Self.milliseconds(statement))),
+                ("lock_timeout", String(Self.milliseconds(lock))),
+                ("idle_in_transaction_session_timeout", String(Self.milliseconds(idleInTransaction))),
+            ]
+        }
+
+        /// Whole milliseconds, rounded up so that a positive limit never becomes "none".
+        static func milliseconds(_ duration: Duration) -> Int64 {
+            let (seconds, attoseconds) = duration.components
+            guard seconds > 0 || attoseconds > 0 else { return 0 }
+            return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        }
+    }
+
+    /// The start-up parameters of every connection: the timeouts and, when set, the schema.
+    func startupParameters(timeouts: Timeouts? = nil) -> [(String, String)] {
+        var parameters = (timeouts ?? self.timeouts).startupParameters
+        if let schema { parameters.append(("search_path", schema)) }
+        return parameters
     }
 
     /// Parses `postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full]`.
@@ -180,9 +230,7 @@ public struct DatabaseConfiguration: Sendable, Equatable {
             configuration.options.minimumConnections = maximumConnections
             configuration.options.keepAliveBehavior = nil
         }
-        if let schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
-        }
+        configuration.options.additionalStartupParameters = startupParameters()
         return configuration
     }
 }

@@ -5,6 +5,7 @@ public enum Migrations {
         v1Initial,
         v2Sync,
         v3Scheduler,
+        v4ForeignKeyIndexes,
         v5FencedWrites,
     ]
 

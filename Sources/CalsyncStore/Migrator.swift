@@ -17,7 +17,8 @@ public struct MigrationReport: Sendable, Equatable {
     }
 }
 
-/// Applies `Migrations.all` idempotently: each pending migration in its own transaction, runs serialized by an advisory lock.
+/// Applies `Migrations.all` idempotently: each pending migration in its own transaction, runs serialized by an
+/// advisory lock, with the longer limits of `DatabaseConfiguration.Timeouts.migration`.
 public struct Migrator: Sendable {
     /// Where to migrate (one direct connection is opened per run; no pool needed).
     public let configuration: DatabaseConfiguration
@@ -55,7 +56,7 @@ public struct Migrator: Sendable {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(
-                configuration: try configuration.connectionConfiguration(), id: 1, logger: logger)
+                configuration: try configuration.connectionConfiguration(timeouts: .migration), id: 1, logger: logger)
         } catch {
             throw StoreError.unreachable(
                 "cannot connect to PostgreSQL at \(configuration.redactedURL) (\(Database.describe(error))): "

@@ -17,33 +17,57 @@ public struct PostgresSyncStore: SyncStore {
         self.recorder = ExportRecordBatcher(client: client, logger: logger)
     }
 
-    /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it).
+    /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it),
+    /// a timeout as the `StoreError` that names it.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError { throw closureError }
-            throw error
+            if let closureError = error.closureError { throw StoreError.translating(closureError) }
+            throw StoreError.translating(error)
+        }
+    }
+
+    /// Runs one statement on the pool; a timeout comes out as the `StoreError` that names it.
+    @discardableResult
+    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        do {
+            return try await client.query(query, logger: logger)
+        } catch {
+            throw StoreError.translating(error)
+        }
+    }
+
+    /// Runs `body`; a timeout it throws comes out as the `StoreError` that names it.
+    func translatingTimeouts<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw StoreError.translating(error)
         }
     }
 
     public func memberState(_ memberID: String) async throws -> MemberSyncState? {
-        var rows: [MemberRow] = []
-        for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
-            rows.append(row)
+        try await translatingTimeouts {
+            var rows: [MemberRow] = []
+            for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
+                rows.append(row)
+            }
+            return Self.memberState(memberID, rows)
         }
-        return Self.memberState(memberID, rows)
     }
 
     public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
-        var rows: [MemberRow] = []
-        var view = ExportView(state: nil, olderUnsettledUntil: nil)
-        let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
-        for try await (row, export) in try await client.execute(statement, logger: logger) {
-            rows.append(row)
-            view = export
+        try await translatingTimeouts {
+            var rows: [MemberRow] = []
+            var view = ExportView(state: nil, olderUnsettledUntil: nil)
+            let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
+            for try await (row, export) in try await client.execute(statement, logger: logger) {
+                rows.append(row)
+                view = export
+            }
+            return Self.memberState(memberID, rows).map { ($0, ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)) }
         }
-        return Self.memberState(memberID, rows).map { ($0, ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)) }
     }
 
     /// A member's state from its rows (one per connection, or one with nil connection columns); nil when none.
@@ -73,11 +97,13 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence {
-        let statement = ExportStateStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
-        for try await view in try await client.execute(statement, logger: logger) {
-            return ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)
+        try await translatingTimeouts {
+            let statement = ExportStateStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
+            for try await view in try await client.execute(statement, logger: logger) {
+                return ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)
+            }
+            return ExportFence(state: nil)
         }
-        return ExportFence(state: nil)
     }
 
     public func recordExport(
@@ -132,15 +158,15 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func recordOutboundAttempt(connectionID: String, error: String?) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = \(error), updated_at = now()
-            WHERE id = \(connectionID)::uuid
+            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
             """, logger: logger)
     }
 
     public func recordRateLimited(connectionID: String, until: Date) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET rate_limited_until = \(until), updated_at = now()
             WHERE id = \(connectionID)::uuid AND (rate_limited_until IS NULL OR rate_limited_until < \(until))
@@ -148,16 +174,16 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func recordInboundAttempt(connectionID: String, error: String?) async throws {
-        try await client.query(
+        try await query(
             """
             UPDATE calendar_connections SET last_inbound_sync_at = now(), last_inbound_error = \(error), updated_at = now()
-            WHERE id = \(connectionID)::uuid
+            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
             """, logger: logger)
     }
 
     public func park(_ change: ParkedChange) async throws {
         let payload = String(decoding: change.payload, as: UTF8.self)
-        try await client.query(
+        try await query(
             """
             INSERT INTO parked_changes AS p (member_id, appointment_id, revision, kind, payload, ends_at, reason)
             SELECT \(change.memberID), \(change.appointmentID), \(change.revision), \(change.kind.rawValue), \(payload),
@@ -172,19 +198,21 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange] {
-        let rows = try await client.query(
-            """
-            WITH ended AS (
-                DELETE FROM parked_changes
-                WHERE member_id = \(memberID) AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= \(now)
-            )
-            UPDATE parked_changes SET replay_enqueued_at = now()
-            WHERE member_id = \(memberID)
-              AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
-              AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
-            RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
-            """, logger: logger)
-        return try await Self.parkedChanges(rows)
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                WITH ended AS (
+                    DELETE FROM parked_changes
+                    WHERE member_id = \(memberID) AND kind = 'export' AND ends_at IS NOT NULL AND ends_at <= \(now)
+                )
+                UPDATE parked_changes SET replay_enqueued_at = now()
+                WHERE member_id = \(memberID)
+                  AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
+                  AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
+                RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
+                """, logger: logger)
+            return try await Self.parkedChanges(rows)
+        }
     }
 
     /// Parked changes from rows of `member_id, appointment_id, revision, kind, payload, ends_at, reason`.
@@ -203,41 +231,43 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord {
-        let sealed = ByteBuffer(bytes: connection.credentials.sealed)
-        let rows = try await client.query(
-            """
-            INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
-                export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
-                access_token_expires_at, connected_by_job_id)
-            VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
-                \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
-                CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
-                                  AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
-                     THEN 'inbound' ELSE 'both' END,
-                \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt), \(connection.jobID))
-            ON CONFLICT (member_id, provider) DO UPDATE SET
-                status = 'active', status_detail = NULL, connected_by_job_id = EXCLUDED.connected_by_job_id,
-                credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
-                access_token_expires_at = EXCLUDED.access_token_expires_at,
-                export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
-                                          THEN EXCLUDED.export_calendar_id ELSE c.export_calendar_id END,
-                busy_calendar_ids = CASE WHEN cardinality(c.busy_calendar_ids) = 0 OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
-                                         THEN EXCLUDED.busy_calendar_ids ELSE c.busy_calendar_ids END,
-                account_email = EXCLUDED.account_email,
-                updated_at = now()
-            RETURNING id::text, status, export_calendar_id, busy_calendar_ids, sync_direction, event_details
-            """, logger: logger)
-        for try await (id, status, exportCalendar, busy, direction, details) in rows.decode(
-            (String, String, String?, [String], String, String).self)
-        {
-            return ConnectionRecord(
-                id: id, memberID: connection.memberID, provider: connection.provider,
-                accountEmail: connection.accountEmail, status: ConnectionStatus(rawValue: status) ?? .active,
-                statusDetail: nil, exportCalendarID: exportCalendar, busyCalendarIDs: busy,
-                syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
-                eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
+        try await translatingTimeouts {
+            let sealed = ByteBuffer(bytes: connection.credentials.sealed)
+            let rows = try await query(
+                """
+                INSERT INTO calendar_connections AS c (member_id, provider, account_email, status, status_detail,
+                    export_calendar_id, busy_calendar_ids, sync_direction, credentials_sealed, credentials_key_id,
+                    access_token_expires_at, connected_by_job_id)
+                VALUES (\(connection.memberID), \(connection.provider.rawValue), \(connection.accountEmail), 'active', NULL,
+                    \(connection.primaryCalendarID), ARRAY[\(connection.primaryCalendarID)]::text[],
+                    CASE WHEN EXISTS (SELECT 1 FROM calendar_connections o WHERE o.member_id = \(connection.memberID)
+                                      AND o.provider <> \(connection.provider.rawValue) AND o.sync_direction IN ('both', 'outbound'))
+                         THEN 'inbound' ELSE 'both' END,
+                    \(sealed), \(connection.credentials.keyID), \(connection.accessTokenExpiresAt), \(connection.jobID))
+                ON CONFLICT (member_id, provider) DO UPDATE SET
+                    status = 'active', status_detail = NULL, connected_by_job_id = EXCLUDED.connected_by_job_id,
+                    credentials_sealed = EXCLUDED.credentials_sealed, credentials_key_id = EXCLUDED.credentials_key_id,
+                    access_token_expires_at = EXCLUDED.access_token_expires_at,
+                    export_calendar_id = CASE WHEN c.export_calendar_id IS NULL OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                              THEN EXCLUDED.export_calendar_id ELSE c.export_calendar_id END,
+                    busy_calendar_ids = CASE WHEN cardinality(c.busy_calendar_ids) = 0 OR c.account_email IS DISTINCT FROM EXCLUDED.account_email
+                                             THEN EXCLUDED.busy_calendar_ids ELSE c.busy_calendar_ids END,
+                    account_email = EXCLUDED.account_email,
+                    updated_at = now()
+                RETURNING id::text, status, export_calendar_id, busy_calendar_ids, sync_direction, event_details
+                """, logger: logger)
+            for try await (id, status, exportCalendar, busy, direction, details) in rows.decode(
+                (String, String, String?, [String], String, String).self)
+            {
+                return ConnectionRecord(
+                    id: id, memberID: connection.memberID, provider: connection.provider,
+                    accountEmail: connection.accountEmail, status: ConnectionStatus(rawValue: status) ?? .active,
+                    statusDetail: nil, exportCalendarID: exportCalendar, busyCalendarIDs: busy,
+                    syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
+                    eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
+            }
+            throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
         }
-        throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
     }
 
     public func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool {
@@ -250,26 +280,45 @@ public struct PostgresSyncStore: SyncStore {
         return false
     }
 
-    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws {
-        try await client.query(
-            """
-            UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
-            WHERE id = \(connectionID)::uuid
-            """, logger: logger)
+    @discardableResult
+    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool {
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                UPDATE calendar_connections SET status = \(status.rawValue), status_detail = \(detail), updated_at = now()
+                WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
+                RETURNING 1
+                """, logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     public func disconnect(connectionID: String, detail: String) async throws {
-        try await client.query(
-            """
-            WITH blocks AS (
-                DELETE FROM external_busy_blocks WHERE connection_id = \(connectionID)::uuid
-            ), cursors AS (
-                DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid
-            )
-            UPDATE calendar_connections SET status = 'disconnected', status_detail = \(detail),
-                credentials_sealed = NULL, credentials_key_id = NULL, access_token_expires_at = NULL, updated_at = now()
-            WHERE id = \(connectionID)::uuid
-            """, logger: logger)
+        let logger = self.logger
+        try await transaction { connection in
+            // The connection row first: busy writes lock it (FOR SHARE) before their blocks, so a disconnect
+            // waits for a running write and every later one sees `disconnected` (and no deadlock).
+            try await connection.query(
+                """
+                UPDATE calendar_connections SET status = 'disconnected', status_detail = \(detail),
+                    credentials_sealed = NULL, credentials_key_id = NULL, access_token_expires_at = NULL, updated_at = now()
+                WHERE id = \(connectionID)::uuid
+                """, logger: logger)
+            try await connection.query(
+                "DELETE FROM external_busy_blocks WHERE connection_id = \(connectionID)::uuid", logger: logger)
+            try await connection.query(
+                "DELETE FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid", logger: logger)
+        }
+    }
+
+    /// Whether busy blocks and cursors may be written for a connection: it exists and is not `disconnected`.
+    /// Locks the row (FOR SHARE) until the caller's transaction ends, so a disconnect cannot commit in between.
+    static func acceptsBusyWrites(connectionID: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT status FROM calendar_connections WHERE id = \(connectionID)::uuid FOR SHARE", logger: logger)
+        for try await status in rows.decode(String.self) { return status != ConnectionStatus.disconnected.rawValue }
+        return false
     }
 
     public func withCredentialLock(
@@ -280,13 +329,17 @@ public struct PostgresSyncStore: SyncStore {
         return try await transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT credentials_key_id, credentials_sealed FROM calendar_connections
+                SELECT status, credentials_key_id, credentials_sealed FROM calendar_connections
                 WHERE id = \(connectionID)::uuid FOR UPDATE
                 """, logger: logger)
             var current: SealedCredentials?
-            for try await (keyID, sealed) in rows.decode((String?, ByteBuffer?).self) {
+            var disconnected = true
+            for try await (status, keyID, sealed) in rows.decode((String, String?, ByteBuffer?).self) {
+                disconnected = status == ConnectionStatus.disconnected.rawValue
                 if let keyID, let sealed { current = SealedCredentials(keyID: keyID, sealed: Array(buffer: sealed)) }
             }
+            // A disconnect wins: no refresh for it, and nothing stored.
+            guard !disconnected else { return nil }
             switch try await body(current) {
             case .keep:
                 return current
@@ -296,7 +349,7 @@ public struct PostgresSyncStore: SyncStore {
                     """
                     UPDATE calendar_connections SET credentials_sealed = \(bytes), credentials_key_id = \(fresh.keyID),
                         access_token_expires_at = \(expiresAt), updated_at = now()
-                    WHERE id = \(connectionID)::uuid
+                    WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
                     """, logger: logger)
                 return fresh
             }
@@ -304,20 +357,29 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor? {
-        let rows = try await client.query(
-            """
-            SELECT cursor FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
-            """, logger: logger)
-        for try await value in rows.decode(String.self) { return SyncCursor(value) }
-        return nil
+        try await translatingTimeouts {
+            let rows = try await query(
+                """
+                SELECT cursor FROM busy_sync_cursors WHERE connection_id = \(connectionID)::uuid AND calendar_id = \(calendarID)
+                """, logger: logger)
+            for try await value in rows.decode(String.self) { return SyncCursor(value) }
+            return nil
+        }
     }
 
     public func replaceBusyBlocks(
         connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
-        cursor: SyncCursor?
+        scope: BusyReadScope
     ) async throws -> ImportCounts {
         let logger = self.logger
+        var events = events
+        if scope == .explicit {
+            events = events.filter { BusyReadScope.overlaps(start: $0.start, end: $0.end, window) }
+        }
         return try await transaction { connection in
+            guard try await Self.acceptsBusyWrites(connectionID: connectionID, on: connection, logger: logger) else {
+                return ImportCounts()
+            }
             let rows = try await connection.query(
                 """
                 SELECT external_event_id, starts_at, ends_at, all_day FROM external_busy_blocks
@@ -340,15 +402,19 @@ public struct PostgresSyncStore: SyncStore {
                     changed.append(event)
                 }
             }
-            // Gone: blocks of this calendar inside the window (or already past it) that the read did not return.
+            // Gone: blocks of this calendar inside the window that the read did not return; after a rolling
+            // read also those that ended before the window (an explicit window says nothing about them).
             let gone = existing.compactMap { id, block -> String? in
                 guard !found.contains(id) else { return nil }
                 let inWindow = block.start < window.end && block.end > window.start
-                return inWindow || block.end <= window.start ? id : nil
+                if case .rolling = scope, block.end <= window.start { return id }
+                return inWindow ? id : nil
             }
             try await Self.upsert(changed, connectionID: connectionID, memberID: memberID, calendarID: calendarID, on: connection, logger: logger)
             try await Self.delete(gone, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
-            try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            if case .rolling(let cursor) = scope {
+                try await Self.store(cursor, connectionID: connectionID, calendarID: calendarID, on: connection, logger: logger)
+            }
             return ImportCounts(inserted: inserted, updated: changed.count - inserted, deleted: gone.count)
         }
     }
@@ -359,6 +425,9 @@ public struct PostgresSyncStore: SyncStore {
     ) async throws -> ImportCounts {
         let logger = self.logger
         return try await transaction { connection in
+            guard try await Self.acceptsBusyWrites(connectionID: connectionID, on: connection, logger: logger) else {
+                return ImportCounts()
+            }
             var latest: [String: BusyEvent] = [:]
             for event in upserts { latest[event.externalEventID] = event }
             let removed = Array(Set(removedEventIDs).subtracting(latest.keys))

@@ -14,13 +14,16 @@ struct TestDatabase {
     var client: PostgresClient { database.client }
 
     /// Runs `body` with a fresh schema (`migrated`: migrations applied first); drops the schema afterwards.
+    /// `configure` adjusts the client's settings (e.g. short timeouts).
     static func with<T: Sendable>(
         migrated: Bool = true, url: String = TestEnvironment.databaseURL,
+        configure: (inout DatabaseConfiguration) -> Void = { _ in },
         _ body: @Sendable (TestDatabase) async throws -> T
     ) async throws -> T {
         let schema = TestEnvironment.uniqueName("store")
         var configuration = try DatabaseConfiguration(url: url, schema: schema)
         configuration.maximumConnections = 4
+        configure(&configuration)
         var logger = Logger(label: "calsync.test.store")
         logger.logLevel = .error
         do {

@@ -238,19 +238,19 @@ struct SyncStoreTests {
             let window = DateInterval(start: Date(timeIntervalSince1970: 1_800_000_000), duration: 48 * 3600)
             var counts = try await store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
-                events: [Self.block("a", 1), Self.block("b", 2), Self.block("far", 100)], cursor: SyncCursor("t1"))
+                events: [Self.block("a", 1), Self.block("b", 2), Self.block("far", 100)], scope: .rolling(cursor: SyncCursor("t1")))
             #expect(counts == ImportCounts(inserted: 3))
             counts = try await store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
-                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], cursor: SyncCursor("t2"))
+                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], scope: .rolling(cursor: SyncCursor("t2")))
             #expect(counts == ImportCounts(inserted: 1, updated: 1, deleted: 0))
             counts = try await store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
-                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], cursor: SyncCursor("t2"))
+                events: [Self.block("a", 1), Self.block("b", 3), Self.block("c", 4)], scope: .rolling(cursor: SyncCursor("t2")))
             #expect(counts.rowsWritten == 0)
             counts = try await store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: "m-1", calendarID: "cal", window: window,
-                events: [Self.block("c", 4)], cursor: nil)
+                events: [Self.block("c", 4)], scope: .rolling(cursor: nil))
             #expect(counts == ImportCounts(deleted: 2))
             let ids = try await db.client.query("SELECT external_event_id FROM external_busy_blocks ORDER BY 1").collectAll().map { try $0.decode(String.self) }
             #expect(ids == ["c", "far"])

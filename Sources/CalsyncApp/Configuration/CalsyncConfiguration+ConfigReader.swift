@@ -76,6 +76,12 @@ extension CalsyncConfiguration {
         database.connectTimeout = .seconds(
             try values.int("CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS", default: 5, range: 1...600))
         database.maxConnections = try values.int("CALSYNC_DATABASE_MAX_CONNECTIONS", default: 20, range: 1...1000)
+        database.timeouts.statement = .milliseconds(
+            try values.int("CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", default: 30_000, range: 0...86_400_000))
+        database.timeouts.lock = .milliseconds(
+            try values.int("CALSYNC_DATABASE_LOCK_TIMEOUT_MS", default: 10_000, range: 0...86_400_000))
+        database.timeouts.idleInTransaction = .milliseconds(
+            try values.int("CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: 60_000, range: 0...86_400_000))
 
         // Encryption key: base64 of exactly 32 bytes.
         if let text = values.string("CALSYNC_ENCRYPTION_KEY", secret: true) {
@@ -219,6 +225,7 @@ extension CalsyncConfiguration {
         }
         parsed.connectTimeout = database.connectTimeout
         parsed.maximumConnections = database.maxConnections
+        parsed.timeouts = database.timeouts
         return parsed
     }
 

@@ -1,3 +1,4 @@
+import CalsyncStore
 import Logging
 
 /// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).
@@ -26,6 +27,10 @@ public struct CalsyncConfiguration: Sendable {
         public var connectTimeout: Duration
         /// `CALSYNC_DATABASE_MAX_CONNECTIONS`: pool size; default 20.
         public var maxConnections: Int
+        /// `CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS`, `CALSYNC_DATABASE_LOCK_TIMEOUT_MS`,
+        /// `CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS`: server-side limits of every connection
+        /// (0 = none); default 30,000 / 10,000 / 60,000 ms. `calsync migrate` uses its own, longer ones.
+        public var timeouts: DatabaseConfiguration.Timeouts
 
         /// Creates the defaults.
         public init() {
@@ -33,6 +38,7 @@ public struct CalsyncConfiguration: Sendable {
             self.schema = nil
             self.connectTimeout = .seconds(5)
             self.maxConnections = 20
+            self.timeouts = DatabaseConfiguration.Timeouts()
         }
     }
 

@@ -213,7 +213,7 @@ public final class Scheduler: Service, Sendable {
                 } catch is CancellationError {
                     return
                 } catch {
-                    logger.warning("scheduler tick failed; retrying next tick: \(error)")
+                    logger.warning("scheduler tick failed; retrying next tick: \(StoreError.translating(error))")
                 }
             }
             do { try await Task.sleep(for: poll) } catch { return }

@@ -4,6 +4,8 @@ import Logging
 
 /// `disconnect_calendar`: status `disconnected`, credentials erased, the connection's busy blocks deleted.
 /// Exported events stay in the external calendar and the mappings stay, so a reconnect makes no duplicates.
+/// It waits for the member's running import (the import lock) and wins over jobs already running: the
+/// store refuses their later status, credential, busy-block and cursor writes for a disconnected connection.
 public struct DisconnectCalendarHandler: JobHandler {
     public let jobType = DisconnectCalendarPayload.jobType
     let environment: SyncEnvironment
@@ -26,9 +28,12 @@ public struct DisconnectCalendarHandler: JobHandler {
         guard let connection = member.connection(payload.provider), connection.status != .disconnected else {
             return .skipped("not_connected")
         }
-        try await env.store.disconnect(
-            connectionID: connection.id,
-            detail: "Disconnected by the member. Connect the calendar again to resume sync.")
+        // Never in the middle of the member's import: a held import lock defers this job (no attempt burnt).
+        try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
+            try await env.store.disconnect(
+                connectionID: connection.id,
+                detail: "Disconnected by the member. Connect the calendar again to resume sync.")
+        }
         logger.info(
             "calendar disconnected",
             metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])

@@ -29,13 +29,14 @@ public struct ImportWindowHandler: JobHandler {
         let window = explicit ?? rolling
         let fullRead = payload.fullResync || explicit != nil
 
-        let counts: ImportCounts = try await env.withLock("import:\(payload.memberID)", what: "member's import", context: context) {
+        let counts: ImportCounts = try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {
                 do {
                     total = total + (try await importConnection(
-                        connection, member: member, window: window, fullRead: fullRead, logger: logger))
+                        connection, member: member, window: window, explicit: explicit != nil, fullRead: fullRead,
+                        logger: logger))
                     try await env.store.recordInboundAttempt(connectionID: connection.id, error: nil)
                 } catch let error as ProviderError {
                     let failure = try await env.providerFailure(error, connection: connection, direction: .inbound, logger: logger)
@@ -55,7 +56,8 @@ public struct ImportWindowHandler: JobHandler {
     }
 
     private func importConnection(
-        _ connection: ConnectionRecord, member: MemberSyncState, window: DateInterval, fullRead: Bool, logger: Logger
+        _ connection: ConnectionRecord, member: MemberSyncState, window: DateInterval, explicit: Bool, fullRead: Bool,
+        logger: Logger
     ) async throws -> ImportCounts {
         let env = environment
         let client = try env.client(for: connection.provider)
@@ -83,10 +85,14 @@ public struct ImportWindowHandler: JobHandler {
                 try await client.readBusy(
                     calendarID: calendarID, window: window, memberTimeZone: member.timeZone, credentials: credentials)
             }
+            // An explicit window changes only its own blocks and never the rolling window's cursor (contract §4).
             total = total + (try await env.store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: member.memberID, calendarID: calendarID, window: window,
-                events: snapshot.events, cursor: snapshot.cursor))
+                events: snapshot.events, scope: explicit ? .explicit : .rolling(cursor: snapshot.cursor)))
         }
         return total
     }
 }
+
+/// The lock a member's imports hold, and its disconnects wait for.
+func importLockKey(_ memberID: String) -> String { "import:\(memberID)" }

@@ -269,13 +269,13 @@ public protocol SyncStore: Sendable {
         memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool
 
-    /// Stamps an outbound attempt of a connection (error nil on success).
+    /// Stamps an outbound attempt of a connection (error nil on success); not on a `disconnected` one.
     func recordOutboundAttempt(connectionID: String, error: String?) async throws
 
     /// Notes that a connection may not call its provider before `until` (`calendar_connections.rate_limited_until`).
     func recordRateLimited(connectionID: String, until: Date) async throws
 
-    /// Stamps an inbound attempt of a connection (error nil on success).
+    /// Stamps an inbound attempt of a connection (error nil on success); not on a `disconnected` one.
     func recordInboundAttempt(connectionID: String, error: String?) async throws
 
     /// Parks a change, keeping only the newest revision per (member, appointment).
@@ -290,14 +290,18 @@ public protocol SyncStore: Sendable {
     /// Whether the member's connection to `provider` was last saved, and is active, by the connect job `jobID`.
     func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool
 
-    /// Sets a connection's status and the detail a person can act on.
-    func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws
+    /// Sets a connection's status and the detail a person can act on; false (nothing changed) when the
+    /// connection is `disconnected`: a disconnect wins, only `saveConnection` (a reconnect) reactivates it.
+    @discardableResult
+    func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool
 
-    /// Disconnects: status `disconnected`, credentials erased, the connection's busy blocks deleted.
+    /// Disconnects: status `disconnected`, credentials erased, the connection's busy blocks and cursors deleted.
+    /// From then on no write of the other methods acts on the connection until a reconnect.
     func disconnect(connectionID: String, detail: String) async throws
 
     /// Runs `body` holding an exclusive lock on the connection's credentials (across processes),
     /// with the credentials as stored now; what `body` returns is stored before the lock is released.
+    /// A `disconnected` connection returns nil without running `body`.
     func withCredentialLock(
         connectionID: String,
         _ body: @Sendable (SealedCredentials?) async throws -> CredentialUpdate
@@ -307,17 +311,36 @@ public protocol SyncStore: Sendable {
     func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor?
 
     /// Replaces the busy blocks of one calendar within `window` by `events` (insert new, move changed,
-    /// delete gone; blocks that ended before the window are dropped too) and stores `cursor`, in one transaction.
+    /// delete gone), in one transaction. What else changes depends on `scope`: a rolling read also drops
+    /// blocks that ended before the window and stores its cursor; an explicit one changes nothing else.
+    /// A `disconnected` connection gets nothing written (zero counts), even when it was active at the read.
     func replaceBusyBlocks(
         connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
-        cursor: SyncCursor?
+        scope: BusyReadScope
     ) async throws -> ImportCounts
 
     /// Applies incremental changes to one calendar's busy blocks and stores the new cursor, in one transaction.
+    /// Like `replaceBusyBlocks`, it writes nothing (zero counts) for a `disconnected` connection.
     func applyBusyChanges(
         connectionID: String, memberID: String, calendarID: String, upserts: [BusyEvent], removedEventIDs: [String],
         cursor: SyncCursor?
     ) async throws -> ImportCounts
+}
+
+/// What a full read of one calendar covered, and so what its answer may change.
+public enum BusyReadScope: Sendable, Hashable {
+    /// The rolling window: the read is the calendar's whole truth from the window's start on. Blocks in
+    /// the window that it did not return are gone, blocks that ended before the window are dropped, and
+    /// its cursor replaces the stored one (nil: the stored one is removed).
+    case rolling(cursor: SyncCursor?)
+    /// An explicit window (`window_start`/`window_end`): only blocks that overlap it change, events outside
+    /// it are ignored, and the stored cursor stays as it was (it belongs to the rolling window).
+    case explicit
+
+    /// Whether an interval overlaps `window` (end exclusive; an instant counts when it lies inside).
+    public static func overlaps(start: Date, end: Date, _ window: DateInterval) -> Bool {
+        start < window.end && (end > window.start || (end <= start && start >= window.start))
+    }
 }
 
 /// What to store after holding the credential lock.

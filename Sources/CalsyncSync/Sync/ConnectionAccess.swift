@@ -120,9 +120,13 @@ extension SyncEnvironment {
         }
     }
 
-    /// Marks a connection `reconnect_required`, tells the web tier, and returns the error that stops the job's provider calls.
+    /// Marks a connection `reconnect_required`, tells the web tier, and returns the error that stops the job's
+    /// provider calls. A connection disconnected meanwhile stays `disconnected` and nobody is told.
     func markReconnectRequired(_ connection: ConnectionRecord, detail: String, logger: Logger) async throws -> ReconnectRequired {
-        try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: detail)
+        guard try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: detail) else {
+            logger.debug("calendar connection was disconnected meanwhile", metadata: ["calsync.connection.id": "\(connection.id)"])
+            return ReconnectRequired(detail: detail)
+        }
         logger.warning(
             "calendar connection needs a reconnect",
             metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(connection.provider.rawValue)"])
