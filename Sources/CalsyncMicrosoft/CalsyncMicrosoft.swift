@@ -189,6 +189,18 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
         return try result.decode(GraphIDPage.self, what: "event search").value.map(\.id)
     }
 
+    /// Deletes the appointment's events other than `eventID` (found by the marker): a create of an older
+    /// generation of transaction ids that landed late; 404 counts as success.
+    public func removeStrayEvents(
+        key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials
+    ) async throws {
+        for id in try await findByMarker(key.markerValue, calendarID: calendarID, credentials) where id != eventID {
+            let result = try await send(.DELETE, eventURL(id), credentials)
+            if result.isSuccess || result.status == 404 || result.status == 410 { continue }
+            throw classify(result)
+        }
+    }
+
     /// Deletes the event (found by its marker when its id is unknown); 404 counts as success.
     public func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
         let ids: [String]

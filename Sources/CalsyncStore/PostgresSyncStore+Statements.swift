@@ -216,7 +216,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
             WHERE p.member_id = up.member_id AND p.appointment_id = up.appointment_id AND p.revision <= up.applied_revision
         ), stamped AS (
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = NULL, updated_at = now()
-            WHERE id = ANY ($9::uuid[])
+            WHERE id = ANY ($9::uuid[]) AND status <> 'disconnected'
         )
         SELECT member_id, appointment_id FROM up
         """
@@ -246,30 +246,3 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, String).self) }
 }
 
-/// Records that a provider write is about to go out (write-ahead): until `settles_at`, its outcome is
-/// unknown unless its job settles it.
-struct BeginWriteStatement: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO export_write_intents (member_id, appointment_id, token, revision, settles_at)
-        VALUES ($1, $2, $3, $4, $5)
-        """
-    typealias Row = ()
-
-    var memberID: String
-    var appointmentID: String
-    var token: String
-    var revision: Int64
-    var settlesAt: Date
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 5)
-        bindings.append(memberID)
-        bindings.append(appointmentID)
-        bindings.append(token)
-        bindings.append(revision)
-        bindings.append(settlesAt)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { () }
-}

@@ -9,12 +9,14 @@ public struct PostgresSyncStore: SyncStore {
     let client: PostgresClient
     let logger: Logger
     let recorder: ExportRecordBatcher
+    let intents: WriteIntentBatcher
 
     /// Creates a store over a running client.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
         self.recorder = ExportRecordBatcher(client: client, logger: logger)
+        self.intents = WriteIntentBatcher(client: client, logger: logger)
     }
 
     /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it),
@@ -120,23 +122,22 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {
-        try await client.execute(
-            BeginWriteStatement(
-                memberID: intent.memberID, appointmentID: intent.appointmentID, token: intent.token, revision: intent.revision,
-                settlesAt: intent.settlesAt),
-            logger: logger)
+        // Concurrent jobs' intents share statements; alone, this is one single-row statement.
+        try await translatingTimeouts { try await intents.record(intent) }
     }
 
     public func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws {
-        try await client.query(
-            "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(token)",
-            logger: logger)
+        try await translatingTimeouts {
+            try await client.query(
+                "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(token)",
+                logger: logger)
+        }
     }
 
     public func recordVerification(
         memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool {
-        try await transaction { connection in
+        try await translatingTimeouts { try await transaction { connection in
             try await connection.query(
                 "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(writeToken)",
                 logger: logger)
@@ -154,7 +155,7 @@ public struct PostgresSyncStore: SyncStore {
             var applied = false
             for try await _ in rows { applied = true }
             return applied
-        }
+        } }
     }
 
     public func recordOutboundAttempt(connectionID: String, error: String?) async throws {
@@ -271,13 +272,15 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     public func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool {
-        let rows = try await client.query(
-            """
-            SELECT 1 FROM calendar_connections
-            WHERE member_id = \(memberID) AND provider = \(provider.rawValue) AND connected_by_job_id = \(jobID) AND status = 'active'
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+        try await translatingTimeouts {
+            let rows = try await client.query(
+                """
+                SELECT 1 FROM calendar_connections
+                WHERE member_id = \(memberID) AND provider = \(provider.rawValue) AND connected_by_job_id = \(jobID) AND status = 'active'
+                """, logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     @discardableResult

@@ -81,8 +81,13 @@ public struct ExportAppointmentHandler: JobHandler {
                         let knownID = next.externalEventID
                         let done = try await env.fencedWrite(key, revision: appointment.revision) {
                             try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                                try await client.upsertEvent(
+                                let id = try await client.upsertEvent(
                                     rendered, key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                                // A late create of an older revision may have made a second event: keep only ours.
+                                if mustWrite {
+                                    try await client.removeStrayEvents(key: key, calendarID: calendarID, keeping: id, credentials: credentials)
+                                }
+                                return id
                             }
                         }
                         write = (done.token, done.startedAt)

@@ -33,6 +33,15 @@ public protocol CalendarProvider: Sendable {
         credentials: ProviderCredentials
     ) async throws
 
+    /// Deletes every event of the appointment in the calendar except `keeping`: an older create that landed
+    /// late under another id. Providers whose event ids are derived from the appointment have none.
+    func removeStrayEvents(
+        key: ExportKey,
+        calendarID: String,
+        keeping eventID: String,
+        credentials: ProviderCredentials
+    ) async throws
+
     /// Reads every busy event of a calendar over a window (full sync) and a cursor for later changes.
     func readBusy(
         calendarID: String,
@@ -201,4 +210,11 @@ public struct BusyChangeAccumulator: Sendable {
             return false
         }
     }
+}
+
+extension CalendarProvider {
+    /// Event ids derived from the appointment (Google): one appointment can only ever have one event.
+    public func removeStrayEvents(
+        key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials
+    ) async throws {}
 }
