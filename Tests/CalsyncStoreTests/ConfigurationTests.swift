@@ -146,21 +146,18 @@ struct ConfigurationTests {
             .deletingLastPathComponent()
         let path = root.appendingPathComponent("config/calsync.env.example").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        // Every variable the reader knows is documented in the example.
-        for variable in [
-            "CALSYNC_REDIS_URL", "CALSYNC_REDIS_PREFIX", "CALSYNC_DATABASE_URL", "CALSYNC_ENCRYPTION_KEY",
-            "CALSYNC_GOOGLE_CLIENT_ID", "CALSYNC_GOOGLE_CLIENT_SECRET", "CALSYNC_GOOGLE_API_URL", "CALSYNC_GOOGLE_TOKEN_URL",
-            "CALSYNC_MICROSOFT_CLIENT_ID", "CALSYNC_MICROSOFT_CLIENT_SECRET", "CALSYNC_MICROSOFT_GRAPH_URL",
-            "CALSYNC_MICROSOFT_TOKEN_URL", "CALSYNC_WORKER_CONCURRENCY", "CALSYNC_JOB_LEASE_SECONDS",
-            "CALSYNC_RETRY_MAX_ATTEMPTS", "CALSYNC_RETRY_BASE_SECONDS", "CALSYNC_RETRY_MAX_DELAY_SECONDS",
-            "CALSYNC_SHUTDOWN_GRACE_SECONDS", "CALSYNC_IMPORT_PAST_DAYS", "CALSYNC_IMPORT_FUTURE_DAYS",
-            "CALSYNC_METRICS_PORT", "CALSYNC_LOG_FORMAT", "CALSYNC_LOG_LEVEL", "CALSYNC_MAX_LEASE_EXPIRIES",
-            "CALSYNC_JOB_MAX_AGE_SECONDS", "CALSYNC_MAX_DEFERRALS", "CALSYNC_DEAD_LETTER_MAX_COUNT",
-            "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", "CALSYNC_TYPE_CONCURRENCY", "CALSYNC_CONFIG_FILE", "CALSYNC_MAX_JOB_BYTES",
-            "CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", "CALSYNC_DATABASE_LOCK_TIMEOUT_MS",
-            "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
-        ] {
+        // Every variable the configuration reader names is documented in the example and in the README.
+        let readme = try String(contentsOfFile: root.appendingPathComponent("README.md").path, encoding: .utf8)
+        let readerDirectory = root.appendingPathComponent("Sources/CalsyncApp/Configuration")
+        var variables = Set<String>()
+        for file in try FileManager.default.contentsOfDirectory(atPath: readerDirectory.path) where file.hasSuffix(".swift") {
+            let source = try String(contentsOfFile: readerDirectory.appendingPathComponent(file).path, encoding: .utf8)
+            for match in source.matches(of: /"(CALSYNC_[A-Z0-9_]+)"/) { variables.insert(String(match.1)) }
+        }
+        #expect(variables.count > 40, "the reader's variables were not found: \(variables.sorted())")
+        for variable in variables.sorted() {
             #expect(text.contains(variable), "config/calsync.env.example does not document \(variable)")
+            #expect(readme.contains(variable), "README.md does not document \(variable)")
         }
         let config = try await CalsyncConfiguration.load(requiring: [], environment: ["CALSYNC_CONFIG_FILE": path])
         #expect(config.worker.concurrency == 64)
