@@ -49,7 +49,8 @@ enum SandboxRoute {
 }
 
 extension Sandbox {
-    /// Answers one HTTP request: faults, authentication, quotas, the emulator, the request log.
+    /// Answers one HTTP request: faults, authentication, quotas, the emulator, the request log, and the
+    /// check that the account's last `Retry-After` had run out.
     func handle(_ request: APIRequest) async -> APIResponse {
         let route = SandboxRoute(path: request.path)
         if case .control(let segments) = route {
@@ -59,6 +60,43 @@ extension Sandbox {
             return .json(404, ["error": ["code": 404, "message": "Not Found"]])
         }
         let arrived = Date()
+        let key = checkRetryAfter(provider: provider, request: request, arrived: arrived)
+        let response = await answer(request, route: route, provider: provider, arrived: arrived)
+        if let key, let value = response.headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
+            let seconds = Double(value.trimmingCharacters(in: .whitespaces))
+        {
+            let until = Self.now + seconds
+            state.withLock { s in
+                if let account = s.accounts[key] { account.retryAfterUntil = max(account.retryAfterUntil, until) }
+            }
+        }
+        return response
+    }
+
+    /// The account of the request's bearer token; records the request when it came before that account's
+    /// `Retry-After` ran out.
+    func checkRetryAfter(provider: SandboxProvider, request: APIRequest, arrived: Date) -> AccountKey? {
+        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        return state.withLock { s -> AccountKey? in
+            guard let key = s.accessTokens[token]?.key, key.provider == provider, let account = s.accounts[key] else {
+                return nil
+            }
+            let tolerance = Double(s.configuration.retryAfterTolerance.components.seconds)
+                + Double(s.configuration.retryAfterTolerance.components.attoseconds) / 1e18
+            let time = arrived.timeIntervalSince1970
+            if time < account.retryAfterUntil - tolerance {
+                s.earlyRequests.append(
+                    SandboxEarlyRequest(
+                        provider: provider, account: key.email, method: request.method, path: request.path, time: arrived,
+                        allowedAt: Date(timeIntervalSince1970: account.retryAfterUntil)))
+            }
+            return key
+        }
+    }
+
+    /// Answers an API or token request: faults, authentication, quotas, the emulator, the request log.
+    func answer(_ request: APIRequest, route: SandboxRoute, provider: SandboxProvider, arrived: Date) async -> APIResponse {
         let fault = pickFault(provider: provider, request: request)
         var dropAfter = false
         switch fault {
@@ -201,7 +239,16 @@ extension Sandbox {
                 if let m = f.method, m.uppercased() != request.method { continue }
                 if let c = f.pathContains, !request.path.contains(c) { continue }
                 if let r = f.remaining, r <= 0 { continue }
-                if f.probability < 1, Double.random(in: 0..<1) >= f.probability { continue }
+                if f.probability < 1 {
+                    let draw: Double
+                    if var random = s.faultRandom {
+                        draw = Double.random(in: 0..<1, using: &random)
+                        s.faultRandom = random
+                    } else {
+                        draw = Double.random(in: 0..<1)
+                    }
+                    if draw >= f.probability { continue }
+                }
                 if let r = f.remaining { s.faults[i].fault.remaining = r - 1 }
                 return f.kind
             }
