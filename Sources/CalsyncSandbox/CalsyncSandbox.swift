@@ -48,7 +48,8 @@ public struct SandboxConfiguration: Sendable {
     /// carries `nextPageToken` (default nil: never).
     public var googleEmptyPageEvery: Int?
     /// Slack allowed when checking that a client waited out a `Retry-After` (default 50 ms, for clock
-    /// granularity): a request earlier than that is recorded in `earlyRequests()`.
+    /// granularity and requests already on their way): a request that arrives later than this after the
+    /// answer and earlier than this before the wait ends is recorded in `earlyRequests()`.
     public var retryAfterTolerance: Duration
 
     /// Creates the default configuration.

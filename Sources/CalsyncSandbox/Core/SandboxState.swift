@@ -98,7 +98,8 @@ final class AccountState {
     var requestsPerSecond: Double?
     /// Arrival times of the last second's requests, for an exact sliding window under `requestsPerSecond` ≥ 1.
     var recent: [Double] = []
-    /// When the latest `Retry-After` given to this account runs out (seconds since 1970; 0: none).
+    /// When the latest `Retry-After` given to this account was answered and when it runs out (seconds since 1970).
+    var retryAfterFrom = 0.0
     var retryAfterUntil = 0.0
 
     init(provider: SandboxProvider, email: String, timeZone: String, primaryCalendarID: String) {

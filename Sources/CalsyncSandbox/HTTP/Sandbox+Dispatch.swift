@@ -65,16 +65,19 @@ extension Sandbox {
         if let key, let value = response.headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
             let seconds = Double(value.trimmingCharacters(in: .whitespaces))
         {
-            let until = Self.now + seconds
+            let answered = Self.now
             state.withLock { s in
-                if let account = s.accounts[key] { account.retryAfterUntil = max(account.retryAfterUntil, until) }
+                if let account = s.accounts[key], answered + seconds > account.retryAfterUntil {
+                    account.retryAfterFrom = answered
+                    account.retryAfterUntil = answered + seconds
+                }
             }
         }
         return response
     }
 
     /// The account of the request's bearer token; records the request when it came before that account's
-    /// `Retry-After` ran out.
+    /// `Retry-After` ran out (with `retryAfterTolerance` of slack at both ends of the wait).
     func checkRetryAfter(provider: SandboxProvider, request: APIRequest, arrived: Date) -> AccountKey? {
         guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return nil }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
@@ -85,7 +88,9 @@ extension Sandbox {
             let tolerance = Double(s.configuration.retryAfterTolerance.components.seconds)
                 + Double(s.configuration.retryAfterTolerance.components.attoseconds) / 1e18
             let time = arrived.timeIntervalSince1970
-            if time < account.retryAfterUntil - tolerance {
+            // A request that arrives within the tolerance after the answer may have been sent before the
+            // client could see it; one that arrives within the tolerance before the end is on time.
+            if time > account.retryAfterFrom + tolerance, time < account.retryAfterUntil - tolerance {
                 s.earlyRequests.append(
                     SandboxEarlyRequest(
                         provider: provider, account: key.email, method: request.method, path: request.path, time: arrived,
