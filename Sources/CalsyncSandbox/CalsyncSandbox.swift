@@ -271,6 +271,8 @@ public struct SandboxEarlyRequest: Sendable, Codable {
     public let time: Date
     /// When the account's `Retry-After` ran out (the answer's time plus its seconds).
     public let allowedAt: Date
+    /// The status of the answer that carried the `Retry-After` (429, 503, 403 …).
+    public let status: Int
 }
 
 /// A small seeded generator (SplitMix64): the same seed gives the same sequence of draws.

@@ -17,8 +17,9 @@ struct ChaosSettings: Sendable, CustomStringConvertible {
     var workers = 2...3
     /// The workers' lease; slow answers take longer than it and than the appointment lock (at least 5 s).
     var leaseSeconds = 2
-    /// How long a slow answer takes before the sandbox processes the request (`CALSYNC_CHAOS_SLOW_SECONDS`, default 6).
-    var slowAnswer = Duration.seconds(6)
+    /// How long slow answers take before the sandbox processes the request, each an equal share of the 2 %
+    /// (`CALSYNC_CHAOS_SLOW_SECONDS`, default `6,15`: past the 2 s lease, and past the 5 s appointment lock too).
+    var slowAnswers: [Duration] = [.seconds(6), .seconds(15)]
     /// Seconds between two SIGKILLs of a worker (uniform in this range).
     var killEvery = 4.0...9.0
     /// Seconds between two graceful Redis restarts.
@@ -32,14 +33,17 @@ struct ChaosSettings: Sendable, CustomStringConvertible {
     static let defaultSeed: UInt64 = 20_261_201
 
     /// The settings from `CALSYNC_CHAOS_JOBS`, `CALSYNC_CHAOS_MEMBERS`, `CALSYNC_CHAOS_SEED`, `CALSYNC_CHAOS_RATE`,
-    /// `CALSYNC_CHAOS_SLOW_SECONDS`.
+    /// `CALSYNC_CHAOS_SLOW_SECONDS` (a comma-separated list).
     static func fromEnvironment() -> ChaosSettings {
         let env = ProcessInfo.processInfo.environment
         var settings = ChaosSettings()
         if let jobs = env["CALSYNC_CHAOS_JOBS"].flatMap(Int.init), jobs > 0 { settings.jobs = jobs }
         if let members = env["CALSYNC_CHAOS_MEMBERS"].flatMap(Int.init), members > 1 { settings.members = members }
         if let rate = env["CALSYNC_CHAOS_RATE"].flatMap(Double.init), rate > 0 { settings.rate = rate }
-        if let slow = env["CALSYNC_CHAOS_SLOW_SECONDS"].flatMap(Int.init), slow > 0 { settings.slowAnswer = .seconds(slow) }
+        if let slow = env["CALSYNC_CHAOS_SLOW_SECONDS"] {
+            let values = slow.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
+            if !values.isEmpty { settings.slowAnswers = values.map { .seconds($0) } }
+        }
         if let seed = env["CALSYNC_CHAOS_SEED"] {
             settings.seed = UInt64(seed) ?? UInt64.random(in: 1...999_999_999)
         }
@@ -50,7 +54,8 @@ struct ChaosSettings: Sendable, CustomStringConvertible {
 
     var description: String {
         "\(jobs) jobs, \(members) members, seed \(seed) (CALSYNC_CHAOS_SEED=\(seed) repeats it), \(Int(rate)) jobs/s, "
-            + "\(workers.lowerBound)–\(workers.upperBound) workers, lease \(leaseSeconds) s, slow answers \(slowAnswer)"
+            + "\(workers.lowerBound)–\(workers.upperBound) workers, lease \(leaseSeconds) s, slow answers "
+            + slowAnswers.map { "\($0.components.seconds) s" }.joined(separator: " and ")
     }
 }
 

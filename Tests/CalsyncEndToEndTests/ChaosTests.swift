@@ -71,6 +71,8 @@ struct ChaosRun {
     var ownEventIDs: Set<String> = []
     var live: [SyncWorker] = []
     var kills = 0
+    /// When each killed worker (by log name) was killed.
+    var killTimes: [String: Date] = [:]
     var redisRestarts = 0
     var postgresRestarts = 0
     var started = ContinuousClock.now
@@ -141,7 +143,9 @@ struct ChaosRun {
                 _ = sandbox.addFault(SandboxFault(kind, provider: provider, pathContains: path, probability: share / left))
                 left -= share
             }
-            add(.hang(milliseconds: Int(settings.slowAnswer.components.seconds) * 1000), 0.02)
+            for slow in settings.slowAnswers {
+                add(.hang(milliseconds: Int(slow.components.seconds) * 1000), 0.02 / Double(settings.slowAnswers.count))
+            }
             add(.dropAfterProcessing, 0.02)
             add(.status(429, body: nil), 0.05)
             add(.status(500, body: nil), 0.05)
@@ -203,6 +207,7 @@ struct ChaosRun {
             let victim = live.remove(at: Int.random(in: 0..<live.count, using: &random))
             await victim.kill9()
             kills += 1
+            killTimes[victim.logURL.deletingPathExtension().lastPathComponent] = Date()
         }
         let target = Int.random(in: settings.workers, using: &random)
         while live.count < target { live.append(try world.startWorker(workerEnvironment)) }
@@ -274,7 +279,13 @@ struct ChaosRun {
             deadReason[record.id] = record.reason
             if record.reason.isEmpty { report.failures.append("dead record \(record.id) has no reason") }
         }
-        let logged = Self.loggedOutcomes(world.allLogs)
+        let trace = Self.jobTrace(world.workerLogs)
+        var logged: [String: String] = [:]
+        for (id, steps) in trace {
+            if let last = steps.last(where: { $0.message == "job completed" || $0.message == "job skipped" }) {
+                logged[id] = last.message == "job completed" ? "completed" : "skipped"
+            }
+        }
         var outcome: [String: String] = [:]
         for job in plan.jobs {
             if let reason = deadReason[job.id] {
@@ -330,14 +341,31 @@ struct ChaosRun {
                 let interval = DateInterval(start: event.event.start, end: event.event.end)
                 let matching = appointment.revisions.filter { $0.wantedEvent == interval }.map { "r\($0.number)" }
                 let writes = requests.filter { $0.isWrite && $0.path.contains(event.id) }
-                let last = writes.last.map { " last write \($0.method) \($0.status) at \(RFC3339.format($0.time).dropFirst(11))" } ?? ""
+                let last = writes.last.map { " last write to it \($0.method) \($0.status) at \(Self.clock($0.time))" } ?? ""
                 return "\(ChaosPlan.describe(interval)) (as \(matching.isEmpty ? "no revision" : matching.joined(separator: "/")))\(last)"
             }.joined(separator: " + ")
             let carriers = newest.jobIDs.map { "\($0) \(outcome[$0] ?? "?")\(deadReason[$0].map { " (\($0))" } ?? "")" }
+            var story: [String] = []
+            for revision in appointment.revisions {
+                for id in revision.jobIDs {
+                    let steps = trace[id] ?? []
+                    for (n, step) in steps.enumerated() {
+                        // A start that its worker never followed up: the worker was killed in the middle of it.
+                        let unfinished = step.message == "job started" && !steps[(n + 1)...].contains { $0.worker == step.worker }
+                        let killed = unfinished ? killTimes[step.worker].map { " (its worker was killed at \(Self.clock($0)))" } ?? "" : ""
+                        story.append("      \(Self.clock(step.time)) \(id) r\(revision.number) \(step.worker): \(step.message)\(killed)")
+                    }
+                }
+            }
+            let eventIDs = Set(held.map(\.id) + [ExportKey(memberID: member.id, appointmentID: appointment.id).googleEventID])
+            for request in requests where request.isWrite && eventIDs.contains(where: { request.path.contains($0) }) {
+                story.append("      \(Self.clock(request.time)) provider got \(request.method) for the event (answered \(request.status))")
+            }
+            story.sort()
             report.wrong.append(
                 "\(member.id) (\(member.provider.rawValue)) \(appointment.id): newest \(newest.summary) "
                     + "[\(carriers.joined(separator: ", "))]; revisions \(appointment.revisions.map(\.summary).joined(separator: ", ")); "
-                    + "provider holds \(heldText)")
+                    + "provider holds \(heldText)\n    what the workers logged for its jobs:\n" + story.joined(separator: "\n"))
         }
         if !report.wrong.isEmpty {
             report.failures.append("\(report.wrong.count) of \(report.appointmentsChecked) appointments end wrong at the provider")
@@ -354,6 +382,9 @@ struct ChaosRun {
         }
 
         // Busy blocks and connections.
+        report.membersWithExplicitWindows = plan.members.filter { member in
+            plan.jobs.contains { $0.type == "import_window" && $0.payload.contains(#""member_id":"\#(member.id)""#) && $0.payload.contains("window_start") }
+        }.count
         if drained {
             for member in plan.members {
                 let busy = Set(try await world.visibleBusy(member.id))
@@ -382,17 +413,31 @@ struct ChaosRun {
         return report
     }
 
-    /// Job id → `completed` or `skipped`, from the workers' JSON log lines (the last one wins).
-    static func loggedOutcomes(_ logs: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for line in logs.split(separator: "\n") where line.contains("\"message\":\"job completed\"") || line.contains("\"message\":\"job skipped\"") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let metadata = object["metadata"] as? [String: Any], let id = metadata["calsync.job.id"] as? String
-            else { continue }
-            out[id] = (object["message"] as? String) == "job completed" ? "completed" : "skipped"
-        }
-        return out
+    /// One log line of a job: when, which worker, what.
+    struct JobStep {
+        let time: Date
+        let worker: String
+        let message: String
     }
+
+    /// Job id → the steps the workers logged for it (JSON lines carrying `calsync.job.id`), oldest first.
+    static func jobTrace(_ logs: [(name: String, text: String)]) -> [String: [JobStep]] {
+        var out: [String: [JobStep]] = [:]
+        for (worker, text) in logs {
+            for line in text.split(separator: "\n") where line.contains("\"calsync.job.id\"") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let metadata = object["metadata"] as? [String: Any], let id = metadata["calsync.job.id"] as? String,
+                    let message = object["message"] as? String
+                else { continue }
+                let time = (object["ts"] as? String).flatMap { RFC3339Instant.parse($0) } ?? Date(timeIntervalSince1970: 0)
+                out[id, default: []].append(JobStep(time: time, worker: worker, message: message))
+            }
+        }
+        return out.mapValues { $0.sorted { $0.time < $1.time } }
+    }
+
+    /// `hh:mm:ss.mmm` (UTC), for traces.
+    static func clock(_ date: Date) -> String { String(RFC3339.format(date).dropFirst(11).prefix(12)) }
 
     static func activeConnections(_ world: SyncWorld) async throws -> Int {
         let rows = try await world.db.query("SELECT count(*) FROM calendar_connections WHERE status = 'active'", logger: e2eLogger)
@@ -440,6 +485,7 @@ struct ChaosReport {
     var unknownEvents: [String] = []
     var early: [SandboxEarlyRequest] = []
     var wrongBusy: [String] = []
+    var membersWithExplicitWindows = 0
     var kills = 0
     var redisRestarts = 0
     var postgresRestarts = 0
@@ -467,7 +513,9 @@ struct ChaosReport {
 
     /// The summary printed after every run.
     var table: String {
-        let earlyByProvider = early.reduce(into: [String: Int]()) { $0[$1.provider.rawValue, default: 0] += 1 }
+        let earlyByProvider = early.reduce(into: [String: Int]()) {
+            $0["\($1.provider.rawValue) after \($1.status)", default: 0] += 1
+        }
         var lines = [
             "chaos summary (\(settings))",
             "| what | figure |",
@@ -481,7 +529,7 @@ struct ChaosReport {
             "| appointments with duplicate events | \(duplicates) |",
             "| events of no appointment | \(unknownEvents.count) |",
             "| requests before Retry-After | \(early.count) (\(Self.list(earlyByProvider))) |",
-            "| members with wrong busy blocks | \(wrongBusy.count) of \(plan.members.count) |",
+            "| members with wrong busy blocks | \(wrongBusy.count) of \(plan.members.count) (\(membersWithExplicitWindows) had explicit-window imports) |",
             "| worker SIGKILLs | \(kills) |",
             "| Redis restarts | \(redisRestarts) |",
             "| PostgreSQL restarts | \(postgresRestarts) |",
@@ -493,7 +541,7 @@ struct ChaosReport {
             lines.append("early requests (first 20):")
             lines += early.prefix(20).map {
                 "  - \($0.provider.rawValue) \($0.account) \($0.method) \($0.path) "
-                    + "\(Int($0.allowedAt.timeIntervalSince($0.time) * 1000)) ms early"
+                    + "\(Int($0.allowedAt.timeIntervalSince($0.time) * 1000)) ms early (after a \($0.status))"
             }
         }
         if !wrongBusy.isEmpty { lines.append("busy blocks:"); lines += wrongBusy.map { "  - " + $0 } }

@@ -145,6 +145,11 @@ final class SyncWorld: @unchecked Sendable {
         lock.withLock { workers }.map(\.log).joined(separator: "\n")
     }
 
+    /// Each worker's log file name (`worker-XXXXXX`) and what it wrote so far, in start order.
+    var workerLogs: [(name: String, text: String)] {
+        lock.withLock { workers }.map { ($0.logURL.deletingPathExtension().lastPathComponent, $0.log) }
+    }
+
     // MARK: data
 
     /// Inserts an organization (only the contract's columns) if missing.

@@ -545,6 +545,7 @@ struct SandboxTests {
             #expect(early.count == 1)
             #expect(early.first?.account == account.email)
             #expect(early.first.map { $0.allowedAt > $0.time } == true)
+            #expect(early.first?.status == 429)
 
             try await Task.sleep(for: .milliseconds(900))
             #expect(try await Self.send(.GET, url, bearer: token).status == 200)

@@ -101,6 +101,8 @@ final class AccountState {
     /// When the latest `Retry-After` given to this account was answered and when it runs out (seconds since 1970).
     var retryAfterFrom = 0.0
     var retryAfterUntil = 0.0
+    /// The status of the answer that carried that `Retry-After`.
+    var retryAfterStatus = 0
 
     init(provider: SandboxProvider, email: String, timeZone: String, primaryCalendarID: String) {
         self.provider = provider

@@ -70,6 +70,7 @@ extension Sandbox {
                 if let account = s.accounts[key], answered + seconds > account.retryAfterUntil {
                     account.retryAfterFrom = answered
                     account.retryAfterUntil = answered + seconds
+                    account.retryAfterStatus = response.status
                 }
             }
         }
@@ -94,7 +95,7 @@ extension Sandbox {
                 s.earlyRequests.append(
                     SandboxEarlyRequest(
                         provider: provider, account: key.email, method: request.method, path: request.path, time: arrived,
-                        allowedAt: Date(timeIntervalSince1970: account.retryAfterUntil)))
+                        allowedAt: Date(timeIntervalSince1970: account.retryAfterUntil), status: account.retryAfterStatus))
             }
             return key
         }
