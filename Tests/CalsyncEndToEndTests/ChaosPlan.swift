@@ -128,9 +128,13 @@ struct ChaosPlan: Sendable {
     var jobs: [ChaosJob] = []
 
     /// Draws a plan of about `settings.jobs` jobs; appointments lie between 1 and 60 days after `origin`.
+    /// Each appointment's jobs (all revisions and their copies) are shuffled into about 8 s of the run from
+    /// a random moment on, so they race each other; imports and refreshes are spread over the whole run.
     static func make(_ settings: ChaosSettings, origin: Date) -> ChaosPlan {
         var random = SeededRandomNumberGenerator(seed: settings.seed)
         var plan = ChaosPlan()
+        var keyed: [(key: Double, job: ChaosJob)] = []
+        let spread = min(1.0, 8.0 * settings.rate / Double(max(1, settings.jobs)))
         let day = 86_400.0
         let midnight = (origin.timeIntervalSince1970 / day).rounded(.down) * day
         func slot(days: ClosedRange<Int>, minutes: [Double]) -> DateInterval {
@@ -150,13 +154,14 @@ struct ChaosPlan: Sendable {
             counter += 1
             return ChaosJob(id: "chaos-\(counter)", type: type, payload: payload)
         }
-        while plan.jobs.count < settings.jobs {
+        while keyed.count < settings.jobs {
             let member = Int.random(in: 0..<settings.members, using: &random)
             let memberID = plan.members[member].id
             let roll = Double.random(in: 0..<1, using: &random)
             if roll < 0.8 {
                 let id = "a-\(plan.appointments.count)"
                 var appointment = ChaosAppointment(member: member, id: id, revisions: [])
+                let birth = Double.random(in: 0..<1, using: &random)
                 var interval = slot(days: 1...60, minutes: [30, 45, 60, 90])
                 var number = 0
                 for step in 0..<Int.random(in: 1...5, using: &random) {
@@ -188,7 +193,7 @@ struct ChaosPlan: Sendable {
                             )
                         }
                         revision.jobIDs.append(carrier.id)
-                        plan.jobs.append(carrier)
+                        keyed.append((birth + Double.random(in: 0..<spread, using: &random), carrier))
                     }
                     appointment.revisions.append(revision)
                     if case .delete = change { break }
@@ -196,27 +201,29 @@ struct ChaosPlan: Sendable {
                 plan.appointments.append(appointment)
             } else if roll < 0.9 {
                 let kind = Double.random(in: 0..<1, using: &random)
+                let key = Double.random(in: 0..<1, using: &random)
                 if kind < 0.4 {
-                    plan.jobs.append(job("import_window", #"{"member_id":"\#(memberID)"}"#))
+                    keyed.append((key, job("import_window", #"{"member_id":"\#(memberID)"}"#)))
                 } else if kind < 0.6 {
-                    plan.jobs.append(job("import_window", #"{"member_id":"\#(memberID)","full_resync":true}"#))
+                    keyed.append((key, job("import_window", #"{"member_id":"\#(memberID)","full_resync":true}"#)))
                 } else {
                     let window = slot(days: 1...50, minutes: [Double(Int.random(in: 3...15, using: &random)) * 1440])
-                    plan.jobs.append(
+                    keyed.append((key,
                         job(
                             "import_window",
                             #"{"member_id":"\#(memberID)","window_start":"\#(RFC3339.format(window.start))","window_end":"\#(RFC3339.format(window.end))","full_resync":false}"#
-                        ))
+                        )))
                 }
             } else {
                 let force = Bool.random(using: &random)
-                plan.jobs.append(
+                let key = Double.random(in: 0..<1, using: &random)
+                keyed.append((key,
                     job(
                         "refresh_token",
-                        #"{"member_id":"\#(memberID)","provider":"\#(plan.members[member].provider.rawValue)","force":\#(force)}"#))
+                        #"{"member_id":"\#(memberID)","provider":"\#(plan.members[member].provider.rawValue)","force":\#(force)}"#)))
             }
         }
-        plan.jobs.shuffle(using: &random)
+        plan.jobs = keyed.sorted { $0.key < $1.key }.map(\.job)
         return plan
     }
 

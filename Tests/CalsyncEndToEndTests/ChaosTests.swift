@@ -256,7 +256,8 @@ struct ChaosRun {
 
     // MARK: the end checks
 
-    /// Compares the providers, the dead letters, the logs and the busy blocks with the plan.
+    /// Gathers what the run left (dead letters, worker logs, provider calendars, busy blocks, connections)
+    /// and judges it against the plan.
     func check() async throws -> ChaosReport {
         var report = ChaosReport(settings: settings, plan: plan)
         report.kills = kills
@@ -271,145 +272,26 @@ struct ChaosRun {
                 "the queues did not drain within \(settings.drainTimeout) after the chaos stopped: "
                     + "ready \(stats?.ready ?? [:]), scheduled \(stats?.scheduled ?? [:]), in flight \(stats?.inFlight ?? -1)")
         }
-
-        // Job outcomes: dead records first, then what the logs say.
-        let dead = try await world.queue.deadList(type: nil, limit: 1_000_000)
-        var deadReason: [String: String] = [:]
-        for record in dead {
-            deadReason[record.id] = record.reason
-            if record.reason.isEmpty { report.failures.append("dead record \(record.id) has no reason") }
+        var seen = ChaosObservations()
+        for record in try await world.queue.deadList(type: nil, limit: 1_000_000) { seen.deadReasons[record.id] = record.reason }
+        seen.trace = Self.jobTrace(world.workerLogs)
+        for (index, account) in accounts.enumerated() {
+            seen.events[index] = world.providerEvents(account).filter { !ownEventIDs.contains($0.id) }
         }
-        let trace = Self.jobTrace(world.workerLogs)
-        var logged: [String: String] = [:]
-        for (id, steps) in trace {
-            if let last = steps.last(where: { $0.message == "job completed" || $0.message == "job skipped" }) {
-                logged[id] = last.message == "job completed" ? "completed" : "skipped"
-            }
-        }
-        var outcome: [String: String] = [:]
-        for job in plan.jobs {
-            if let reason = deadReason[job.id] {
-                outcome[job.id] = "dead"
-                report.deadByReason[reason, default: 0] += 1
-            } else if let seen = logged[job.id] {
-                outcome[job.id] = seen
-            } else {
-                outcome[job.id] = "no trace"
-                report.lost.append("\(job.id) (\(job.type)) \(job.payload)")
-            }
-            report.jobsByOutcome[outcome[job.id]!, default: 0] += 1
-        }
-        if !report.lost.isEmpty {
-            report.failures.append(
-                "\(report.lost.count) jobs lost (neither completed, skipped nor dead): "
-                    + report.lost.prefix(10).joined(separator: "; "))
-        }
-
-        // The providers: what each appointment's newest revision says, and nothing else.
-        var appointmentOf: [String: Int] = [:]
-        for (index, appointment) in plan.appointments.enumerated() {
-            appointmentOf[ExportKey(memberID: plan.members[appointment.member].id, appointmentID: appointment.id).digest] = index
-        }
-        var eventsOf: [Int: [SandboxStoredEvent]] = [:]
-        let requests = world.sandbox.requests()
-        for (memberIndex, account) in accounts.enumerated() {
-            for event in world.providerEvents(account) where !ownEventIDs.contains(event.id) {
-                let digest = appointmentOf[event.id] != nil ? event.id : event.event.privateProperties.values.first { appointmentOf[$0] != nil }
-                if let digest, let index = appointmentOf[digest] {
-                    eventsOf[index, default: []].append(event)
-                } else {
-                    report.unknownEvents.append("\(plan.members[memberIndex].id): event \(event.id) '\(event.event.summary)' "
-                        + ChaosPlan.describe(DateInterval(start: event.event.start, end: event.event.end)))
-                }
-            }
-        }
-        for (index, appointment) in plan.appointments.enumerated() {
-            report.appointmentsChecked += 1
-            let member = plan.members[appointment.member]
-            let newest = appointment.newest
-            let held = eventsOf[index] ?? []
-            if newest.wantedEvent != nil { report.wantingEvent += 1 }
-            if held.count > 1 { report.duplicates += 1 }
-            let right: Bool
-            if let wanted = newest.wantedEvent {
-                right = held.count == 1 && held[0].event.start == wanted.start && held[0].event.end == wanted.end
-            } else {
-                right = held.isEmpty
-            }
-            guard !right else { continue }
-            let heldText = held.isEmpty ? "no event" : held.map { event -> String in
-                let interval = DateInterval(start: event.event.start, end: event.event.end)
-                let matching = appointment.revisions.filter { $0.wantedEvent == interval }.map { "r\($0.number)" }
-                let writes = requests.filter { $0.isWrite && $0.path.contains(event.id) }
-                let last = writes.last.map { " last write to it \($0.method) \($0.status) at \(Self.clock($0.time))" } ?? ""
-                return "\(ChaosPlan.describe(interval)) (as \(matching.isEmpty ? "no revision" : matching.joined(separator: "/")))\(last)"
-            }.joined(separator: " + ")
-            let carriers = newest.jobIDs.map { "\($0) \(outcome[$0] ?? "?")\(deadReason[$0].map { " (\($0))" } ?? "")" }
-            var story: [String] = []
-            for revision in appointment.revisions {
-                for id in revision.jobIDs {
-                    let steps = trace[id] ?? []
-                    for (n, step) in steps.enumerated() {
-                        // A start that its worker never followed up: the worker was killed in the middle of it.
-                        let unfinished = step.message == "job started" && !steps[(n + 1)...].contains { $0.worker == step.worker }
-                        let killed = unfinished ? killTimes[step.worker].map { " (its worker was killed at \(Self.clock($0)))" } ?? "" : ""
-                        story.append("      \(Self.clock(step.time)) \(id) r\(revision.number) \(step.worker): \(step.message)\(killed)")
-                    }
-                }
-            }
-            let eventIDs = Set(held.map(\.id) + [ExportKey(memberID: member.id, appointmentID: appointment.id).googleEventID])
-            for request in requests where request.isWrite && eventIDs.contains(where: { request.path.contains($0) }) {
-                story.append("      \(Self.clock(request.time)) provider got \(request.method) for the event (answered \(request.status))")
-            }
-            story.sort()
-            report.wrong.append(
-                "\(member.id) (\(member.provider.rawValue)) \(appointment.id): newest \(newest.summary) "
-                    + "[\(carriers.joined(separator: ", "))]; revisions \(appointment.revisions.map(\.summary).joined(separator: ", ")); "
-                    + "provider holds \(heldText)\n    what the workers logged for its jobs:\n" + story.joined(separator: "\n"))
-        }
-        if !report.wrong.isEmpty {
-            report.failures.append("\(report.wrong.count) of \(report.appointmentsChecked) appointments end wrong at the provider")
-        }
-        if !report.unknownEvents.isEmpty {
-            report.failures.append("\(report.unknownEvents.count) events at the provider belong to no appointment")
-        }
-        if report.duplicates > 0 { report.failures.append("\(report.duplicates) appointments have more than one event") }
-
-        // Retry-After.
-        report.early = world.sandbox.earlyRequests()
-        if !report.early.isEmpty {
-            report.failures.append("\(report.early.count) requests came before the account's Retry-After ran out")
-        }
-
-        // Busy blocks and connections.
-        report.membersWithExplicitWindows = plan.members.filter { member in
-            plan.jobs.contains { $0.type == "import_window" && $0.payload.contains(#""member_id":"\#(member.id)""#) && $0.payload.contains("window_start") }
-        }.count
+        seen.requests = world.sandbox.requests()
+        seen.early = world.sandbox.earlyRequests()
+        seen.killTimes = killTimes
         if drained {
-            for member in plan.members {
-                let busy = Set(try await world.visibleBusy(member.id))
-                let own = Set(member.ownEvents)
-                if busy != own {
-                    let windows = plan.jobs.filter {
-                        $0.type == "import_window" && $0.payload.contains(#""member_id":"\#(member.id)""#)
-                            && $0.payload.contains("window_start")
-                    }
-                    report.wrongBusy.append(
-                        "\(member.id) (\(member.provider.rawValue)): missing "
-                            + own.subtracting(busy).map(ChaosPlan.describe).sorted().joined(separator: ", ")
-                            + "; extra " + busy.subtracting(own).map(ChaosPlan.describe).sorted().joined(separator: ", ")
-                            + "; explicit-window imports of this member: \(windows.count)")
-                }
-            }
-            if !report.wrongBusy.isEmpty {
-                report.failures.append("\(report.wrongBusy.count) members' busy blocks differ from their own events")
-            }
+            var busy: [String: Set<DateInterval>] = [:]
+            for member in plan.members { busy[member.id] = Set(try await world.visibleBusy(member.id)) }
+            seen.busy = busy
         }
         for member in plan.members {
             if let row = try await world.connection(member.id, member.provider), row.status != "active" {
-                report.failures.append("\(member.id)'s \(member.provider.rawValue) connection is \(row.status): \(row.statusDetail ?? "")")
+                seen.inactiveConnections.append("\(member.id)'s \(member.provider.rawValue) connection is \(row.status): \(row.statusDetail ?? "")")
             }
         }
+        report.judge(seen)
         return report
     }
 
@@ -554,5 +436,146 @@ struct ChaosReport {
         (failures + ["", "first wrong appointments:"] + wrong.prefix(15).map { "  - " + $0 }
             + ["", "first early requests:"] + early.prefix(5).map { "  - \($0.provider.rawValue) \($0.method) \($0.path)" }
             + ["", "busy blocks:"] + wrongBusy.prefix(5).map { "  - " + $0 }).joined(separator: "\n")
+    }
+}
+
+/// What the end of a run left, gathered before it is judged (so the judgement can be tested on its own).
+struct ChaosObservations {
+    /// Dead record id → reason.
+    var deadReasons: [String: String] = [:]
+    /// Job id → what the workers logged for it.
+    var trace: [String: [ChaosRun.JobStep]] = [:]
+    /// Member index → the events in the member's calendar, the member's own excluded.
+    var events: [Int: [SandboxStoredEvent]] = [:]
+    /// The sandbox's request log.
+    var requests: [SandboxRequestRecord] = []
+    /// Requests that came before a Retry-After ran out.
+    var early: [SandboxEarlyRequest] = []
+    /// Member id → the busy blocks the availability engine sees (nil when the queues did not drain).
+    var busy: [String: Set<DateInterval>]?
+    /// Connections that are not active, in words.
+    var inactiveConnections: [String] = []
+    /// Worker log name → when the driver killed it.
+    var killTimes: [String: Date] = [:]
+}
+
+extension ChaosReport {
+    /// Judges what a run left against the plan: job outcomes, each appointment's event, events of no
+    /// appointment, early requests, busy blocks and connections; every finding lands in `failures`.
+    mutating func judge(_ seen: ChaosObservations) {
+        // Job outcomes: dead records first, then what the logs say.
+        for (id, reason) in seen.deadReasons where reason.isEmpty { failures.append("dead record \(id) has no reason") }
+        var logged: [String: String] = [:]
+        for (id, steps) in seen.trace {
+            if let last = steps.last(where: { $0.message == "job completed" || $0.message == "job skipped" }) {
+                logged[id] = last.message == "job completed" ? "completed" : "skipped"
+            }
+        }
+        var outcome: [String: String] = [:]
+        for job in plan.jobs {
+            if let reason = seen.deadReasons[job.id] {
+                outcome[job.id] = "dead"
+                deadByReason[reason.isEmpty ? "(none)" : reason, default: 0] += 1
+            } else if let result = logged[job.id] {
+                outcome[job.id] = result
+            } else {
+                outcome[job.id] = "no trace"
+                lost.append("\(job.id) (\(job.type)) \(job.payload)")
+            }
+            jobsByOutcome[outcome[job.id]!, default: 0] += 1
+        }
+        if !lost.isEmpty {
+            failures.append("\(lost.count) jobs lost (neither completed, skipped nor dead): " + lost.prefix(10).joined(separator: "; "))
+        }
+
+        // The providers: what each appointment's newest revision says, and nothing else.
+        var appointmentOf: [String: Int] = [:]
+        for (index, appointment) in plan.appointments.enumerated() {
+            appointmentOf[ExportKey(memberID: plan.members[appointment.member].id, appointmentID: appointment.id).digest] = index
+        }
+        var eventsOf: [Int: [SandboxStoredEvent]] = [:]
+        for (memberIndex, events) in seen.events.sorted(by: { $0.key < $1.key }) {
+            for event in events {
+                let digest = appointmentOf[event.id] != nil ? event.id : event.event.privateProperties.values.first { appointmentOf[$0] != nil }
+                if let digest, let index = appointmentOf[digest] {
+                    eventsOf[index, default: []].append(event)
+                } else {
+                    unknownEvents.append(
+                        "\(plan.members[memberIndex].id): event \(event.id) '\(event.event.summary)' "
+                            + ChaosPlan.describe(DateInterval(start: event.event.start, end: event.event.end)))
+                }
+            }
+        }
+        for (index, appointment) in plan.appointments.enumerated() {
+            appointmentsChecked += 1
+            let member = plan.members[appointment.member]
+            let newest = appointment.newest
+            let held = eventsOf[index] ?? []
+            if newest.wantedEvent != nil { wantingEvent += 1 }
+            if held.count > 1 { duplicates += 1 }
+            let right: Bool
+            if let wanted = newest.wantedEvent {
+                right = held.count == 1 && held[0].event.start == wanted.start && held[0].event.end == wanted.end
+            } else {
+                right = held.isEmpty
+            }
+            guard !right else { continue }
+            let heldText = held.isEmpty ? "no event" : held.map { event -> String in
+                let interval = DateInterval(start: event.event.start, end: event.event.end)
+                let matching = appointment.revisions.filter { $0.wantedEvent == interval }.map { "r\($0.number)" }
+                return "\(ChaosPlan.describe(interval)) (as \(matching.isEmpty ? "no revision" : matching.joined(separator: "/")))"
+            }.joined(separator: " + ")
+            let carriers = newest.jobIDs.map { "\($0) \(outcome[$0] ?? "?")\(seen.deadReasons[$0].map { " (\($0))" } ?? "")" }
+            var story: [String] = []
+            for revision in appointment.revisions {
+                for id in revision.jobIDs {
+                    let steps = seen.trace[id] ?? []
+                    for (n, step) in steps.enumerated() {
+                        // A start that its worker never followed up: the worker was killed in the middle of it.
+                        let unfinished = step.message == "job started" && !steps[(n + 1)...].contains { $0.worker == step.worker }
+                        let killed = unfinished ? seen.killTimes[step.worker].map { " (its worker was killed at \(ChaosRun.clock($0)))" } ?? "" : ""
+                        story.append("      \(ChaosRun.clock(step.time)) \(id) r\(revision.number) \(step.worker): \(step.message)\(killed)")
+                    }
+                }
+            }
+            let eventIDs = Set(held.map(\.id) + [ExportKey(memberID: member.id, appointmentID: appointment.id).googleEventID])
+            for request in seen.requests where request.isWrite && eventIDs.contains(where: { request.path.contains($0) }) {
+                story.append("      \(ChaosRun.clock(request.time)) provider got \(request.method) for the event (answered \(request.status))")
+            }
+            story.sort()
+            wrong.append(
+                "\(member.id) (\(member.provider.rawValue)) \(appointment.id): newest \(newest.summary) "
+                    + "[\(carriers.joined(separator: ", "))]; revisions \(appointment.revisions.map(\.summary).joined(separator: ", ")); "
+                    + "provider holds \(heldText)\n    what the workers logged for its jobs:\n" + story.joined(separator: "\n"))
+        }
+        if !wrong.isEmpty { failures.append("\(wrong.count) of \(appointmentsChecked) appointments end wrong at the provider") }
+        if !unknownEvents.isEmpty { failures.append("\(unknownEvents.count) events at the provider belong to no appointment") }
+        if duplicates > 0 { failures.append("\(duplicates) appointments have more than one event") }
+
+        // Retry-After.
+        early = seen.early
+        if !early.isEmpty { failures.append("\(early.count) requests came before the account's Retry-After ran out") }
+
+        // Busy blocks and connections.
+        func explicitWindows(_ member: ChaosMember) -> Int {
+            plan.jobs.filter {
+                $0.type == "import_window" && $0.payload.contains(#""member_id":"\#(member.id)""#) && $0.payload.contains("window_start")
+            }.count
+        }
+        membersWithExplicitWindows = plan.members.filter { explicitWindows($0) > 0 }.count
+        if let busyOf = seen.busy {
+            for member in plan.members {
+                let busy = busyOf[member.id] ?? []
+                let own = Set(member.ownEvents)
+                guard busy != own else { continue }
+                wrongBusy.append(
+                    "\(member.id) (\(member.provider.rawValue)): missing "
+                        + own.subtracting(busy).map(ChaosPlan.describe).sorted().joined(separator: ", ")
+                        + "; extra " + busy.subtracting(own).map(ChaosPlan.describe).sorted().joined(separator: ", ")
+                        + "; explicit-window imports of this member: \(explicitWindows(member))")
+            }
+            if !wrongBusy.isEmpty { failures.append("\(wrongBusy.count) members' busy blocks differ from their own events") }
+        }
+        failures += seen.inactiveConnections
     }
 }
