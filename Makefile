@@ -3,7 +3,7 @@
 #   make test   installs what is missing, starts Redis and PostgreSQL, runs the whole test suite, stops them
 #   make bench  release build, then throughput, latency, import, memory and scheduler figures (bench/results.md)
 #   make chaos  10,000 random jobs for 200 members under faults, worker kills and Redis/PostgreSQL restarts
-#               (CALSYNC_CHAOS_SEED=N repeats a run, =random draws one; about 10 minutes)
+#               (CALSYNC_CHAOS_SEED=N repeats a run, =random draws one; about 5 minutes)
 SHELL := /bin/bash
 SWIFT ?= swift
 
