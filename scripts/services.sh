@@ -4,6 +4,7 @@
 #
 #   scripts/services.sh start DIR    start both; writes DIR/env (CALSYNC_* variables to source)
 #   scripts/services.sh stop DIR     stop both and remove DIR
+#   scripts/services.sh restart-redis DIR   graceful Redis restart (SHUTDOWN, then start on the same AOF)
 #   scripts/services.sh deps         install what is missing (Debian: redis-server, libhiredis-dev,
 #                                    pkg-config, postgresql; PyPI: jsonschema)
 #
@@ -53,13 +54,9 @@ deps() {
     fi
 }
 
-start() {
+# Redis: AOF on, so a restart during a test keeps what was acknowledged.
+start_redis() {
     local dir=$1
-    mkdir -p "$dir"
-    dir=$(cd "$dir" && pwd)
-    chmod 755 "$dir"
-
-    # Redis: AOF on, so a restart during a test keeps what was acknowledged.
     mkdir -p "$dir/redis"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
         --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
@@ -69,6 +66,28 @@ start() {
         sleep 0.1
     done
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start on port $REDIS_PORT: see $dir/redis/redis.log"
+}
+
+# A graceful Redis restart on the same port and folder: SHUTDOWN writes the AOF, then a new server
+# loads it (what an operator's restart or a rolling upgrade does).
+restart_redis() {
+    local dir=$1 pid=""
+    [ -f "$dir/redis/redis.pid" ] && pid=$(cat "$dir/redis/redis.pid")
+    redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do
+        { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || break
+        sleep 0.05
+    done
+    start_redis "$dir"
+}
+
+start() {
+    local dir=$1
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    chmod 755 "$dir"
+
+    start_redis "$dir"
 
     # PostgreSQL, as an unprivileged user when we are root.
     if [ "$(id -u)" = 0 ] && ! id "$PG_USER_SYSTEM" >/dev/null 2>&1; then
@@ -115,5 +134,6 @@ case "${1:-}" in
     deps) deps ;;
     start) [ -n "${2:-}" ] || die "usage: services.sh start DIR"; start "$2" ;;
     stop) [ -n "${2:-}" ] || die "usage: services.sh stop DIR"; stop "$2" ;;
-    *) die "usage: services.sh deps | start DIR | stop DIR" ;;
+    restart-redis) [ -n "${2:-}" ] || die "usage: services.sh restart-redis DIR"; restart_redis "$(cd "$2" && pwd)" ;;
+    *) die "usage: services.sh deps | start DIR | stop DIR | restart-redis DIR" ;;
 esac

@@ -47,6 +47,10 @@ public struct SandboxConfiguration: Sendable {
     /// Google list paging realism: when set, every n-th page of a listing is empty but still
     /// carries `nextPageToken` (default nil: never).
     public var googleEmptyPageEvery: Int?
+    /// Slack allowed when checking that a client waited out a `Retry-After` (default 50 ms, for clock
+    /// granularity and requests already on their way): a request that arrives later than this after the
+    /// answer and earlier than this before the wait ends is recorded in `earlyRequests()`.
+    public var retryAfterTolerance: Duration
 
     /// Creates the default configuration.
     public init() {
@@ -67,6 +71,7 @@ public struct SandboxConfiguration: Sendable {
         self.maxRequestBodyBytes = 1 << 20
         self.requestLogLimit = 200_000
         self.googleEmptyPageEvery = nil
+        self.retryAfterTolerance = .milliseconds(50)
     }
 }
 
@@ -251,6 +256,41 @@ public struct SandboxRequestRecord: Sendable, Codable {
     /// Whether this request could change provider state (POST, PUT, PATCH, DELETE on the API, not token calls).
     public var isWrite: Bool {
         method != "GET" && !path.contains("/oauth2/") && !path.hasSuffix("/freeBusy")
+    }
+}
+
+/// A request that reached an account before the `Retry-After` the sandbox had given that account ran out.
+public struct SandboxEarlyRequest: Sendable, Codable {
+    /// The provider.
+    public let provider: SandboxProvider
+    /// The account the bearer token belongs to.
+    public let account: String
+    /// HTTP method.
+    public let method: String
+    /// Full request path.
+    public let path: String
+    /// When the request arrived.
+    public let time: Date
+    /// When the account's `Retry-After` ran out (the answer's time plus its seconds).
+    public let allowedAt: Date
+    /// The status of the answer that carried the `Retry-After` (429, 503, 403 …).
+    public let status: Int
+}
+
+/// A small seeded generator (SplitMix64): the same seed gives the same sequence of draws.
+public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// Creates a generator from a seed.
+    public init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -18,6 +18,7 @@ import Testing
 final class SyncWorld: @unchecked Sendable {
     let prefix: String
     let schema: String
+    let redisURL: String
     let databaseURL: String
     let redis: RedisClient
     let queue: JobQueue
@@ -34,11 +35,12 @@ final class SyncWorld: @unchecked Sendable {
     static let redirectURI = "https://app.example.test/oauth/callback"
 
     private init(
-        prefix: String, schema: String, databaseURL: String, redis: RedisClient, db: PostgresClient, sandbox: Sandbox,
-        endpoints: SandboxEndpoints
+        prefix: String, schema: String, redisURL: String, databaseURL: String, redis: RedisClient, db: PostgresClient,
+        sandbox: Sandbox, endpoints: SandboxEndpoints
     ) {
         self.prefix = prefix
         self.schema = schema
+        self.redisURL = redisURL
         self.databaseURL = databaseURL
         self.redis = redis
         self.queue = JobQueue(redis: redis, configuration: QueueConfiguration(prefix: prefix), logger: e2eLogger)
@@ -52,31 +54,34 @@ final class SyncWorld: @unchecked Sendable {
     }
 
     /// Runs `body` in a fresh world and tears everything down afterwards (workers killed, schema dropped, keys deleted).
-    static func with(_ body: @Sendable (SyncWorld) async throws -> Void) async throws {
+    /// The servers are those of `make test` unless a test brings its own (e.g. `PrivateServers` it restarts).
+    static func with(
+        redisURL: String = TestEnvironment.redisURL, databaseURL baseURL: String = TestEnvironment.databaseURL,
+        sandbox: Sandbox = Sandbox(logger: e2eLogger), _ body: @Sendable (SyncWorld) async throws -> Void
+    ) async throws {
         let prefix = TestEnvironment.uniqueName("sync")
         let schema = prefix
-        let separator = TestEnvironment.databaseURL.contains("?") ? "&" : "?"
-        let databaseURL = TestEnvironment.databaseURL + separator + "schema=" + schema
+        let separator = baseURL.contains("?") ? "&" : "?"
+        let databaseURL = baseURL + separator + "schema=" + schema
         var configuration = try DatabaseConfiguration(url: databaseURL)
         configuration.maximumConnections = 4
         let database = Database(configuration: configuration, logger: e2eLogger)
         do {
             try await database.checkConnectivity(timeout: .seconds(5))
         } catch {
-            Issue.record(Comment(rawValue: TestEnvironment.missingServer("PostgreSQL", url: TestEnvironment.databaseURL, underlying: error)))
+            Issue.record(Comment(rawValue: TestEnvironment.missingServer("PostgreSQL", url: baseURL, underlying: error)))
             throw error
         }
-        let redis = try await CalsyncEndToEndTests.connect(TestEnvironment.redisURL)
+        let redis = try await CalsyncEndToEndTests.connect(redisURL)
         defer { redis.close() }
-        let sandbox = Sandbox(logger: e2eLogger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.client.run() }
             defer { group.cancelAll() }
             _ = try await Migrator(database: database, logger: e2eLogger).migrate()
             try await withSandboxServer(sandbox) { endpoints in
                 let world = SyncWorld(
-                    prefix: prefix, schema: schema, databaseURL: databaseURL, redis: redis, db: database.client,
-                    sandbox: sandbox, endpoints: endpoints)
+                    prefix: prefix, schema: schema, redisURL: redisURL, databaseURL: databaseURL, redis: redis,
+                    db: database.client, sandbox: sandbox, endpoints: endpoints)
                 do {
                     try await body(world)
                     world.stopWorkers()
@@ -97,7 +102,7 @@ final class SyncWorld: @unchecked Sendable {
     /// The environment of a worker of this world.
     var workerEnvironment: [String: String] {
         [
-            "CALSYNC_REDIS_URL": TestEnvironment.redisURL,
+            "CALSYNC_REDIS_URL": redisURL,
             "CALSYNC_REDIS_PREFIX": prefix,
             "CALSYNC_DATABASE_URL": databaseURL,
             "CALSYNC_ENCRYPTION_KEY": keyBase64,
@@ -138,6 +143,11 @@ final class SyncWorld: @unchecked Sendable {
     /// Every worker log written so far, concatenated.
     var allLogs: String {
         lock.withLock { workers }.map(\.log).joined(separator: "\n")
+    }
+
+    /// Each worker's log file name (`worker-XXXXXX`) and what it wrote so far, in start order.
+    var workerLogs: [(name: String, text: String)] {
+        lock.withLock { workers }.map { ($0.logURL.deletingPathExtension().lastPathComponent, $0.log) }
     }
 
     // MARK: data

@@ -505,6 +505,54 @@ struct SandboxTests {
         }
     }
 
+    @Test func probabilisticFaultsDrawTheSameSequenceFromTheSameSeed() async throws {
+        func statuses(seed: UInt64) async throws -> [Int] {
+            try await Self.withAccount(.google) { sandbox, e, _, token in
+                sandbox.seedFaults(seed)
+                _ = sandbox.addFault(SandboxFault(.status(500, body: nil), provider: .google, probability: 0.3))
+                var out: [Int] = []
+                for _ in 0..<40 {
+                    out.append(try await Self.send(.GET, e.googleAPI + "/users/me/calendarList", bearer: token).status)
+                }
+                return out
+            }
+        }
+        let first = try await statuses(seed: 7)
+        #expect(first.contains(500) && first.contains(200), "\(first)")
+        #expect(try await statuses(seed: 7) == first)
+        #expect(try await statuses(seed: 8) != first)
+    }
+
+    @Test(arguments: [SandboxProvider.google, .microsoft])
+    func requestsBeforeARetryAfterRanOutAreRecordedPerAccount(provider: SandboxProvider) async throws {
+        try await Self.withAccount(provider) { sandbox, e, account, token in
+            let url = provider == .google ? e.googleAPI + "/users/me/calendarList" : e.graph + "/me"
+            _ = sandbox.addFault(SandboxFault(.status(429, body: nil), provider: provider, remaining: 1))
+            let refused = try await Self.send(.GET, url, bearer: token)
+            #expect(refused.status == 429)
+            #expect(refused.headers.first(name: "Retry-After") == "1")
+            #expect(sandbox.earlyRequests().isEmpty)
+
+            // Another account of the same provider is not held back by this account's Retry-After.
+            let other = sandbox.createAccount(provider, email: "other@example.test")
+            let otherToken = try #require(sandbox.issueTokens(provider, email: other.email)).accessToken
+            try await Task.sleep(for: .milliseconds(100))  // past the tolerance for requests already on their way
+            #expect(try await Self.send(.GET, url, bearer: otherToken).status == 200)
+            #expect(sandbox.earlyRequests().isEmpty)
+
+            #expect(try await Self.send(.GET, url, bearer: token).status == 200)
+            let early = sandbox.earlyRequests()
+            #expect(early.count == 1)
+            #expect(early.first?.account == account.email)
+            #expect(early.first.map { $0.allowedAt > $0.time } == true)
+            #expect(early.first?.status == 429)
+
+            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await Self.send(.GET, url, bearer: token).status == 200)
+            #expect(sandbox.earlyRequests().count == 1, "a request after the Retry-After ran out is on time")
+        }
+    }
+
     @Test func theControlAPIMirrorsTheSwiftAPI() async throws {
         let sandbox = Sandbox()
         try await withSandboxServer(sandbox) { e in

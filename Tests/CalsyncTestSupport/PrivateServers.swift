@@ -50,6 +50,14 @@ public struct PrivateServers: Sendable {
         guard status == 0 else { throw PrivateServerError(description: "pg_ctl restart failed (exit \(status))") }
     }
 
+    /// Restarts Redis gracefully (SHUTDOWN writes the AOF, a new server on the same port loads it),
+    /// waiting until it answers again.
+    public func restartRedis() async throws {
+        let status = try await Self.shell(
+            "CALSYNC_TEST_REDIS_PORT=\(redisPort) '\(Self.script)' restart-redis '\(directory)' >/dev/null 2>&1")
+        guard status == 0 else { throw PrivateServerError(description: "services.sh restart-redis failed (exit \(status))") }
+    }
+
     /// Stops both servers and removes the folder.
     public func stop() async {
         _ = try? await Self.shell("'\(Self.script)' stop '\(directory)' >/dev/null 2>&1")

@@ -196,6 +196,14 @@ enum ControlAPI {
         case ("DELETE", "faults"):
             sandbox.clearFaults()
             return .empty(204)
+        case ("POST", "fault-seed"):
+            guard let body = request.jsonObject, case .number(let seed)? = body["seed"], seed >= 0 else {
+                return fail(400, "a JSON body {\"seed\": N} with a non-negative integer is required")
+            }
+            sandbox.seedFaults(UInt64(seed))
+            return .empty(204)
+        case ("GET", "early-requests"):
+            return ok(sandbox.earlyRequests())
         case ("GET", "requests"):
             return ok(sandbox.requests())
         case ("DELETE", "requests"):

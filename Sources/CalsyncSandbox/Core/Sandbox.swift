@@ -213,6 +213,13 @@ public final class Sandbox: Sendable {
         state.withLock { s in s.faults.removeAll { $0.id == id } }
     }
 
+    /// Seeds the generator that decides whether a fault with a `probability` below 1 fires, so a run
+    /// draws the same sequence (nil: the system generator, the default). Concurrent requests may still
+    /// take the draws in a different order.
+    public func seedFaults(_ seed: UInt64?) {
+        state.withLock { s in s.faultRandom = seed.map { SeededRandomNumberGenerator(seed: $0) } }
+    }
+
     /// Removes every fault.
     public func clearFaults() {
         state.withLock { s in s.faults.removeAll() }
@@ -233,6 +240,12 @@ public final class Sandbox: Sendable {
     /// Empties the request log.
     public func clearRequests() {
         state.withLock { $0.log.removeAll() }
+    }
+
+    /// Every request that reached an account before the `Retry-After` the sandbox last gave that account
+    /// had run out (less `retryAfterTolerance`), oldest first.
+    public func earlyRequests() -> [SandboxEarlyRequest] {
+        state.withLock { $0.earlyRequests }
     }
 
     // MARK: shared helpers

@@ -98,6 +98,11 @@ final class AccountState {
     var requestsPerSecond: Double?
     /// Arrival times of the last second's requests, for an exact sliding window under `requestsPerSecond` ≥ 1.
     var recent: [Double] = []
+    /// When the latest `Retry-After` given to this account was answered and when it runs out (seconds since 1970).
+    var retryAfterFrom = 0.0
+    var retryAfterUntil = 0.0
+    /// The status of the answer that carried that `Retry-After`.
+    var retryAfterStatus = 0
 
     init(provider: SandboxProvider, email: String, timeZone: String, primaryCalendarID: String) {
         self.provider = provider
@@ -158,6 +163,10 @@ struct SandboxState {
     var googleProjectWindow = RateWindow()
     var etagCounter = 0
     var faultCounter = 0
+    /// Decides whether a probabilistic fault fires; nil: the system generator.
+    var faultRandom: SeededRandomNumberGenerator?
+    /// Requests that arrived before their account's `Retry-After` ran out.
+    var earlyRequests: [SandboxEarlyRequest] = []
 
     init(configuration: SandboxConfiguration) {
         self.configuration = configuration

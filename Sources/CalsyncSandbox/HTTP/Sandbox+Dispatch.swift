@@ -49,7 +49,8 @@ enum SandboxRoute {
 }
 
 extension Sandbox {
-    /// Answers one HTTP request: faults, authentication, quotas, the emulator, the request log.
+    /// Answers one HTTP request: faults, authentication, quotas, the emulator, the request log, and the
+    /// check that the account's last `Retry-After` had run out.
     func handle(_ request: APIRequest) async -> APIResponse {
         let route = SandboxRoute(path: request.path)
         if case .control(let segments) = route {
@@ -59,6 +60,49 @@ extension Sandbox {
             return .json(404, ["error": ["code": 404, "message": "Not Found"]])
         }
         let arrived = Date()
+        let key = checkRetryAfter(provider: provider, request: request, arrived: arrived)
+        let response = await answer(request, route: route, provider: provider, arrived: arrived)
+        if let key, let value = response.headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
+            let seconds = Double(value.trimmingCharacters(in: .whitespaces))
+        {
+            let answered = Self.now
+            state.withLock { s in
+                if let account = s.accounts[key], answered + seconds > account.retryAfterUntil {
+                    account.retryAfterFrom = answered
+                    account.retryAfterUntil = answered + seconds
+                    account.retryAfterStatus = response.status
+                }
+            }
+        }
+        return response
+    }
+
+    /// The account of the request's bearer token; records the request when it came before that account's
+    /// `Retry-After` ran out (with `retryAfterTolerance` of slack at both ends of the wait).
+    func checkRetryAfter(provider: SandboxProvider, request: APIRequest, arrived: Date) -> AccountKey? {
+        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        return state.withLock { s -> AccountKey? in
+            guard let key = s.accessTokens[token]?.key, key.provider == provider, let account = s.accounts[key] else {
+                return nil
+            }
+            let tolerance = Double(s.configuration.retryAfterTolerance.components.seconds)
+                + Double(s.configuration.retryAfterTolerance.components.attoseconds) / 1e18
+            let time = arrived.timeIntervalSince1970
+            // A request that arrives within the tolerance after the answer may have been sent before the
+            // client could see it; one that arrives within the tolerance before the end is on time.
+            if time > account.retryAfterFrom + tolerance, time < account.retryAfterUntil - tolerance {
+                s.earlyRequests.append(
+                    SandboxEarlyRequest(
+                        provider: provider, account: key.email, method: request.method, path: request.path, time: arrived,
+                        allowedAt: Date(timeIntervalSince1970: account.retryAfterUntil), status: account.retryAfterStatus))
+            }
+            return key
+        }
+    }
+
+    /// Answers an API or token request: faults, authentication, quotas, the emulator, the request log.
+    func answer(_ request: APIRequest, route: SandboxRoute, provider: SandboxProvider, arrived: Date) async -> APIResponse {
         let fault = pickFault(provider: provider, request: request)
         var dropAfter = false
         switch fault {
@@ -204,7 +248,16 @@ extension Sandbox {
                 if let m = f.method, m.uppercased() != request.method { continue }
                 if let c = f.pathContains, !request.path.contains(c) { continue }
                 if let r = f.remaining, r <= 0 { continue }
-                if f.probability < 1, Double.random(in: 0..<1) >= f.probability { continue }
+                if f.probability < 1 {
+                    let draw: Double
+                    if var random = s.faultRandom {
+                        draw = Double.random(in: 0..<1, using: &random)
+                        s.faultRandom = random
+                    } else {
+                        draw = Double.random(in: 0..<1)
+                    }
+                    if draw >= f.probability { continue }
+                }
                 if let r = f.remaining { s.faults[i].fault.remaining = r - 1 }
                 return f.kind
             }
