@@ -97,6 +97,11 @@ public struct HTTPTransport: Sendable {
             try ProviderRequestGate.checkJobHeld()
             let result = try await execute(prepared, method: method, url: url)
             ProviderRequestGate.noteAnswered(status: result.status)
+            // "Wait at least that long", for every worker's requests to this connection, from this moment on:
+            // the next request of this very job too.
+            if result.status == 429 || result.status >= 500, let wait = result.retryAfter(), wait > .zero {
+                await gate.penalize(for: wait)
+            }
             await gate.afterRequest(permit: permit)
             return result
         } catch {

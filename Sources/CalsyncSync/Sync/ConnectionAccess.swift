@@ -106,6 +106,13 @@ extension SyncEnvironment {
             try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(wait)))
             logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(Int(seconds(wait) * 1000))"])
             throw JobError.deferred(error.code, error.message, for: wait)
+        } catch let error as ProviderError {
+            // Any other answer with `Retry-After` (a 503, say) holds every worker's requests for this
+            // connection too, not only this job's retry: "wait at least that long", on any provider.
+            if let wait = error.retryAfter, wait > .zero {
+                await limiter.penalize(scope, appWide: false, for: wait)
+            }
+            throw error
         }
     }
 

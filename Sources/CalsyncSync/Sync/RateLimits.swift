@@ -138,6 +138,11 @@ public struct ProviderRequestGate: Sendable {
         return timeout
     }
 
+    /// Holds every request of this connection (all workers) for `wait`: the provider answered with `Retry-After`.
+    public func penalize(for wait: Duration) async {
+        await limiter.penalize(scope, appWide: false, for: wait)
+    }
+
     /// Frees the request's concurrency slot.
     public func afterRequest(permit: String) async {
         await limiter.release(scope, permit: permit)
