@@ -61,11 +61,12 @@ start_redis() {
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
         --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
         --save '' --appendonly yes --appendfsync everysec >/dev/null
-    for _ in $(seq 1 50); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    # Ready means PONG: a Redis still loading its AOF answers LOADING (and redis-cli still exits 0).
+    for _ in $(seq 1 100); do
+        [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
         sleep 0.1
     done
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start on port $REDIS_PORT: see $dir/redis/redis.log"
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] || die "Redis did not start on port $REDIS_PORT: see $dir/redis/redis.log"
 }
 
 # A graceful Redis restart on the same port and folder: SHUTDOWN writes the AOF, then a new server

@@ -228,9 +228,16 @@ struct ChaosRun {
     /// Pushes jobs as a producer would (one pipeline), retrying while Redis is unreachable.
     func enqueue(_ jobs: ArraySlice<ChaosJob>) async throws {
         let now = Date()
-        let commands = jobs.map { ["LPUSH", "\(world.prefix):queue:\($0.type)", $0.text(at: now)] }
+        var pending = jobs.map { ["LPUSH", "\(world.prefix):queue:\($0.type)", $0.text(at: now)] }
         let redis = world.redis
-        try await Self.retrying("enqueue") { _ = try await redis.pipeline(commands) }
+        // As a producer must: a push is enqueued only when Redis answered it with the list's length. An error
+        // reply (`LOADING` while a restarted Redis reads its AOF, say) comes back inside the pipeline's
+        // answers, not as a thrown error: those pushes are sent again, the others not twice.
+        try await Self.retrying("enqueue") {
+            let replies = try await redis.pipeline(pending)
+            pending = zip(pending, replies).compactMap { command, reply in reply.int == nil ? command : nil }
+            if !pending.isEmpty { throw ChaosError(message: "\(pending.count) pushes answered with an error") }
+        }
     }
 
     /// Waits for the queues to drain, then runs one rolling import per member (for the busy-block check)
@@ -283,6 +290,24 @@ struct ChaosRun {
             report.failures.append(
                 "the queues did not drain within \(settings.drainTimeout) after the chaos stopped: "
                     + "ready \(stats?.ready ?? [:]), scheduled \(stats?.scheduled ?? [:]), in flight \(stats?.inFlight ?? -1)")
+        }
+        if drained {
+            // With every queue empty, no task may be left behind: a task hash in no list, set or lease is a
+            // job that nothing will ever run.
+            let keys = try await world.redis.send(["KEYS", "\(world.prefix):task:*"]).array?.compactMap(\.string) ?? []
+            for key in keys.prefix(20) {
+                let fields = try await world.redis.send(["HGETALL", key]).array?.compactMap(\.string) ?? []
+                var pairs: [String] = []
+                var index = 0
+                while index + 1 < fields.count {
+                    if fields[index] != "raw" && fields[index] != "redacted" { pairs.append("\(fields[index])=\(fields[index + 1])") }
+                    index += 2
+                }
+                report.failures.append("task left behind: \(key) \(pairs.joined(separator: " "))")
+            }
+        }
+        for worker in world.workerLogs where worker.text.isEmpty {
+            report.failures.append("the log of \(worker.name) is empty or unreadable")
         }
         var seen = ChaosObservations()
         for record in try await world.queue.deadList(type: nil, limit: 1_000_000) { seen.deadReasons[record.id] = record.reason }
