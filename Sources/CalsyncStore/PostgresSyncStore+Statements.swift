@@ -114,6 +114,11 @@ struct MemberExportStatement: PostgresPreparedStatement {
 struct ExportView {
     var state: ExportState?
     var olderUnsettledUntil: Date?
+    var sameRevisionUnsettledUntil: Date?
+
+    var fence: ExportFence {
+        ExportFence(state: state, olderUnsettledUntil: olderUnsettledUntil, sameRevisionUnsettledUntil: sameRevisionUnsettledUntil)
+    }
 }
 
 /// The export state of one appointment for one member.
@@ -123,7 +128,9 @@ struct ExportStateStatement: PostgresPreparedStatement {
         e.applied_revision, e.connection_id::text, e.calendar_id, e.external_event_id, e.content_hash, e.event_present,
         e.verify_after,
         (SELECT max(i.settles_at) FROM export_write_intents i
-         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3)
+         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3),
+        (SELECT max(i.settles_at) FROM export_write_intents i
+         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision = $3)
         """
     static let sql = """
         SELECT \(columns)
@@ -148,13 +155,16 @@ struct ExportStateStatement: PostgresPreparedStatement {
     /// Decodes `columns` starting at cell `base`.
     static func decode(_ cells: PostgresRandomAccessRow, from base: Int) throws -> ExportView {
         let unsettled = try cells[base + 7].decode(Date?.self)
-        guard let revision = try cells[base].decode(Int64?.self) else { return ExportView(state: nil, olderUnsettledUntil: unsettled) }
+        let sameRevision = try cells[base + 8].decode(Date?.self)
+        guard let revision = try cells[base].decode(Int64?.self) else {
+            return ExportView(state: nil, olderUnsettledUntil: unsettled, sameRevisionUnsettledUntil: sameRevision)
+        }
         let state = ExportState(
             appliedRevision: revision, connectionID: try cells[base + 1].decode(String?.self),
             calendarID: try cells[base + 2].decode(String?.self), externalEventID: try cells[base + 3].decode(String?.self),
             contentHash: try cells[base + 4].decode(String?.self), eventPresent: try cells[base + 5].decode(Bool.self),
             verifyAfter: try cells[base + 6].decode(Date?.self))
-        return ExportView(state: state, olderUnsettledUntil: unsettled)
+        return ExportView(state: state, olderUnsettledUntil: unsettled, sameRevisionUnsettledUntil: sameRevision)
     }
 }
 
@@ -209,7 +219,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
             DELETE FROM export_write_intents w USING input
             WHERE w.member_id = input.member_id AND w.appointment_id = input.appointment_id
               AND (w.token = input.write_token
-                   OR (w.revision < input.revision AND EXISTS (
+                   OR (w.revision <= input.revision AND EXISTS (
                        SELECT 1 FROM up WHERE up.member_id = input.member_id AND up.appointment_id = input.appointment_id)))
         ), cleared AS (
             DELETE FROM parked_changes p USING up

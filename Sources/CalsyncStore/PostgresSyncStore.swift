@@ -62,13 +62,13 @@ public struct PostgresSyncStore: SyncStore {
     public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
         try await translatingTimeouts {
             var rows: [MemberRow] = []
-            var view = ExportView(state: nil, olderUnsettledUntil: nil)
+            var view = ExportView(state: nil, olderUnsettledUntil: nil, sameRevisionUnsettledUntil: nil)
             let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
             for try await (row, export) in try await client.execute(statement, logger: logger) {
                 rows.append(row)
                 view = export
             }
-            return Self.memberState(memberID, rows).map { ($0, ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)) }
+            return Self.memberState(memberID, rows).map { ($0, view.fence) }
         }
     }
 
@@ -102,7 +102,7 @@ public struct PostgresSyncStore: SyncStore {
         try await translatingTimeouts {
             let statement = ExportStateStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
             for try await view in try await client.execute(statement, logger: logger) {
-                return ExportFence(state: view.state, olderUnsettledUntil: view.olderUnsettledUntil)
+                return view.fence
             }
             return ExportFence(state: nil)
         }
@@ -139,7 +139,11 @@ public struct PostgresSyncStore: SyncStore {
     ) async throws -> Bool {
         try await translatingTimeouts { try await transaction { connection in
             try await connection.query(
-                "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(writeToken)",
+                """
+                DELETE FROM export_write_intents
+                WHERE member_id = \(memberID) AND appointment_id = \(appointmentID)
+                  AND (token = \(writeToken) OR (revision <= \(revision) AND settles_at <= \(verifyAfter)))
+                """,
                 logger: logger)
             let rows = try await connection.query(
                 """

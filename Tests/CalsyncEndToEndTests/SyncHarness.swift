@@ -115,6 +115,9 @@ final class SyncWorld: @unchecked Sendable {
             "CALSYNC_SHUTDOWN_GRACE_SECONDS": "2",
             "CALSYNC_RETRY_BASE_SECONDS": "1",
             "CALSYNC_RETRY_MAX_DELAY_SECONDS": "2",
+            // Verifications after a write whose answer never came wait 2 × 5 + 5 s, not the default 90 s.
+            "CALSYNC_PROVIDER_TIMEOUT_SECONDS": "5",
+            "CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS": "5",
             "CALSYNC_GOOGLE_CLIENT_ID": "sandbox-google-client",
             "CALSYNC_GOOGLE_CLIENT_SECRET": "sandbox-google-secret",
             "CALSYNC_GOOGLE_API_URL": endpoints.googleAPI,

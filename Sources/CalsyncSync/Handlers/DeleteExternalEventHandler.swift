@@ -35,7 +35,8 @@ public struct DeleteExternalEventHandler: JobHandler {
             // The applied revision again: only to verify it, once older writes can no longer land.
             let verifying = state?.appliedRevision == payload.revision
             if verifying, state?.verifyAfter == nil { return .skipped("stale_revision") }
-            let pending = env.pendingVerification(fence)
+            // An earlier attempt of this delete cannot make an event: only older revisions' writes count.
+            let pending = env.pendingVerification(fence, client: nil)
             if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
             let mustWrite = pending != nil
             let tombstone = ExportState(

@@ -44,7 +44,7 @@ public struct ExportAppointmentHandler: JobHandler {
             // The applied revision again: only to verify it, once older writes can no longer land.
             let verifying = state?.appliedRevision == appointment.revision
             if verifying, state?.verifyAfter == nil { return (.skipped("stale_revision"), member) }
-            let pending = env.pendingVerification(fence)
+            let pending = env.pendingVerification(fence, client: client)
             if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
             guard let calendarID = connection.exportCalendarID else {
                 throw JobError.permanent(

@@ -42,6 +42,10 @@ public protocol CalendarProvider: Sendable {
         credentials: ProviderCredentials
     ) async throws
 
+    /// Whether a create that lands late can make a second event of one appointment (the provider picks event
+    /// ids, and a transaction id may have changed between attempts). False where ids derive from the appointment.
+    var lateCreateMayDuplicate: Bool { get }
+
     /// Reads every busy event of a calendar over a window (full sync) and a cursor for later changes.
     func readBusy(
         calendarID: String,
@@ -213,6 +217,9 @@ public struct BusyChangeAccumulator: Sendable {
 }
 
 extension CalendarProvider {
+    /// Event ids derived from the appointment (Google): a late create lands on the same event.
+    public var lateCreateMayDuplicate: Bool { false }
+
     /// Event ids derived from the appointment (Google): one appointment can only ever have one event.
     public func removeStrayEvents(
         key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials

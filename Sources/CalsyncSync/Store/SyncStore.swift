@@ -125,11 +125,15 @@ public struct ExportFence: Sendable, Hashable {
     public var state: ExportState?
     /// Until when an older revision's unsettled write may still land; nil when there is none.
     public var olderUnsettledUntil: Date?
+    /// Until when an unsettled write of an earlier attempt of this very revision may still land: harmless
+    /// where event ids are derived from the appointment, a possible second event where the provider picks them.
+    public var sameRevisionUnsettledUntil: Date?
 
     /// Creates a fence.
-    public init(state: ExportState?, olderUnsettledUntil: Date? = nil) {
+    public init(state: ExportState?, olderUnsettledUntil: Date? = nil, sameRevisionUnsettledUntil: Date? = nil) {
         self.state = state
         self.olderUnsettledUntil = olderUnsettledUntil
+        self.sameRevisionUnsettledUntil = sameRevisionUnsettledUntil
     }
 }
 
@@ -241,7 +245,7 @@ public protocol SyncStore: Sendable {
     /// The member, its eligibility and connections; nil when the member is unknown.
     func memberState(_ memberID: String) async throws -> MemberSyncState?
 
-    /// What was last applied for (member, appointment), and the unsettled writes of revisions older than `revision`.
+    /// What was last applied for (member, appointment), and the unsettled writes of revisions up to `revision`.
     func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence
 
     /// `memberState` and `exportState` together (one round trip where the store can); nil when the member is unknown.

@@ -69,9 +69,12 @@ extension SyncEnvironment {
         }
     }
 
-    /// Until when a write of an older revision may still land over this one (nil: none pending).
-    func pendingVerification(_ fence: ExportFence) -> Date? {
-        [fence.state?.verifyAfter, fence.olderUnsettledUntil].compactMap { $0 }.max()
+    /// Until when a write of an older revision (or, where a late create can duplicate the event, of an earlier
+    /// attempt of this one) may still land over this one (nil: none pending).
+    func pendingVerification(_ fence: ExportFence, client: (any CalendarProvider)?) -> Date? {
+        var candidates = [fence.state?.verifyAfter, fence.olderUnsettledUntil]
+        if client?.lateCreateMayDuplicate == true { candidates.append(fence.sameRevisionUnsettledUntil) }
+        return candidates.compactMap { $0 }.max()
     }
 
     /// The deferral of a job that must write its revision again once an older write can no longer land.
