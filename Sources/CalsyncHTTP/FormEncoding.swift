@@ -1,3 +1,5 @@
+import Foundation
+
 /// Percent-encoding for URLs and `application/x-www-form-urlencoded` bodies.
 public enum URLEncoding {
     private static func isUnreserved(_ c: UInt8) -> Bool {

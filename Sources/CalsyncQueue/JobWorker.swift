@@ -1,4 +1,6 @@
+import CalsyncJobs
 import CalsyncRedis
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization

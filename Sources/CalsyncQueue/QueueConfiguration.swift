@@ -1,7 +1,8 @@
 // CalsyncQueue owns the job engine: job envelopes, claiming with leases and fencing tokens,
 // retry/backoff, deferrals, dead letters, the worker loop (a Service) and queue administration,
-// all as atomic Lua scripts over Redis (CalsyncRedis). It must not depend on the sync rules,
-// the providers, PostgreSQL, HTTP or configuration reading: handlers plug in via `JobHandler`.
+// all as atomic Lua scripts over Redis (CalsyncRedis): the Redis driver of the job model in CalsyncJobs.
+// It must not depend on the sync rules, the providers, PostgreSQL, HTTP or configuration reading:
+// handlers plug in via `JobHandler`.
 //
 // Redis key layout (every key starts with the configured prefix P; on Redis Cluster use `{calsync}`
 // so every key hashes to one slot, the scripts compute task keys from it):
@@ -22,6 +23,8 @@
 //   P:dead:seq          STRING INCR source of invalid-<n>
 //   P:dead:trimmed      STRING how many records trimming removed (by count or age)
 // Times are Redis `TIME` in milliseconds, so clocks of worker hosts never matter.
+
+import CalsyncJobs
 
 /// How the queue behaves: key prefix, leases, retries, dead-letter limits.
 public struct QueueConfiguration: Sendable {
@@ -57,13 +60,5 @@ public struct QueueConfiguration: Sendable {
         self.deadLetterMaxCount = 10_000
         self.deadLetterMaxAge = .seconds(180 * 24 * 3600)
         self.maxJobBytes = 1 << 20
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds (rounded down, never negative).
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

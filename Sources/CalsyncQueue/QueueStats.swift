@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 /// A snapshot of the queues (`calsync queues`).

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 /// How one worker process runs jobs.

@@ -1,6 +1,7 @@
 @testable import CalsyncApp
 import CalsyncRedis
 import CalsyncSync
+@testable import CalsyncSyncRedis
 import CalsyncTestSupport
 import Foundation
 import Logging

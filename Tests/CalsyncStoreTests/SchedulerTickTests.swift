@@ -1,5 +1,6 @@
 import CalsyncApp
 import CalsyncRedis
+import CalsyncScheduler
 import CalsyncStore
 import CalsyncTestSupport
 import Foundation

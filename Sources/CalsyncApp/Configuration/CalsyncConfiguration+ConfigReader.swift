@@ -3,6 +3,7 @@ import CalsyncStore
 import Configuration
 import Foundation
 import Logging
+import SystemPackage
 
 // Every key calsync reads, in one place. A key `calsync.worker.concurrency` is the environment
 // variable `CALSYNC_WORKER_CONCURRENCY`; a `.env` file named by CALSYNC_CONFIG_FILE may set the same

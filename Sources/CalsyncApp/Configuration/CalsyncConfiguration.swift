@@ -1,4 +1,5 @@
 import CalsyncStore
+import CalsyncSyncRedis
 import Logging
 
 /// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).

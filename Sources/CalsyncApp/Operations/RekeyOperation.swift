@@ -1,6 +1,7 @@
 import CalsyncStore
 import CalsyncSync
 import Logging
+import PostgresNIO
 
 /// `calsync rekey`: reseals stored credentials under the current key so old keys can be retired.
 public enum RekeyOperation {

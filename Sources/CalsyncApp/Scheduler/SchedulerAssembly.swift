@@ -1,7 +1,9 @@
 import CalsyncRedis
+import CalsyncScheduler
 import CalsyncStore
 import Foundation
 import Logging
+import PostgresNIO
 import ServiceLifecycle
 
 /// Builds and runs `calsync scheduler`: Redis, PostgreSQL, the metrics endpoint and the `Scheduler` in one `ServiceGroup`.

@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore

@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 
 /// A classified failure of a calendar provider call: what happened (`code`), what to do (`kind`),
 /// and a message a person can act on. Never carries a token or a response body.

@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import Crypto
 import Foundation
 import Logging

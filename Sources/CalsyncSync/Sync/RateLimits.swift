@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 
 /// Where a provider request counts: the provider's app-wide quota and one connection's (user or mailbox) quota.

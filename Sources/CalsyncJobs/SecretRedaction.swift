@@ -10,14 +10,14 @@ public enum SecretRedaction {
     }
 
     /// The redacted bytes when the text parsed and held a secret; nil when nothing changes.
-    static func redactedBytes(_ raw: [UInt8]) -> [UInt8]? {
+    package static func redactedBytes(_ raw: [UInt8]) -> [UInt8]? {
         var scanner = JSONScanner(raw, secretKeys: secretKeys)
         guard (try? scanner.scanDocument()) != nil else { return nil }
         return apply(scanner.secretRanges, to: raw)
     }
 
     /// Replaces the given value ranges (outermost wins) with `"[redacted]"`; nil when there are none.
-    static func apply(_ ranges: [Range<Int>], to raw: [UInt8]) -> [UInt8]? {
+    package static func apply(_ ranges: [Range<Int>], to raw: [UInt8]) -> [UInt8]? {
         if ranges.isEmpty { return nil }
         let replacement = Array("\"[redacted]\"".utf8)
         var output: [UInt8] = []

@@ -2,6 +2,7 @@ import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
+import CalsyncSyncRedis
 import Foundation
 import Logging
 import Metrics

@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import CalsyncRedis
 import CalsyncSync
 import Foundation

@@ -99,12 +99,12 @@ public final class JobHeldLocks: Sendable {
     }
 
     /// The locks held now.
-    func current() -> [JobLock] {
+    package func current() -> [JobLock] {
         locks.withLock { $0 }
     }
 
     /// The locks held so far, emptied.
-    func take() -> [JobLock] {
+    package func take() -> [JobLock] {
         locks.withLock { locks in
             defer { locks = [] }
             return locks
@@ -146,7 +146,7 @@ public final class JobRun: Sendable {
 
     /// Marks the run stopped (the first reason wins); returns whether this call stopped it.
     @discardableResult
-    func markStopped(_ reason: StopReason) -> Bool {
+    package func markStopped(_ reason: StopReason) -> Bool {
         stop.withLock { current in
             guard current == nil else { return false }
             current = reason
@@ -155,7 +155,7 @@ public final class JobRun: Sendable {
     }
 
     /// Records a successful renewal that started at `start`.
-    func renewed(startedAt start: ContinuousClock.Instant, lease: Duration) {
+    package func renewed(startedAt start: ContinuousClock.Instant, lease: Duration) {
         heldUntil.withLock { $0 = max($0, start + lease) }
     }
 
@@ -178,6 +178,11 @@ public final class JobRun: Sendable {
 public struct JobRunStopped: Error, Sendable, CustomStringConvertible {
     /// Why.
     public let reason: JobRun.StopReason
+
+    /// Creates the error for `reason`.
+    package init(reason: JobRun.StopReason) {
+        self.reason = reason
+    }
 
     /// Words for logs and dead records.
     public var description: String {

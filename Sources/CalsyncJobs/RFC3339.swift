@@ -3,7 +3,7 @@ import Foundation
 /// A strict, allocation-light RFC 3339 parser and a UTC formatter.
 package enum RFC3339 {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; nil when malformed.
-    static func parse(_ b: [UInt8]) -> Date? {
+    package static func parse(_ b: [UInt8]) -> Date? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }

@@ -1,11 +1,16 @@
 import AsyncHTTPClient
 import CalsyncGoogle
+import CalsyncHTTP
+import CalsyncJobs
 import CalsyncMicrosoft
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
+import CalsyncSyncRedis
 import Logging
+import NIOCore
+import NIOHTTPCompression
 import ServiceLifecycle
 
 /// The provider clients configured for this process (a provider without a client id and secret is absent).
