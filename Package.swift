@@ -207,6 +207,12 @@ let package = Package(
             path: "Tests/CalsyncTestSupport",
             swiftSettings: swiftSettings
         ),
+        // The job model, in process (no servers).
+        .testTarget(
+            name: "CalsyncJobsTests",
+            dependencies: ["CalsyncJobs"],
+            swiftSettings: swiftSettings
+        ),
         // Engine tests against a real Redis.
         .testTarget(
             name: "CalsyncQueueTests",

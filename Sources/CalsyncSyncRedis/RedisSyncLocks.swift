@@ -47,7 +47,7 @@ public struct RedisSyncEvents: SyncEventPublisher {
     }
 
     public func publish(_ event: SyncLifecycleEvent) async throws {
-        let at = event.at.formatted(.iso8601)
+        let at = RFC3339.formatSeconds(event.at)
         _ = try await redis.send([
             "XADD", key, "MAXLEN", "~", "100000", "*",
             "type", event.type, "member_id", event.memberID, "provider", event.provider.rawValue, "at", at,

@@ -61,7 +61,7 @@ public struct QueueOperations: Sendable {
         if records.isEmpty { return "no dead jobs" + (type.map { " of type \($0)" } ?? "") }
         var lines: [String] = []
         for record in records {
-            var line = "\(RFC3339Text.format(record.lastFailedAt))  \(SafeText.escaped(record.id))  "
+            var line = "\(RFC3339.formatSeconds(record.lastFailedAt))  \(SafeText.escaped(record.id))  "
                 + "\(SafeText.escaped(record.type ?? "-"))  \(SafeText.escaped(record.reason))"
             line += "  attempts=\(record.attempts)"
             if let status = record.httpStatus { line += "  http=\(status)" }
@@ -87,8 +87,8 @@ public struct QueueOperations: Sendable {
             "error:           \(safe(record.error ?? "-"))",
             "http status:     \(record.httpStatus.map(String.init) ?? "-")",
             "attempts:        \(record.attempts)",
-            "first failed at: \(RFC3339Text.format(record.firstFailedAt))",
-            "last failed at:  \(RFC3339Text.format(record.lastFailedAt))",
+            "first failed at: \(RFC3339.formatSeconds(record.firstFailedAt))",
+            "last failed at:  \(RFC3339.formatSeconds(record.lastFailedAt))",
             "raw:             \(safe(record.raw))",
         ].joined(separator: "\n")
     }
@@ -171,12 +171,5 @@ public struct QueueOperations: Sendable {
         if seconds < 7200 { return String(format: "%.1f min", seconds / 60) }
         if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
         return String(format: "%.1f d", seconds / 86_400)
-    }
-}
-
-/// RFC 3339 UTC formatting for CLI output.
-enum RFC3339Text {
-    static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
     }
 }

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 /// A job payload of the contract (§2), decoded strictly: wrong types, missing fields and
@@ -121,7 +122,7 @@ public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
         } else {
             hasOffset = false
         }
-        return hasOffset ? ProviderTime.parseDateTime(text) : nil
+        return hasOffset ? RFC3339.parse(text) : nil
     }
 }
 
