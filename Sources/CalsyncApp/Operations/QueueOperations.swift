@@ -10,23 +10,17 @@ public struct QueueOperations: Sendable {
     public let queue: JobQueue
     private let redis: RedisClient
 
-    /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer).
-    public static func connect(configuration: CalsyncConfiguration, logger: Logger) async throws -> QueueOperations {
+    /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer), runs
+    /// `body` with the operations while the client runs, then closes it.
+    public static func withConnection<Result: Sendable>(
+        configuration: CalsyncConfiguration, logger: Logger, _ body: (QueueOperations) async throws -> Result
+    ) async throws -> Result {
         let redisConfiguration = try configuration.redisConfiguration()
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 1)
-        do {
-            try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
-        } catch {
-            redis.close()
-            throw error
-        }
-        return QueueOperations(
+        let operations = QueueOperations(
             queue: JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger), redis: redis)
-    }
-
-    /// Closes the Redis connection.
-    public func close() {
-        redis.close()
+        return try await redis.withRunning { try await body(operations) }
     }
 
     // MARK: queues

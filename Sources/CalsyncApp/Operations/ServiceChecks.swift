@@ -11,10 +11,12 @@ public enum ServiceChecks {
         return "redis://\(auth)\(host):\(configuration.port)/\(configuration.database)"
     }
 
-    /// PINGs Redis through `client`; throws `CalsyncAppError.unavailable` naming the URL and how to start it.
-    public static func checkRedis(_ client: RedisClient, configuration: RedisConfiguration) async throws {
+    /// PINGs Redis through a client of its own (run for the check); throws `CalsyncAppError.unavailable`
+    /// naming the URL and how to start it.
+    public static func checkRedis(_ configuration: RedisConfiguration, logger: Logger) async throws {
+        let probe = RedisClient(configuration: configuration, logger: logger, poolSize: 1)
         do {
-            _ = try await client.send(["PING"])
+            _ = try await probe.withRunning { try await probe.send(["PING"]) }
         } catch {
             let reason = (error as? RedisError)?.message ?? "\(error)"
             throw CalsyncAppError.unavailable(

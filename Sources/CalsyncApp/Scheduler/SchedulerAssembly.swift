@@ -35,10 +35,10 @@ public enum SchedulerAssembly {
 
         let redisConfiguration = try configuration.redisConfiguration()
         let databaseConfiguration = try configuration.databaseConfiguration()
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 4)
-        defer { redis.close() }
-        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
+        // Runs in the service group below (first, so it stops last), or beside the single tick.
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 4)
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let scheduler = Scheduler(
             redis: redis, store: PostgresSchedulerStore(client: database.client, logger: logger),
@@ -46,6 +46,7 @@ public enum SchedulerAssembly {
 
         if once {
             try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await redis.run() }
                 group.addTask { await database.client.run() }
                 defer { group.cancelAll() }
                 do {
@@ -64,7 +65,7 @@ public enum SchedulerAssembly {
             return
         }
 
-        var services: [any Service] = [database.client]
+        var services: [any Service] = [redis, database.client]
         if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(scheduler)
         try await ProcessServices.run(services, name: "scheduler", shutdownGrace: .seconds(10), logger: logger)

@@ -50,11 +50,11 @@ public enum WorkerAssembly {
         databaseConfiguration.persistentConnections = true
         // Blocking hiredis calls each hold a connection: enough for every in-flight job plus the loop.
         let redisPool = min(max(4, configuration.worker.concurrency / 4 + 4), 64)
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
-        defer { redis.close() }
-        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
 
+        // Runs in the service group below (first, so it stops last).
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let queue = JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger)
         let dependencies = Dependencies(
@@ -78,7 +78,7 @@ public enum WorkerAssembly {
             queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: workerConfiguration, logger: logger)
 
         // Clients first, consumers last: shutdown runs in reverse, so the worker drains before PostgreSQL stops.
-        var services: [any Service] = [database.client, http]
+        var services: [any Service] = [redis, database.client, http]
         if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(worker)
 
