@@ -1,11 +1,11 @@
 /// Hides secret fields of job text before it is logged or dead-lettered.
-public enum SecretRedaction {
+package enum SecretRedaction {
     /// The keys whose values are secrets, at any depth.
-    public static let secretKeys: Set<String> = ["authorization_code", "password"]
+    package static let secretKeys: Set<String> = ["authorization_code", "password"]
 
     /// Replaces every `authorization_code`/`password` value with `"[redacted]"` in parsable JSON,
     /// keeping every other byte; unparsable text is returned as is (lossy UTF-8 decoding).
-    public static func redact(_ raw: [UInt8]) -> String {
+    package static func redact(_ raw: [UInt8]) -> String {
         String(decoding: redactedBytes(raw) ?? raw, as: UTF8.self)
     }
 

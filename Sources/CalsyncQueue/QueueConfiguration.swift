@@ -27,30 +27,30 @@
 import CalsyncJobs
 
 /// How the queue behaves: key prefix, leases, retries, dead-letter limits.
-public struct QueueConfiguration: Sendable {
+package struct QueueConfiguration: Sendable {
     /// Prefix of every Redis key; default `calsync`.
-    public var prefix: String
+    package var prefix: String
     /// How long a claim lasts without renewal; default 30 s.
-    public var leaseDuration: Duration
+    package var leaseDuration: Duration
     /// Lease expiries while the job ran alone (isolated, after two expiries beside other jobs) after which it
     /// goes dead with `lease_expired`; default 3.
-    public var maxLeaseExpiries: Int
+    package var maxLeaseExpiries: Int
     /// Backoff for retryable errors; default exponential full jitter, base 2 s, cap 900 s, 8 attempts.
-    public var retry: RetryPolicy
+    package var retry: RetryPolicy
     /// Age since the first claim after which a failing job goes dead (`attempts_exhausted`); default 24 h.
-    public var maxJobAge: Duration
+    package var maxJobAge: Duration
     /// Deferrals after which a job goes dead with `deferrals_exhausted`; default 1000.
-    public var maxDeferrals: Int
+    package var maxDeferrals: Int
     /// Dead records kept at most (oldest trimmed first); default 10,000.
-    public var deadLetterMaxCount: Int
+    package var deadLetterMaxCount: Int
     /// Dead records older than this are trimmed; default 180 days.
-    public var deadLetterMaxAge: Duration
+    package var deadLetterMaxAge: Duration
     /// Jobs longer than this many bytes are dead-lettered (`invalid_job`, first 4 KiB kept) by the claim,
     /// before any worker parses them; default 1 MiB (contract §2).
-    public var maxJobBytes: Int
+    package var maxJobBytes: Int
 
     /// Creates a configuration with the documented defaults.
-    public init(prefix: String = "calsync") {
+    package init(prefix: String = "calsync") {
         self.prefix = prefix
         self.leaseDuration = .seconds(30)
         self.maxLeaseExpiries = 3

@@ -13,7 +13,7 @@ import Synchronization
 /// It is a `Service`: `run()` starts its threads and returns once the client is closed (graceful
 /// shutdown, cancellation of `run()`, or `close()`). Commands sent before `run()` starts wait for it;
 /// commands after the close throw `closed`. Tools and tests that own a client use ``withRunning(_:)``.
-public final class RedisClient: Service, Sendable {
+package final class RedisClient: Service, Sendable {
     private enum Lifecycle {
         case notStarted, running, closed
     }
@@ -36,14 +36,14 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// The configuration this client was made with.
-    public let configuration: RedisConfiguration
+    package let configuration: RedisConfiguration
     private let logger: Logger
     private let poolSize: Int
     private let threadPool: NIOThreadPool
     private let pool = Mutex(PoolState())
 
     /// Creates a client; nothing starts until `run()`. Connections are opened lazily, at most `poolSize` of them.
-    public init(configuration: RedisConfiguration, logger: Logger, poolSize: Int = 8) {
+    package init(configuration: RedisConfiguration, logger: Logger, poolSize: Int = 8) {
         self.configuration = configuration
         self.logger = logger
         self.poolSize = max(1, poolSize)
@@ -52,7 +52,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Starts the thread pool, serves the commands that waited for it, and returns when the client is
     /// closed: on graceful shutdown, when this task is cancelled, or on `close()`.
-    public func run() async throws {
+    package func run() async throws {
         let configuration = self.configuration
         let start: (threads: Bool, served: [(Waiter, RedisConnection)])? = pool.withLock { state in
             guard state.lifecycle == .notStarted else { return nil }
@@ -83,7 +83,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Runs the client for the time of `body` (commands, tools and tests that own a client), then closes it.
-    public func withRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+    package func withRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { try await self.run() }
             defer {
@@ -107,29 +107,29 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Sends one command of text arguments; a `-ERR` reply throws `server_error`.
-    public func send(_ args: [String]) async throws -> RedisValue {
+    package func send(_ args: [String]) async throws -> RedisValue {
         try await send(bytes: args.map { Array($0.utf8) })
     }
 
     /// Sends one command of binary arguments (binary-safe); a `-ERR` reply throws `server_error`.
-    public func send(bytes args: [[UInt8]]) async throws -> RedisValue {
+    package func send(bytes args: [[UInt8]]) async throws -> RedisValue {
         try await withConnection { connection in try connection.command(args) }
     }
 
     /// Sends the commands in one pipeline; error replies come back as `.error` in place.
-    public func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
+    package func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
         if commands.isEmpty { return [] }
         let encoded = commands.map { $0.map { Array($0.utf8) } }
         return try await withConnection { connection in try connection.pipeline(encoded) }
     }
 
     /// Runs a script with EVALSHA; on NOSCRIPT it loads the script and retries once.
-    public func evaluate(_ script: RedisScript, keys: [String], args: [String]) async throws -> RedisValue {
+    package func evaluate(_ script: RedisScript, keys: [String], args: [String]) async throws -> RedisValue {
         try await evaluate(script, keys: keys, byteArgs: args.map { Array($0.utf8) })
     }
 
     /// Runs a script with binary-safe arguments (EVALSHA, loading it after NOSCRIPT).
-    public func evaluate(_ script: RedisScript, keys: [String], byteArgs args: [[UInt8]]) async throws -> RedisValue {
+    package func evaluate(_ script: RedisScript, keys: [String], byteArgs args: [[UInt8]]) async throws -> RedisValue {
         var command: [[UInt8]] = [Array("EVALSHA".utf8), Array(script.sha1.utf8), Array(String(keys.count).utf8)]
         command.reserveCapacity(3 + keys.count + args.count)
         for key in keys { command.append(Array(key.utf8)) }
@@ -159,7 +159,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Closes every connection and stops the thread pool; waiting and later commands throw `closed`, and
     /// `run()` returns. Graceful shutdown calls it; calling it again does nothing.
-    public func close() {
+    package func close() {
         let closing = pool.withLock { state -> (idle: [RedisConnection], waiters: Deque<Waiter>, runs: [CheckedContinuation<Void, Never>], threads: Bool)? in
             guard state.lifecycle != .closed else { return nil }
             state.lifecycle = .closed

@@ -5,14 +5,14 @@ import Foundation
 import Logging
 
 /// The operations behind `calsync queues`, `dead …` and `enqueue`: each returns the text to print.
-public struct QueueOperations: Sendable {
+package struct QueueOperations: Sendable {
     /// The queue engine used.
-    public let queue: JobQueue
+    package let queue: JobQueue
     private let redis: RedisClient
 
     /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer), runs
     /// `body` with the operations while the client runs, then closes it.
-    public static func withConnection<Result: Sendable>(
+    package static func withConnection<Result: Sendable>(
         configuration: CalsyncConfiguration, logger: Logger, _ body: (QueueOperations) async throws -> Result
     ) async throws -> Result {
         let redisConfiguration = try configuration.redisConfiguration()
@@ -26,7 +26,7 @@ public struct QueueOperations: Sendable {
     // MARK: queues
 
     /// Depth of each ready list, scheduled, in flight, dead and the oldest job's age: a table, or JSON.
-    public func queues(json: Bool) async throws -> String {
+    package func queues(json: Bool) async throws -> String {
         let stats = try await run { try await queue.stats(knownTypes: CalsyncConfiguration.contractJobTypes) }
         if json { return try Self.encode(stats) }
         let types = Set(stats.ready.keys).union(stats.scheduled.keys).sorted()
@@ -49,7 +49,7 @@ public struct QueueOperations: Sendable {
     // MARK: dead
 
     /// Dead records, newest first: a table, or a JSON array of contract §5 records.
-    public func deadList(type: String?, limit: Int, json: Bool) async throws -> String {
+    package func deadList(type: String?, limit: Int, json: Bool) async throws -> String {
         let records = try await run { try await queue.deadList(type: type, limit: limit) }
         if json { return try Self.encode(records) }
         if records.isEmpty { return "no dead jobs" + (type.map { " of type \($0)" } ?? "") }
@@ -66,7 +66,7 @@ public struct QueueOperations: Sendable {
     }
 
     /// One dead record: readable, or its JSON object. Fails (exit 1) when there is none.
-    public func deadShow(id: String, json: Bool) async throws -> String {
+    package func deadShow(id: String, json: Bool) async throws -> String {
         guard let record = try await run({ try await queue.deadShow(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -88,7 +88,7 @@ public struct QueueOperations: Sendable {
     }
 
     /// Puts one dead job back on its ready list; fails (exit 1) when there is none.
-    public func deadRetry(id: String) async throws -> String {
+    package func deadRetry(id: String) async throws -> String {
         guard try await run({ try await queue.deadRetry(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -96,13 +96,13 @@ public struct QueueOperations: Sendable {
     }
 
     /// Puts every dead job (of one type) back on its ready list.
-    public func deadRetryAll(type: String?) async throws -> String {
+    package func deadRetryAll(type: String?) async throws -> String {
         let count = try await run { try await queue.deadRetryAll(type: type) }
         return "requeued \(count) dead job\(count == 1 ? "" : "s")"
     }
 
     /// Deletes one dead record; fails (exit 1) when there is none.
-    public func deadPurge(id: String) async throws -> String {
+    package func deadPurge(id: String) async throws -> String {
         guard try await run({ try await queue.deadPurge(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -110,7 +110,7 @@ public struct QueueOperations: Sendable {
     }
 
     /// Deletes every dead record, or those that last failed longer than `olderThan` ago.
-    public func deadPurgeAll(olderThan: Duration?) async throws -> String {
+    package func deadPurgeAll(olderThan: Duration?) async throws -> String {
         let count = try await run { try await queue.deadPurgeAll(olderThan: olderThan) }
         return "purged \(count) dead job\(count == 1 ? "" : "s")"
     }
@@ -118,7 +118,7 @@ public struct QueueOperations: Sendable {
     // MARK: enqueue
 
     /// Enqueues a job exactly as a producer would (LPUSH of the envelope); returns its id.
-    public func enqueue(type: String, payload: String, id: String?) async throws -> String {
+    package func enqueue(type: String, payload: String, id: String?) async throws -> String {
         do {
             return try await queue.enqueue(type: type, payload: payload, id: id)
         } catch let error as QueueError where error.code == "invalid_payload" || error.code == "invalid_type" {

@@ -7,9 +7,9 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// Builds and runs `calsync scheduler`: Redis, PostgreSQL, the metrics endpoint and the `Scheduler` in one `ServiceGroup`.
-public enum SchedulerAssembly {
+package enum SchedulerAssembly {
     /// The scheduler's settings from the process configuration.
-    public static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
+    package static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
         var scheduler = Scheduler.Configuration(prefix: configuration.redis.prefix)
         scheduler.tick = configuration.scheduler.tick
         scheduler.importIntervalSeconds = configuration.scheduler.importInterval
@@ -21,13 +21,13 @@ public enum SchedulerAssembly {
     }
 
     /// A replica id for the leader lock: host, process id and a random suffix.
-    public static func replicaID() -> String {
+    package static func replicaID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// Runs the scheduler until SIGTERM/SIGINT (the leader then releases its lock), or, with `once`, one
     /// tick if this replica can lead, printing what it enqueued. Throws `CalsyncAppError` at start-up.
-    public static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
+    package static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
         ProcessServices.runTasksOnEventLoops()
         Observability.bootstrapLogging(configuration.logging)
         let registry = once ? nil : MetricsBootstrap.bootstrap()

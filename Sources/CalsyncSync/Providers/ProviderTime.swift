@@ -2,15 +2,15 @@ import CalsyncJobs
 import Foundation
 
 /// Conversions between provider time strings and instants, on CalsyncJobs' `RFC3339`.
-public enum ProviderTime {
+package enum ProviderTime {
     /// Parses RFC 3339 (`2026-11-23T14:00:00Z`, `…+09:00`, fractional seconds). A string without an
     /// offset (Graph's `2026-11-23T14:00:00.0000000`) is read in `assumeOffsetSeconds`.
-    public static func parseDateTime(_ text: String, assumeOffsetSeconds: Int = 0) -> Date? {
+    package static func parseDateTime(_ text: String, assumeOffsetSeconds: Int = 0) -> Date? {
         RFC3339.parse(text, assumeOffsetSeconds: assumeOffsetSeconds)
     }
 
     /// Parses a calendar date `YYYY-MM-DD` into its components.
-    public static func parseDate(_ text: String) -> (year: Int, month: Int, day: Int)? {
+    package static func parseDate(_ text: String) -> (year: Int, month: Int, day: Int)? {
         let utf8 = Array(text.utf8.prefix(10))
         guard utf8.count == 10, utf8[4] == 45, utf8[7] == 45 else { return nil }
         var parts: [Int] = []
@@ -27,7 +27,7 @@ public enum ProviderTime {
     }
 
     /// Midnight at the start of calendar date `YYYY-MM-DD` in `timeZone`, as an instant.
-    public static func startOfDay(_ text: String, in calendar: Calendar) -> Date? {
+    package static func startOfDay(_ text: String, in calendar: Calendar) -> Date? {
         guard let (year, month, day) = parseDate(text) else { return nil }
         var components = DateComponents()
         components.year = year
@@ -40,19 +40,19 @@ public enum ProviderTime {
     }
 
     /// A Gregorian calendar in `timeZone`, for ``startOfDay(_:in:)``.
-    public static func calendar(in timeZone: TimeZone) -> Calendar {
+    package static func calendar(in timeZone: TimeZone) -> Calendar {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         return calendar
     }
 
     /// `2026-11-23T14:00:00Z` (whole seconds, UTC).
-    public static func formatRFC3339(_ date: Date) -> String {
+    package static func formatRFC3339(_ date: Date) -> String {
         RFC3339.formatSeconds(date)
     }
 
     /// `2026-11-23T14:00:00.0000000` (UTC, no offset), as Microsoft Graph wants it.
-    public static func formatGraph(_ date: Date) -> String {
+    package static func formatGraph(_ date: Date) -> String {
         RFC3339.formatWall(date) + ".0000000"
     }
 }
