@@ -1,7 +1,8 @@
 // CalsyncApp owns the assembly of a calsync process: configuration (CALSYNC_* variables and the
 // config file), logging and metrics bootstrap, the metrics endpoint, and the wiring of clients,
-// queue, handlers and worker into one ServiceGroup, plus the operations behind the CLI commands.
-// It must not contain sync rules, SQL or queue internals (those live in their targets), nor
+// queue, handlers, worker and scheduler into one ServiceGroup, plus the operations behind the CLI
+// commands. It only reads configuration and wires services: it must not contain sync rules, SQL,
+// Redis scripts, the scheduler's loop or queue internals (those live in their targets), nor
 // argument parsing (the `calsync` executable owns that).
 import Foundation
 

@@ -1,6 +1,7 @@
 // CalsyncHTTP owns the HTTP plumbing shared by the provider clients: one request with a timeout
 // and a bounded body, form-encoded OAuth token requests, JSON decoding with classified errors,
 // and `Retry-After`. It knows nothing of any particular provider and never logs a secret.
+// It must not depend on Redis, PostgreSQL, the queue or the job engine (only CalsyncSync's types).
 import AsyncHTTPClient
 import CalsyncSync
 import Foundation

@@ -1,6 +1,7 @@
 // CalsyncStore owns PostgreSQL: the connection settings, the client as a Service with a
-// start-up connectivity check, the versioned schema migrations, and (later) the stores behind
-// CalsyncSync's protocols. It must not depend on Redis, the queue engine, HTTP or the CLI.
+// start-up connectivity check, the versioned schema migrations, and the stores behind
+// CalsyncSync's protocols (and the scheduler's reads). It uses CalsyncJobs' batcher only; it must
+// not depend on Redis, the queue engine (CalsyncQueue), HTTP or the CLI.
 import Logging
 import PostgresNIO
 

@@ -51,8 +51,8 @@ struct RedisClientServiceTests {
         let admin = try await makeRedis(poolSize: 1)
         defer { admin.close() }
         let key = TestEnvironment.uniqueName("calsync_test_waiter")
-        // The only connection blocks (up to 5 s) until the test pushes to `key`.
-        let blocked = Task { try await redis.send(["BLPOP", key, "5"]) }
+        // The only connection blocks (up to 4 s, below the 5 s command timeout) until the test pushes to `key`.
+        let blocked = Task { try await redis.send(["BLPOP", key, "4"]) }
         try await eventually("BLPOP did not take the connection") { (try? await admin.send(["CLIENT", "LIST"]))?.string?.contains("cmd=blpop") ?? false }
         let waiting = Task { try await redis.send(["PING"]) }
         try await eventually("the second command did not wait") { redis.waitingCommands == 1 }
