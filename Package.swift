@@ -202,7 +202,6 @@ let package = Package(
             dependencies: [
                 "CalsyncRedis",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/CalsyncTestSupport",
             swiftSettings: swiftSettings
