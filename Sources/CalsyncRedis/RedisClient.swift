@@ -54,8 +54,11 @@ package final class RedisClient: Service, Sendable {
     /// closed: on graceful shutdown, when this task is cancelled, or on `close()`.
     package func run() async throws {
         let configuration = self.configuration
-        let start: (threads: Bool, served: [(Waiter, RedisConnection)])? = pool.withLock { state in
+        let served: [(Waiter, RedisConnection)]? = pool.withLock { state in
             guard state.lifecycle == .notStarted else { return nil }
+            // Threads first, under the lock: a command that sees `running` finds them, and `close()` never
+            // shuts down a pool that is not started yet.
+            threadPool.start()
             state.lifecycle = .running
             state.threadsStarted = true
             var served: [(Waiter, RedisConnection)] = []
@@ -63,14 +66,13 @@ package final class RedisClient: Service, Sendable {
                 state.created += 1
                 served.append((waiter, RedisConnection(configuration: configuration)))
             }
-            return (true, served)
+            return served
         }
-        guard let start else {
+        guard let served else {
             if pool.withLock({ $0.lifecycle == .closed }) { return }
             throw RedisError(code: "already_running", message: "this Redis client is already running: run it once")
         }
-        if start.threads { threadPool.start() }
-        for (waiter, connection) in start.served { waiter.continuation.resume(returning: connection) }
+        for (waiter, connection) in served { waiter.continuation.resume(returning: connection) }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await untilClosed()
