@@ -3,6 +3,10 @@
 // own calendars (Google, Microsoft, CalDAV) in step. See README.md for the map.
 import PackageDescription
 
+/// Every target: a member of a module is visible only where that module is imported, so each file's
+/// imports (and each target's dependencies below) say exactly what it uses.
+let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "calsync",
     platforms: [.macOS(.v15)],
@@ -22,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // hiredis, the C Redis client from Debian's libhiredis-dev.
@@ -30,36 +37,55 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // A small, blocking-off-the-pool Swift layer over hiredis.
+        // A small, blocking-off-the-pool Swift layer over hiredis; the client is a Service.
         .target(
             name: "CalsyncRedis",
             dependencies: [
                 "CHiredis",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
         ),
-        // The job engine: envelopes, leases, retry, dead letters, the worker loop.
+        // The job model: jobs, handlers, errors, locks, runs, retry policy, batcher, safe text, RFC 3339. No Redis.
+        .target(
+            name: "CalsyncJobs",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The job engine on Redis: envelopes, leases, retry, dead letters, the worker loop.
         .target(
             name: "CalsyncQueue",
             dependencies: [
-                "CalsyncRedis",
+                "CalsyncJobs", "CalsyncRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
-        // The domain rules of sync: provider and store protocols, rendering, busy rules, handlers.
+        // The domain rules of sync: provider and store protocols, rendering, busy rules, handlers. No driver.
         .target(
             name: "CalsyncSync",
             dependencies: [
-                "CalsyncQueue",
+                "CalsyncJobs",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Redis adapters of the sync rules: rate limiter, locks, events, enqueuer, leader lease.
+        .target(
+            name: "CalsyncSyncRedis",
+            dependencies: [
+                "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncSync",
+            ],
+            swiftSettings: swiftSettings
         ),
         // HTTP plumbing shared by the provider clients: bounded bodies, OAuth forms, error bodies.
         .target(
@@ -70,7 +96,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "CalsyncGoogle",
@@ -78,7 +105,8 @@ let package = Package(
                 "CalsyncSync", "CalsyncHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "CalsyncMicrosoft",
@@ -86,16 +114,29 @@ let package = Package(
                 "CalsyncSync", "CalsyncHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         // PostgreSQL: migrations and the store behind CalsyncSync's protocols.
         .target(
             name: "CalsyncStore",
             dependencies: [
-                "CalsyncQueue", "CalsyncSync",
+                "CalsyncJobs", "CalsyncSync",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `calsync scheduler`: the leader's ticks that enqueue imports, resyncs, refreshes and replays.
+        .target(
+            name: "CalsyncScheduler",
+            dependencies: [
+                "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync", "CalsyncSyncRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
         ),
         // Emulators of Google Calendar, Microsoft Graph and their token endpoints.
         .target(
@@ -106,14 +147,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
-        // Configuration, wiring of services, observability.
+        // Configuration reading, wiring of services, observability, operator commands.
         .target(
             name: "CalsyncApp",
             dependencies: [
-                "CalsyncQueue", "CalsyncSync", "CalsyncStore", "CalsyncGoogle", "CalsyncMicrosoft",
-                "CalsyncHTTP", "CalsyncRedis", "CalsyncSandbox",
+                "CalsyncJobs", "CalsyncQueue", "CalsyncSync", "CalsyncSyncRedis", "CalsyncScheduler", "CalsyncStore",
+                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -121,9 +163,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
         ),
         // The thin command-line front.
         .executableTarget(
@@ -133,19 +181,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
         ),
         // `make bench`: drives the release binary against local servers and the sandbox (not part of calsync).
         .executableTarget(
             name: "CalsyncBench",
             dependencies: [
-                "CalsyncTestSupport", "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync", "CalsyncSandbox",
+                "CalsyncTestSupport", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync",
+                "CalsyncSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "CalsyncTestSupport",
@@ -153,26 +203,65 @@ let package = Package(
                 "CalsyncRedis",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/CalsyncTestSupport"
+            path: "Tests/CalsyncTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // The job model, in process (no servers).
+        .testTarget(
+            name: "CalsyncJobsTests",
+            dependencies: ["CalsyncJobs"],
+            swiftSettings: swiftSettings
         ),
         // Engine tests against a real Redis.
-        .testTarget(name: "CalsyncQueueTests", dependencies: ["CalsyncTestSupport", "CalsyncRedis", "CalsyncQueue"]),
+        .testTarget(
+            name: "CalsyncQueueTests",
+            dependencies: [
+                "CalsyncTestSupport", "CalsyncJobs", "CalsyncRedis", "CalsyncQueue",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Store and configuration tests against a real PostgreSQL.
-        .testTarget(name: "CalsyncStoreTests", dependencies: [
-            "CalsyncTestSupport", "CalsyncStore", "CalsyncApp", "CalsyncSync",
-            .product(name: "PostgresNIO", package: "postgres-nio"),
-        ]),
+        .testTarget(
+            name: "CalsyncStoreTests",
+            dependencies: [
+                "CalsyncTestSupport", "CalsyncJobs", "CalsyncStore", "CalsyncApp", "CalsyncSync", "CalsyncSyncRedis",
+                "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Provider clients against the sandbox.
-        .testTarget(name: "CalsyncProviderTests", dependencies: [
-            "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ]),
+        .testTarget(
+            name: "CalsyncProviderTests",
+            dependencies: [
+                "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Domain rules, job payloads and their JSON Schemas.
-        .testTarget(name: "CalsyncSyncTests", dependencies: ["CalsyncTestSupport", "CalsyncSync", "CalsyncQueue"]),
+        .testTarget(
+            name: "CalsyncSyncTests",
+            dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync"],
+            swiftSettings: swiftSettings
+        ),
         // The real `calsync` binary, spawned: crash, shutdown, several processes, restarts.
-        .testTarget(name: "CalsyncEndToEndTests", dependencies: [
-            "CalsyncTestSupport", "CalsyncRedis", "CalsyncQueue", "CalsyncSync", "CalsyncStore", "CalsyncSandbox",
-            .product(name: "PostgresNIO", package: "postgres-nio"),
-        ]),
+        .testTarget(
+            name: "CalsyncEndToEndTests",
+            dependencies: [
+                "CalsyncTestSupport", "CalsyncJobs", "CalsyncRedis", "CalsyncQueue", "CalsyncSync", "CalsyncStore",
+                "CalsyncSandbox",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// How every long-running calsync process runs its services: one `ServiceGroup`, clients first and
 /// consumers last (shutdown runs in reverse), stopped gracefully by SIGTERM or SIGINT.

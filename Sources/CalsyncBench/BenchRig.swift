@@ -61,7 +61,7 @@ final class BenchRig: Sendable {
         } catch {
             throw BenchError(TestEnvironment.missingServer("PostgreSQL", url: TestEnvironment.databaseURL, underlying: error))
         }
-        let redis = RedisClient(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: logger, poolSize: 16)
+        let redis = RedisClient.running(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: logger, poolSize: 16)
         defer { redis.close() }
         do {
             _ = try await redis.send(["PING"])

@@ -3,9 +3,11 @@
 // against its target and writes bench/results.md. Nothing in calsync may depend on it, and it is not
 // part of `make test` or CI (it is only compiled there, so that it cannot rot).
 import ArgumentParser
+import CalsyncRedis
 import CalsyncSandbox
 import Foundation
 import Logging
+import PostgresNIO
 
 @main
 struct CalsyncBench: AsyncParsableCommand {

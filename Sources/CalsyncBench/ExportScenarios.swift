@@ -1,8 +1,11 @@
 import CalsyncQueue
+import CalsyncRedis
 import CalsyncSandbox
 import CalsyncStore
 import CalsyncSync
+import CalsyncTestSupport
 import Foundation
+import PostgresNIO
 
 /// Scenarios 1–3: export throughput (with the machine's bare limit beside it), throughput under provider
 /// latency, and enqueue-to-provider latency at a steady rate.

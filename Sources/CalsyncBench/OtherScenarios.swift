@@ -1,5 +1,7 @@
 import CalsyncQueue
+import CalsyncRedis
 import CalsyncSandbox
+import CalsyncTestSupport
 import Foundation
 
 /// Scenarios 4–6: import cost, worker memory, and one scheduler tick over many connections.

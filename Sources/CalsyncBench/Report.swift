@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 #if canImport(Glibc)
@@ -58,7 +59,7 @@ struct Report {
         uname(&name)
         let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let environment = ProcessInfo.processInfo.environment
-        let date = ISO8601DateFormatter().string(from: Date())
+        let date = RFC3339.formatSeconds(Date())
         return [
             ("date", date),
             ("CPU", model),

@@ -8,28 +8,28 @@ import Foundation
 import Logging
 
 /// The Google Calendar client.
-public struct GoogleCalendarProvider: CalendarProvider {
+package struct GoogleCalendarProvider: CalendarProvider {
     /// Endpoints, client registration and paging.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The Calendar API base (default `https://www.googleapis.com/calendar/v3`).
-        public var apiBaseURL: String
+        package var apiBaseURL: String
         /// The token endpoint (default `https://oauth2.googleapis.com/token`).
-        public var tokenURL: String
+        package var tokenURL: String
         /// The OAuth client id.
-        public var clientID: String
+        package var clientID: String
         /// The OAuth client secret.
-        public var clientSecret: String
+        package var clientSecret: String
         /// `maxResults` of event reads (default 2500, Google's maximum).
-        public var pageSize: Int
+        package var pageSize: Int
         /// A read that needs more pages than this is refused as a runaway (default 1000).
-        public var maxPages: Int
+        package var maxPages: Int
         /// How long to back off after `quotaExceeded` when Google gives no `Retry-After` (default 30 min).
-        public var quotaBackoff: Duration
+        package var quotaBackoff: Duration
         /// Request limits.
-        public var http: HTTPTransport.Configuration
+        package var http: HTTPTransport.Configuration
 
         /// Creates a configuration with the documented defaults.
-        public init(
+        package init(
             apiBaseURL: String = "https://www.googleapis.com/calendar/v3",
             tokenURL: String = "https://oauth2.googleapis.com/token",
             clientID: String, clientSecret: String,
@@ -48,7 +48,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     }
 
     /// `google`.
-    public var name: String { "google" }
+    package var name: String { "google" }
 
     let configuration: Configuration
     let transport: HTTPTransport
@@ -57,7 +57,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     let logger: Logger
 
     /// Creates a client on the app's shared `HTTPClient`.
-    public init(httpClient: HTTPClient, configuration: Configuration, logger: Logger) {
+    package init(httpClient: HTTPClient, configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.transport = HTTPTransport(client: httpClient, configuration: configuration.http, serviceName: "Google", logger: logger)
@@ -72,7 +72,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     // MARK: OAuth
 
     /// Exchanges an authorization code; the account email comes from the id token or the primary calendar.
-    public func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
+    package func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
         let token = try await oauth.exchange(code: code, redirectURI: redirectURI)
         var credentials = OAuthTokenClient.credentials(
             from: token, previousRefreshToken: nil, accountEmail: OAuthTokenClient.emailClaim(ofIDToken: token.id_token))
@@ -84,14 +84,14 @@ public struct GoogleCalendarProvider: CalendarProvider {
     }
 
     /// Refreshes the access token (Google usually keeps the refresh token).
-    public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
+    package func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
         try await oauth.refresh(credentials)
     }
 
     // MARK: Calendars
 
     /// Lists the calendars of `users/me/calendarList` (all pages).
-    public func listCalendars(_ credentials: ProviderCredentials) async throws -> [ProviderCalendar] {
+    package func listCalendars(_ credentials: ProviderCredentials) async throws -> [ProviderCalendar] {
         var calendars: [ProviderCalendar] = []
         var pageToken: String?
         for _ in 0..<configuration.maxPages {
@@ -114,7 +114,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     // MARK: Writes
 
     /// Creates the event under its deterministic id, or updates (and undeletes) the existing one.
-    public func upsertEvent(
+    package func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
         if let knownEventID {
@@ -145,7 +145,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     }
 
     /// Deletes the event; 404 (never existed) and 410 (already deleted) count as success.
-    public func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
+    package func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
         let result = try await send(.DELETE, eventURL(calendarID, knownEventID ?? key.googleEventID), credentials)
         if result.isSuccess || result.status == 404 || result.status == 410 { return }
         throw classify(result)
@@ -154,7 +154,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     // MARK: Reads
 
     /// Reads the busy events of a window (all pages) and the sync token for later changes.
-    public func readBusy(
+    package func readBusy(
         calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> BusySnapshot {
         let read = try await readPages(
@@ -167,7 +167,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     }
 
     /// Reads the changes since a sync token; an expired token throws `.fullResyncRequired`.
-    public func readBusyChanges(
+    package func readBusyChanges(
         calendarID: String, cursor: SyncCursor, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> BusyChanges {
         let read = try await readPages(

@@ -3,9 +3,9 @@ import CalsyncSync
 import Foundation
 
 /// Maps Google Calendar error answers to ``ProviderError``s (providers.md, "Errors and quotas").
-public enum GoogleErrorClassifier {
+package enum GoogleErrorClassifier {
     /// Classifies one non-2xx answer.
-    public static func classify(_ result: HTTPResult, quotaBackoff: Duration = .seconds(1800)) -> ProviderError {
+    package static func classify(_ result: HTTPResult, quotaBackoff: Duration = .seconds(1800)) -> ProviderError {
         let status = result.status
         let body = try? JSONDecoder().decode(GoogleErrorBody.self, from: result.data)
         let reasons = Set((body?.error?.errors ?? []).compactMap(\.reason))

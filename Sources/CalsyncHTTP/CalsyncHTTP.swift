@@ -1,6 +1,7 @@
 // CalsyncHTTP owns the HTTP plumbing shared by the provider clients: one request with a timeout
 // and a bounded body, form-encoded OAuth token requests, JSON decoding with classified errors,
 // and `Retry-After`. It knows nothing of any particular provider and never logs a secret.
+// It must not depend on Redis, PostgreSQL, the queue or the job engine (only CalsyncSync's types).
 import AsyncHTTPClient
 import CalsyncSync
 import Foundation
@@ -10,18 +11,18 @@ import NIOHTTP1
 
 /// Sends one HTTP request on a shared `HTTPClient` (owned by the app) with a per-request timeout
 /// and a bounded response body; transport failures come back as ``ProviderError``s.
-public struct HTTPTransport: Sendable {
+package struct HTTPTransport: Sendable {
     /// Limits of every request.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The whole request, body included, must finish within this (default 30 s).
-        public var requestTimeout: Duration
+        package var requestTimeout: Duration
         /// Larger response bodies are refused, never buffered (default 8 MiB).
-        public var maxResponseBytes: Int
+        package var maxResponseBytes: Int
         /// The `User-Agent` header (default `calsync/1`).
-        public var userAgent: String
+        package var userAgent: String
 
         /// Creates a configuration with the documented defaults.
-        public init(requestTimeout: Duration = .seconds(30), maxResponseBytes: Int = 8 * 1024 * 1024, userAgent: String = "calsync/1") {
+        package init(requestTimeout: Duration = .seconds(30), maxResponseBytes: Int = 8 * 1024 * 1024, userAgent: String = "calsync/1") {
             self.requestTimeout = requestTimeout
             self.maxResponseBytes = maxResponseBytes
             self.userAgent = userAgent
@@ -29,15 +30,15 @@ public struct HTTPTransport: Sendable {
     }
 
     /// The shared client.
-    public let client: HTTPClient
+    package let client: HTTPClient
     /// The limits.
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// The provider name used in messages (`Google`, `Microsoft`).
-    public let serviceName: String
+    package let serviceName: String
     let logger: Logger
 
     /// Creates a transport for one provider.
-    public init(client: HTTPClient, configuration: Configuration = .init(), serviceName: String, logger: Logger) {
+    package init(client: HTTPClient, configuration: Configuration = .init(), serviceName: String, logger: Logger) {
         self.client = client
         self.configuration = configuration
         self.serviceName = serviceName
@@ -45,7 +46,7 @@ public struct HTTPTransport: Sendable {
     }
 
     /// The HTTP methods the provider clients use.
-    public enum Method: String, Sendable {
+    package enum Method: String, Sendable {
         /// GET
         case GET
         /// POST
@@ -61,7 +62,7 @@ public struct HTTPTransport: Sendable {
     /// Sends a request; any HTTP status is returned (classify it), transport failures throw ``ProviderError``.
     /// With `bodyHoldsCredentials` the body goes as a one-shot stream: AsyncHTTPClient never sends it again,
     /// so a redirect (307/308) cannot carry it to another address; the redirect comes back as the answer.
-    public func send(
+    package func send(
         _ method: Method,
         _ url: String,
         headers: [(String, String)] = [],
@@ -211,15 +212,15 @@ public struct HTTPTransport: Sendable {
 }
 
 /// A received response: status, headers and the (bounded) body.
-public struct HTTPResult: Sendable {
+package struct HTTPResult: Sendable {
     /// The HTTP status code.
-    public let status: Int
+    package let status: Int
     let headers: HTTPHeaders
     let body: ByteBuffer
     /// The provider name used in messages.
-    public let serviceName: String
+    package let serviceName: String
     /// Whether the HTTP client followed a redirect to get this answer (it came from another URL).
-    public let followedRedirect: Bool
+    package let followedRedirect: Bool
 
     init(status: Int, headers: HTTPHeaders, body: ByteBuffer, serviceName: String, followedRedirect: Bool = false) {
         self.status = status
@@ -230,37 +231,37 @@ public struct HTTPResult: Sendable {
     }
 
     /// Whether the answer is a redirect (3xx).
-    public var isRedirect: Bool { (300..<400).contains(status) }
+    package var isRedirect: Bool { (300..<400).contains(status) }
 
     /// Creates a result by hand (for tests of classification).
-    public init(status: Int, headers: [(String, String)] = [], body: String = "", serviceName: String) {
+    package init(status: Int, headers: [(String, String)] = [], body: String = "", serviceName: String) {
         self.init(status: status, headers: HTTPHeaders(headers), body: ByteBuffer(string: body), serviceName: serviceName)
     }
 
     /// The first value of a response header.
-    public func header(_ name: String) -> String? { headers.first(name: name) }
+    package func header(_ name: String) -> String? { headers.first(name: name) }
 
     /// Whether the status is 2xx.
-    public var isSuccess: Bool { (200..<300).contains(status) }
+    package var isSuccess: Bool { (200..<300).contains(status) }
 
     /// The body as `Data`.
-    public var data: Data { Data(body.readableBytesView) }
+    package var data: Data { Data(body.readableBytesView) }
 
     /// The `Retry-After` header as a duration, when present and valid.
-    public func retryAfter(now: Date = Date()) -> Duration? {
+    package func retryAfter(now: Date = Date()) -> Duration? {
         headers.first(name: "Retry-After").flatMap { RetryAfter.parse($0, now: now) }
     }
 
     /// Decodes the body as JSON; a malformed body or a missing field is a classified error.
-    public func decode<T: Decodable>(_ type: T.Type, what: String = "answer") throws -> T {
+    package func decode<T: Decodable>(_ type: T.Type, what: String = "answer") throws -> T {
         try JSONBody.decode(type, from: data, serviceName: serviceName, what: what, status: status)
     }
 }
 
 /// JSON decoding that turns every failure into a classified ``ProviderError``.
-public enum JSONBody {
+package enum JSONBody {
     /// Decodes `data` as `T`; malformed JSON or a missing/mistyped field becomes `malformed_response`.
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, serviceName: String, what: String, status: Int?) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from data: Data, serviceName: String, what: String, status: Int?) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
@@ -289,7 +290,7 @@ public enum JSONBody {
     }
 
     /// Encodes a value as JSON bytes.
-    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+    package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         do {
             return Array(try JSONEncoder().encode(value))
         } catch {

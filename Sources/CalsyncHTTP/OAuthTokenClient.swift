@@ -3,20 +3,20 @@ import CalsyncSync
 import Foundation
 
 /// OAuth 2.0 token requests (code exchange and refresh) against one token endpoint.
-public struct OAuthTokenClient: Sendable {
+package struct OAuthTokenClient: Sendable {
     /// The client registration and endpoint.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The token endpoint URL.
-        public var tokenURL: String
+        package var tokenURL: String
         /// The OAuth client id.
-        public var clientID: String
+        package var clientID: String
         /// The OAuth client secret (never logged).
-        public var clientSecret: String
+        package var clientSecret: String
         /// Scopes sent with every token request (space separated), or nil to send none.
-        public var scope: String?
+        package var scope: String?
 
         /// Creates a configuration.
-        public init(tokenURL: String, clientID: String, clientSecret: String, scope: String? = nil) {
+        package init(tokenURL: String, clientID: String, clientSecret: String, scope: String? = nil) {
             self.tokenURL = tokenURL
             self.clientID = clientID
             self.clientSecret = clientSecret
@@ -25,30 +25,30 @@ public struct OAuthTokenClient: Sendable {
     }
 
     /// The decoded token answer.
-    public struct TokenResponse: Sendable, Decodable {
+    package struct TokenResponse: Sendable, Decodable {
         /// The new access token.
-        public var access_token: String
+        package var access_token: String
         /// Seconds until the access token expires.
-        public var expires_in: Double?
+        package var expires_in: Double?
         /// A (possibly rotated) refresh token.
-        public var refresh_token: String?
+        package var refresh_token: String?
         /// The granted scopes.
-        public var scope: String?
+        package var scope: String?
         /// An OpenID id token, when the scopes asked for one.
-        public var id_token: String?
+        package var id_token: String?
     }
 
     let transport: HTTPTransport
     let configuration: Configuration
 
     /// Creates a token client on a transport.
-    public init(transport: HTTPTransport, configuration: Configuration) {
+    package init(transport: HTTPTransport, configuration: Configuration) {
         self.transport = transport
         self.configuration = configuration
     }
 
     /// Exchanges an authorization code.
-    public func exchange(code: String, redirectURI: String) async throws -> TokenResponse {
+    package func exchange(code: String, redirectURI: String) async throws -> TokenResponse {
         try await post([
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
         ])
@@ -56,7 +56,7 @@ public struct OAuthTokenClient: Sendable {
 
     /// Refreshes `credentials`; the result keeps the refresh token unless the provider rotated it (then
     /// it carries the new one, to be stored at once), and keeps the account email and scopes.
-    public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
+    package func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
         guard let refreshToken = credentials.refreshToken else {
             throw ProviderError(
                 code: "no_refresh_token", kind: .reconnectRequired,
@@ -69,7 +69,7 @@ public struct OAuthTokenClient: Sendable {
     }
 
     /// Redeems a refresh token.
-    public func refresh(refreshToken: String) async throws -> TokenResponse {
+    package func refresh(refreshToken: String) async throws -> TokenResponse {
         try await post([("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
     }
 
@@ -130,7 +130,7 @@ public struct OAuthTokenClient: Sendable {
     }
 
     /// The `email` (or `preferred_username`) claim of an id token, read without verification (display only).
-    public static func emailClaim(ofIDToken idToken: String?) -> String? {
+    package static func emailClaim(ofIDToken idToken: String?) -> String? {
         guard let idToken else { return nil }
         let parts = idToken.split(separator: ".")
         guard parts.count >= 2 else { return nil }
@@ -143,7 +143,7 @@ public struct OAuthTokenClient: Sendable {
     }
 
     /// Builds credentials from a token answer; a refresh answer without a refresh token keeps `previousRefreshToken`.
-    public static func credentials(
+    package static func credentials(
         from token: TokenResponse, previousRefreshToken: String?, accountEmail: String?, now: Date = Date()
     ) -> ProviderCredentials {
         ProviderCredentials(

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Parses the `Retry-After` header: delta-seconds or an HTTP date (RFC 9110).
-public enum RetryAfter {
+package enum RetryAfter {
     /// The wait the header asks for, or nil when it is absent or invalid; a date in the past is zero.
-    public static func parse(_ value: String, now: Date = Date()) -> Duration? {
+    package static func parse(_ value: String, now: Date = Date()) -> Duration? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         if let seconds = Int(trimmed) {
             return seconds >= 0 ? .seconds(min(seconds, 86_400 * 7)) : nil
@@ -16,7 +16,7 @@ public enum RetryAfter {
     private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
     /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) or RFC 850 date (`Sunday, 06-Nov-94 08:49:37 GMT`).
-    public static func parseHTTPDate(_ text: String) -> Date? {
+    package static func parseHTTPDate(_ text: String) -> Date? {
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
         var day: Int?
         var month: Int?

@@ -9,28 +9,28 @@ import Foundation
 import Logging
 
 /// The Microsoft Graph calendar client.
-public struct MicrosoftCalendarProvider: CalendarProvider {
+package struct MicrosoftCalendarProvider: CalendarProvider {
     /// Endpoints, client registration and paging.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The Graph base (default `https://graph.microsoft.com/v1.0`).
-        public var graphBaseURL: String
+        package var graphBaseURL: String
         /// The token endpoint (default `https://login.microsoftonline.com/common/oauth2/v2.0/token`).
-        public var tokenURL: String
+        package var tokenURL: String
         /// The OAuth client id.
-        public var clientID: String
+        package var clientID: String
         /// The OAuth client secret.
-        public var clientSecret: String
+        package var clientSecret: String
         /// Scopes of every token request; must include `offline_access` (default: offline_access, openid, email, User.Read, Calendars.ReadWrite).
-        public var scope: String
+        package var scope: String
         /// `Prefer: odata.maxpagesize` of reads (default 500).
-        public var pageSize: Int
+        package var pageSize: Int
         /// A read that needs more pages than this is refused as a runaway (default 2000).
-        public var maxPages: Int
+        package var maxPages: Int
         /// Request limits.
-        public var http: HTTPTransport.Configuration
+        package var http: HTTPTransport.Configuration
 
         /// Creates a configuration with the documented defaults.
-        public init(
+        package init(
             graphBaseURL: String = "https://graph.microsoft.com/v1.0",
             tokenURL: String = "https://login.microsoftonline.com/common/oauth2/v2.0/token",
             clientID: String, clientSecret: String,
@@ -50,7 +50,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// `microsoft`.
-    public var name: String { "microsoft" }
+    package var name: String { "microsoft" }
 
     let configuration: Configuration
     let transport: HTTPTransport
@@ -60,7 +60,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     let logger: Logger
 
     /// Creates a client on the app's shared `HTTPClient`.
-    public init(httpClient: HTTPClient, configuration: Configuration, logger: Logger) {
+    package init(httpClient: HTTPClient, configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.transport = HTTPTransport(client: httpClient, configuration: configuration.http, serviceName: "Microsoft", logger: logger)
@@ -78,7 +78,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     // MARK: OAuth
 
     /// Exchanges an authorization code; the account email comes from the id token or `/me`.
-    public func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
+    package func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
         let token = try await oauth.exchange(code: code, redirectURI: redirectURI)
         var credentials = OAuthTokenClient.credentials(
             from: token, previousRefreshToken: nil, accountEmail: OAuthTokenClient.emailClaim(ofIDToken: token.id_token))
@@ -91,14 +91,14 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// Refreshes the access token; the answer's rotated refresh token is in the result: store it at once.
-    public func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
+    package func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
         try await oauth.refresh(credentials)
     }
 
     // MARK: Calendars
 
     /// Lists `/me/calendars` (all pages); the default calendar is the primary one.
-    public func listCalendars(_ credentials: ProviderCredentials) async throws -> [ProviderCalendar] {
+    package func listCalendars(_ credentials: ProviderCredentials) async throws -> [ProviderCalendar] {
         var calendars: [ProviderCalendar] = []
         var url: String? = "\(base)/me/calendars"
         var pages = 0
@@ -130,7 +130,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     /// `ExportKey.graphTransactionID`); after a duplicate transaction, a timeout or a 5xx it finds the
     /// event by its marker property and patches it. It never POSTs again under another id: when the
     /// marker search does not show the event yet, the job is retried later.
-    public func upsertEvent(
+    package func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
         var transactionID = key.graphTransactionID
@@ -194,7 +194,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
 
     /// Deletes the appointment's events other than `eventID` (found by the marker): a create of an older
     /// generation of transaction ids that landed late; 404 counts as success.
-    public func removeStrayEvents(
+    package func removeStrayEvents(
         key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials
     ) async throws {
         for id in try await findByMarker(key.markerValue, calendarID: calendarID, credentials) where id != eventID {
@@ -205,7 +205,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// Deletes the event (found by its marker when its id is unknown); 404 counts as success.
-    public func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
+    package func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
         let ids: [String]
         if let knownEventID {
             ids = [knownEventID]
@@ -222,7 +222,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     // MARK: Reads
 
     /// Reads the window through a fresh delta query (all pages) and keeps its delta link as the cursor.
-    public func readBusy(
+    package func readBusy(
         calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> BusySnapshot {
         let url = URLEncoding.url(
@@ -236,7 +236,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// Follows the stored delta link; an expired one throws `.fullResyncRequired`.
-    public func readBusyChanges(
+    package func readBusyChanges(
         calendarID: String, cursor: SyncCursor, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> BusyChanges {
         let url = try checkedLink(cursor.value)
@@ -245,7 +245,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// Reads events of a window with `calendarView` (no cursor): single instances, occurrences, exceptions.
-    public func readCalendarView(
+    package func readCalendarView(
         calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> [BusyEvent] {
         let url = URLEncoding.url(

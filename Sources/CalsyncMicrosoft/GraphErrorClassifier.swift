@@ -3,9 +3,9 @@ import CalsyncSync
 import Foundation
 
 /// Maps Microsoft Graph error answers to ``ProviderError``s (providers.md, Microsoft Graph).
-public enum GraphErrorClassifier {
+package enum GraphErrorClassifier {
     /// Classifies one non-2xx answer.
-    public static func classify(_ result: HTTPResult) -> ProviderError {
+    package static func classify(_ result: HTTPResult) -> ProviderError {
         let status = result.status
         let code = (try? JSONDecoder().decode(GraphErrorBody.self, from: result.data))?.error?.code ?? ""
         let retryAfter = result.retryAfter()

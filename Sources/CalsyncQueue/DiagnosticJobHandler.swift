@@ -1,19 +1,20 @@
+import CalsyncJobs
 import CalsyncRedis
 import Foundation
 
 /// A handler for tests and demos: job type `diag_echo`, payload
 /// `{"sleep_ms": Int?, "fail_times": Int?, "fail_kind": "retryable"|"permanent"|"defer"?, "retry_after_ms": Int?}`.
 /// It fails as told while `attempt <= fail_times`, else sleeps and `RPUSH <prefix>:diag:done <job id>`.
-public struct DiagnosticJobHandler: JobHandler {
+package struct DiagnosticJobHandler: JobHandler {
     /// `diag_echo`.
-    public static let type = "diag_echo"
+    package static let type = "diag_echo"
     /// `diag_echo`.
-    public var jobType: String { Self.type }
+    package var jobType: String { Self.type }
     private let redis: RedisClient
     private let doneKey: String
 
     /// Creates the handler; completions go to `<prefix>:diag:done`.
-    public init(redis: RedisClient, prefix: String) {
+    package init(redis: RedisClient, prefix: String) {
         self.redis = redis
         self.doneKey = "\(prefix):diag:done"
     }
@@ -26,7 +27,7 @@ public struct DiagnosticJobHandler: JobHandler {
     }
 
     /// Runs the diagnostic job.
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload: Payload
         do {
             payload = try JSONDecoder().decode(Payload.self, from: Data(job.payload))

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 /// The result of checking a job's envelope (contract §2).

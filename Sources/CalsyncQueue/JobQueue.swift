@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncRedis
 import Foundation
 import Logging
@@ -16,32 +17,32 @@ package struct ClaimedTask: Sendable {
 }
 
 /// Producer and admin operations over the Redis queues, and the engine steps the worker uses.
-public final class JobQueue: Sendable {
+package final class JobQueue: Sendable {
     /// The Redis client.
-    public let redis: RedisClient
+    package let redis: RedisClient
     /// The queue configuration.
-    public let configuration: QueueConfiguration
+    package let configuration: QueueConfiguration
     let logger: Logger
     private var prefix: String { configuration.prefix }
 
     /// Creates the queue over a Redis client.
-    public init(redis: RedisClient, configuration: QueueConfiguration, logger: Logger) {
+    package init(redis: RedisClient, configuration: QueueConfiguration, logger: Logger) {
         self.redis = redis
         self.configuration = configuration
         self.logger = logger
     }
 
     /// The ready list of a type.
-    public func readyKey(_ type: String) -> String { "\(prefix):queue:\(type)" }
+    package func readyKey(_ type: String) -> String { "\(prefix):queue:\(type)" }
     /// The scheduled set of a type.
-    public func scheduledKey(_ type: String) -> String { "\(prefix):scheduled:\(type)" }
+    package func scheduledKey(_ type: String) -> String { "\(prefix):scheduled:\(type)" }
     /// The set of a type's isolated tasks (waiting to run alone on a worker holding nothing).
-    public func isolatedKey(_ type: String) -> String { "\(prefix):isolated:\(type)" }
+    package func isolatedKey(_ type: String) -> String { "\(prefix):isolated:\(type)" }
 
     // MARK: - Producing
 
     /// Builds the envelope exactly as a producer would and LPUSHes it; returns the job id.
-    public func enqueue(type: String, payload: String, id: String? = nil) async throws -> String {
+    package func enqueue(type: String, payload: String, id: String? = nil) async throws -> String {
         guard Self.isValidType(type) else {
             throw QueueError(code: "invalid_type", message: "job type '\(type)' must be 1-64 characters of a-z, 0-9, _ or -")
         }
@@ -61,25 +62,25 @@ public final class JobQueue: Sendable {
     }
 
     /// The job text a producer writes (contract §2); `payload` is a JSON object's text, used as is.
-    public static func envelope(id: String, type: String, enqueuedAt: Date = Date(), payload: String) -> String {
+    package static func envelope(id: String, type: String, enqueuedAt: Date = Date(), payload: String) -> String {
         envelope(id: id, type: type, enqueuedAt: EnqueueTime(enqueuedAt), payload: payload)
     }
 
     /// An `enqueued_at` formatted once, for producers that stamp many envelopes with the same time.
-    public struct EnqueueTime: Sendable {
+    package struct EnqueueTime: Sendable {
         let text: String
         /// Formats `date` as RFC 3339 (UTC, milliseconds).
-        public init(_ date: Date) { text = RFC3339.format(date) }
+        package init(_ date: Date) { text = RFC3339.format(date) }
     }
 
     /// The job text a producer writes, with a preformatted `enqueued_at`.
-    public static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
+    package static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
         "{\"id\":" + jsonString(id) + ",\"type\":" + jsonString(type) + ",\"enqueued_at\":\""
             + enqueuedAt.text + "\",\"payload\":" + payload + "}"
     }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
-    public func enqueue(raw: [UInt8], type: String) async throws {
+    package func enqueue(raw: [UInt8], type: String) async throws {
         _ = try await redis.send(bytes: [Array("LPUSH".utf8), Array(readyKey(type).utf8), raw])
     }
 
@@ -92,7 +93,7 @@ public final class JobQueue: Sendable {
     }
 
     /// `text` as a JSON string literal.
-    public static func jsonString(_ text: String) -> String {
+    package static func jsonString(_ text: String) -> String {
         // Most ids and types need no escaping: then the text is used as it is.
         if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             return "\"" + text + "\""
@@ -121,7 +122,7 @@ public final class JobQueue: Sendable {
 
     /// A snapshot of the queues; types are `knownTypes`, plus every type that has a ready list when
     /// `discoverTypes` (a keyspace scan: for operators, not for every worker every few seconds).
-    public func stats(knownTypes: [String], discoverTypes: Bool = true) async throws -> QueueStats {
+    package func stats(knownTypes: [String], discoverTypes: Bool = true) async throws -> QueueStats {
         var types = Set(knownTypes)
         if discoverTypes {
             for key in try await scan(match: Self.globEscape(prefix) + ":queue:*") {
@@ -174,7 +175,7 @@ public final class JobQueue: Sendable {
     }
 
     /// Dead records, newest first, optionally of one type.
-    public func deadList(type: String?, limit: Int) async throws -> [DeadRecord] {
+    package func deadList(type: String?, limit: Int) async throws -> [DeadRecord] {
         guard limit > 0 else { return [] }
         var records: [DeadRecord] = []
         var start = 0
@@ -196,13 +197,13 @@ public final class JobQueue: Sendable {
     }
 
     /// One dead record by id.
-    public func deadShow(id: String) async throws -> DeadRecord? {
+    package func deadShow(id: String) async throws -> DeadRecord? {
         guard let bytes = try await redis.send(["HGET", "\(prefix):dead", id]).bytes else { return nil }
         return Self.decodeDead(bytes)
     }
 
     /// Puts one dead job back on its ready list (LPUSH of its recorded text); false when there is no such record.
-    public func deadRetry(id: String) async throws -> Bool {
+    package func deadRetry(id: String) async throws -> Bool {
         let result = try await redis.evaluate(QueueScripts.deadRetry, keys: [prefix], args: [id]).int ?? 0
         if result < 0 {
             throw QueueError(code: "not_retryable", message: "dead record \(id) has no job type (the job did not parse); purge it instead")
@@ -211,17 +212,17 @@ public final class JobQueue: Sendable {
     }
 
     /// Puts every dead job (of one type) back on its ready list; returns how many.
-    public func deadRetryAll(type: String?) async throws -> Int {
+    package func deadRetryAll(type: String?) async throws -> Int {
         try await redis.evaluate(QueueScripts.deadRetryAll, keys: [prefix], args: [type ?? ""]).int ?? 0
     }
 
     /// Deletes one dead record; false when there is none.
-    public func deadPurge(id: String) async throws -> Bool {
+    package func deadPurge(id: String) async throws -> Bool {
         (try await redis.evaluate(QueueScripts.deadPurge, keys: [prefix], args: [id]).int ?? 0) == 1
     }
 
     /// Deletes every dead record, or those whose last failure is older than `olderThan`; returns how many.
-    public func deadPurgeAll(olderThan: Duration?) async throws -> Int {
+    package func deadPurgeAll(olderThan: Duration?) async throws -> Int {
         let arg = olderThan.map { String($0.milliseconds) } ?? ""
         return try await redis.evaluate(QueueScripts.deadPurgeAll, keys: [prefix], args: [arg]).int ?? 0
     }

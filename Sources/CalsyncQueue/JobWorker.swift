@@ -1,4 +1,6 @@
+import CalsyncJobs
 import CalsyncRedis
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -6,11 +8,11 @@ import Synchronization
 /// Runs jobs: claims them with leases, runs their handlers (at most `concurrency` at once, per-type
 /// limits), renews leases, retries/defers/dead-letters failures, and on graceful shutdown stops claiming,
 /// lets in-flight jobs finish within `shutdownGrace` and hands the rest back.
-public struct JobWorker: Service {
+package struct JobWorker: Service {
     private let engine: WorkerEngine
 
     /// Creates a worker; `knownTypes` are types valid in this deployment (lists of other types are dead-lettered).
-    public init(queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger) {
+    package init(queue: JobQueue, handlers: [any JobHandler], knownTypes: Set<String>, configuration: WorkerConfiguration, logger: Logger) {
         self.engine = WorkerEngine(queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: configuration, logger: logger, observer: nil)
     }
 
@@ -23,7 +25,7 @@ public struct JobWorker: Service {
     }
 
     /// Runs until a graceful shutdown (or cancellation) and the hand-back of unfinished jobs.
-    public func run() async throws {
+    package func run() async throws {
         try await engine.run()
     }
 }

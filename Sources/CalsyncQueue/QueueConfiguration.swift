@@ -1,7 +1,8 @@
 // CalsyncQueue owns the job engine: job envelopes, claiming with leases and fencing tokens,
 // retry/backoff, deferrals, dead letters, the worker loop (a Service) and queue administration,
-// all as atomic Lua scripts over Redis (CalsyncRedis). It must not depend on the sync rules,
-// the providers, PostgreSQL, HTTP or configuration reading: handlers plug in via `JobHandler`.
+// all as atomic Lua scripts over Redis (CalsyncRedis): the Redis driver of the job model in CalsyncJobs.
+// It must not depend on the sync rules, the providers, PostgreSQL, HTTP or configuration reading:
+// handlers plug in via `JobHandler`.
 //
 // Redis key layout (every key starts with the configured prefix P; on Redis Cluster use `{calsync}`
 // so every key hashes to one slot, the scripts compute task keys from it):
@@ -23,31 +24,33 @@
 //   P:dead:trimmed      STRING how many records trimming removed (by count or age)
 // Times are Redis `TIME` in milliseconds, so clocks of worker hosts never matter.
 
+import CalsyncJobs
+
 /// How the queue behaves: key prefix, leases, retries, dead-letter limits.
-public struct QueueConfiguration: Sendable {
+package struct QueueConfiguration: Sendable {
     /// Prefix of every Redis key; default `calsync`.
-    public var prefix: String
+    package var prefix: String
     /// How long a claim lasts without renewal; default 30 s.
-    public var leaseDuration: Duration
+    package var leaseDuration: Duration
     /// Lease expiries while the job ran alone (isolated, after two expiries beside other jobs) after which it
     /// goes dead with `lease_expired`; default 3.
-    public var maxLeaseExpiries: Int
+    package var maxLeaseExpiries: Int
     /// Backoff for retryable errors; default exponential full jitter, base 2 s, cap 900 s, 8 attempts.
-    public var retry: RetryPolicy
+    package var retry: RetryPolicy
     /// Age since the first claim after which a failing job goes dead (`attempts_exhausted`); default 24 h.
-    public var maxJobAge: Duration
+    package var maxJobAge: Duration
     /// Deferrals after which a job goes dead with `deferrals_exhausted`; default 1000.
-    public var maxDeferrals: Int
+    package var maxDeferrals: Int
     /// Dead records kept at most (oldest trimmed first); default 10,000.
-    public var deadLetterMaxCount: Int
+    package var deadLetterMaxCount: Int
     /// Dead records older than this are trimmed; default 180 days.
-    public var deadLetterMaxAge: Duration
+    package var deadLetterMaxAge: Duration
     /// Jobs longer than this many bytes are dead-lettered (`invalid_job`, first 4 KiB kept) by the claim,
     /// before any worker parses them; default 1 MiB (contract §2).
-    public var maxJobBytes: Int
+    package var maxJobBytes: Int
 
     /// Creates a configuration with the documented defaults.
-    public init(prefix: String = "calsync") {
+    package init(prefix: String = "calsync") {
         self.prefix = prefix
         self.leaseDuration = .seconds(30)
         self.maxLeaseExpiries = 3
@@ -57,13 +60,5 @@ public struct QueueConfiguration: Sendable {
         self.deadLetterMaxCount = 10_000
         self.deadLetterMaxAge = .seconds(180 * 24 * 3600)
         self.maxJobBytes = 1 << 20
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds (rounded down, never negative).
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

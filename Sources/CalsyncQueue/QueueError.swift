@@ -1,16 +1,16 @@
 /// An error of the job engine's own operations (enqueue, admin), with a stable `code`.
-public struct QueueError: Error, Sendable, CustomStringConvertible {
+package struct QueueError: Error, Sendable, CustomStringConvertible {
     /// `invalid_payload`, `invalid_type`, `unexpected_reply`, `not_retryable`.
-    public var code: String
+    package var code: String
     /// What went wrong and what to do.
-    public var message: String
+    package var message: String
 
     /// Creates an error.
-    public init(code: String, message: String) {
+    package init(code: String, message: String) {
         self.code = code
         self.message = message
     }
 
     /// `code: message`.
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }

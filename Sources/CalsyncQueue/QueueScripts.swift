@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncRedis
 
 /// The Lua scripts of the engine. Every state change of a job is one of these, run atomically with

@@ -1,22 +1,23 @@
+import CalsyncJobs
 import Foundation
 
 /// A snapshot of the queues (`calsync queues`).
-public struct QueueStats: Sendable, Codable, Equatable {
+package struct QueueStats: Sendable, Codable, Equatable {
     /// Ready (not yet claimed) jobs per type.
-    public let ready: [String: Int]
+    package let ready: [String: Int]
     /// Scheduled (retry, deferral, hand-back) jobs per type, and isolated ones waiting to run alone.
-    public let scheduled: [String: Int]
+    package let scheduled: [String: Int]
     /// Jobs claimed and not yet finished.
-    public let inFlight: Int
+    package let inFlight: Int
     /// Dead records.
-    public let dead: Int
+    package let dead: Int
     /// Dead records removed by trimming so far.
-    public let deadTrimmed: Int
+    package let deadTrimmed: Int
     /// Age of the oldest ready job with an `enqueued_at`, in seconds.
-    public let oldestJobAgeSeconds: Double?
+    package let oldestJobAgeSeconds: Double?
 
     /// Creates a snapshot.
-    public init(ready: [String: Int], scheduled: [String: Int], inFlight: Int, dead: Int, deadTrimmed: Int, oldestJobAgeSeconds: Double?) {
+    package init(ready: [String: Int], scheduled: [String: Int], inFlight: Int, dead: Int, deadTrimmed: Int, oldestJobAgeSeconds: Double?) {
         self.ready = ready
         self.scheduled = scheduled
         self.inFlight = inFlight
@@ -35,28 +36,28 @@ public struct QueueStats: Sendable, Codable, Equatable {
 }
 
 /// One dead-lettered job (`calsync dead show`).
-public struct DeadRecord: Sendable, Codable, Equatable {
+package struct DeadRecord: Sendable, Codable, Equatable {
     /// The job's id when it parsed, else `invalid-<n>`.
-    public let id: String
+    package let id: String
     /// The type of the list it came from.
-    public let type: String?
+    package let type: String?
     /// `invalid_job`, `forbidden`, `attempts_exhausted`, `lease_expired`, `deferrals_exhausted`, …
-    public let reason: String
+    package let reason: String
     /// The last error message.
-    public let error: String?
+    package let error: String?
     /// The last HTTP status.
-    public let httpStatus: Int?
+    package let httpStatus: Int?
     /// Failed runs (retryable failures plus the final one).
-    public let attempts: Int
+    package let attempts: Int
     /// The first failure of the job.
-    public let firstFailedAt: Date
+    package let firstFailedAt: Date
     /// The failure that made it dead.
-    public let lastFailedAt: Date
+    package let lastFailedAt: Date
     /// The job text as received (secret fields redacted when it parsed).
-    public let raw: String
+    package let raw: String
 
     /// Creates a record.
-    public init(id: String, type: String?, reason: String, error: String?, httpStatus: Int?, attempts: Int, firstFailedAt: Date, lastFailedAt: Date, raw: String) {
+    package init(id: String, type: String?, reason: String, error: String?, httpStatus: Int?, attempts: Int, firstFailedAt: Date, lastFailedAt: Date, raw: String) {
         self.id = id
         self.type = type
         self.reason = reason
@@ -78,7 +79,7 @@ public struct DeadRecord: Sendable, Codable, Equatable {
     }
 
     /// Encodes every key (null when absent); dates as RFC 3339 UTC with milliseconds.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(type, forKey: .type)
@@ -92,7 +93,7 @@ public struct DeadRecord: Sendable, Codable, Equatable {
     }
 
     /// Decodes what `encode(to:)` writes.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(String.self, forKey: .id)
         type = try container.decodeIfPresent(String.self, forKey: .type)

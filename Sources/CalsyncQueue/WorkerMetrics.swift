@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Metrics
 
 /// The worker's metrics (dotted names, labels `type`, `outcome`, `reason`, `state` only).

@@ -1,22 +1,22 @@
 /// Where and how to reach Redis.
-public struct RedisConfiguration: Sendable {
+package struct RedisConfiguration: Sendable {
     /// Host name or address; default `127.0.0.1`.
-    public var host: String
+    package var host: String
     /// TCP port; default 6379.
-    public var port: Int
+    package var port: Int
     /// ACL user name for `AUTH user password` (Redis 6+); default none (`AUTH password`, the `default` user).
-    public var username: String?
+    package var username: String?
     /// Password for AUTH; default none.
-    public var password: String?
+    package var password: String?
     /// Database number for SELECT; default 0.
-    public var database: Int
+    package var database: Int
     /// How long a connection attempt may take; default 2 s.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
     /// Socket timeout for one command (send and reply); default 5 s.
-    public var commandTimeout: Duration
+    package var commandTimeout: Duration
 
     /// Creates a configuration from its parts (defaults: 127.0.0.1:6379, db 0, no password).
-    public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
+    package init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
         self.port = port
         self.username = username
@@ -28,7 +28,7 @@ public struct RedisConfiguration: Sendable {
 
     /// Parses `redis://[[user]:password@]host[:port][/db]` (a user name sends `AUTH user password`);
     /// throws `invalid_url` when malformed.
-    public init(url: String) throws {
+    package init(url: String) throws {
         self.init()
         func invalid(_ why: String) -> RedisError {
             .invalidURL("malformed Redis URL (\(why)): set CALSYNC_REDIS_URL to redis://[[user]:password@]host:port/db, e.g. redis://127.0.0.1:6379/0")

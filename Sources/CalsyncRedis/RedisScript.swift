@@ -1,14 +1,14 @@
 import Crypto
 
 /// A Lua script run with EVALSHA (loaded on demand after NOSCRIPT).
-public struct RedisScript: Sendable {
+package struct RedisScript: Sendable {
     /// The Lua source.
-    public let source: String
+    package let source: String
     /// The lowercase hex SHA1 of the source, as Redis computes it.
-    public let sha1: String
+    package let sha1: String
 
     /// Creates a script and computes its SHA1.
-    public init(_ source: String) {
+    package init(_ source: String) {
         self.source = source
         let digest = Insecure.SHA1.hash(data: Array(source.utf8))
         self.sha1 = digest.map { byte in

@@ -1,5 +1,5 @@
 /// One reply of the Redis server (RESP2).
-public enum RedisValue: Sendable, Equatable {
+package enum RedisValue: Sendable, Equatable {
     /// A nil bulk or nil array.
     case null
     /// A status reply such as `OK`.
@@ -14,7 +14,7 @@ public enum RedisValue: Sendable, Equatable {
     case array([RedisValue])
 
     /// The text of a bulk or status reply (lossy UTF-8), else nil.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .bulk(let bytes): return String(decoding: bytes, as: UTF8.self)
         case .status(let text): return text
@@ -23,7 +23,7 @@ public enum RedisValue: Sendable, Equatable {
     }
 
     /// The integer of an integer reply, or of a bulk/status reply holding a decimal number.
-    public var int: Int? {
+    package var int: Int? {
         switch self {
         case .integer(let value): return value
         case .bulk, .status: return string.flatMap { Int($0) }
@@ -32,13 +32,13 @@ public enum RedisValue: Sendable, Equatable {
     }
 
     /// The elements of an array reply, else nil.
-    public var array: [RedisValue]? {
+    package var array: [RedisValue]? {
         if case .array(let values) = self { return values }
         return nil
     }
 
     /// The bytes of a bulk reply (or the UTF-8 of a status reply), else nil.
-    public var bytes: [UInt8]? {
+    package var bytes: [UInt8]? {
         switch self {
         case .bulk(let bytes): return bytes
         case .status(let text): return Array(text.utf8)
@@ -47,7 +47,7 @@ public enum RedisValue: Sendable, Equatable {
     }
 
     /// True for `.null`.
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .null = self { return true }
         return false
     }

@@ -5,55 +5,55 @@
 import Foundation
 
 /// The provider a sandbox account, fault or request belongs to.
-public enum SandboxProvider: String, Sendable, Codable, CaseIterable {
+package enum SandboxProvider: String, Sendable, Codable, CaseIterable {
     case google, microsoft
 }
 
 /// Settings of a sandbox: client credentials, token lifetimes, quotas and page sizes.
-public struct SandboxConfiguration: Sendable {
+package struct SandboxConfiguration: Sendable {
     /// The OAuth client id Google token requests must carry (default `sandbox-google-client`).
-    public var googleClientID: String
+    package var googleClientID: String
     /// The OAuth client secret Google token requests must carry (default `sandbox-google-secret`).
-    public var googleClientSecret: String
+    package var googleClientSecret: String
     /// The OAuth client id Microsoft token requests must carry (default `sandbox-microsoft-client`).
-    public var microsoftClientID: String
+    package var microsoftClientID: String
     /// The OAuth client secret Microsoft token requests must carry (default `sandbox-microsoft-secret`).
-    public var microsoftClientSecret: String
+    package var microsoftClientSecret: String
     /// How long an issued access token is valid (default 3600 s).
-    public var accessTokenLifetime: Duration
+    package var accessTokenLifetime: Duration
     /// Google per-user quota, sliding window of one minute (default 600).
-    public var googleUserRequestsPerMinute: Int
+    package var googleUserRequestsPerMinute: Int
     /// Google per-project quota over all users, one-minute sliding window (default nil: off, so
     /// benchmarks are not capped; the real limit is 10,000) → 403 `rateLimitExceeded`.
-    public var googleProjectRequestsPerMinute: Int?
+    package var googleProjectRequestsPerMinute: Int?
     /// The status of a Google quota refusal: 403 (`userRateLimitExceeded`, default) or 429 (`rateLimitExceeded`).
-    public var googleRateLimitStatus: Int
+    package var googleRateLimitStatus: Int
     /// Whether a Google quota refusal carries `Retry-After` (default true).
-    public var googleSendsRetryAfter: Bool
+    package var googleSendsRetryAfter: Bool
     /// Microsoft per-mailbox limit, sliding window of ten minutes (default 10,000).
-    public var microsoftMailboxRequestsPer10Minutes: Int
+    package var microsoftMailboxRequestsPer10Minutes: Int
     /// Microsoft concurrent requests per mailbox (default 4).
-    public var microsoftMailboxConcurrency: Int
+    package var microsoftMailboxConcurrency: Int
     /// Largest Google `maxResults`; larger values are clamped (default 2500).
-    public var googleMaxPageSize: Int
+    package var googleMaxPageSize: Int
     /// Google page size when `maxResults` is absent (default 250).
-    public var googleDefaultPageSize: Int
+    package var googleDefaultPageSize: Int
     /// Graph page size without `Prefer: odata.maxpagesize` (default 10).
-    public var graphDefaultPageSize: Int
+    package var graphDefaultPageSize: Int
     /// Largest accepted request body in bytes (default 1 MiB); larger → 413.
-    public var maxRequestBodyBytes: Int
+    package var maxRequestBodyBytes: Int
     /// How many request records the log keeps; older ones are dropped (default 200,000).
-    public var requestLogLimit: Int
+    package var requestLogLimit: Int
     /// Google list paging realism: when set, every n-th page of a listing is empty but still
     /// carries `nextPageToken` (default nil: never).
-    public var googleEmptyPageEvery: Int?
+    package var googleEmptyPageEvery: Int?
     /// Slack allowed when checking that a client waited out a `Retry-After` (default 50 ms, for clock
     /// granularity and requests already on their way): a request that arrives later than this after the
     /// answer and earlier than this before the wait ends is recorded in `earlyRequests()`.
-    public var retryAfterTolerance: Duration
+    package var retryAfterTolerance: Duration
 
     /// Creates the default configuration.
-    public init() {
+    package init() {
         self.googleClientID = "sandbox-google-client"
         self.googleClientSecret = "sandbox-google-secret"
         self.microsoftClientID = "sandbox-microsoft-client"
@@ -76,36 +76,36 @@ public struct SandboxConfiguration: Sendable {
 }
 
 /// A sandbox event, as a test or the control API seeds it (provider-neutral).
-public struct SandboxEvent: Sendable, Codable, Equatable {
+package struct SandboxEvent: Sendable, Codable, Equatable {
     /// The event id; nil lets the sandbox pick one.
-    public var id: String?
+    package var id: String?
     /// Google `summary` / Graph `subject`.
-    public var summary: String
+    package var summary: String
     /// Start of a timed event (UTC instant).
-    public var start: Date
+    package var start: Date
     /// End of a timed event (UTC instant).
-    public var end: Date
+    package var end: Date
     /// All-day start date `YYYY-MM-DD`; the event is all-day when set.
-    public var allDayStart: String?
+    package var allDayStart: String?
     /// All-day end date `YYYY-MM-DD`, exclusive.
-    public var allDayEnd: String?
+    package var allDayEnd: String?
     /// Google `start.timeZone` / Graph `originalStartTimeZone`.
-    public var timeZone: String?
+    package var timeZone: String?
     /// Google `transparency: transparent` / Graph `showAs: free`.
-    public var free: Bool
+    package var free: Bool
     /// Graph only: free|workingElsewhere|tentative|busy|oof|unknown (overrides `free`).
-    public var showAs: String?
+    package var showAs: String?
     /// Google `status: cancelled` / Graph `isCancelled`.
-    public var cancelled: Bool
+    package var cancelled: Bool
     /// The account's own attendee declined.
-    public var declinedBySelf: Bool
+    package var declinedBySelf: Bool
     /// Google `eventType`: default|outOfOffice|workingLocation|focusTime.
-    public var eventType: String?
+    package var eventType: String?
     /// Google `extendedProperties.private` / Graph single-value extended properties (id → value).
-    public var privateProperties: [String: String]
+    package var privateProperties: [String: String]
 
     /// Creates a timed, busy, confirmed event.
-    public init(summary: String, start: Date, end: Date) {
+    package init(summary: String, start: Date, end: Date) {
         self.id = nil
         self.summary = summary
         self.start = start
@@ -122,7 +122,7 @@ public struct SandboxEvent: Sendable, Codable, Equatable {
     }
 
     /// Decodes an event; every field but `summary`, `start` and `end` is optional.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try c.decodeIfPresent(String.self, forKey: .id)
         self.summary = try c.decodeIfPresent(String.self, forKey: .summary) ?? ""
@@ -141,37 +141,37 @@ public struct SandboxEvent: Sendable, Codable, Equatable {
 }
 
 /// An event as the provider holds it now.
-public struct SandboxStoredEvent: Sendable, Codable {
+package struct SandboxStoredEvent: Sendable, Codable {
     /// The provider's event id.
-    public let id: String
+    package let id: String
     /// The calendar holding it.
-    public let calendarID: String
+    package let calendarID: String
     /// The provider-neutral view of the event.
-    public let event: SandboxEvent
+    package let event: SandboxEvent
     /// Deleted (Google: `status: cancelled` by DELETE; Graph: removed, kept for delta).
-    public let deleted: Bool
+    package let deleted: Bool
     /// The current etag (Google `etag`, Graph `changeKey`).
-    public let etag: String
+    package let etag: String
     /// The JSON the API would return for it.
-    public let json: String
+    package let json: String
 }
 
 /// An account (user or mailbox) of the sandbox.
-public struct SandboxAccount: Sendable, Codable {
+package struct SandboxAccount: Sendable, Codable {
     /// The provider.
-    public let provider: SandboxProvider
+    package let provider: SandboxProvider
     /// The account email (Google primary calendar id, Graph `mail`).
-    public let email: String
+    package let email: String
     /// The id of its primary / default calendar.
-    public let primaryCalendarID: String
+    package let primaryCalendarID: String
     /// Its IANA time zone.
-    public let timeZone: String
+    package let timeZone: String
 }
 
 /// A fault injected into answers of the emulated APIs.
-public struct SandboxFault: Sendable, Codable {
+package struct SandboxFault: Sendable, Codable {
     /// What the fault does.
-    public enum Kind: Sendable, Codable, Equatable {
+    package enum Kind: Sendable, Codable, Equatable {
         /// Answer this status with this body (nil: the provider's error body).
         case status(Int, body: String?)
         /// Add latency, then answer normally.
@@ -189,20 +189,20 @@ public struct SandboxFault: Sendable, Codable {
     }
 
     /// The provider it applies to (nil: both).
-    public var provider: SandboxProvider?
+    package var provider: SandboxProvider?
     /// A substring of the request path (e.g. `/events`, `/token`); nil: every path.
-    public var pathContains: String?
+    package var pathContains: String?
     /// The HTTP method it applies to (nil: every method).
-    public var method: String?
+    package var method: String?
     /// What it does.
-    public var kind: Kind
+    package var kind: Kind
     /// The chance it fires on a matching request (0...1).
-    public var probability: Double
+    package var probability: Double
     /// How many more times it fires (nil: unlimited).
-    public var remaining: Int?
+    package var remaining: Int?
 
     /// Creates a fault that always fires on every request of both providers.
-    public init(kind: Kind) {
+    package init(kind: Kind) {
         self.provider = nil
         self.pathContains = nil
         self.method = nil
@@ -212,7 +212,7 @@ public struct SandboxFault: Sendable, Codable {
     }
 
     /// Creates a fault restricted by provider, path and method.
-    public init(
+    package init(
         _ kind: Kind, provider: SandboxProvider? = nil, pathContains: String? = nil, method: String? = nil,
         probability: Double = 1.0, remaining: Int? = nil
     ) {
@@ -225,7 +225,7 @@ public struct SandboxFault: Sendable, Codable {
     }
 
     /// Decodes a fault; only `kind` is required.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.provider = try c.decodeIfPresent(SandboxProvider.self, forKey: .provider)
         self.pathContains = try c.decodeIfPresent(String.self, forKey: .pathContains)
@@ -237,55 +237,55 @@ public struct SandboxFault: Sendable, Codable {
 }
 
 /// One request the emulated APIs answered.
-public struct SandboxRequestRecord: Sendable, Codable {
+package struct SandboxRequestRecord: Sendable, Codable {
     /// The provider (nil for unknown paths).
-    public let provider: SandboxProvider?
+    package let provider: SandboxProvider?
     /// HTTP method.
-    public let method: String
+    package let method: String
     /// Full request path.
-    public let path: String
+    package let path: String
     /// Raw query string (nil when absent).
-    public let query: String?
+    package let query: String?
     /// Answered status.
-    public let status: Int
+    package let status: Int
     /// The authenticated account's email, when the bearer token was valid.
-    public let account: String?
+    package let account: String?
     /// When the request arrived.
-    public let time: Date
+    package let time: Date
 
     /// Whether this request could change provider state (POST, PUT, PATCH, DELETE on the API, not token calls).
-    public var isWrite: Bool {
+    package var isWrite: Bool {
         method != "GET" && !path.contains("/oauth2/") && !path.hasSuffix("/freeBusy")
     }
 }
 
 /// A request that reached an account before the `Retry-After` the sandbox had given that account ran out.
-public struct SandboxEarlyRequest: Sendable, Codable {
+package struct SandboxEarlyRequest: Sendable, Codable {
     /// The provider.
-    public let provider: SandboxProvider
+    package let provider: SandboxProvider
     /// The account the bearer token belongs to.
-    public let account: String
+    package let account: String
     /// HTTP method.
-    public let method: String
+    package let method: String
     /// Full request path.
-    public let path: String
+    package let path: String
     /// When the request arrived.
-    public let time: Date
+    package let time: Date
     /// When the account's `Retry-After` ran out (the answer's time plus its seconds).
-    public let allowedAt: Date
+    package let allowedAt: Date
     /// The status of the answer that carried the `Retry-After` (429, 503, 403 …).
-    public let status: Int
+    package let status: Int
 }
 
 /// A small seeded generator (SplitMix64): the same seed gives the same sequence of draws.
-public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
+package struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     /// Creates a generator from a seed.
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -295,22 +295,22 @@ public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
 }
 
 /// The base URLs of a running sandbox.
-public struct SandboxEndpoints: Sendable {
+package struct SandboxEndpoints: Sendable {
     /// `http://HOST:PORT`.
-    public let baseURL: String
+    package let baseURL: String
     /// Google Calendar v3 base (`CALSYNC_GOOGLE_API_URL`).
-    public var googleAPI: String
+    package var googleAPI: String
     /// Google token endpoint (`CALSYNC_GOOGLE_TOKEN_URL`).
-    public var googleToken: String
+    package var googleToken: String
     /// Microsoft Graph v1.0 base (`CALSYNC_MICROSOFT_GRAPH_URL`).
-    public var graph: String
+    package var graph: String
     /// Microsoft token endpoint (`CALSYNC_MICROSOFT_TOKEN_URL`).
-    public var microsoftToken: String
+    package var microsoftToken: String
     /// Control API base.
-    public var control: String
+    package var control: String
 
     /// Derives every base URL from `http://HOST:PORT`.
-    public init(baseURL: String) {
+    package init(baseURL: String) {
         self.baseURL = baseURL
         self.googleAPI = baseURL + "/google/calendar/v3"
         self.googleToken = baseURL + "/google/oauth2/token"

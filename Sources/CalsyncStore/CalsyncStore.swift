@@ -1,47 +1,48 @@
 // CalsyncStore owns PostgreSQL: the connection settings, the client as a Service with a
-// start-up connectivity check, the versioned schema migrations, and (later) the stores behind
-// CalsyncSync's protocols. It must not depend on Redis, the queue engine, HTTP or the CLI.
+// start-up connectivity check, the versioned schema migrations, and the stores behind
+// CalsyncSync's protocols (and the scheduler's reads). It uses CalsyncJobs' batcher only; it must
+// not depend on Redis, the queue engine (CalsyncQueue), HTTP or the CLI.
 import Logging
 import PostgresNIO
 
 /// An error of the PostgreSQL layer: a stable `code` (safe as a metric label) and a message that says what to do.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
+package struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Stable machine-readable code, e.g. `invalid_url`, `unreachable`, `migration_failed`.
-    public var code: String
+    package var code: String
     /// What happened and what to do about it (never contains a password).
-    public var message: String
+    package var message: String
 
     /// Creates an error from its code and message.
-    public init(code: String, message: String) {
+    package init(code: String, message: String) {
         self.code = code
         self.message = message
     }
 
     /// The database URL could not be parsed.
-    public static func invalidURL(_ message: String) -> StoreError {
+    package static func invalidURL(_ message: String) -> StoreError {
         StoreError(code: "invalid_url", message: message)
     }
 
     /// The server could not be reached, or refused us, within the start-up timeout.
-    public static func unreachable(_ message: String) -> StoreError {
+    package static func unreachable(_ message: String) -> StoreError {
         StoreError(code: "unreachable", message: message)
     }
 
     /// A migration failed; the transaction was rolled back.
-    public static func migrationFailed(_ message: String) -> StoreError {
+    package static func migrationFailed(_ message: String) -> StoreError {
         StoreError(code: "migration_failed", message: message)
     }
 
     /// The database holds a migration whose recorded checksum differs from the one in this binary.
-    public static func migrationChanged(_ message: String) -> StoreError {
+    package static func migrationChanged(_ message: String) -> StoreError {
         StoreError(code: "migration_changed", message: message)
     }
 
-    public var description: String { "store error \(code): \(message)" }
+    package var description: String { "store error \(code): \(message)" }
 
     /// `error` as a `StoreError` when PostgreSQL ended a statement at one of calsync's limits
     /// (`statement_timeout`, `lock_timeout`, `idle_in_transaction_timeout`); otherwise `error` itself.
-    public static func translating(_ error: any Error) -> any Error {
+    package static func translating(_ error: any Error) -> any Error {
         if let transaction = error as? PostgresTransactionError, let closureError = transaction.closureError {
             return translating(closureError)
         }
@@ -69,7 +70,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Whether this is one of the timeouts of `translating`: the statement was cut short, not refused.
-    public var isTimeout: Bool {
+    package var isTimeout: Bool {
         ["statement_timeout", "lock_timeout", "idle_in_transaction_timeout"].contains(code)
     }
 }

@@ -3,37 +3,37 @@ import Logging
 import PostgresNIO
 
 /// What `calsync rekey` did (or, on a dry run, would do).
-public struct RekeyReport: Sendable, Equatable {
+package struct RekeyReport: Sendable, Equatable {
     /// Credentials found under an old key that the configured keys can open (dry run: that would be resealed).
-    public var readable = 0
+    package var readable = 0
     /// Credentials resealed under the current key (0 on a dry run).
-    public var resealed = 0
+    package var resealed = 0
     /// Rows that changed while they were being resealed (a refresh or reconnect wrote them meanwhile): left as found.
-    public var changedMeanwhile = 0
+    package var changedMeanwhile = 0
     /// Credentials under an old key that the configured keys cannot open, by key id.
-    public var unreadable: [String: Int] = [:]
+    package var unreadable: [String: Int] = [:]
     /// Credentials that remain under a key other than the current one once the run ended, by key id.
-    public var remaining: [String: Int] = [:]
+    package var remaining: [String: Int] = [:]
 
     /// Creates an empty report.
-    public init() {}
+    package init() {}
 }
 
 /// Reseals every stored connection credential still under an old key with the current key, in batches,
 /// so that an old key can be removed from `CALSYNC_PREVIOUS_ENCRYPTION_KEYS`.
-public struct CredentialRekeyer: Sendable {
+package struct CredentialRekeyer: Sendable {
     let client: PostgresClient
     let logger: Logger
 
     /// Creates a rekeyer on a running client.
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
     /// Walks the connections under old keys in id order, `batchSize` at a time. Each row is updated only if
     /// its key id and sealed bytes are still those read (a refresh or a reconnect meanwhile wins).
-    public func run(sealer: CredentialSealer, dryRun: Bool, batchSize: Int = 500) async throws -> RekeyReport {
+    package func run(sealer: CredentialSealer, dryRun: Bool, batchSize: Int = 500) async throws -> RekeyReport {
         var report = RekeyReport()
         let current = sealer.currentKeyID
         var after = "00000000-0000-0000-0000-000000000000"

@@ -1,18 +1,18 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 import PostgresNIO
 
 /// The PostgreSQL client of a calsync process: a pool (`client`, to run as a `Service`) plus a start-up check.
-public final class Database: Sendable {
+package final class Database: Sendable {
     /// The settings the client was built from.
-    public let configuration: DatabaseConfiguration
+    package let configuration: DatabaseConfiguration
     /// The pooled postgres-nio client; add it to the process's `ServiceGroup` before anything that queries.
-    public let client: PostgresClient
+    package let client: PostgresClient
     private let logger: Logger
 
     /// Creates the client (no connection is opened until `client.run()` and the first query).
-    public init(configuration: DatabaseConfiguration, logger: Logger) {
+    package init(configuration: DatabaseConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.client = PostgresClient(configuration: configuration.clientConfiguration(), backgroundLogger: logger)
@@ -22,12 +22,12 @@ public final class Database: Sendable {
     ///
     /// The pool retries a refused login forever; this check turns a wrong password, a missing database
     /// or a stopped server into one clear `StoreError.unreachable` at start-up instead.
-    public func checkConnectivity(timeout: Duration? = nil) async throws {
+    package func checkConnectivity(timeout: Duration? = nil) async throws {
         try await Self.checkConnectivity(configuration: configuration, timeout: timeout, logger: logger)
     }
 
     /// `checkConnectivity` without a pool: for commands that only need to know the server answers.
-    public static func checkConnectivity(
+    package static func checkConnectivity(
         configuration: DatabaseConfiguration, timeout: Duration? = nil, logger: Logger
     ) async throws {
         let limit = timeout ?? configuration.connectTimeout

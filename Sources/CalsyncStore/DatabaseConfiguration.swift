@@ -2,9 +2,9 @@ import Foundation
 import PostgresNIO
 
 /// Where and how to reach PostgreSQL, parsed from a `postgres://` URL.
-public struct DatabaseConfiguration: Sendable, Equatable {
+package struct DatabaseConfiguration: Sendable, Equatable {
     /// How the connection uses TLS (the URL's `sslmode`).
-    public enum SSLMode: String, Sendable, Equatable {
+    package enum SSLMode: String, Sendable, Equatable {
         /// Plain TCP.
         case disable
         /// TLS, without verifying the server's certificate.
@@ -14,34 +14,34 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     }
 
     /// Host name or address; default `127.0.0.1`.
-    public var host: String
+    package var host: String
     /// TCP port; default 5432.
-    public var port: Int
+    package var port: Int
     /// User name; default `calsync`.
-    public var username: String
+    package var username: String
     /// Password; default none (trust or peer auth).
-    public var password: String?
+    package var password: String?
     /// Database name; default `calsync`.
-    public var database: String
+    package var database: String
     /// TLS mode; default `disable` (the URL's `sslmode`; `prefer`/`allow` are read as `disable`).
-    public var sslMode: SSLMode
+    package var sslMode: SSLMode
     /// The schema to use (`search_path`), when not the server's default; tests isolate themselves with it.
-    public var schema: String?
+    package var schema: String?
     /// How long the start-up connectivity check may take; default 5 s.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
     /// Most connections the pool opens; default 20.
-    public var maximumConnections: Int
+    package var maximumConnections: Int
     /// Limits the server enforces on every connection calsync opens; default 30 s / 10 s / 60 s.
-    public var timeouts: Timeouts
+    package var timeouts: Timeouts
     /// Keep every connection open (the pool opens `maximumConnections` at start and never times them out)
     /// and send no keep-alive queries; default false. The worker sets it: postgres-nio's pool starts an
     /// idle and a keep-alive timer (sleeping tasks) each time a connection goes idle, and a cancelled sleep
     /// holds its memory until its deadline, so a busy worker held ~0.5 KB per query of the last minute
     /// (`make bench`). A connection the server closes is still noticed at once and reopened.
-    public var persistentConnections: Bool
+    package var persistentConnections: Bool
 
     /// Creates a configuration from its parts (defaults: calsync@127.0.0.1:5432/calsync, no TLS).
-    public init(
+    package init(
         host: String = "127.0.0.1", port: Int = 5432, username: String = "calsync", password: String? = nil,
         database: String = "calsync", sslMode: SSLMode = .disable, schema: String? = nil
     ) {
@@ -60,17 +60,17 @@ public struct DatabaseConfiguration: Sendable, Equatable {
 
     /// Server-side limits, sent as start-up parameters of every connection (no extra round trip), so
     /// that one hung statement cannot stall a process: it fails, and its job is retried.
-    public struct Timeouts: Sendable, Equatable {
+    package struct Timeouts: Sendable, Equatable {
         /// `statement_timeout`: longest one statement may run (`.zero`: no limit); default 30 s.
-        public var statement: Duration
+        package var statement: Duration
         /// `lock_timeout`: longest a statement waits for a lock (a row another session holds; `.zero`: no limit); default 10 s.
-        public var lock: Duration
+        package var lock: Duration
         /// `idle_in_transaction_session_timeout`: longest a transaction may sit idle before the server ends
         /// its session (`.zero`: no limit); default 60 s.
-        public var idleInTransaction: Duration
+        package var idleInTransaction: Duration
 
         /// Creates limits (the defaults: 30 s, 10 s, 60 s).
-        public init(statement: Duration = .seconds(30), lock: Duration = .seconds(10), idleInTransaction: Duration = .seconds(60)) {
+        package init(statement: Duration = .seconds(30), lock: Duration = .seconds(10), idleInTransaction: Duration = .seconds(60)) {
             self.statement = statement
             self.lock = lock
             self.idleInTransaction = idleInTransaction
@@ -79,7 +79,7 @@ public struct DatabaseConfiguration: Sendable, Equatable {
         /// What `calsync migrate` uses: no statement limit (an index build on a big table takes its time),
         /// locks waited for at most 60 s (it never queues for ever behind a long transaction with every
         /// worker queued behind it), idle transactions ended after 10 minutes.
-        public static let migration = Timeouts(statement: .zero, lock: .seconds(60), idleInTransaction: .seconds(600))
+        package static let migration = Timeouts(statement: .zero, lock: .seconds(60), idleInTransaction: .seconds(600))
 
         /// The start-up parameters that set them (milliseconds; 0 is no limit).
         var startupParameters: [(String, String)] {
@@ -106,7 +106,7 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     }
 
     /// Parses `postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full]`.
-    public init(url: String, schema: String? = nil) throws {
+    package init(url: String, schema: String? = nil) throws {
         self.init(schema: schema)
         func invalid(_ why: String) -> StoreError {
             .invalidURL(
@@ -203,14 +203,14 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     }
 
     /// The URL with the password replaced by `***`: safe for logs and error messages.
-    public var redactedURL: String {
+    package var redactedURL: String {
         let auth = password == nil ? username : "\(username):***"
         let hostText = host.contains(":") ? "[\(host)]" : host
         return "postgres://\(auth)@\(hostText):\(port)/\(database)?sslmode=\(sslMode.rawValue)"
     }
 
     /// The postgres-nio client configuration for these settings.
-    public func clientConfiguration() -> PostgresClient.Configuration {
+    package func clientConfiguration() -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch sslMode {
         case .disable:

@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import Logging
 import PostgresNIO
 

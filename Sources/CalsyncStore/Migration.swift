@@ -1,21 +1,21 @@
 /// One versioned schema change: SQL statements applied together in one transaction.
-public struct Migration: Sendable {
+package struct Migration: Sendable {
     /// Strictly increasing version number; never reused or renumbered.
-    public var version: Int
+    package var version: Int
     /// Short snake_case name, recorded with the version.
-    public var name: String
+    package var name: String
     /// The statements, run in order (one statement per string: the extended protocol runs one at a time).
-    public var statements: [String]
+    package var statements: [String]
 
     /// Creates a migration.
-    public init(version: Int, name: String, statements: [String]) {
+    package init(version: Int, name: String, statements: [String]) {
         self.version = version
         self.name = name
         self.statements = statements
     }
 
     /// A stable fingerprint of the statements (FNV-1a 64, hex), recorded to notice an edited migration.
-    public var checksum: String {
+    package var checksum: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for statement in statements {
             for byte in statement.utf8 {

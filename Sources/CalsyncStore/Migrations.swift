@@ -1,7 +1,7 @@
 /// The schema of calsync, as an ordered list of migrations. Append new ones; never edit an applied one.
-public enum Migrations {
+package enum Migrations {
     /// Every migration, in version order.
-    public static let all: [Migration] = [
+    package static let all: [Migration] = [
         v1Initial,
         v2Sync,
         v3Scheduler,

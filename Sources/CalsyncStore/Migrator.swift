@@ -2,37 +2,37 @@ import Logging
 import PostgresNIO
 
 /// What one `migrate` run did.
-public struct MigrationReport: Sendable, Equatable {
+package struct MigrationReport: Sendable, Equatable {
     /// Versions and names applied by this run, in order (empty: the schema was up to date).
-    public var applied: [AppliedMigration]
+    package var applied: [AppliedMigration]
     /// The highest version in the database after the run.
-    public var currentVersion: Int
+    package var currentVersion: Int
 
     /// One applied migration.
-    public struct AppliedMigration: Sendable, Equatable {
+    package struct AppliedMigration: Sendable, Equatable {
         /// Its version number.
-        public var version: Int
+        package var version: Int
         /// Its name.
-        public var name: String
+        package var name: String
     }
 }
 
 /// Applies `Migrations.all` idempotently: each pending migration in its own transaction, runs serialized by an
 /// advisory lock, with the longer limits of `DatabaseConfiguration.Timeouts.migration`.
-public struct Migrator: Sendable {
+package struct Migrator: Sendable {
     /// Where to migrate (one direct connection is opened per run; no pool needed).
-    public let configuration: DatabaseConfiguration
+    package let configuration: DatabaseConfiguration
     /// The schema migrated (nil: the connection's default `search_path`).
-    public let schema: String?
+    package let schema: String?
     /// The migrations to apply (default: all of calsync's).
-    public let migrations: [Migration]
+    package let migrations: [Migration]
     private let logger: Logger
 
     /// Lock class of calsync's migration advisory lock (the second key is the schema's hash).
     static let lockClass: Int32 = 4_207_113
 
     /// Creates a migrator for `configuration` (its schema is created when missing).
-    public init(configuration: DatabaseConfiguration, logger: Logger, migrations: [Migration] = Migrations.all) {
+    package init(configuration: DatabaseConfiguration, logger: Logger, migrations: [Migration] = Migrations.all) {
         self.configuration = configuration
         self.schema = configuration.schema
         self.migrations = migrations.sorted { $0.version < $1.version }
@@ -40,7 +40,7 @@ public struct Migrator: Sendable {
     }
 
     /// Creates a migrator for `database` (its configured schema is created when missing).
-    public init(database: Database, logger: Logger, migrations: [Migration] = Migrations.all) {
+    package init(database: Database, logger: Logger, migrations: [Migration] = Migrations.all) {
         self.configuration = database.configuration
         self.schema = database.configuration.schema
         self.migrations = migrations.sorted { $0.version < $1.version }
@@ -48,7 +48,7 @@ public struct Migrator: Sendable {
     }
 
     /// Applies every pending migration and returns what it did; a concurrent run waits for this one and then finds nothing to do.
-    public func migrate() async throws -> MigrationReport {
+    package func migrate() async throws -> MigrationReport {
         let lockName = schema ?? "public"
         let logger = self.logger
         let migrations = self.migrations

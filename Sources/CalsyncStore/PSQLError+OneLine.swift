@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import PostgresNIO
 
 // postgres-nio's errors describe themselves either as a generic placeholder (`description`) or as a

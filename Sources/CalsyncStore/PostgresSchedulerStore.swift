@@ -5,20 +5,20 @@ import PostgresNIO
 
 /// What the scheduler asks PostgreSQL: due imports (claimed and rescheduled in one statement per
 /// batch), tokens close to expiry, and parked changes ready to replay. Every value is a bind parameter.
-public struct PostgresSchedulerStore: Sendable {
+package struct PostgresSchedulerStore: Sendable {
     /// One connection whose import is due now.
-    public struct DueImport: Sendable, Hashable {
+    package struct DueImport: Sendable, Hashable {
         /// The member whose calendar to import.
-        public var memberID: String
+        package var memberID: String
         /// `google`, `microsoft` or `caldav`.
-        public var provider: String
+        package var provider: String
         /// Whether this import is the daily full resync (it replaces the regular import).
-        public var fullResync: Bool
+        package var fullResync: Bool
         /// The connection's import interval in seconds (the dedup marker lives this long).
-        public var intervalSeconds: Int
+        package var intervalSeconds: Int
 
         /// Creates a due import.
-        public init(memberID: String, provider: String, fullResync: Bool, intervalSeconds: Int) {
+        package init(memberID: String, provider: String, fullResync: Bool, intervalSeconds: Int) {
             self.memberID = memberID
             self.provider = provider
             self.fullResync = fullResync
@@ -27,28 +27,28 @@ public struct PostgresSchedulerStore: Sendable {
     }
 
     /// How one claim of due imports turned out.
-    public struct ImportBatch: Sendable {
+    package struct ImportBatch: Sendable {
         /// Connections to import now.
-        public var due: [DueImport]
+        package var due: [DueImport]
         /// New connections (no `next_import_at` yet) that got a first time spread over one interval: nothing to enqueue.
-        public var scheduled: Int
+        package var scheduled: Int
         /// Rows the statement touched (`due.count + scheduled`); fewer than the limit means no more is due.
-        public var touched: Int { due.count + scheduled }
+        package var touched: Int { due.count + scheduled }
     }
 
     /// One connection whose access token expires within the margin.
-    public struct DueRefresh: Sendable, Hashable {
+    package struct DueRefresh: Sendable, Hashable {
         /// The member.
-        public var memberID: String
+        package var memberID: String
         /// `google` or `microsoft`.
-        public var provider: String
+        package var provider: String
     }
 
     let client: PostgresClient
     let logger: Logger
 
     /// Creates a store over a running client.
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -58,7 +58,7 @@ public struct PostgresSchedulerStore: Sendable {
     /// connection never scheduled, `now + interval·random` (so a fleet of new connections never fires at once;
     /// its daily full resync is spread over the day the same way). A connection whose last full resync is
     /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import.
-    public func claimDueImports(
+    package func claimDueImports(
         limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int
     ) async throws -> ImportBatch {
         let rows = try await client.query(
@@ -108,7 +108,7 @@ public struct PostgresSchedulerStore: Sendable {
     /// connection that is not active, only exports, or belongs to an ineligible organization (when it can
     /// import again it gets a first time spread over one interval); moved past `rate_limited_until`, plus
     /// jitter, for a rate-limited one. Returns how many rows changed.
-    public func reconcileNextImports(defaultIntervalSeconds: Int, jitter: Double) async throws -> Int {
+    package func reconcileNextImports(defaultIntervalSeconds: Int, jitter: Double) async throws -> Int {
         var changed = 0
         let cleared = try await client.query(
             """
@@ -136,7 +136,7 @@ public struct PostgresSchedulerStore: Sendable {
 
     /// Up to `limit` active connections of eligible organizations (Google, Microsoft) whose access token
     /// expires within `marginSeconds`, after the key `after` (keyset pagination by member and provider).
-    public func dueRefreshes(marginSeconds: Int, after: DueRefresh?, limit: Int) async throws -> [DueRefresh] {
+    package func dueRefreshes(marginSeconds: Int, after: DueRefresh?, limit: Int) async throws -> [DueRefresh] {
         let afterMember = after?.memberID ?? ""
         let afterProvider = after?.provider ?? ""
         let rows = try await client.query(
@@ -163,7 +163,7 @@ public struct PostgresSchedulerStore: Sendable {
     /// export connection is active (the same rule and marking as `PostgresSyncStore.takeParkedChanges`,
     /// for many members in one statement): exports of appointments that already ended are dropped, the
     /// rest are marked as enqueued and returned.
-    public func takeReplayableParkedChanges(memberLimit: Int) async throws -> [ParkedChange] {
+    package func takeReplayableParkedChanges(memberLimit: Int) async throws -> [ParkedChange] {
         let rows = try await client.query(
             """
             WITH ready AS (

@@ -5,14 +5,14 @@ import PostgresNIO
 
 /// The PostgreSQL implementation of CalsyncSync's `SyncStore`: one statement (or one transaction) per
 /// method, every value a bind parameter.
-public struct PostgresSyncStore: SyncStore {
+package struct PostgresSyncStore: SyncStore {
     let client: PostgresClient
     let logger: Logger
     let recorder: ExportRecordBatcher
     let intents: WriteIntentBatcher
 
     /// Creates a store over a running client.
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
         self.recorder = ExportRecordBatcher(client: client, logger: logger)
@@ -49,7 +49,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func memberState(_ memberID: String) async throws -> MemberSyncState? {
+    package func memberState(_ memberID: String) async throws -> MemberSyncState? {
         try await translatingTimeouts {
             var rows: [MemberRow] = []
             for try await row in try await client.execute(MemberStateStatement(memberID: memberID), logger: logger) {
@@ -59,7 +59,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
+    package func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
         try await translatingTimeouts {
             var rows: [MemberRow] = []
             var view = ExportView(state: nil, olderUnsettledUntil: nil, sameRevisionUnsettledUntil: nil)
@@ -98,7 +98,7 @@ public struct PostgresSyncStore: SyncStore {
         return state
     }
 
-    public func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence {
+    package func exportState(memberID: String, appointmentID: String, revision: Int64) async throws -> ExportFence {
         try await translatingTimeouts {
             let statement = ExportStateStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
             for try await view in try await client.execute(statement, logger: logger) {
@@ -108,7 +108,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func recordExport(
+    package func recordExport(
         memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?,
         writeToken: String?
     ) async throws -> Bool {
@@ -121,12 +121,12 @@ public struct PostgresSyncStore: SyncStore {
                 verifyAfter: state.verifyAfter))
     }
 
-    public func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {
+    package func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {
         // Concurrent jobs' intents share statements; alone, this is one single-row statement.
         try await translatingTimeouts { try await intents.record(intent) }
     }
 
-    public func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws {
+    package func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws {
         try await translatingTimeouts {
             try await client.query(
                 "DELETE FROM export_write_intents WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND token = \(token)",
@@ -134,7 +134,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func recordVerification(
+    package func recordVerification(
         memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool {
         try await translatingTimeouts { try await transaction { connection in
@@ -162,7 +162,7 @@ public struct PostgresSyncStore: SyncStore {
         } }
     }
 
-    public func recordOutboundAttempt(connectionID: String, error: String?) async throws {
+    package func recordOutboundAttempt(connectionID: String, error: String?) async throws {
         try await query(
             """
             UPDATE calendar_connections SET last_outbound_sync_at = now(), last_outbound_error = \(error), updated_at = now()
@@ -170,7 +170,7 @@ public struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
-    public func recordRateLimited(connectionID: String, until: Date) async throws {
+    package func recordRateLimited(connectionID: String, until: Date) async throws {
         try await query(
             """
             UPDATE calendar_connections SET rate_limited_until = \(until), updated_at = now()
@@ -178,7 +178,7 @@ public struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
-    public func recordInboundAttempt(connectionID: String, error: String?) async throws {
+    package func recordInboundAttempt(connectionID: String, error: String?) async throws {
         try await query(
             """
             UPDATE calendar_connections SET last_inbound_sync_at = now(), last_inbound_error = \(error), updated_at = now()
@@ -186,7 +186,7 @@ public struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
-    public func park(_ change: ParkedChange) async throws {
+    package func park(_ change: ParkedChange) async throws {
         let payload = String(decoding: change.payload, as: UTF8.self)
         try await query(
             """
@@ -202,7 +202,7 @@ public struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
-    public func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange] {
+    package func takeParkedChanges(memberID: String, now: Date) async throws -> [ParkedChange] {
         try await translatingTimeouts {
             let rows = try await query(
                 """
@@ -235,7 +235,7 @@ public struct PostgresSyncStore: SyncStore {
         return changes
     }
 
-    public func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord {
+    package func saveConnection(_ connection: NewConnection) async throws -> ConnectionRecord {
         try await translatingTimeouts {
             let sealed = ByteBuffer(bytes: connection.credentials.sealed)
             let rows = try await query(
@@ -275,7 +275,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool {
+    package func connectionSaved(byJob jobID: String, memberID: String, provider: ProviderKind) async throws -> Bool {
         try await translatingTimeouts {
             let rows = try await client.query(
                 """
@@ -288,7 +288,7 @@ public struct PostgresSyncStore: SyncStore {
     }
 
     @discardableResult
-    public func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool {
+    package func setStatus(connectionID: String, status: ConnectionStatus, detail: String?) async throws -> Bool {
         try await translatingTimeouts {
             let rows = try await query(
                 """
@@ -301,7 +301,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func disconnect(connectionID: String, detail: String) async throws {
+    package func disconnect(connectionID: String, detail: String) async throws {
         let logger = self.logger
         try await transaction { connection in
             // The connection row first: busy writes lock it (FOR SHARE) before their blocks, so a disconnect
@@ -328,7 +328,7 @@ public struct PostgresSyncStore: SyncStore {
         return false
     }
 
-    public func withCredentialLock(
+    package func withCredentialLock(
         connectionID: String,
         _ body: @Sendable (SealedCredentials?) async throws -> CredentialUpdate
     ) async throws -> SealedCredentials? {
@@ -363,7 +363,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor? {
+    package func cursor(connectionID: String, calendarID: String) async throws -> SyncCursor? {
         try await translatingTimeouts {
             let rows = try await query(
                 """
@@ -374,7 +374,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func replaceBusyBlocks(
+    package func replaceBusyBlocks(
         connectionID: String, memberID: String, calendarID: String, window: DateInterval, events: [BusyEvent],
         scope: BusyReadScope
     ) async throws -> ImportCounts {
@@ -426,7 +426,7 @@ public struct PostgresSyncStore: SyncStore {
         }
     }
 
-    public func applyBusyChanges(
+    package func applyBusyChanges(
         connectionID: String, memberID: String, calendarID: String, upserts: [BusyEvent], removedEventIDs: [String],
         cursor: SyncCursor?
     ) async throws -> ImportCounts {

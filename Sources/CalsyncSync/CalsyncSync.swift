@@ -1,4 +1,5 @@
 // CalsyncSync owns the domain rules of sync: the job payloads of the contract, the
 // `CalendarProvider` protocol the provider clients implement, appointment rendering,
-// busy rules, and (with the sync issue) the handlers and the store protocol.
-// It must not depend on HTTP, SQL or Redis types: clients and stores plug in behind protocols.
+// busy rules, the handlers and the store protocol. It imports only CalsyncJobs, Crypto, Logging,
+// Metrics and Foundation: no Redis, PostgreSQL, NIO or HTTP module (scripts/check-imports.sh fails
+// otherwise); provider clients, stores, locks and limiters plug in behind protocols.

@@ -24,9 +24,7 @@ struct DeadCommand: AsyncParsableCommand {
         try await CommandSupport.run {
             let configuration = try await CommandSupport.configuration(requiring: .redis)
             let logger = CommandSupport.logger(configuration, label: "calsync.dead")
-            let operations = try await QueueOperations.connect(configuration: configuration, logger: logger)
-            defer { operations.close() }
-            print(try await body(operations))
+            print(try await QueueOperations.withConnection(configuration: configuration, logger: logger) { try await body($0) })
         }
     }
 

@@ -28,9 +28,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         try await CommandSupport.run {
             let configuration = try await CommandSupport.configuration(requiring: .redis)
             let logger = CommandSupport.logger(configuration, label: "calsync.enqueue")
-            let operations = try await QueueOperations.connect(configuration: configuration, logger: logger)
-            defer { operations.close() }
-            print(try await operations.enqueue(type: type, payload: payload, id: id))
+            print(try await QueueOperations.withConnection(configuration: configuration, logger: logger) { try await $0.enqueue(type: type, payload: payload, id: id) })
         }
     }
 }

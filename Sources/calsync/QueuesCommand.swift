@@ -21,9 +21,7 @@ struct QueuesCommand: AsyncParsableCommand {
         try await CommandSupport.run {
             let configuration = try await CommandSupport.configuration(requiring: .redis)
             let logger = CommandSupport.logger(configuration, label: "calsync.queues")
-            let operations = try await QueueOperations.connect(configuration: configuration, logger: logger)
-            defer { operations.close() }
-            print(try await operations.queues(json: json))
+            print(try await QueueOperations.withConnection(configuration: configuration, logger: logger) { try await $0.queues(json: json) })
         }
     }
 }

@@ -3,6 +3,7 @@ import CalsyncSandbox
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `calsync sandbox`: serves the emulated Google Calendar, Microsoft Graph and token endpoints.
 struct SandboxCommand: AsyncParsableCommand {

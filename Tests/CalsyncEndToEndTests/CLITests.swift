@@ -128,7 +128,7 @@ struct CLITests {
     func deadLetters() async throws {
         let prefix = TestEnvironment.uniqueName("cli")
         let env = Self.workerEnvironment(prefix: prefix)
-        let redis = RedisClient(
+        let redis = RedisClient.running(
             configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: Logger(label: "test"), poolSize: 1)
         defer { redis.close() }
         let garbage = "this is {not json \u{00e9} \u{1b}[2J\u{1b}]0;owned\u{07}\r\n"

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncSandbox
 import CalsyncSync

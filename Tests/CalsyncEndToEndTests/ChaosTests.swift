@@ -1,4 +1,6 @@
+import CalsyncJobs
 import CalsyncQueue
+import CalsyncRedis
 import CalsyncSandbox
 import CalsyncSync
 import CalsyncTestSupport

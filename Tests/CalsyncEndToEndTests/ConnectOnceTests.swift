@@ -1,4 +1,7 @@
+import CalsyncQueue
+import CalsyncRedis
 import CalsyncSandbox
+import CalsyncTestSupport
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import CalsyncRedis
 import CalsyncSandbox
 import Foundation
 import Testing

@@ -27,7 +27,7 @@ struct PostgresRestartTests {
             "CALSYNC_METRICS_PORT": "0", "CALSYNC_SHUTDOWN_GRACE_SECONDS": "2", "CALSYNC_JOB_LEASE_SECONDS": "5",
         ]
         #expect(try await CLIProcess.run(["migrate"], environment: env).status == 0)
-        let redis = RedisClient(
+        let redis = RedisClient.running(
             configuration: try RedisConfiguration(url: servers.redisURL), logger: Logger(label: "test"), poolSize: 1)
         defer { redis.close() }
         func done() async throws -> [String] {

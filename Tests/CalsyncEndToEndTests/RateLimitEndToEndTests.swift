@@ -1,3 +1,4 @@
+import CalsyncQueue
 import CalsyncSandbox
 import Foundation
 import Testing

@@ -1,4 +1,6 @@
 import CalsyncRedis
+import CalsyncSandbox
+import CalsyncSync
 import CalsyncTestSupport
 import Foundation
 import PostgresNIO

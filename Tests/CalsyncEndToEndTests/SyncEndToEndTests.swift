@@ -1,3 +1,5 @@
+import CalsyncQueue
+import CalsyncRedis
 import CalsyncSandbox
 import CalsyncSync
 import Foundation

@@ -60,7 +60,7 @@ final class WorkerProcess: @unchecked Sendable {
 
 /// A Redis client on `url`; fails loudly (naming `make test`) when it is not reachable.
 func connect(_ url: String, poolSize: Int = 4) async throws -> RedisClient {
-    let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: e2eLogger, poolSize: poolSize)
+    let client = RedisClient.running(configuration: try RedisConfiguration(url: url), logger: e2eLogger, poolSize: poolSize)
     do {
         _ = try await client.send(["PING"])
     } catch {
@@ -150,7 +150,7 @@ final class PrivateRedis: @unchecked Sendable {
             environment: ProcessInfo.processInfo.environment, stdoutPath: "/dev/null", stderrPath: "/dev/null")
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
-            let probe = RedisClient(configuration: try RedisConfiguration(url: url), logger: e2eLogger, poolSize: 1)
+            let probe = RedisClient.running(configuration: try RedisConfiguration(url: url), logger: e2eLogger, poolSize: 1)
             let alive = (try? await probe.send(["PING"])) != nil
             probe.close()
             if alive { return }
@@ -161,7 +161,7 @@ final class PrivateRedis: @unchecked Sendable {
 
     /// Stops the server with SHUTDOWN (it writes its AOF) and waits for it to exit.
     func shutdown() async {
-        let client = RedisClient(configuration: (try? RedisConfiguration(url: url)) ?? RedisConfiguration(), logger: e2eLogger, poolSize: 1)
+        let client = RedisClient.running(configuration: (try? RedisConfiguration(url: url)) ?? RedisConfiguration(), logger: e2eLogger, poolSize: 1)
         _ = try? await client.send(["SHUTDOWN"])
         client.close()
         _ = await process?.wait(timeout: .seconds(5))

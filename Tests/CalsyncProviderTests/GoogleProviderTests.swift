@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CalsyncGoogle
 import CalsyncHTTP
 import CalsyncSandbox

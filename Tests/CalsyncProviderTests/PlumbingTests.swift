@@ -14,7 +14,7 @@ struct PlumbingTests {
         #expect(ProviderTime.parseDateTime("2026-11-23T06:00:00-08:00") == utc)
         #expect(ProviderTime.parseDateTime("2026-11-23T14:00:00.0000000") == utc)
         #expect(ProviderTime.parseDateTime("2026-11-23T14:00:00.500Z")?.timeIntervalSince1970 == 1_795_442_400.5)
-        for bad in ["", "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T14:00:00+0900", "garbage-garbage-garbage", "2026-11-23T14:00:00Zjunk", "2026-02-29T10:00:00Z", "2026-04-31T10:00:00Z", "2026-11-23T14:00:00.Z"] {
+        for bad in ["", "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T14:00:00+0900", "garbage-garbage-garbage", "2026-11-23T14:00:00Zjunk", "2026-02-29T10:00:00Z", "2026-04-31T10:00:00Z", "2026-11-23T14:00:00.Z", "2026-11-23T14:00:00+24:00"] {
             #expect(ProviderTime.parseDateTime(bad) == nil, "\(bad)")
         }
         #expect(ProviderTime.parseDateTime("2028-02-29T10:00:00Z") != nil, "a leap day")

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncRedis
 import CalsyncTestSupport
 import Foundation
@@ -17,7 +18,7 @@ let testLogger: Logger = {
 /// A Redis client on the test server; fails the test loudly (naming `make test`) when Redis is missing.
 func makeRedis(poolSize: Int = 4) async throws -> RedisClient {
     let configuration = try RedisConfiguration(url: TestEnvironment.redisURL)
-    let client = RedisClient(configuration: configuration, logger: testLogger, poolSize: poolSize)
+    let client = RedisClient.running(configuration: configuration, logger: testLogger, poolSize: poolSize)
     do {
         _ = try await client.send(["PING"])
     } catch {

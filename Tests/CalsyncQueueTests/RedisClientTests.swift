@@ -106,7 +106,7 @@ struct RedisClientTests {
     @Test func unreachableServerThrowsConnectionFailed() async throws {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: 1)
         configuration.connectTimeout = .milliseconds(200)
-        let redis = RedisClient(configuration: configuration, logger: testLogger, poolSize: 1)
+        let redis = RedisClient.running(configuration: configuration, logger: testLogger, poolSize: 1)
         defer { redis.close() }
         do {
             _ = try await redis.send(["PING"])
@@ -126,7 +126,7 @@ struct RedisClientTests {
         do {
             let base = try RedisConfiguration(url: TestEnvironment.redisURL)
             let url = "redis://\(user):\(password)@\(base.host):\(base.port)/\(base.database)"
-            let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: testLogger, poolSize: 1)
+            let client = RedisClient.running(configuration: try RedisConfiguration(url: url), logger: testLogger, poolSize: 1)
             defer { client.close() }
             #expect(try await client.send(["SET", "\(prefix):k", "v"]) == .status("OK"))
             #expect(try await client.send(["ACL", "WHOAMI"]).string == user)
@@ -135,7 +135,7 @@ struct RedisClientTests {
 
             var wrong = try RedisConfiguration(url: url)
             wrong.password = "not-the-password"
-            let refused = RedisClient(configuration: wrong, logger: testLogger, poolSize: 1)
+            let refused = RedisClient.running(configuration: wrong, logger: testLogger, poolSize: 1)
             defer { refused.close() }
             do {
                 _ = try await refused.send(["PING"])

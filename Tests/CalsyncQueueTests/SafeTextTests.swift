@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncRedis
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 import Testing
 

@@ -1,5 +1,10 @@
 import CalsyncApp
+import CalsyncJobs
+import CalsyncQueue
+import CalsyncRedis
+import CalsyncStore
 import Foundation
+import Logging
 import Testing
 
 @Suite("CalsyncConfiguration")

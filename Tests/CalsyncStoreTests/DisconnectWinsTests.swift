@@ -1,7 +1,9 @@
+import CalsyncJobs
 import CalsyncQueue
 @testable import CalsyncStore
 @testable import CalsyncSync
 import Foundation
+import PostgresNIO
 import Synchronization
 import Testing
 

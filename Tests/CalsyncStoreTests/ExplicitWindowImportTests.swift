@@ -2,6 +2,8 @@ import CalsyncQueue
 import CalsyncStore
 import CalsyncSync
 import Foundation
+import PostgresNIO
+import Synchronization
 import Testing
 
 /// Contract §4: an `import_window` over an explicit window changes only busy blocks that overlap that

@@ -1,6 +1,7 @@
 @testable import CalsyncApp
 import CalsyncRedis
 import CalsyncSync
+@testable import CalsyncSyncRedis
 import CalsyncTestSupport
 import Foundation
 import Logging
@@ -12,7 +13,7 @@ struct RateLimiterTests {
     static func withLimiter(
         _ limits: ProviderRateLimits, _ body: (RedisRateLimiter, RateScope) async throws -> Void
     ) async throws {
-        let redis = RedisClient(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: Logger(label: "test"), poolSize: 2)
+        let redis = RedisClient.running(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: Logger(label: "test"), poolSize: 2)
         defer { redis.close() }
         do {
             _ = try await redis.send(["PING"])

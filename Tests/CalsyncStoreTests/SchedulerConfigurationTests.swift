@@ -1,4 +1,5 @@
 import CalsyncApp
+import CalsyncScheduler
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import CalsyncApp
 import CalsyncRedis
+import CalsyncScheduler
 import CalsyncStore
 import CalsyncTestSupport
 import Foundation
@@ -17,7 +18,7 @@ struct SchedulerTickTests {
             let prefix = TestEnvironment.uniqueName("sched")
             var logger = Logger(label: "calsync.test.scheduler")
             logger.logLevel = .warning
-            let redis = RedisClient(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: logger)
+            let redis = RedisClient.running(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: logger)
             defer { redis.close() }
             let configuration = Scheduler.Configuration(prefix: prefix)
             let scheduler = Scheduler(

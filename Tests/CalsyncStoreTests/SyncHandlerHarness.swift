@@ -1,8 +1,10 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncStore
 @testable import CalsyncSync
 import Foundation
 import Logging
+import PostgresNIO
 import Synchronization
 import Testing
 

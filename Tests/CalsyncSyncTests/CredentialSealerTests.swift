@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import CalsyncSync
 import Foundation
 import Testing

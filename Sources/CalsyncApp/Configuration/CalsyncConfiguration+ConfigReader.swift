@@ -3,6 +3,7 @@ import CalsyncStore
 import Configuration
 import Foundation
 import Logging
+import SystemPackage
 
 // Every key calsync reads, in one place. A key `calsync.worker.concurrency` is the environment
 // variable `CALSYNC_WORKER_CONCURRENCY`; a `.env` file named by CALSYNC_CONFIG_FILE may set the same
@@ -10,20 +11,20 @@ import Logging
 
 extension CalsyncConfiguration {
     /// Which values a command cannot run without (the others keep their defaults when unset).
-    public struct Requirements: OptionSet, Sendable {
+    package struct Requirements: OptionSet, Sendable {
         /// The raw bit set.
-        public let rawValue: Int
+        package let rawValue: Int
         /// Creates a set from its bits.
-        public init(rawValue: Int) { self.rawValue = rawValue }
+        package init(rawValue: Int) { self.rawValue = rawValue }
 
         /// A valid `CALSYNC_REDIS_URL` (queues, dead, enqueue, worker).
-        public static let redis = Requirements(rawValue: 1 << 0)
+        package static let redis = Requirements(rawValue: 1 << 0)
         /// A valid `CALSYNC_DATABASE_URL` (migrate, worker).
-        public static let database = Requirements(rawValue: 1 << 1)
+        package static let database = Requirements(rawValue: 1 << 1)
         /// A valid `CALSYNC_ENCRYPTION_KEY` and provider URLs (worker).
-        public static let encryptionKey = Requirements(rawValue: 1 << 2)
+        package static let encryptionKey = Requirements(rawValue: 1 << 2)
         /// Everything a worker needs.
-        public static let worker: Requirements = [.redis, .database, .encryptionKey]
+        package static let worker: Requirements = [.redis, .database, .encryptionKey]
     }
 
     /// Variables whose values never appear in logs or access reports.
@@ -33,7 +34,7 @@ extension CalsyncConfiguration {
     ]
 
     /// Reads the configuration from `environment` (default: the process's) over the `.env` file named by `CALSYNC_CONFIG_FILE`.
-    public static func load(
+    package static func load(
         requiring requirements: Requirements,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> CalsyncConfiguration {
@@ -62,7 +63,7 @@ extension CalsyncConfiguration {
     }
 
     /// Reads every key from `reader` and validates what `requirements` names; throws one `ConfigurationError`.
-    public init(reader: ConfigReader, requiring requirements: Requirements) throws {
+    package init(reader: ConfigReader, requiring requirements: Requirements) throws {
         self.init()
         let values = Values(reader: reader)
 
@@ -200,7 +201,7 @@ extension CalsyncConfiguration {
     }
 
     /// The Redis settings, from `redis.url`; throws a `ConfigurationError` naming `CALSYNC_REDIS_URL`.
-    public func redisConfiguration() throws -> RedisConfiguration {
+    package func redisConfiguration() throws -> RedisConfiguration {
         do {
             return try RedisConfiguration(url: redis.url)
         } catch {
@@ -212,7 +213,7 @@ extension CalsyncConfiguration {
     }
 
     /// The PostgreSQL settings, from `database`; throws a `ConfigurationError` naming `CALSYNC_DATABASE_URL`.
-    public func databaseConfiguration() throws -> DatabaseConfiguration {
+    package func databaseConfiguration() throws -> DatabaseConfiguration {
         var parsed: DatabaseConfiguration
         do {
             parsed = try DatabaseConfiguration(url: database.url, schema: database.schema)

@@ -1,15 +1,16 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 
 extension CalsyncConfiguration {
     /// The job types of contract §2 that every worker knows (their ready lists are always reported).
-    public static let contractJobTypes: [String] = [
+    package static let contractJobTypes: [String] = [
         "connect_calendar", "disconnect_calendar", "export_appointment", "delete_external_event", "import_window",
         "refresh_token",
     ]
 
     /// The queue engine's settings from this configuration.
-    public var queueConfiguration: QueueConfiguration {
+    package var queueConfiguration: QueueConfiguration {
         var queue = QueueConfiguration(prefix: redis.prefix)
         queue.leaseDuration = worker.leaseDuration
         queue.maxLeaseExpiries = worker.maxLeaseExpiries
@@ -23,7 +24,7 @@ extension CalsyncConfiguration {
     }
 
     /// The worker loop's settings from this configuration.
-    public var workerConfiguration: WorkerConfiguration {
+    package var workerConfiguration: WorkerConfiguration {
         var configuration = WorkerConfiguration()
         configuration.concurrency = worker.concurrency
         configuration.perTypeLimits = worker.typeConcurrency

@@ -1,39 +1,40 @@
 import CalsyncStore
+import CalsyncSyncRedis
 import Logging
 
 /// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).
-public struct CalsyncConfiguration: Sendable {
+package struct CalsyncConfiguration: Sendable {
     /// Redis, where the job queues live.
-    public struct Redis: Sendable {
+    package struct Redis: Sendable {
         /// `CALSYNC_REDIS_URL`; default `redis://127.0.0.1:6379/0`.
-        public var url: String
+        package var url: String
         /// `CALSYNC_REDIS_PREFIX`: prefix of every key; default `calsync` (`{calsync}` on Redis Cluster).
-        public var prefix: String
+        package var prefix: String
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.url = "redis://127.0.0.1:6379/0"
             self.prefix = "calsync"
         }
     }
 
     /// PostgreSQL, where results land.
-    public struct Database: Sendable {
+    package struct Database: Sendable {
         /// `CALSYNC_DATABASE_URL`; default `postgres://calsync@127.0.0.1:5432/calsync`.
-        public var url: String
+        package var url: String
         /// `CALSYNC_DATABASE_SCHEMA`: `search_path` to use; default none (the server's default).
-        public var schema: String?
+        package var schema: String?
         /// `CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS`: start-up connectivity check limit; default 5.
-        public var connectTimeout: Duration
+        package var connectTimeout: Duration
         /// `CALSYNC_DATABASE_MAX_CONNECTIONS`: pool size; default 20.
-        public var maxConnections: Int
+        package var maxConnections: Int
         /// `CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS`, `CALSYNC_DATABASE_LOCK_TIMEOUT_MS`,
         /// `CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS`: server-side limits of every connection
         /// (0 = none); default 30,000 / 10,000 / 60,000 ms. `calsync migrate` uses its own, longer ones.
-        public var timeouts: DatabaseConfiguration.Timeouts
+        package var timeouts: DatabaseConfiguration.Timeouts
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.url = "postgres://calsync@127.0.0.1:5432/calsync"
             self.schema = nil
             self.connectTimeout = .seconds(5)
@@ -43,41 +44,41 @@ public struct CalsyncConfiguration: Sendable {
     }
 
     /// The key that seals provider credentials.
-    public struct Encryption: Sendable {
+    package struct Encryption: Sendable {
         /// `CALSYNC_ENCRYPTION_KEY` decoded: 32 bytes; default none (the worker refuses to start without it).
-        public var key: [UInt8]?
+        package var key: [UInt8]?
         /// `CALSYNC_PREVIOUS_ENCRYPTION_KEYS` decoded: older keys that still open credentials sealed
         /// before a rotation (new seals always use `key`); default none.
-        public var previousKeys: [[UInt8]]
+        package var previousKeys: [[UInt8]]
 
         /// Creates the defaults (no key).
-        public init() {
+        package init() {
             self.key = nil
             self.previousKeys = []
         }
     }
 
     /// One OAuth provider (Google or Microsoft): client and endpoints.
-    public struct Provider: Sendable {
+    package struct Provider: Sendable {
         /// `CALSYNC_<PROVIDER>_CLIENT_ID`; default none.
-        public var clientID: String?
+        package var clientID: String?
         /// `CALSYNC_<PROVIDER>_CLIENT_SECRET`; default none.
-        public var clientSecret: String?
+        package var clientSecret: String?
         /// API base (`CALSYNC_GOOGLE_API_URL` / `CALSYNC_MICROSOFT_GRAPH_URL`).
-        public var apiURL: String
+        package var apiURL: String
         /// Token endpoint (`CALSYNC_<PROVIDER>_TOKEN_URL`).
-        public var tokenURL: String
+        package var tokenURL: String
         /// Requests per minute for the whole app, shared by every worker (0 = no limit).
         /// `CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE` (Google's project quota: 10,000); Microsoft has none (0).
-        public var appRequestsPerMinute: Int
+        package var appRequestsPerMinute: Int
         /// Requests per minute per connection (0 = no limit): `CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE`
         /// (600, Google's per-user quota), `CALSYNC_MICROSOFT_MAILBOX_REQUESTS_PER_MINUTE` (1,000: 10,000 per 10 minutes).
-        public var connectionRequestsPerMinute: Int
+        package var connectionRequestsPerMinute: Int
         /// Concurrent requests per connection (0 = no limit): `CALSYNC_MICROSOFT_MAILBOX_CONCURRENCY` (4); Google 0.
-        public var connectionConcurrency: Int
+        package var connectionConcurrency: Int
 
         /// Creates a provider's settings with its default endpoints and limits.
-        public init(
+        package init(
             apiURL: String, tokenURL: String, appRequestsPerMinute: Int = 0, connectionRequestsPerMinute: Int = 0,
             connectionConcurrency: Int = 0
         ) {
@@ -91,14 +92,14 @@ public struct CalsyncConfiguration: Sendable {
         }
 
         /// Google's defaults.
-        public static var googleDefaults: Provider {
+        package static var googleDefaults: Provider {
             Provider(
                 apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token",
                 appRequestsPerMinute: 10_000, connectionRequestsPerMinute: 600)
         }
 
         /// Microsoft's defaults.
-        public static var microsoftDefaults: Provider {
+        package static var microsoftDefaults: Provider {
             Provider(
                 apiURL: "https://graph.microsoft.com/v1.0",
                 tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
@@ -106,7 +107,7 @@ public struct CalsyncConfiguration: Sendable {
         }
 
         /// The limits as the rate limiter takes them.
-        public var rateLimits: ProviderRateLimits {
+        package var rateLimits: ProviderRateLimits {
             ProviderRateLimits(
                 appPerSecond: appRequestsPerMinute > 0 ? Double(appRequestsPerMinute) / 60 : nil,
                 connectionPerSecond: connectionRequestsPerMinute > 0 ? Double(connectionRequestsPerMinute) / 60 : nil,
@@ -115,37 +116,37 @@ public struct CalsyncConfiguration: Sendable {
     }
 
     /// The worker loop and leases.
-    public struct Worker: Sendable {
+    package struct Worker: Sendable {
         /// `CALSYNC_WORKER_CONCURRENCY`: jobs in flight per process; default 64.
-        public var concurrency: Int
+        package var concurrency: Int
         /// `CALSYNC_TYPE_CONCURRENCY`: per-type caps, e.g. `import_window=16,refresh_token=8`; default none.
-        public var typeConcurrency: [String: Int]
+        package var typeConcurrency: [String: Int]
         /// `CALSYNC_JOB_LEASE_SECONDS`: claim lifetime without renewal; default 30 s.
-        public var leaseDuration: Duration
+        package var leaseDuration: Duration
         /// `CALSYNC_MAX_LEASE_EXPIRIES`: lease expiries of a job running alone before it is dead (`lease_expired`); default 3.
-        public var maxLeaseExpiries: Int
+        package var maxLeaseExpiries: Int
         /// `CALSYNC_SHUTDOWN_GRACE_SECONDS`: how long in-flight jobs may finish after SIGTERM; default 25 s.
-        public var shutdownGrace: Duration
+        package var shutdownGrace: Duration
         /// `CALSYNC_JOB_MAX_AGE_SECONDS`: a job older than this is dead instead of retried; default 86 400 (24 h).
-        public var jobMaxAge: Duration
+        package var jobMaxAge: Duration
         /// `CALSYNC_MAX_DEFERRALS`: times a job may be deferred (not an attempt) before it is dead; default 1000.
-        public var maxDeferrals: Int
+        package var maxDeferrals: Int
         /// `CALSYNC_MAX_JOB_BYTES`: longer jobs are dead (`invalid_job`, first 4 KiB kept) unparsed; default 1 MiB.
-        public var maxJobBytes: Int
+        package var maxJobBytes: Int
         /// `CALSYNC_JOB_TIMEOUT_SECONDS`: how long one run of a job may take before it is cancelled and retried;
         /// default 300 s. Must exceed `CALSYNC_PROVIDER_TIMEOUT_SECONDS`.
-        public var jobTimeout: Duration
+        package var jobTimeout: Duration
         /// `CALSYNC_PROVIDER_TIMEOUT_SECONDS`: how long one provider request may take; default 30 s (shortened to
         /// end before the job's deadline).
-        public var providerTimeout: Duration
+        package var providerTimeout: Duration
         /// `CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS`: how long after its timeout a provider may still apply a write
         /// whose answer calsync never got; default 30 s. A newer revision verifies the event once that has passed.
-        public var providerWriteSettle: Duration
+        package var providerWriteSettle: Duration
         /// `CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS`: how often one worker of the fleet scans for jobs of unknown types; default 300 s.
-        public var unknownTypeSweep: Duration
+        package var unknownTypeSweep: Duration
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.concurrency = 64
             self.typeConcurrency = [:]
             self.leaseDuration = .seconds(30)
@@ -162,16 +163,16 @@ public struct CalsyncConfiguration: Sendable {
     }
 
     /// Retry policy for retryable errors: capped exponential backoff with full jitter.
-    public struct Retry: Sendable {
+    package struct Retry: Sendable {
         /// `CALSYNC_RETRY_MAX_ATTEMPTS`: attempts before a job is dead (`attempts_exhausted`); default 8.
-        public var maxAttempts: Int
+        package var maxAttempts: Int
         /// `CALSYNC_RETRY_BASE_SECONDS`: the first backoff's upper bound; default 2 s.
-        public var base: Duration
+        package var base: Duration
         /// `CALSYNC_RETRY_MAX_DELAY_SECONDS`: the cap on one backoff; default 900 s.
-        public var maxDelay: Duration
+        package var maxDelay: Duration
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.maxAttempts = 8
             self.base = .seconds(2)
             self.maxDelay = .seconds(900)
@@ -179,66 +180,66 @@ public struct CalsyncConfiguration: Sendable {
     }
 
     /// Retention of the dead-letter queue.
-    public struct DeadLetter: Sendable {
+    package struct DeadLetter: Sendable {
         /// `CALSYNC_DEAD_LETTER_MAX_COUNT`: records kept (oldest trimmed first); default 10 000.
-        public var maxCount: Int
+        package var maxCount: Int
         /// `CALSYNC_DEAD_LETTER_MAX_AGE_DAYS`: records older than this are trimmed; default 180 days.
-        public var maxAgeDays: Int
+        package var maxAgeDays: Int
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.maxCount = 10_000
             self.maxAgeDays = 180
         }
     }
 
     /// The rolling import window around now.
-    public struct Import: Sendable {
+    package struct Import: Sendable {
         /// `CALSYNC_IMPORT_PAST_DAYS`; default 1.
-        public var pastDays: Int
+        package var pastDays: Int
         /// `CALSYNC_IMPORT_FUTURE_DAYS`; default 90.
-        public var futureDays: Int
+        package var futureDays: Int
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.pastDays = 1
             self.futureDays = 90
         }
     }
 
     /// The Prometheus endpoint.
-    public struct Metrics: Sendable {
+    package struct Metrics: Sendable {
         /// `CALSYNC_METRICS_PORT`: `/metrics` port, 0 = off; default 9464.
-        public var port: Int
+        package var port: Int
         /// `CALSYNC_METRICS_HOST`: address to listen on; default `0.0.0.0`.
-        public var host: String
+        package var host: String
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.port = 9464
             self.host = "0.0.0.0"
         }
     }
 
     /// `calsync scheduler`: when imports, refreshes, replays and full resyncs are enqueued.
-    public struct Scheduler: Sendable {
+    package struct Scheduler: Sendable {
         /// `CALSYNC_SCHEDULER_TICK_SECONDS`: time between two ticks of the leader; default 15 s.
-        public var tick: Duration
+        package var tick: Duration
         /// `CALSYNC_IMPORT_INTERVAL_SECONDS`: time between two imports of a connection (a connection's
         /// `import_interval_seconds` overrides it); default 300 s.
-        public var importInterval: Int
+        package var importInterval: Int
         /// `CALSYNC_REFRESH_MARGIN_SECONDS`: tokens expiring within this are refreshed (scheduler and worker); default 600 s.
-        public var refreshMargin: Int
+        package var refreshMargin: Int
         /// `CALSYNC_FULL_RESYNC_HOURS`: time between two full resyncs of a connection's window; default 24 h.
-        public var fullResyncHours: Int
+        package var fullResyncHours: Int
         /// `CALSYNC_SCHEDULER_LEADER_TTL_SECONDS`: the leader lock's lifetime; a replica takes over within it
         /// when the leader dies; default 10 s.
-        public var leaderTTL: Duration
+        package var leaderTTL: Duration
         /// `CALSYNC_SCHEDULER_BATCH_SIZE`: connections per statement in one tick; default 5000.
-        public var batchSize: Int
+        package var batchSize: Int
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.tick = .seconds(15)
             self.importInterval = 300
             self.refreshMargin = 600
@@ -249,9 +250,9 @@ public struct CalsyncConfiguration: Sendable {
     }
 
     /// Log output.
-    public struct Logging: Sendable {
+    package struct Logging: Sendable {
         /// Line format of the log.
-        public enum Format: String, Sendable {
+        package enum Format: String, Sendable {
             /// One human-readable line per entry.
             case text
             /// One JSON object per line: ts, level, label, message, metadata.
@@ -259,44 +260,44 @@ public struct CalsyncConfiguration: Sendable {
         }
 
         /// `CALSYNC_LOG_FORMAT`: `text` or `json`; default `text`.
-        public var format: Format
+        package var format: Format
         /// `CALSYNC_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical; default `info`.
-        public var level: Logger.Level
+        package var level: Logger.Level
 
         /// Creates the defaults.
-        public init() {
+        package init() {
             self.format = .text
             self.level = .info
         }
     }
 
     /// Redis settings.
-    public var redis: Redis
+    package var redis: Redis
     /// PostgreSQL settings.
-    public var database: Database
+    package var database: Database
     /// The credentials key.
-    public var encryption: Encryption
+    package var encryption: Encryption
     /// Google OAuth client and endpoints.
-    public var google: Provider
+    package var google: Provider
     /// Microsoft OAuth client and endpoints.
-    public var microsoft: Provider
+    package var microsoft: Provider
     /// Worker loop settings.
-    public var worker: Worker
+    package var worker: Worker
     /// Retry policy.
-    public var retry: Retry
+    package var retry: Retry
     /// Dead-letter retention.
-    public var deadLetter: DeadLetter
+    package var deadLetter: DeadLetter
     /// Import window.
-    public var importWindow: Import
+    package var importWindow: Import
     /// Metrics endpoint.
-    public var metrics: Metrics
+    package var metrics: Metrics
     /// Log output.
-    public var logging: Logging
+    package var logging: Logging
     /// Scheduler settings.
-    public var scheduler: Scheduler
+    package var scheduler: Scheduler
 
     /// Creates the documented defaults.
-    public init() {
+    package init() {
         self.redis = Redis()
         self.database = Database()
         self.encryption = Encryption()
@@ -313,17 +314,17 @@ public struct CalsyncConfiguration: Sendable {
 }
 
 /// A configuration value is missing or malformed: the message names the variable and says what to set.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+package struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// Stable code: `missing_value`, `invalid_value` or `unreadable_file`.
-    public var code: String
+    package var code: String
     /// One line: the variable and what to set it to.
-    public var message: String
+    package var message: String
 
     /// Creates an error.
-    public init(code: String, message: String) {
+    package init(code: String, message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

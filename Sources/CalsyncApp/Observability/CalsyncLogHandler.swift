@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CalsyncJobs
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -7,20 +8,20 @@ import CalsyncQueue
 import Logging
 
 /// A swift-log handler writing one line per entry to standard error: human text or a JSON object.
-public struct CalsyncLogHandler: LogHandler {
+package struct CalsyncLogHandler: LogHandler {
     /// The logger's label (e.g. `calsync.worker`).
-    public let label: String
+    package let label: String
     /// Text or JSON lines.
-    public let format: CalsyncConfiguration.Logging.Format
+    package let format: CalsyncConfiguration.Logging.Format
     /// The handler's own metadata.
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
     /// The minimum level written.
-    public var logLevel: Logger.Level
+    package var logLevel: Logger.Level
     /// Contextual metadata added at each entry.
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadataProvider: Logger.MetadataProvider?
 
     /// Creates a handler for `label`.
-    public init(label: String, format: CalsyncConfiguration.Logging.Format, level: Logger.Level,
+    package init(label: String, format: CalsyncConfiguration.Logging.Format, level: Logger.Level,
                 metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.format = format
@@ -29,13 +30,13 @@ public struct CalsyncLogHandler: LogHandler {
     }
 
     /// Reads or writes one metadata key of the handler.
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     /// Writes one entry.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
@@ -152,9 +153,9 @@ public struct CalsyncLogHandler: LogHandler {
 }
 
 /// Process-wide bootstrap of logging and metrics (each at most once per process).
-public enum Observability {
+package enum Observability {
     /// Sends every `Logger` of the process through `CalsyncLogHandler` with the configured format and level.
-    public static func bootstrapLogging(_ configuration: CalsyncConfiguration.Logging) {
+    package static func bootstrapLogging(_ configuration: CalsyncConfiguration.Logging) {
         let format = configuration.format
         let level = configuration.level
         LoggingSystem.bootstrap { label in

@@ -6,11 +6,11 @@ import ServiceLifecycle
 import Synchronization
 
 /// The process's Prometheus registry, bootstrapped into swift-metrics at most once.
-public enum MetricsBootstrap {
+package enum MetricsBootstrap {
     private static let registryOnce = Mutex<PrometheusCollectorRegistry?>(nil)
 
     /// Bootstraps swift-metrics with a Prometheus factory on first call and returns its registry (later calls: the same one).
-    public static func bootstrap() -> PrometheusCollectorRegistry {
+    package static func bootstrap() -> PrometheusCollectorRegistry {
         registryOnce.withLock { existing in
             if let existing { return existing }
             let registry = PrometheusCollectorRegistry()
@@ -22,11 +22,11 @@ public enum MetricsBootstrap {
 }
 
 /// Serves `GET /metrics` (Prometheus text format) from a registry; a `Service`.
-public struct MetricsServer: Service {
+package struct MetricsServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
 
     /// Creates the server on `host:port` (port must not be 0: a process with metrics off adds no server).
-    public init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) {
+    package init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) {
         let router = Router()
         router.get("metrics") { _, _ -> Response in
             let body = registry.emitToBuffer()
@@ -42,7 +42,7 @@ public struct MetricsServer: Service {
     }
 
     /// Runs until graceful shutdown.
-    public func run() async throws {
+    package func run() async throws {
         try await application.run()
     }
 }

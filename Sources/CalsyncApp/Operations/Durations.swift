@@ -1,9 +1,9 @@
 import Foundation
 
 /// Parses the durations of the CLI: `90s`, `30m`, `12h`, `7d` (a bare number is seconds).
-public enum DurationText {
+package enum DurationText {
     /// The duration, or nil when `text` is not a positive whole number with an optional s/m/h/d unit.
-    public static func parse(_ text: String) -> Duration? {
+    package static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard let last = trimmed.last else { return nil }
         let multiplier: Int

@@ -2,9 +2,9 @@ import Foundation
 import Crypto
 
 /// `calsync keygen`: a fresh credentials key.
-public enum Keygen {
+package enum Keygen {
     /// Base64 of 32 random bytes, suitable for `CALSYNC_ENCRYPTION_KEY`.
-    public static func makeKey() -> String {
+    package static func makeKey() -> String {
         SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
     }
 }

@@ -2,9 +2,9 @@ import CalsyncStore
 import Logging
 
 /// `calsync migrate`: applies pending migrations and says what it did.
-public enum MigrateOperation {
+package enum MigrateOperation {
     /// Applies every pending migration; returns the lines to print ("up to date" when there was nothing to do).
-    public static func run(configuration: CalsyncConfiguration, logger: Logger) async throws -> String {
+    package static func run(configuration: CalsyncConfiguration, logger: Logger) async throws -> String {
         let databaseConfiguration = try configuration.databaseConfiguration()
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
         let report: MigrationReport

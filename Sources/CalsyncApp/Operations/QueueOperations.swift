@@ -1,37 +1,32 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import Foundation
 import Logging
 
 /// The operations behind `calsync queues`, `dead …` and `enqueue`: each returns the text to print.
-public struct QueueOperations: Sendable {
+package struct QueueOperations: Sendable {
     /// The queue engine used.
-    public let queue: JobQueue
+    package let queue: JobQueue
     private let redis: RedisClient
 
-    /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer).
-    public static func connect(configuration: CalsyncConfiguration, logger: Logger) async throws -> QueueOperations {
+    /// Connects to Redis (checked with PING: `CalsyncAppError.unavailable` when it does not answer), runs
+    /// `body` with the operations while the client runs, then closes it.
+    package static func withConnection<Result: Sendable>(
+        configuration: CalsyncConfiguration, logger: Logger, _ body: (QueueOperations) async throws -> Result
+    ) async throws -> Result {
         let redisConfiguration = try configuration.redisConfiguration()
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 1)
-        do {
-            try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
-        } catch {
-            redis.close()
-            throw error
-        }
-        return QueueOperations(
+        let operations = QueueOperations(
             queue: JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger), redis: redis)
-    }
-
-    /// Closes the Redis connection.
-    public func close() {
-        redis.close()
+        return try await redis.withRunning { try await body(operations) }
     }
 
     // MARK: queues
 
     /// Depth of each ready list, scheduled, in flight, dead and the oldest job's age: a table, or JSON.
-    public func queues(json: Bool) async throws -> String {
+    package func queues(json: Bool) async throws -> String {
         let stats = try await run { try await queue.stats(knownTypes: CalsyncConfiguration.contractJobTypes) }
         if json { return try Self.encode(stats) }
         let types = Set(stats.ready.keys).union(stats.scheduled.keys).sorted()
@@ -54,13 +49,13 @@ public struct QueueOperations: Sendable {
     // MARK: dead
 
     /// Dead records, newest first: a table, or a JSON array of contract §5 records.
-    public func deadList(type: String?, limit: Int, json: Bool) async throws -> String {
+    package func deadList(type: String?, limit: Int, json: Bool) async throws -> String {
         let records = try await run { try await queue.deadList(type: type, limit: limit) }
         if json { return try Self.encode(records) }
         if records.isEmpty { return "no dead jobs" + (type.map { " of type \($0)" } ?? "") }
         var lines: [String] = []
         for record in records {
-            var line = "\(RFC3339Text.format(record.lastFailedAt))  \(SafeText.escaped(record.id))  "
+            var line = "\(RFC3339.formatSeconds(record.lastFailedAt))  \(SafeText.escaped(record.id))  "
                 + "\(SafeText.escaped(record.type ?? "-"))  \(SafeText.escaped(record.reason))"
             line += "  attempts=\(record.attempts)"
             if let status = record.httpStatus { line += "  http=\(status)" }
@@ -71,7 +66,7 @@ public struct QueueOperations: Sendable {
     }
 
     /// One dead record: readable, or its JSON object. Fails (exit 1) when there is none.
-    public func deadShow(id: String, json: Bool) async throws -> String {
+    package func deadShow(id: String, json: Bool) async throws -> String {
         guard let record = try await run({ try await queue.deadShow(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -86,14 +81,14 @@ public struct QueueOperations: Sendable {
             "error:           \(safe(record.error ?? "-"))",
             "http status:     \(record.httpStatus.map(String.init) ?? "-")",
             "attempts:        \(record.attempts)",
-            "first failed at: \(RFC3339Text.format(record.firstFailedAt))",
-            "last failed at:  \(RFC3339Text.format(record.lastFailedAt))",
+            "first failed at: \(RFC3339.formatSeconds(record.firstFailedAt))",
+            "last failed at:  \(RFC3339.formatSeconds(record.lastFailedAt))",
             "raw:             \(safe(record.raw))",
         ].joined(separator: "\n")
     }
 
     /// Puts one dead job back on its ready list; fails (exit 1) when there is none.
-    public func deadRetry(id: String) async throws -> String {
+    package func deadRetry(id: String) async throws -> String {
         guard try await run({ try await queue.deadRetry(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -101,13 +96,13 @@ public struct QueueOperations: Sendable {
     }
 
     /// Puts every dead job (of one type) back on its ready list.
-    public func deadRetryAll(type: String?) async throws -> String {
+    package func deadRetryAll(type: String?) async throws -> String {
         let count = try await run { try await queue.deadRetryAll(type: type) }
         return "requeued \(count) dead job\(count == 1 ? "" : "s")"
     }
 
     /// Deletes one dead record; fails (exit 1) when there is none.
-    public func deadPurge(id: String) async throws -> String {
+    package func deadPurge(id: String) async throws -> String {
         guard try await run({ try await queue.deadPurge(id: id) }) else {
             throw CalsyncAppError.failed("no dead job with id \(id) (see `calsync dead list`)")
         }
@@ -115,7 +110,7 @@ public struct QueueOperations: Sendable {
     }
 
     /// Deletes every dead record, or those that last failed longer than `olderThan` ago.
-    public func deadPurgeAll(olderThan: Duration?) async throws -> String {
+    package func deadPurgeAll(olderThan: Duration?) async throws -> String {
         let count = try await run { try await queue.deadPurgeAll(olderThan: olderThan) }
         return "purged \(count) dead job\(count == 1 ? "" : "s")"
     }
@@ -123,7 +118,7 @@ public struct QueueOperations: Sendable {
     // MARK: enqueue
 
     /// Enqueues a job exactly as a producer would (LPUSH of the envelope); returns its id.
-    public func enqueue(type: String, payload: String, id: String?) async throws -> String {
+    package func enqueue(type: String, payload: String, id: String?) async throws -> String {
         do {
             return try await queue.enqueue(type: type, payload: payload, id: id)
         } catch let error as QueueError where error.code == "invalid_payload" || error.code == "invalid_type" {
@@ -170,12 +165,5 @@ public struct QueueOperations: Sendable {
         if seconds < 7200 { return String(format: "%.1f min", seconds / 60) }
         if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
         return String(format: "%.1f d", seconds / 86_400)
-    }
-}
-
-/// RFC 3339 UTC formatting for CLI output.
-enum RFC3339Text {
-    static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
     }
 }

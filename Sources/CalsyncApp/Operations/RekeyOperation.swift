@@ -1,12 +1,13 @@
 import CalsyncStore
 import CalsyncSync
 import Logging
+import PostgresNIO
 
 /// `calsync rekey`: reseals stored credentials under the current key so old keys can be retired.
-public enum RekeyOperation {
+package enum RekeyOperation {
     /// Reseals (or, with `dryRun`, counts) every credential under an old key; returns the lines to print.
     /// Fails (exit 1) when credentials remain under old keys, so a script does not remove a key too early.
-    public static func run(
+    package static func run(
         configuration: CalsyncConfiguration, dryRun: Bool, batchSize: Int, logger: Logger
     ) async throws -> String {
         guard let key = configuration.encryption.key else {

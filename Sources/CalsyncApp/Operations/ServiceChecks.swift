@@ -3,18 +3,20 @@ import CalsyncStore
 import Logging
 
 /// Start-up checks that turn an unreachable Redis or PostgreSQL into one clear line (exit 69).
-public enum ServiceChecks {
+package enum ServiceChecks {
     /// `redis://host:port/db` without the password, for messages.
-    public static func redactedRedisURL(_ configuration: RedisConfiguration) -> String {
+    package static func redactedRedisURL(_ configuration: RedisConfiguration) -> String {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         let auth = configuration.password == nil ? "" : "\(configuration.username ?? ""):***@"
         return "redis://\(auth)\(host):\(configuration.port)/\(configuration.database)"
     }
 
-    /// PINGs Redis through `client`; throws `CalsyncAppError.unavailable` naming the URL and how to start it.
-    public static func checkRedis(_ client: RedisClient, configuration: RedisConfiguration) async throws {
+    /// PINGs Redis through a client of its own (run for the check); throws `CalsyncAppError.unavailable`
+    /// naming the URL and how to start it.
+    package static func checkRedis(_ configuration: RedisConfiguration, logger: Logger) async throws {
+        let probe = RedisClient(configuration: configuration, logger: logger, poolSize: 1)
         do {
-            _ = try await client.send(["PING"])
+            _ = try await probe.withRunning { try await probe.send(["PING"]) }
         } catch {
             let reason = (error as? RedisError)?.message ?? "\(error)"
             throw CalsyncAppError.unavailable(
@@ -24,7 +26,7 @@ public enum ServiceChecks {
     }
 
     /// Checks PostgreSQL with one direct connection; throws `CalsyncAppError.unavailable` with the store's message.
-    public static func checkDatabase(_ configuration: DatabaseConfiguration, logger: Logger) async throws {
+    package static func checkDatabase(_ configuration: DatabaseConfiguration, logger: Logger) async throws {
         do {
             try await Database.checkConnectivity(configuration: configuration, logger: logger)
         } catch let error as StoreError {

@@ -1,13 +1,15 @@
 import CalsyncRedis
+import CalsyncScheduler
 import CalsyncStore
 import Foundation
 import Logging
+import PostgresNIO
 import ServiceLifecycle
 
 /// Builds and runs `calsync scheduler`: Redis, PostgreSQL, the metrics endpoint and the `Scheduler` in one `ServiceGroup`.
-public enum SchedulerAssembly {
+package enum SchedulerAssembly {
     /// The scheduler's settings from the process configuration.
-    public static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
+    package static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
         var scheduler = Scheduler.Configuration(prefix: configuration.redis.prefix)
         scheduler.tick = configuration.scheduler.tick
         scheduler.importIntervalSeconds = configuration.scheduler.importInterval
@@ -19,13 +21,13 @@ public enum SchedulerAssembly {
     }
 
     /// A replica id for the leader lock: host, process id and a random suffix.
-    public static func replicaID() -> String {
+    package static func replicaID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// Runs the scheduler until SIGTERM/SIGINT (the leader then releases its lock), or, with `once`, one
     /// tick if this replica can lead, printing what it enqueued. Throws `CalsyncAppError` at start-up.
-    public static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
+    package static func run(configuration: CalsyncConfiguration, once: Bool) async throws {
         ProcessServices.runTasksOnEventLoops()
         Observability.bootstrapLogging(configuration.logging)
         let registry = once ? nil : MetricsBootstrap.bootstrap()
@@ -33,10 +35,10 @@ public enum SchedulerAssembly {
 
         let redisConfiguration = try configuration.redisConfiguration()
         let databaseConfiguration = try configuration.databaseConfiguration()
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 4)
-        defer { redis.close() }
-        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
+        // Runs in the service group below (first, so it stops last), or beside the single tick.
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 4)
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let scheduler = Scheduler(
             redis: redis, store: PostgresSchedulerStore(client: database.client, logger: logger),
@@ -44,6 +46,7 @@ public enum SchedulerAssembly {
 
         if once {
             try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await redis.run() }
                 group.addTask { await database.client.run() }
                 defer { group.cancelAll() }
                 do {
@@ -62,7 +65,7 @@ public enum SchedulerAssembly {
             return
         }
 
-        var services: [any Service] = [database.client]
+        var services: [any Service] = [redis, database.client]
         if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(scheduler)
         try await ProcessServices.run(services, name: "scheduler", shutdownGrace: .seconds(10), logger: logger)

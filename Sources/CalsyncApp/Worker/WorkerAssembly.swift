@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
@@ -7,23 +9,23 @@ import Metrics
 import ServiceLifecycle
 
 /// Builds and runs a worker process: clients, queue, handlers, worker loop and metrics in one `ServiceGroup`.
-public enum WorkerAssembly {
+package enum WorkerAssembly {
     /// Everything a handler may need, built once per process.
-    public struct Dependencies: Sendable {
+    package struct Dependencies: Sendable {
         /// The whole configuration (provider URLs, key, import window, …).
-        public let configuration: CalsyncConfiguration
+        package let configuration: CalsyncConfiguration
         /// The Redis client shared by the queue and handlers.
-        public let redis: RedisClient
+        package let redis: RedisClient
         /// PostgreSQL (its client runs as a service of the group).
-        public let database: Database
+        package let database: Database
         /// The queue engine (handlers enqueue follow-up jobs with it).
-        public let queue: JobQueue
+        package let queue: JobQueue
         /// The process logger.
-        public let logger: Logger
+        package let logger: Logger
     }
 
     /// The job handlers of this process. The sync handlers of the contract's job types are added here.
-    public static func makeHandlers(
+    package static func makeHandlers(
         _ dependencies: Dependencies, diagnosticJobs: Bool, sync: SyncEnvironment?
     ) -> [any JobHandler] {
         var handlers: [any JobHandler] = []
@@ -37,7 +39,7 @@ public enum WorkerAssembly {
     }
 
     /// Runs `calsync worker` until SIGTERM/SIGINT and a graceful shutdown; throws `CalsyncAppError` at start-up.
-    public static func run(configuration: CalsyncConfiguration, diagnosticJobs: Bool) async throws {
+    package static func run(configuration: CalsyncConfiguration, diagnosticJobs: Bool) async throws {
         ProcessServices.runTasksOnEventLoops()
         Observability.bootstrapLogging(configuration.logging)
         let registry = MetricsBootstrap.bootstrap()
@@ -48,11 +50,11 @@ public enum WorkerAssembly {
         databaseConfiguration.persistentConnections = true
         // Blocking hiredis calls each hold a connection: enough for every in-flight job plus the loop.
         let redisPool = min(max(4, configuration.worker.concurrency / 4 + 4), 64)
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
-        defer { redis.close() }
-        try await ServiceChecks.checkRedis(redis, configuration: redisConfiguration)
+        try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
 
+        // Runs in the service group below (first, so it stops last).
+        let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let queue = JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger)
         let dependencies = Dependencies(
@@ -76,7 +78,7 @@ public enum WorkerAssembly {
             queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: workerConfiguration, logger: logger)
 
         // Clients first, consumers last: shutdown runs in reverse, so the worker drains before PostgreSQL stops.
-        var services: [any Service] = [database.client, http]
+        var services: [any Service] = [redis, database.client, http]
         if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
         services.append(worker)
 

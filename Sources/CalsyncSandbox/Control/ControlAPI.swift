@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The JSON control API under `/_sandbox/...`, mirroring the Swift API of `Sandbox` (see docs/sandbox.md).
 enum ControlAPI {

@@ -3,21 +3,21 @@ import Logging
 import Synchronization
 
 /// The in-memory provider sandbox: accounts, calendars, events, tokens, faults and the request log.
-public final class Sandbox: Sendable {
+package final class Sandbox: Sendable {
     let state: Mutex<SandboxState>
     let logger: Logger
 
     /// Creates an empty sandbox.
-    public init(configuration: SandboxConfiguration = .init(), logger: Logger = Logger(label: "calsync.sandbox")) {
+    package init(configuration: SandboxConfiguration = .init(), logger: Logger = Logger(label: "calsync.sandbox")) {
         self.state = Mutex(SandboxState(configuration: configuration))
         self.logger = logger
     }
 
     /// The current configuration.
-    public var configuration: SandboxConfiguration { state.withLock { $0.configuration } }
+    package var configuration: SandboxConfiguration { state.withLock { $0.configuration } }
 
     /// Changes the configuration of a running sandbox (quotas, page sizes, paging realism).
-    public func updateConfiguration(_ change: (inout SandboxConfiguration) -> Void) {
+    package func updateConfiguration(_ change: (inout SandboxConfiguration) -> Void) {
         state.withLock { change(&$0.configuration) }
     }
 
@@ -27,7 +27,7 @@ public final class Sandbox: Sendable {
 
     /// Creates an account with a primary calendar (returns the existing one when it exists).
     @discardableResult
-    public func createAccount(_ provider: SandboxProvider, email: String, timeZone: String = "UTC") -> SandboxAccount {
+    package func createAccount(_ provider: SandboxProvider, email: String, timeZone: String = "UTC") -> SandboxAccount {
         let email = email.lowercased()
         return state.withLock { s in
             let key = AccountKey(provider: provider, email: email)
@@ -51,7 +51,7 @@ public final class Sandbox: Sendable {
     }
 
     /// Adds a secondary calendar to an account and returns its id ("" when the account is unknown).
-    public func addCalendar(_ provider: SandboxProvider, email: String, name: String) -> String {
+    package func addCalendar(_ provider: SandboxProvider, email: String, name: String) -> String {
         state.withLock { s in
             guard let account = s.account(provider, email) else { return "" }
             let id: String
@@ -66,7 +66,7 @@ public final class Sandbox: Sendable {
     }
 
     /// Issues a single-use authorization code, valid 10 minutes, for the account ("" when unknown).
-    public func issueAuthorizationCode(_ provider: SandboxProvider, email: String, redirectURI: String) -> String {
+    package func issueAuthorizationCode(_ provider: SandboxProvider, email: String, redirectURI: String) -> String {
         state.withLock { s in
             guard let account = s.account(provider, email) else { return "" }
             let code = (provider == .google ? "4/0A" : "M.C5") + SandboxRandom.token(60)
@@ -81,7 +81,7 @@ public final class Sandbox: Sendable {
 
     /// Inserts an event as if the member created it in their calendar; returns its id ("" on failure).
     @discardableResult
-    public func insertEvent(_ provider: SandboxProvider, email: String, calendarID: String, _ event: SandboxEvent) -> String {
+    package func insertEvent(_ provider: SandboxProvider, email: String, calendarID: String, _ event: SandboxEvent) -> String {
         state.withLock { s in
             guard let account = s.account(provider, email), let calendar = account.calendars[calendarID] else {
                 logger.warning("insertEvent: unknown account or calendar")
@@ -114,7 +114,7 @@ public final class Sandbox: Sendable {
     }
 
     /// Changes an event as if the member edited it (provider fields not in `SandboxEvent` are kept).
-    public func updateEvent(
+    package func updateEvent(
         _ provider: SandboxProvider, email: String, calendarID: String, eventID: String,
         _ change: (inout SandboxEvent) -> Void
     ) {
@@ -144,7 +144,7 @@ public final class Sandbox: Sendable {
     }
 
     /// Deletes an event as if the member deleted it (kept as a tombstone for sync).
-    public func deleteEvent(_ provider: SandboxProvider, email: String, calendarID: String, eventID: String) {
+    package func deleteEvent(_ provider: SandboxProvider, email: String, calendarID: String, eventID: String) {
         state.withLock { s in
             guard let account = s.account(provider, email), let calendar = account.calendars[calendarID],
                 calendar.events[eventID] != nil
@@ -154,7 +154,7 @@ public final class Sandbox: Sendable {
     }
 
     /// What the provider holds now in a calendar, in creation order.
-    public func events(
+    package func events(
         _ provider: SandboxProvider, email: String, calendarID: String, includeDeleted: Bool = false
     ) -> [SandboxStoredEvent] {
         state.withLock { s in
@@ -174,22 +174,22 @@ public final class Sandbox: Sendable {
     // MARK: faults and quotas
 
     /// Revokes every refresh token of the account: the next refresh answers 400 invalid_grant.
-    public func revokeRefreshTokens(_ provider: SandboxProvider, email: String) {
+    package func revokeRefreshTokens(_ provider: SandboxProvider, email: String) {
         state.withLock { s in s.account(provider, email)?.refreshGeneration += 1 }
     }
 
     /// Expires every access token of the account: the next API call answers 401.
-    public func expireAccessTokens(_ provider: SandboxProvider, email: String) {
+    package func expireAccessTokens(_ provider: SandboxProvider, email: String) {
         state.withLock { s in s.account(provider, email)?.accessGeneration += 1 }
     }
 
     /// Invalidates every sync/delta token of the account: the next incremental read answers 410.
-    public func invalidateSyncTokens(_ provider: SandboxProvider, email: String) {
+    package func invalidateSyncTokens(_ provider: SandboxProvider, email: String) {
         state.withLock { s in s.account(provider, email)?.syncEpoch += 1 }
     }
 
     /// Sets a per-account request rate limit for tests (nil restores the configured default).
-    public func setQuota(_ provider: SandboxProvider, email: String, requestsPerSecond: Double?) {
+    package func setQuota(_ provider: SandboxProvider, email: String, requestsPerSecond: Double?) {
         state.withLock { s in
             guard let account = s.account(provider, email) else { return }
             account.requestsPerSecond = requestsPerSecond
@@ -199,7 +199,7 @@ public final class Sandbox: Sendable {
     }
 
     /// Adds a fault and returns its id.
-    public func addFault(_ fault: SandboxFault) -> String {
+    package func addFault(_ fault: SandboxFault) -> String {
         state.withLock { s in
             s.faultCounter += 1
             let id = "fault-\(s.faultCounter)"
@@ -209,42 +209,42 @@ public final class Sandbox: Sendable {
     }
 
     /// Removes one fault.
-    public func removeFault(id: String) {
+    package func removeFault(id: String) {
         state.withLock { s in s.faults.removeAll { $0.id == id } }
     }
 
     /// Seeds the generator that decides whether a fault with a `probability` below 1 fires, so a run
     /// draws the same sequence (nil: the system generator, the default). Concurrent requests may still
     /// take the draws in a different order.
-    public func seedFaults(_ seed: UInt64?) {
+    package func seedFaults(_ seed: UInt64?) {
         state.withLock { s in s.faultRandom = seed.map { SeededRandomNumberGenerator(seed: $0) } }
     }
 
     /// Removes every fault.
-    public func clearFaults() {
+    package func clearFaults() {
         state.withLock { s in s.faults.removeAll() }
     }
 
     /// Drops all state (accounts, tokens, faults, log); keeps the configuration.
-    public func reset() {
+    package func reset() {
         state.withLock { s in s = SandboxState(configuration: s.configuration) }
     }
 
     // MARK: observation
 
     /// Every request answered by the emulated APIs (oldest first), control API excluded.
-    public func requests() -> [SandboxRequestRecord] {
+    package func requests() -> [SandboxRequestRecord] {
         state.withLock { $0.log }
     }
 
     /// Empties the request log.
-    public func clearRequests() {
+    package func clearRequests() {
         state.withLock { $0.log.removeAll() }
     }
 
     /// Every request that reached an account before the `Retry-After` the sandbox last gave that account
     /// had run out (less `retryAfterTolerance`), oldest first.
-    public func earlyRequests() -> [SandboxEarlyRequest] {
+    package func earlyRequests() -> [SandboxEarlyRequest] {
         state.withLock { $0.earlyRequests }
     }
 
@@ -315,7 +315,7 @@ struct SandboxAPIError: Error {
 
 extension Sandbox {
     /// Issues an access and a refresh token for an account directly (as after a consent), nil when unknown.
-    public func issueTokens(_ provider: SandboxProvider, email: String) -> (accessToken: String, refreshToken: String)? {
+    package func issueTokens(_ provider: SandboxProvider, email: String) -> (accessToken: String, refreshToken: String)? {
         state.withLock { s in
             guard let account = s.account(provider, email) else { return nil }
             let scope = provider == .google ? OAuthEndpoints.googleScope : "https://graph.microsoft.com/Calendars.ReadWrite https://graph.microsoft.com/User.Read"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Which emulated service a path belongs to.
 enum SandboxRoute {

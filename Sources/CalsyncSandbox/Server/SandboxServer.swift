@@ -5,7 +5,7 @@ import Logging
 import ServiceLifecycle
 
 /// The HTTP server of a sandbox: every emulated service and the control API on one port.
-public struct SandboxServer: Service {
+package struct SandboxServer: Service {
     let sandbox: Sandbox
     let host: String
     let port: Int
@@ -13,12 +13,12 @@ public struct SandboxServer: Service {
     let onRunning: (@Sendable (Int) async -> Void)?
 
     /// Creates the server; `port` 0 picks an ephemeral port.
-    public init(sandbox: Sandbox, host: String = "127.0.0.1", port: Int, logger: Logger) {
+    package init(sandbox: Sandbox, host: String = "127.0.0.1", port: Int, logger: Logger) {
         self.init(sandbox: sandbox, host: host, port: port, logger: logger, onRunning: nil)
     }
 
     /// Creates the server and calls `onRunning` with the bound port once it listens.
-    public init(
+    package init(
         sandbox: Sandbox, host: String = "127.0.0.1", port: Int, logger: Logger,
         onRunning: (@Sendable (Int) async -> Void)?
     ) {
@@ -30,7 +30,7 @@ public struct SandboxServer: Service {
     }
 
     /// Serves until cancelled or gracefully shut down.
-    public func run() async throws {
+    package func run() async throws {
         let sandbox = self.sandbox
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             try await SandboxServer.respond(sandbox: sandbox, request: request)
@@ -82,7 +82,7 @@ public struct SandboxServer: Service {
 }
 
 /// Starts the sandbox on an ephemeral loopback port for a test, runs `body`, stops it.
-public func withSandboxServer<T: Sendable>(
+package func withSandboxServer<T: Sendable>(
     _ sandbox: Sandbox, _ body: (SandboxEndpoints) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -115,11 +115,11 @@ public func withSandboxServer<T: Sendable>(
 }
 
 /// An error starting the sandbox server.
-public struct SandboxServerError: Error, CustomStringConvertible {
+package struct SandboxServerError: Error, CustomStringConvertible {
     /// Stable code, safe as a metric label.
-    public let code: String
+    package let code: String
     /// What happened and what to do.
-    public let message: String
+    package let message: String
     /// `code: message`.
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }

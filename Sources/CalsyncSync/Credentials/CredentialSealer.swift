@@ -2,40 +2,40 @@ import Crypto
 import Foundation
 
 /// Credentials sealed with AES-GCM; `keyID` names the key that sealed them, so keys can rotate.
-public struct SealedCredentials: Sendable, Hashable {
+package struct SealedCredentials: Sendable, Hashable {
     /// The id of the key that sealed them (first 8 bytes of the key's SHA-256, hex).
-    public var keyID: String
+    package var keyID: String
     /// Nonce, ciphertext and tag (`AES.GCM.SealedBox.combined`).
-    public var sealed: [UInt8]
+    package var sealed: [UInt8]
 
     /// Wraps stored bytes.
-    public init(keyID: String, sealed: [UInt8]) {
+    package init(keyID: String, sealed: [UInt8]) {
         self.keyID = keyID
         self.sealed = sealed
     }
 }
 
 /// Why credentials could not be sealed or opened; never carries key material.
-public struct CredentialSealError: Error, Sendable, CustomStringConvertible {
+package struct CredentialSealError: Error, Sendable, CustomStringConvertible {
     /// A stable code: `unknown_key`, `tampered`, `invalid_key`.
-    public var code: String
+    package var code: String
     /// What to do.
-    public var message: String
+    package var message: String
 
     /// `code: message`.
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }
 
 /// Seals and opens connection credentials. The current key seals; older keys (kept for rotation) still open.
-public struct CredentialSealer: Sendable {
+package struct CredentialSealer: Sendable {
     private let current: (id: String, key: SymmetricKey)
     private let keys: [String: SymmetricKey]
 
     /// The id of the key new seals use.
-    public var currentKeyID: String { current.id }
+    package var currentKeyID: String { current.id }
 
     /// Creates a sealer from raw 32-byte keys: the first seals, all open.
-    public init(currentKey: [UInt8], previousKeys: [[UInt8]] = []) throws(CredentialSealError) {
+    package init(currentKey: [UInt8], previousKeys: [[UInt8]] = []) throws(CredentialSealError) {
         for key in [currentKey] + previousKeys where key.count != 32 {
             throw CredentialSealError(
                 code: "invalid_key", message: "an encryption key must be 32 bytes (base64 of 32 random bytes; see `calsync keygen`)")
@@ -48,12 +48,12 @@ public struct CredentialSealer: Sendable {
     }
 
     /// The id of a key: the first 8 bytes of its SHA-256, hex. Reveals nothing usable about the key.
-    public static func keyID(_ key: [UInt8]) -> String {
+    package static func keyID(_ key: [UInt8]) -> String {
         SHA256.hash(data: key).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Seals a value, bound to `context` (e.g. "member:provider") so a sealed blob cannot be moved to another row.
-    public func seal<T: Encodable>(_ value: T, context: String) throws -> SealedCredentials {
+    package func seal<T: Encodable>(_ value: T, context: String) throws -> SealedCredentials {
         let plain = try JSONEncoder().encode(value)
         let box = try AES.GCM.seal(plain, using: current.key, authenticating: Data(context.utf8))
         guard let combined = box.combined else {
@@ -63,7 +63,7 @@ public struct CredentialSealer: Sendable {
     }
 
     /// Opens sealed credentials with the key that sealed them.
-    public func open<T: Decodable>(_ type: T.Type, from sealed: SealedCredentials, context: String) throws -> T {
+    package func open<T: Decodable>(_ type: T.Type, from sealed: SealedCredentials, context: String) throws -> T {
         guard let key = keys[sealed.keyID] else {
             throw CredentialSealError(
                 code: "unknown_key",
@@ -80,14 +80,14 @@ public struct CredentialSealer: Sendable {
     }
 
     /// Whether a seal should be renewed with the current key.
-    public func needsResealing(_ sealed: SealedCredentials) -> Bool { sealed.keyID != current.id }
+    package func needsResealing(_ sealed: SealedCredentials) -> Bool { sealed.keyID != current.id }
 
     /// Whether one of the configured keys can open seals made with this key id.
-    public func knowsKey(_ keyID: String) -> Bool { keys[keyID] != nil }
+    package func knowsKey(_ keyID: String) -> Bool { keys[keyID] != nil }
 
     /// Opens `sealed` with its own key and seals the same bytes with the current key (nothing is decoded,
     /// so no field is lost); throws `unknown_key` or `tampered` like `open`.
-    public func reseal(_ sealed: SealedCredentials, context: String) throws -> SealedCredentials {
+    package func reseal(_ sealed: SealedCredentials, context: String) throws -> SealedCredentials {
         guard let key = keys[sealed.keyID] else {
             throw CredentialSealError(
                 code: "unknown_key",
@@ -108,7 +108,7 @@ public struct CredentialSealer: Sendable {
     }
 
     /// The context a connection's credentials are sealed under: they open only on that member's row for that provider.
-    public static func connectionContext(memberID: String, provider: String) -> String {
+    package static func connectionContext(memberID: String, provider: String) -> String {
         "calsync:credentials:\(memberID):\(provider)"
     }
 }

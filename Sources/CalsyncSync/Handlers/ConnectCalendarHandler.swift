@@ -1,17 +1,17 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// `connect_calendar`: exchanges the member's authorization code, finds the primary calendar, seals the
 /// credentials and creates the connection or renews it in place; then imports and replays parked exports.
-public struct ConnectCalendarHandler: JobHandler {
-    public let jobType = ConnectCalendarPayload.jobType
+package struct ConnectCalendarHandler: JobHandler {
+    package let jobType = ConnectCalendarPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(ConnectCalendarPayload.self, job)
         let env = environment
         var logger = context.logger
@@ -126,7 +126,7 @@ public struct ConnectCalendarHandler: JobHandler {
 
 extension ProviderKind {
     /// The provider's name for people.
-    public var displayName: String {
+    package var displayName: String {
         switch self {
         case .google: "Google"
         case .microsoft: "Microsoft Outlook"

@@ -1,17 +1,17 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// `delete_external_event`: removes an appointment's event from a member's calendar and records the
 /// revision, so that an older export arriving later does nothing.
-public struct DeleteExternalEventHandler: JobHandler {
-    public let jobType = DeleteExternalEventPayload.jobType
+package struct DeleteExternalEventHandler: JobHandler {
+    package let jobType = DeleteExternalEventPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(DeleteExternalEventPayload.self, job)
         let env = environment
         var logger = context.logger

@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
@@ -6,14 +6,14 @@ import Logging
 /// Exported events stay in the external calendar and the mappings stay, so a reconnect makes no duplicates.
 /// It waits for the member's running import (the import lock) and wins over jobs already running: the
 /// store refuses their later status, credential, busy-block and cursor writes for a disconnected connection.
-public struct DisconnectCalendarHandler: JobHandler {
-    public let jobType = DisconnectCalendarPayload.jobType
+package struct DisconnectCalendarHandler: JobHandler {
+    package let jobType = DisconnectCalendarPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(DisconnectCalendarPayload.self, job)
         let env = environment
         var logger = context.logger

@@ -1,16 +1,16 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// `export_appointment`: brings the member's external calendar in line with one revision of an appointment.
-public struct ExportAppointmentHandler: JobHandler {
-    public let jobType = ExportAppointmentPayload.jobType
+package struct ExportAppointmentHandler: JobHandler {
+    package let jobType = ExportAppointmentPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(ExportAppointmentPayload.self, job)
         let appointment = payload.appointment
         let env = environment

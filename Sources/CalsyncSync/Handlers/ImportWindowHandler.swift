@@ -1,16 +1,16 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// `import_window`: makes the member's busy blocks equal to the busy events of its busy-source calendars.
-public struct ImportWindowHandler: JobHandler {
-    public let jobType = ImportWindowPayload.jobType
+package struct ImportWindowHandler: JobHandler {
+    package let jobType = ImportWindowPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(ImportWindowPayload.self, job)
         let env = environment
         var logger = context.logger

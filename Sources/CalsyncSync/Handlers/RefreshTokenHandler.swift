@@ -1,16 +1,16 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// `refresh_token`: refreshes a connection's access token ahead of its expiry (or at once with `force`).
-public struct RefreshTokenHandler: JobHandler {
-    public let jobType = RefreshTokenPayload.jobType
+package struct RefreshTokenHandler: JobHandler {
+    package let jobType = RefreshTokenPayload.jobType
     let environment: SyncEnvironment
 
     /// Creates the handler.
-    public init(environment: SyncEnvironment) { self.environment = environment }
+    package init(environment: SyncEnvironment) { self.environment = environment }
 
-    public func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(RefreshTokenPayload.self, job)
         let env = environment
         var logger = context.logger

@@ -1,8 +1,9 @@
+import CalsyncJobs
 import Foundation
 
 /// A job payload of the contract (§2), decoded strictly: wrong types, missing fields and
 /// broken rules are refused with a message that names the field.
-public protocol JobPayload: Decodable, Sendable {
+package protocol JobPayload: Decodable, Sendable {
     /// The job type whose payload this is.
     static var jobType: String { get }
     /// Checks the rules a decoder cannot express (lengths, conditional fields, time order).
@@ -11,7 +12,7 @@ public protocol JobPayload: Decodable, Sendable {
 
 extension JobPayload {
     /// Decodes and validates a payload from the raw JSON text of the job's `payload` object.
-    public static func decode(from payload: [UInt8]) throws(JobPayloadError) -> Self {
+    package static func decode(from payload: [UInt8]) throws(JobPayloadError) -> Self {
         let value: Self
         do {
             value = try JSONDecoder().decode(Self.self, from: Data(payload))
@@ -28,12 +29,12 @@ extension JobPayload {
 }
 
 /// Why a payload broke its schema; the message names the field and says what was expected.
-public struct JobPayloadError: Error, Sendable, CustomStringConvertible {
+package struct JobPayloadError: Error, Sendable, CustomStringConvertible {
     /// A message for dead-letter records and logs (never contains the field's value).
-    public let message: String
+    package let message: String
 
     /// Creates an error with a message.
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
 
     init(describing error: DecodingError) {
         func path(_ context: DecodingError.Context) -> String {
@@ -67,36 +68,36 @@ public struct JobPayloadError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The message.
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// A secret string from a payload (authorization code, password): never printed.
-public struct SecretString: Decodable, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct SecretString: Decodable, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The secret itself; hand it only to the provider that needs it.
-    public let value: String
+    package let value: String
 
     /// Wraps a secret.
-    public init(_ value: String) { self.value = value }
+    package init(_ value: String) { self.value = value }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.value = try decoder.singleValueContainer().decode(String.self)
     }
 
     /// Always `[redacted]`.
-    public var description: String { "[redacted]" }
+    package var description: String { "[redacted]" }
     /// Always `[redacted]`.
-    public var debugDescription: String { "[redacted]" }
+    package var debugDescription: String { "[redacted]" }
 }
 
 /// An instant given as RFC 3339 text with an offset (`Z` or `±hh:mm`).
-public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
+package struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
     /// The instant.
-    public let date: Date
+    package let date: Date
 
     /// Wraps an instant.
-    public init(_ date: Date) { self.date = date }
+    package init(_ date: Date) { self.date = date }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let date = Self.parse(text) else {
             throw DecodingError.dataCorrupted(.init(
@@ -107,7 +108,7 @@ public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
     }
 
     /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else, a time without an offset included.
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         // The contract's form: `T` between date and time (the JSON Schema's pattern says the same).
         guard bytes.count > 10, bytes[10] == UInt8(ascii: "T"), let last = bytes.last else { return nil }
@@ -121,7 +122,7 @@ public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
         } else {
             hasOffset = false
         }
-        return hasOffset ? ProviderTime.parseDateTime(text) : nil
+        return hasOffset ? RFC3339.parse(text) : nil
     }
 }
 

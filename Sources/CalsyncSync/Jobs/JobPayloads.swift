@@ -1,21 +1,21 @@
 import Foundation
 
 /// The calendar providers a member can connect.
-public enum ProviderKind: String, Decodable, Sendable, CaseIterable {
+package enum ProviderKind: String, Decodable, Sendable, CaseIterable {
     case google, microsoft, caldav
 }
 
 /// `connect_calendar`: connect (or reconnect) a member's external calendar.
-public struct ConnectCalendarPayload: JobPayload {
-    public static let jobType = "connect_calendar"
-    public let memberID: String
-    public let actorMemberID: String
-    public let provider: ProviderKind
-    public let authorizationCode: SecretString?
-    public let redirectURI: String?
-    public let serverURL: String?
-    public let username: String?
-    public let password: SecretString?
+package struct ConnectCalendarPayload: JobPayload {
+    package static let jobType = "connect_calendar"
+    package let memberID: String
+    package let actorMemberID: String
+    package let provider: ProviderKind
+    package let authorizationCode: SecretString?
+    package let redirectURI: String?
+    package let serverURL: String?
+    package let username: String?
+    package let password: SecretString?
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", actorMemberID = "actor_member_id", provider
@@ -23,7 +23,7 @@ public struct ConnectCalendarPayload: JobPayload {
         case serverURL = "server_url", username, password
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         try validateID(actorMemberID, "actor_member_id")
         switch provider {
@@ -49,42 +49,42 @@ public struct ConnectCalendarPayload: JobPayload {
 }
 
 /// `disconnect_calendar`: disconnect a member's calendar.
-public struct DisconnectCalendarPayload: JobPayload {
-    public static let jobType = "disconnect_calendar"
-    public let memberID: String
-    public let actorMemberID: String
-    public let provider: ProviderKind
+package struct DisconnectCalendarPayload: JobPayload {
+    package static let jobType = "disconnect_calendar"
+    package let memberID: String
+    package let actorMemberID: String
+    package let provider: ProviderKind
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", actorMemberID = "actor_member_id", provider
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         try validateID(actorMemberID, "actor_member_id")
     }
 }
 
 /// `export_appointment`: bring the member's external calendar in line with this revision.
-public struct ExportAppointmentPayload: JobPayload {
-    public static let jobType = "export_appointment"
-    public let memberID: String
-    public let appointment: Appointment
+package struct ExportAppointmentPayload: JobPayload {
+    package static let jobType = "export_appointment"
+    package let memberID: String
+    package let appointment: Appointment
 
     /// The appointment as the web tier describes it.
-    public struct Appointment: Decodable, Sendable {
-        public let id: String
-        public let revision: Int64
-        public let status: String
-        public let countsAsBusy: Bool
-        public let startsAt: RFC3339Instant
-        public let endsAt: RFC3339Instant
-        public let timeZone: String?
-        public let serviceName: String?
-        public let customerName: String?
-        public let customerEmail: String?
-        public let notes: String?
-        public let location: String?
+    package struct Appointment: Decodable, Sendable {
+        package let id: String
+        package let revision: Int64
+        package let status: String
+        package let countsAsBusy: Bool
+        package let startsAt: RFC3339Instant
+        package let endsAt: RFC3339Instant
+        package let timeZone: String?
+        package let serviceName: String?
+        package let customerName: String?
+        package let customerEmail: String?
+        package let notes: String?
+        package let location: String?
 
         enum CodingKeys: String, CodingKey {
             case id, revision, status, countsAsBusy = "counts_as_busy", startsAt = "starts_at", endsAt = "ends_at"
@@ -93,14 +93,14 @@ public struct ExportAppointmentPayload: JobPayload {
         }
 
         /// True when the appointment should not be in the calendar at all.
-        public var removesEvent: Bool { status == "cancelled" || !countsAsBusy }
+        package var removesEvent: Bool { status == "cancelled" || !countsAsBusy }
     }
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", appointment
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         try validateID(appointment.id, "appointment.id")
         guard appointment.revision >= 0 else { throw JobPayloadError("payload.appointment.revision must be 0 or more") }
@@ -115,17 +115,17 @@ public struct ExportAppointmentPayload: JobPayload {
 }
 
 /// `delete_external_event`: remove an appointment's event from a member's calendar.
-public struct DeleteExternalEventPayload: JobPayload {
-    public static let jobType = "delete_external_event"
-    public let memberID: String
-    public let appointmentID: String
-    public let revision: Int64
+package struct DeleteExternalEventPayload: JobPayload {
+    package static let jobType = "delete_external_event"
+    package let memberID: String
+    package let appointmentID: String
+    package let revision: Int64
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", appointmentID = "appointment_id", revision
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         try validateID(appointmentID, "appointment_id")
         guard revision >= 0 else { throw JobPayloadError("payload.revision must be 0 or more") }
@@ -133,20 +133,20 @@ public struct DeleteExternalEventPayload: JobPayload {
 }
 
 /// `import_window`: make the member's busy blocks equal to the busy events over a window.
-public struct ImportWindowPayload: JobPayload {
-    public static let jobType = "import_window"
-    public let memberID: String
-    public let provider: ProviderKind?
-    public let windowStart: RFC3339Instant?
-    public let windowEnd: RFC3339Instant?
-    public let fullResync: Bool
+package struct ImportWindowPayload: JobPayload {
+    package static let jobType = "import_window"
+    package let memberID: String
+    package let provider: ProviderKind?
+    package let windowStart: RFC3339Instant?
+    package let windowEnd: RFC3339Instant?
+    package let fullResync: Bool
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", provider, windowStart = "window_start", windowEnd = "window_end"
         case fullResync = "full_resync"
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
         provider = try c.decodeIfPresent(ProviderKind.self, forKey: .provider)
@@ -155,7 +155,7 @@ public struct ImportWindowPayload: JobPayload {
         fullResync = try c.decodeIfPresent(Bool.self, forKey: .fullResync) ?? false
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         if let start = windowStart, let end = windowEnd, end.date <= start.date {
             throw JobPayloadError("payload.window_end must be after window_start")
@@ -164,24 +164,24 @@ public struct ImportWindowPayload: JobPayload {
 }
 
 /// `refresh_token`: refresh the access token ahead of its expiry.
-public struct RefreshTokenPayload: JobPayload {
-    public static let jobType = "refresh_token"
-    public let memberID: String
-    public let provider: ProviderKind
-    public let force: Bool
+package struct RefreshTokenPayload: JobPayload {
+    package static let jobType = "refresh_token"
+    package let memberID: String
+    package let provider: ProviderKind
+    package let force: Bool
 
     enum CodingKeys: String, CodingKey {
         case memberID = "member_id", provider, force
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
         provider = try c.decode(ProviderKind.self, forKey: .provider)
         force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
     }
 
-    public func validate() throws(JobPayloadError) {
+    package func validate() throws(JobPayloadError) {
         try validateID(memberID, "member_id")
         guard provider != .caldav else {
             throw JobPayloadError("payload.provider must be google or microsoft: caldav has no tokens to refresh")
@@ -190,15 +190,15 @@ public struct RefreshTokenPayload: JobPayload {
 }
 
 /// The job types of the contract, with their payload decoders.
-public enum ContractJobTypes {
+package enum ContractJobTypes {
     /// Every job type of contract §2.
-    public static let all: [String] = [
+    package static let all: [String] = [
         ConnectCalendarPayload.jobType, DisconnectCalendarPayload.jobType, ExportAppointmentPayload.jobType,
         DeleteExternalEventPayload.jobType, ImportWindowPayload.jobType, RefreshTokenPayload.jobType,
     ]
 
     /// Decodes and validates the payload of a job of `type`; throws for unknown types too.
-    public static func validate(type: String, payload: [UInt8]) throws(JobPayloadError) {
+    package static func validate(type: String, payload: [UInt8]) throws(JobPayloadError) {
         switch type {
         case ConnectCalendarPayload.jobType: _ = try ConnectCalendarPayload.decode(from: payload)
         case DisconnectCalendarPayload.jobType: _ = try DisconnectCalendarPayload.decode(from: payload)

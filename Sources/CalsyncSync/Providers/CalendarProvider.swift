@@ -3,7 +3,7 @@ import Foundation
 /// What calsync needs from a calendar provider (Google, Microsoft Graph, …): OAuth, calendars,
 /// idempotent writes of exported appointments, and busy reads. Implementations classify every
 /// failure as a ``ProviderError``; this protocol knows nothing of HTTP.
-public protocol CalendarProvider: Sendable {
+package protocol CalendarProvider: Sendable {
     /// The provider's stable name (`google`, `microsoft`): safe as a metric label.
     var name: String { get }
 
@@ -64,20 +64,20 @@ public protocol CalendarProvider: Sendable {
 }
 
 /// OAuth credentials of one connection; `description` never shows a token.
-public struct ProviderCredentials: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct ProviderCredentials: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The bearer token for API calls.
-    public var accessToken: String
+    package var accessToken: String
     /// The refresh token (Microsoft rotates it on every refresh).
-    public var refreshToken: String?
+    package var refreshToken: String?
     /// When the access token expires.
-    public var expiresAt: Date
+    package var expiresAt: Date
     /// The provider account's email address, when known.
-    public var accountEmail: String?
+    package var accountEmail: String?
     /// The granted scopes, space separated, when the provider reported them.
-    public var scope: String?
+    package var scope: String?
 
     /// Creates credentials.
-    public init(accessToken: String, refreshToken: String?, expiresAt: Date, accountEmail: String? = nil, scope: String? = nil) {
+    package init(accessToken: String, refreshToken: String?, expiresAt: Date, accountEmail: String? = nil, scope: String? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.expiresAt = expiresAt
@@ -86,33 +86,33 @@ public struct ProviderCredentials: Sendable, Hashable, Codable, CustomStringConv
     }
 
     /// Whether the access token expires within `margin` of `now`.
-    public func expires(within margin: Duration, now: Date = Date()) -> Bool {
+    package func expires(within margin: Duration, now: Date = Date()) -> Bool {
         expiresAt.timeIntervalSince(now) <= Double(margin.components.seconds)
     }
 
     /// A redacted rendering: tokens are never shown.
-    public var description: String {
+    package var description: String {
         "ProviderCredentials(accessToken: [redacted], refreshToken: \(refreshToken == nil ? "nil" : "[redacted]"), "
             + "expiresAt: \(expiresAt), accountEmail: \(accountEmail == nil ? "nil" : "[set]"), scope: \(scope ?? "nil"))"
     }
 
     /// A redacted rendering: tokens are never shown.
-    public var debugDescription: String { description }
+    package var debugDescription: String { description }
 }
 
 /// One calendar of a provider account.
-public struct ProviderCalendar: Sendable, Hashable, Codable {
+package struct ProviderCalendar: Sendable, Hashable, Codable {
     /// The calendar's real id (never an alias such as `primary`).
-    public var id: String
+    package var id: String
     /// Its display name.
-    public var name: String
+    package var name: String
     /// Whether it is the account's primary calendar.
-    public var isPrimary: Bool
+    package var isPrimary: Bool
     /// Its IANA time zone, when reported.
-    public var timeZone: String?
+    package var timeZone: String?
 
     /// Creates a calendar description.
-    public init(id: String, name: String, isPrimary: Bool, timeZone: String?) {
+    package init(id: String, name: String, isPrimary: Bool, timeZone: String?) {
         self.id = id
         self.name = name
         self.isPrimary = isPrimary
@@ -121,20 +121,20 @@ public struct ProviderCalendar: Sendable, Hashable, Codable {
 }
 
 /// One busy event read from a provider: times only, nothing personal.
-public struct BusyEvent: Sendable, Hashable, Codable {
+package struct BusyEvent: Sendable, Hashable, Codable {
     /// The provider's event id (instance id for recurring events).
-    public var externalEventID: String
+    package var externalEventID: String
     /// The calendar it was read from.
-    public var calendarID: String
+    package var calendarID: String
     /// Start (UTC instant).
-    public var start: Date
+    package var start: Date
     /// End (UTC instant, exclusive).
-    public var end: Date
+    package var end: Date
     /// Whether it is an all-day event (times are midnight to midnight in the member's time zone).
-    public var isAllDay: Bool
+    package var isAllDay: Bool
 
     /// Creates a busy event.
-    public init(externalEventID: String, calendarID: String, start: Date, end: Date, isAllDay: Bool) {
+    package init(externalEventID: String, calendarID: String, start: Date, end: Date, isAllDay: Bool) {
         self.externalEventID = externalEventID
         self.calendarID = calendarID
         self.start = start
@@ -144,42 +144,42 @@ public struct BusyEvent: Sendable, Hashable, Codable {
 }
 
 /// An opaque position in a calendar's change feed (Google sync token, Graph delta link).
-public struct SyncCursor: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct SyncCursor: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The provider's token or URL, stored as is.
-    public var value: String
+    package var value: String
 
     /// Wraps a provider cursor.
-    public init(_ value: String) { self.value = value }
+    package init(_ value: String) { self.value = value }
 
     /// The cursor without its value (delta links can be long): safe to log.
-    public var description: String { "SyncCursor(\(value.count) chars)" }
+    package var description: String { "SyncCursor(\(value.count) chars)" }
 }
 
 /// The result of a full busy read: the busy events of the window and where to continue from.
-public struct BusySnapshot: Sendable, Hashable {
+package struct BusySnapshot: Sendable, Hashable {
     /// The busy events, one per external event id.
-    public var events: [BusyEvent]
+    package var events: [BusyEvent]
     /// The cursor for the next incremental read, when the provider gave one.
-    public var cursor: SyncCursor?
+    package var cursor: SyncCursor?
 
     /// Creates a snapshot.
-    public init(events: [BusyEvent], cursor: SyncCursor?) {
+    package init(events: [BusyEvent], cursor: SyncCursor?) {
         self.events = events
         self.cursor = cursor
     }
 }
 
 /// The result of an incremental busy read.
-public struct BusyChanges: Sendable, Hashable {
+package struct BusyChanges: Sendable, Hashable {
     /// Events that are busy now (new or changed).
-    public var upserts: [BusyEvent]
+    package var upserts: [BusyEvent]
     /// External event ids that are no longer busy (deleted, cancelled, declined, made free, …).
-    public var removedEventIDs: [String]
+    package var removedEventIDs: [String]
     /// The cursor for the next incremental read.
-    public var cursor: SyncCursor?
+    package var cursor: SyncCursor?
 
     /// Creates a change set.
-    public init(upserts: [BusyEvent], removedEventIDs: [String], cursor: SyncCursor?) {
+    package init(upserts: [BusyEvent], removedEventIDs: [String], cursor: SyncCursor?) {
         self.upserts = upserts
         self.removedEventIDs = removedEventIDs
         self.cursor = cursor
@@ -187,28 +187,28 @@ public struct BusyChanges: Sendable, Hashable {
 }
 
 /// Accumulates events read page by page, keeping the last word per event id.
-public struct BusyChangeAccumulator: Sendable {
+package struct BusyChangeAccumulator: Sendable {
     private var order: [String] = []
     private var state: [String: BusyEvent?] = [:]
 
     /// Creates an empty accumulator.
-    public init() {}
+    package init() {}
 
     /// Records that an event is busy now.
-    public mutating func busy(_ event: BusyEvent) {
+    package mutating func busy(_ event: BusyEvent) {
         if state.updateValue(event, forKey: event.externalEventID) == nil { order.append(event.externalEventID) }
     }
 
     /// Records that an event is not busy (or gone).
-    public mutating func notBusy(_ id: String) {
+    package mutating func notBusy(_ id: String) {
         if state.updateValue(BusyEvent?.none, forKey: id) == nil { order.append(id) }
     }
 
     /// The busy events, in first-seen order.
-    public var events: [BusyEvent] { order.compactMap { state[$0] ?? nil } }
+    package var events: [BusyEvent] { order.compactMap { state[$0] ?? nil } }
 
     /// The ids whose last word was "not busy".
-    public var removedIDs: [String] {
+    package var removedIDs: [String] {
         order.filter { id in
             if case .some(.none) = state[id] { return true }
             return false
@@ -221,7 +221,7 @@ extension CalendarProvider {
     public var lateCreateMayDuplicate: Bool { false }
 
     /// Event ids derived from the appointment (Google): one appointment can only ever have one event.
-    public func removeStrayEvents(
+    package func removeStrayEvents(
         key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials
     ) async throws {}
 }

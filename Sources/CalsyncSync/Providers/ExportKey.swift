@@ -2,19 +2,19 @@ import Crypto
 
 /// The deterministic identity of one appointment's event in one member's calendar: every retry,
 /// duplicate job or reconnect derives the same provider ids from it, so a provider never holds two.
-public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The member whose calendar holds the event.
-    public let memberID: String
+    package let memberID: String
     /// The appointment the event shows.
-    public let appointmentID: String
+    package let appointmentID: String
     /// SHA-256 of `calsync:v1:<member>:<appointment>` in lowercase base32hex (52 chars of `[0-9a-v]`).
-    public let digest: String
+    package let digest: String
     /// The revision at which calsync last recorded no event for this key (it deleted it, or never made
     /// one) while a state was kept; nil before any. It picks the Graph `transactionId` of the next create.
-    public var generation: Int64?
+    package var generation: Int64?
 
     /// Derives the key of (member, appointment), optionally of a later generation.
-    public init(memberID: String, appointmentID: String, generation: Int64? = nil) {
+    package init(memberID: String, appointmentID: String, generation: Int64? = nil) {
         self.memberID = memberID
         self.appointmentID = appointmentID
         self.generation = generation
@@ -24,7 +24,7 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// The Google event id: base32hex, valid as a client-chosen id.
-    public var googleEventID: String { digest }
+    package var googleEventID: String { digest }
 
     /// The Microsoft Graph `transactionId` of a create in this key's generation.
     ///
@@ -35,7 +35,7 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// calsync recorded "no event" at revision R, creates use an id derived from R, which no earlier
     /// create can have used (a create under R is recorded at a revision above R). Every retry of one
     /// create sees the same recorded state, so it derives the same id and Graph's rule keeps it single.
-    public var graphTransactionID: String {
+    package var graphTransactionID: String {
         guard let generation else { return "calsync-\(digest.prefix(40))" }
         return Self.derivedTransactionID(digest, "generation:\(generation)")
     }
@@ -43,7 +43,7 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The `transactionId` of a create that replaces `goneEventID`, an event calsync knew and Graph
     /// answered 404 for (deleted in the calendar): event ids are unique, so this id is unused, and a
     /// retry (which still knows the same gone id) derives it again.
-    public func graphTransactionID(replacing goneEventID: String) -> String {
+    package func graphTransactionID(replacing goneEventID: String) -> String {
         Self.derivedTransactionID(digest, "replacing:\(goneEventID.utf8.count):\(goneEventID)")
     }
 
@@ -53,21 +53,21 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// The value of the private marker property that says "calsync exported this event".
-    public var markerValue: String { digest }
+    package var markerValue: String { digest }
 
     /// The key without ids (for logs): the digest prefix.
-    public var description: String { "ExportKey(\(digest.prefix(12)))" }
+    package var description: String { "ExportKey(\(digest.prefix(12)))" }
 
     private enum CodingKeys: String, CodingKey { case memberID, appointmentID }
 
     /// Decodes the two ids and derives the rest (the generation is not encoded).
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(memberID: try c.decode(String.self, forKey: .memberID), appointmentID: try c.decode(String.self, forKey: .appointmentID))
     }
 
     /// Encodes the two ids.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(memberID, forKey: .memberID)
         try c.encode(appointmentID, forKey: .appointmentID)
@@ -94,9 +94,9 @@ public struct ExportKey: Sendable, Hashable, Codable, CustomStringConvertible {
 }
 
 /// The marker calsync writes on every event it exports, so imports can skip them.
-public enum ExportMarker {
+package enum ExportMarker {
     /// The key of the private extended property (Google) and the name of the Graph property.
-    public static let propertyName = "calsyncExportKey"
+    package static let propertyName = "calsyncExportKey"
     /// The Graph single-value extended property id (a fixed property-set GUID of calsync plus the name).
-    public static let graphPropertyID = "String {8c3b2a4e-5d1f-4a7b-9e62-0f3c5a1d7e90} Name calsyncExportKey"
+    package static let graphPropertyID = "String {8c3b2a4e-5d1f-4a7b-9e62-0f3c5a1d7e90} Name calsyncExportKey"
 }

@@ -1,10 +1,10 @@
-import CalsyncQueue
+import CalsyncJobs
 
 /// A classified failure of a calendar provider call: what happened (`code`), what to do (`kind`),
 /// and a message a person can act on. Never carries a token or a response body.
-public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What the caller should do about the failure.
-    public enum Kind: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
         /// Try again later, not before `retryAfter` when the provider said so.
         case retryable(retryAfter: Duration?)
         /// The access token was refused: refresh it once, then retry.
@@ -20,21 +20,21 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// A stable, low-cardinality code (safe as a metric label), e.g. `rate_limited`.
-    public var code: String
+    package var code: String
     /// What to do about it.
-    public var kind: Kind
+    package var kind: Kind
     /// The HTTP status the provider answered, when there was one.
-    public var httpStatus: Int?
+    package var httpStatus: Int?
     /// A message a person can act on; never a token or a response body. One line of at most
     /// `SafeText.messageLimit` characters: text a provider sent may be huge or hold control characters.
-    public var message: String {
+    package var message: String {
         get { safeMessage }
         set { safeMessage = SafeText.line(newValue) }
     }
     private var safeMessage: String
 
     /// Creates an error (the message is escaped and cut to one safe line).
-    public init(code: String, kind: Kind, httpStatus: Int? = nil, message: String) {
+    package init(code: String, kind: Kind, httpStatus: Int? = nil, message: String) {
         self.code = code
         self.kind = kind
         self.httpStatus = httpStatus
@@ -42,31 +42,31 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// Whether retrying later may succeed.
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         if case .retryable = kind { return true }
         return false
     }
 
     /// The provider's requested wait before a retry, when it gave one.
-    public var retryAfter: Duration? {
+    package var retryAfter: Duration? {
         if case .retryable(let after) = kind { return after }
         return nil
     }
 
     /// `code (status): message`.
-    public var description: String {
+    package var description: String {
         "ProviderError(\(code)\(httpStatus.map { ", HTTP \($0)" } ?? ""): \(message))"
     }
 }
 
 extension ProviderError {
     /// A retryable failure.
-    public static func retryable(_ code: String, status: Int? = nil, retryAfter: Duration? = nil, _ message: String) -> ProviderError {
+    package static func retryable(_ code: String, status: Int? = nil, retryAfter: Duration? = nil, _ message: String) -> ProviderError {
         ProviderError(code: code, kind: .retryable(retryAfter: retryAfter), httpStatus: status, message: message)
     }
 
     /// A failure that retrying will not fix.
-    public static func permanent(_ code: String, status: Int? = nil, _ message: String) -> ProviderError {
+    package static func permanent(_ code: String, status: Int? = nil, _ message: String) -> ProviderError {
         ProviderError(code: code, kind: .permanent, httpStatus: status, message: message)
     }
 }

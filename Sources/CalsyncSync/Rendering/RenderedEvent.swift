@@ -2,9 +2,9 @@ import Crypto
 import Foundation
 
 /// The provider-neutral event calsync writes for one appointment.
-public struct RenderedEvent: Sendable, Hashable, Codable {
+package struct RenderedEvent: Sendable, Hashable, Codable {
     /// Who may see the event's details.
-    public enum Visibility: String, Sendable, Hashable, Codable {
+    package enum Visibility: String, Sendable, Hashable, Codable {
         /// Only the calendar owner sees the details.
         case `private`
         /// The calendar's default sharing applies.
@@ -12,24 +12,24 @@ public struct RenderedEvent: Sendable, Hashable, Codable {
     }
 
     /// The event title.
-    public var title: String
+    package var title: String
     /// The event body, if any.
-    public var description: String?
+    package var description: String?
     /// The event location, if any.
-    public var location: String?
+    package var location: String?
     /// Start (instant).
-    public var start: Date
+    package var start: Date
     /// End (instant, exclusive).
-    public var end: Date
+    package var end: Date
     /// The IANA time zone the event is shown in.
-    public var timeZone: String
+    package var timeZone: String
     /// Private or default visibility.
-    public var visibility: Visibility
+    package var visibility: Visibility
     /// The value of the private marker property (``ExportMarker``) that tells imports to skip it.
-    public var markerValue: String
+    package var markerValue: String
 
     /// Creates a rendered event.
-    public init(
+    package init(
         title: String, description: String?, location: String?, start: Date, end: Date,
         timeZone: String, visibility: Visibility, markerValue: String
     ) {
@@ -45,7 +45,7 @@ public struct RenderedEvent: Sendable, Hashable, Codable {
 
     /// A stable hash (hex SHA-256) of what is written to the provider: times, time zone, title,
     /// description, location, visibility. Equal hashes mean no provider write is needed.
-    public var contentHash: String {
+    package var contentHash: String {
         var bytes: [UInt8] = []
         func field(_ s: String?) {
             guard let s else {
@@ -73,14 +73,14 @@ public struct RenderedEvent: Sendable, Hashable, Codable {
 }
 
 /// Renders appointments into provider-neutral events according to a connection's ``EventDetails``.
-public enum EventRenderer {
+package enum EventRenderer {
     /// The longest title written (providers cap it; long names are cut, not refused).
-    public static let maxTitleLength = 250
+    package static let maxTitleLength = 250
     /// The longest description written.
-    public static let maxDescriptionLength = 8000
+    package static let maxDescriptionLength = 8000
 
     /// Renders one appointment for the calendar of `key.memberID`.
-    public static func render(_ appointment: AppointmentSnapshot, details: EventDetails, key: ExportKey) -> RenderedEvent {
+    package static func render(_ appointment: AppointmentSnapshot, details: EventDetails, key: ExportKey) -> RenderedEvent {
         let service = clean(appointment.serviceName)
         let timeZone = clean(appointment.timeZone).flatMap { TimeZone(identifier: $0) != nil ? $0 : nil } ?? "UTC"
         var title: String

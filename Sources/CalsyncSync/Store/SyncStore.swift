@@ -1,38 +1,38 @@
 import Foundation
 
 /// Where a connection stands (`calendar_connections.status`).
-public enum ConnectionStatus: String, Sendable, Hashable, Codable {
+package enum ConnectionStatus: String, Sendable, Hashable, Codable {
     case active
     case reconnectRequired = "reconnect_required"
     case disconnected
 }
 
 /// Which way a connection syncs (`calendar_connections.sync_direction`).
-public enum SyncDirection: String, Sendable, Hashable, Codable {
+package enum SyncDirection: String, Sendable, Hashable, Codable {
     case both, outbound, inbound
 
     /// Whether appointments are exported to this connection.
-    public var exports: Bool { self != .inbound }
+    package var exports: Bool { self != .inbound }
     /// Whether busy time is imported from this connection.
-    public var imports: Bool { self != .outbound }
+    package var imports: Bool { self != .outbound }
 }
 
 /// One row of `calendar_connections`, as the sync rules need it.
-public struct ConnectionRecord: Sendable, Hashable {
-    public var id: String
-    public var memberID: String
-    public var provider: ProviderKind
-    public var accountEmail: String?
-    public var status: ConnectionStatus
-    public var statusDetail: String?
-    public var exportCalendarID: String?
-    public var busyCalendarIDs: [String]
-    public var syncDirection: SyncDirection
-    public var eventDetails: EventDetails
-    public var credentials: SealedCredentials?
+package struct ConnectionRecord: Sendable, Hashable {
+    package var id: String
+    package var memberID: String
+    package var provider: ProviderKind
+    package var accountEmail: String?
+    package var status: ConnectionStatus
+    package var statusDetail: String?
+    package var exportCalendarID: String?
+    package var busyCalendarIDs: [String]
+    package var syncDirection: SyncDirection
+    package var eventDetails: EventDetails
+    package var credentials: SealedCredentials?
 
     /// Creates a record.
-    public init(
+    package init(
         id: String, memberID: String, provider: ProviderKind, accountEmail: String?, status: ConnectionStatus,
         statusDetail: String?, exportCalendarID: String?, busyCalendarIDs: [String], syncDirection: SyncDirection,
         eventDetails: EventDetails, credentials: SealedCredentials?
@@ -52,19 +52,19 @@ public struct ConnectionRecord: Sendable, Hashable {
 }
 
 /// A member, its organization's eligibility and its connections: what every job looks up first.
-public struct MemberSyncState: Sendable, Equatable {
-    public var memberID: String
-    public var organizationID: String
+package struct MemberSyncState: Sendable, Equatable {
+    package var memberID: String
+    package var organizationID: String
     /// The member's IANA time zone (all-day events span its midnights); UTC when unknown.
-    public var timeZone: TimeZone
+    package var timeZone: TimeZone
     /// Sync enabled and plan `pro` or `advanced` (contract §4).
-    public var eligible: Bool
-    public var connections: [ConnectionRecord]
+    package var eligible: Bool
+    package var connections: [ConnectionRecord]
     /// Whether exports are parked for this member.
-    public var hasParkedChanges: Bool
+    package var hasParkedChanges: Bool
 
     /// Creates a state.
-    public init(
+    package init(
         memberID: String, organizationID: String, timeZone: TimeZone, eligible: Bool,
         connections: [ConnectionRecord], hasParkedChanges: Bool
     ) {
@@ -77,34 +77,34 @@ public struct MemberSyncState: Sendable, Equatable {
     }
 
     /// The member's single export destination, whatever its status.
-    public var exportConnection: ConnectionRecord? {
+    package var exportConnection: ConnectionRecord? {
         connections.first { $0.syncDirection.exports && $0.status != .disconnected }
             ?? connections.first { $0.syncDirection.exports }
     }
 
     /// The connection to a provider.
-    public func connection(_ provider: ProviderKind) -> ConnectionRecord? {
+    package func connection(_ provider: ProviderKind) -> ConnectionRecord? {
         connections.first { $0.provider == provider }
     }
 }
 
 /// What was last applied for one appointment in one member's calendar.
-public struct ExportState: Sendable, Hashable {
+package struct ExportState: Sendable, Hashable {
     /// The newest revision applied (an export or a delete).
-    public var appliedRevision: Int64
-    public var connectionID: String?
-    public var calendarID: String?
-    public var externalEventID: String?
+    package var appliedRevision: Int64
+    package var connectionID: String?
+    package var calendarID: String?
+    package var externalEventID: String?
     /// `RenderedEvent.contentHash` of what the provider holds, when it holds the event.
-    public var contentHash: String?
+    package var contentHash: String?
     /// Whether the provider holds the event now.
-    public var eventPresent: Bool
+    package var eventPresent: Bool
     /// When the applied revision must be written again: an older write whose outcome is unknown may land
     /// until then (nil: nothing pending).
-    public var verifyAfter: Date?
+    package var verifyAfter: Date?
 
     /// Creates a state.
-    public init(
+    package init(
         appliedRevision: Int64, connectionID: String?, calendarID: String?, externalEventID: String?,
         contentHash: String?, eventPresent: Bool, verifyAfter: Date? = nil
     ) {
@@ -120,17 +120,17 @@ public struct ExportState: Sendable, Hashable {
 
 /// What a job must know before it writes an appointment's event: what was applied, and whether a write of
 /// an older revision whose outcome is unknown (a timeout, a cancellation, a lost answer, a crash) may still land.
-public struct ExportFence: Sendable, Hashable {
+package struct ExportFence: Sendable, Hashable {
     /// What was applied; nil when nothing ever was.
-    public var state: ExportState?
+    package var state: ExportState?
     /// Until when an older revision's unsettled write may still land; nil when there is none.
-    public var olderUnsettledUntil: Date?
+    package var olderUnsettledUntil: Date?
     /// Until when an unsettled write of an earlier attempt of this very revision may still land: harmless
     /// where event ids are derived from the appointment, a possible second event where the provider picks them.
-    public var sameRevisionUnsettledUntil: Date?
+    package var sameRevisionUnsettledUntil: Date?
 
     /// Creates a fence.
-    public init(state: ExportState?, olderUnsettledUntil: Date? = nil, sameRevisionUnsettledUntil: Date? = nil) {
+    package init(state: ExportState?, olderUnsettledUntil: Date? = nil, sameRevisionUnsettledUntil: Date? = nil) {
         self.state = state
         self.olderUnsettledUntil = olderUnsettledUntil
         self.sameRevisionUnsettledUntil = sameRevisionUnsettledUntil
@@ -139,17 +139,17 @@ public struct ExportFence: Sendable, Hashable {
 
 /// A provider write about to go out, recorded first (write-ahead): until `settlesAt` its outcome is
 /// unknown unless its job settles it by recording what it applied.
-public struct ProviderWriteIntent: Sendable, Hashable {
-    public var memberID: String
-    public var appointmentID: String
-    public var revision: Int64
+package struct ProviderWriteIntent: Sendable, Hashable {
+    package var memberID: String
+    package var appointmentID: String
+    package var revision: Int64
     /// Unique per write.
-    public var token: String
+    package var token: String
     /// The latest moment the request can still land at the provider (its deadline plus the settle margin).
-    public var settlesAt: Date
+    package var settlesAt: Date
 
     /// Creates an intent.
-    public init(memberID: String, appointmentID: String, revision: Int64, token: String, settlesAt: Date) {
+    package init(memberID: String, appointmentID: String, revision: Int64, token: String, settlesAt: Date) {
         self.memberID = memberID
         self.appointmentID = appointmentID
         self.revision = revision
@@ -159,25 +159,25 @@ public struct ProviderWriteIntent: Sendable, Hashable {
 }
 
 /// An export or delete that could not run (connection not active, organization ineligible).
-public struct ParkedChange: Sendable, Hashable {
+package struct ParkedChange: Sendable, Hashable {
     /// What to do when it can run again.
-    public enum Kind: String, Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         case export, delete
     }
 
-    public var memberID: String
-    public var appointmentID: String
-    public var revision: Int64
-    public var kind: Kind
+    package var memberID: String
+    package var appointmentID: String
+    package var revision: Int64
+    package var kind: Kind
     /// The job's payload text, to enqueue again as is.
-    public var payload: [UInt8]
+    package var payload: [UInt8]
     /// When the appointment ends (exports of ended appointments are not replayed).
-    public var endsAt: Date?
+    package var endsAt: Date?
     /// Why it was parked (`reconnect_required`, `ineligible`, …).
-    public var reason: String
+    package var reason: String
 
     /// Creates a parked change.
-    public init(
+    package init(
         memberID: String, appointmentID: String, revision: Int64, kind: Kind, payload: [UInt8], endsAt: Date?,
         reason: String
     ) {
@@ -192,18 +192,18 @@ public struct ParkedChange: Sendable, Hashable {
 }
 
 /// What a connect job found at the provider.
-public struct NewConnection: Sendable {
-    public var memberID: String
-    public var provider: ProviderKind
-    public var accountEmail: String?
-    public var primaryCalendarID: String
-    public var credentials: SealedCredentials
-    public var accessTokenExpiresAt: Date?
+package struct NewConnection: Sendable {
+    package var memberID: String
+    package var provider: ProviderKind
+    package var accountEmail: String?
+    package var primaryCalendarID: String
+    package var credentials: SealedCredentials
+    package var accessTokenExpiresAt: Date?
     /// The `connect_calendar` job that saves it (a rerun of that job finds it and redeems no code again).
-    public var jobID: String?
+    package var jobID: String?
 
     /// Creates the description of a new (or renewed) connection.
-    public init(
+    package init(
         memberID: String, provider: ProviderKind, accountEmail: String?, primaryCalendarID: String,
         credentials: SealedCredentials, accessTokenExpiresAt: Date?, jobID: String? = nil
     ) {
@@ -218,30 +218,30 @@ public struct NewConnection: Sendable {
 }
 
 /// How many busy-block rows an import wrote.
-public struct ImportCounts: Sendable, Hashable {
-    public var inserted = 0
-    public var updated = 0
-    public var deleted = 0
+package struct ImportCounts: Sendable, Hashable {
+    package var inserted = 0
+    package var updated = 0
+    package var deleted = 0
 
     /// Creates counts.
-    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
+    package init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
         self.inserted = inserted
         self.updated = updated
         self.deleted = deleted
     }
 
     /// Rows written in all.
-    public var rowsWritten: Int { inserted + updated + deleted }
+    package var rowsWritten: Int { inserted + updated + deleted }
 
     /// Adds two counts.
-    public static func + (lhs: ImportCounts, rhs: ImportCounts) -> ImportCounts {
+    package static func + (lhs: ImportCounts, rhs: ImportCounts) -> ImportCounts {
         ImportCounts(inserted: lhs.inserted + rhs.inserted, updated: lhs.updated + rhs.updated, deleted: lhs.deleted + rhs.deleted)
     }
 }
 
 /// The persistence the sync rules need; the PostgreSQL store implements it. Every method is one
 /// transaction; none holds a transaction open across a provider call except `withCredentialLock`.
-public protocol SyncStore: Sendable {
+package protocol SyncStore: Sendable {
     /// The member, its eligibility and connections; nil when the member is unknown.
     func memberState(_ memberID: String) async throws -> MemberSyncState?
 
@@ -332,7 +332,7 @@ public protocol SyncStore: Sendable {
 }
 
 /// What a full read of one calendar covered, and so what its answer may change.
-public enum BusyReadScope: Sendable, Hashable {
+package enum BusyReadScope: Sendable, Hashable {
     /// The rolling window: the read is the calendar's whole truth from the window's start on. Blocks in
     /// the window that it did not return are gone, blocks that ended before the window are dropped, and
     /// its cursor replaces the stored one (nil: the stored one is removed).
@@ -342,13 +342,13 @@ public enum BusyReadScope: Sendable, Hashable {
     case explicit
 
     /// Whether an interval overlaps `window` (end exclusive; an instant counts when it lies inside).
-    public static func overlaps(start: Date, end: Date, _ window: DateInterval) -> Bool {
+    package static func overlaps(start: Date, end: Date, _ window: DateInterval) -> Bool {
         start < window.end && (end > window.start || (end <= start && start >= window.start))
     }
 }
 
 /// What to store after holding the credential lock.
-public enum CredentialUpdate: Sendable {
+package enum CredentialUpdate: Sendable {
     /// Keep what is stored.
     case keep
     /// Store these sealed credentials (e.g. a refreshed, rotated token).
@@ -357,13 +357,13 @@ public enum CredentialUpdate: Sendable {
 
 extension SyncStore {
     /// The two reads one after the other, for stores that cannot do them in one.
-    public func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
+    package func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
         guard let member = try await memberState(memberID) else { return nil }
         return (member, try await exportState(memberID: memberID, appointmentID: appointmentID, revision: revision))
     }
 
     /// Records an applied revision that made no provider write of its own.
-    public func recordExport(
+    package func recordExport(
         memberID: String, appointmentID: String, revision: Int64, state: ExportState, calledConnectionID: String?
     ) async throws -> Bool {
         try await recordExport(

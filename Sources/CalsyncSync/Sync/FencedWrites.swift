@@ -1,4 +1,4 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Synchronization
 
@@ -82,7 +82,7 @@ extension SyncEnvironment {
         let wait = max(0.05, until.timeIntervalSinceNow)
         return .deferred(
             "verify_pending",
-            "an older write of this appointment may still land at the provider until \(until.formatted(.iso8601)); the event is written again then",
+            "an older write of this appointment may still land at the provider until \(RFC3339.formatSeconds(until)); the event is written again then",
             for: .milliseconds(Int64(wait * 1000)))
     }
 }

@@ -1,39 +1,39 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 
 /// Where a provider request counts: the provider's app-wide quota and one connection's (user or mailbox) quota.
-public struct RateScope: Sendable, Hashable {
+package struct RateScope: Sendable, Hashable {
     /// `google` or `microsoft`.
-    public var provider: String
+    package var provider: String
     /// The connection (its user's or mailbox's quota, and its concurrency cap).
-    public var connectionID: String
+    package var connectionID: String
 
     /// Creates a scope.
-    public init(provider: String, connectionID: String) {
+    package init(provider: String, connectionID: String) {
         self.provider = provider
         self.connectionID = connectionID
     }
 }
 
 /// A request may not be sent yet: the job is deferred until `retryAfter` has passed.
-public struct RateLimited: Error, Sendable, CustomStringConvertible {
+package struct RateLimited: Error, Sendable, CustomStringConvertible {
     /// How long to wait at least.
-    public var retryAfter: Duration
+    package var retryAfter: Duration
     /// Which limit said no: `provider`, `connection` or `concurrency`.
-    public var limit: String
+    package var limit: String
 
     /// Creates the error.
-    public init(retryAfter: Duration, limit: String) {
+    package init(retryAfter: Duration, limit: String) {
         self.retryAfter = retryAfter
         self.limit = limit
     }
 
     /// Words for logs.
-    public var description: String { "rate limited (\(limit)) for \(retryAfter)" }
+    package var description: String { "rate limited (\(limit)) for \(retryAfter)" }
 }
 
 /// What `RateLimiter.acquire` decided.
-public enum RateDecision: Sendable, Equatable {
+package enum RateDecision: Sendable, Equatable {
     /// Send now; release the permit after the answer.
     case send(permit: String)
     /// A slot is reserved `after` from now: wait that long, then send; release the permit after the answer.
@@ -44,7 +44,7 @@ public enum RateDecision: Sendable, Equatable {
 
 /// Rate limits shared by every worker process (Redis in production): app-wide and per-connection
 /// request rates, and a cap on a connection's concurrent requests.
-public protocol RateLimiter: Sendable {
+package protocol RateLimiter: Sendable {
     /// Takes one request of `scope`, reserving a slot when it comes within `reserveUpTo`.
     func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision
     /// Frees the concurrency slot of a permit.
@@ -56,34 +56,34 @@ public protocol RateLimiter: Sendable {
 }
 
 /// No limits (tests of other rules, and providers without quotas).
-public struct UnlimitedRateLimiter: RateLimiter {
+package struct UnlimitedRateLimiter: RateLimiter {
     /// Creates the limiter.
-    public init() {}
-    public func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision { .send(permit: "") }
-    public func release(_ scope: RateScope, permit: String) async {}
-    public func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async {}
-    public func penaltyRemaining(_ scope: RateScope) async -> Duration? { nil }
+    package init() {}
+    package func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision { .send(permit: "") }
+    package func release(_ scope: RateScope, permit: String) async {}
+    package func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async {}
+    package func penaltyRemaining(_ scope: RateScope) async -> Duration? { nil }
 }
 
 /// The gate the HTTP transport passes each provider request through. The sync rules bind it to a
 /// connection (a task-local) around their provider calls; requests outside such a scope are not limited.
-public struct ProviderRequestGate: Sendable {
+package struct ProviderRequestGate: Sendable {
     /// The gate of the current task, if any.
-    @TaskLocal public static var current: ProviderRequestGate?
+    @TaskLocal package static var current: ProviderRequestGate?
 
     let limiter: any RateLimiter
     let scope: RateScope
     let reserveUpTo: Duration
 
     /// Creates a gate for one connection.
-    public init(limiter: any RateLimiter, scope: RateScope, reserveUpTo: Duration) {
+    package init(limiter: any RateLimiter, scope: RateScope, reserveUpTo: Duration) {
         self.limiter = limiter
         self.scope = scope
         self.reserveUpTo = reserveUpTo
     }
 
     /// Waits for (or reserves) the request's slot; throws `RateLimited` when the wait is too long to hold a worker for.
-    public func beforeRequest() async throws -> String {
+    package func beforeRequest() async throws -> String {
         // A job that lost its lease, ran past its deadline or is being cancelled sends nothing more.
         try JobRun.current?.checkHeld()
         for _ in 0..<20 {
@@ -113,7 +113,7 @@ public struct ProviderRequestGate: Sendable {
     /// Throws when the current job may no longer act (lease or lock lost, deadline passed, cancelled), or
     /// when the current fenced write's window has closed: checked just before every provider request goes
     /// out. Past this point the request counts as sent (its outcome may be unknown).
-    public static func checkJobHeld() throws {
+    package static func checkJobHeld() throws {
         try JobRun.current?.checkHeld()
         if let write {
             guard ContinuousClock.now < write.deadline else {
@@ -125,13 +125,13 @@ public struct ProviderRequestGate: Sendable {
     }
 
     /// Notes the answer to a request that went out (for the current fenced write, if any).
-    public static func noteAnswered(status: Int) {
+    package static func noteAnswered(status: Int) {
         write?.noteAnswered(status: status)
     }
 
     /// The timeout for the next request: `configured`, shortened so that it ends before the job's deadline
     /// and before the current fenced write's window closes.
-    public static func requestTimeout(_ configured: Duration) -> Duration {
+    package static func requestTimeout(_ configured: Duration) -> Duration {
         var timeout = configured
         if let run = JobRun.current { timeout = min(timeout, run.remaining) }
         if let write { timeout = min(timeout, max(.zero, write.deadline - ContinuousClock.now)) }
@@ -139,12 +139,12 @@ public struct ProviderRequestGate: Sendable {
     }
 
     /// Holds every request of this connection (all workers) for `wait`: the provider answered with `Retry-After`.
-    public func penalize(for wait: Duration) async {
+    package func penalize(for wait: Duration) async {
         await limiter.penalize(scope, appWide: false, for: wait)
     }
 
     /// Frees the request's concurrency slot.
-    public func afterRequest(permit: String) async {
+    package func afterRequest(permit: String) async {
         await limiter.release(scope, permit: permit)
     }
 }

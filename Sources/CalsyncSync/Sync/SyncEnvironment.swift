@@ -1,10 +1,10 @@
-import CalsyncQueue
+import CalsyncJobs
 import Foundation
 import Logging
 
 /// A short-lived exclusive lock across processes (Redis in production), so that two jobs for one
 /// appointment, or two imports of one member, never run at once.
-public protocol SyncLocks: Sendable {
+package protocol SyncLocks: Sendable {
     /// Takes the lock for at most `ttl`; nil when someone else holds it.
     func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken?
     /// Releases the lock if this token still holds it.
@@ -15,24 +15,24 @@ public protocol SyncLocks: Sendable {
 
 extension SyncLocks {
     /// Locks elsewhere than the queue's Redis are released by `release`.
-    public var releasedWithJob: Bool { false }
+    package var releasedWithJob: Bool { false }
 }
 
 /// Proof of holding a lock: its key and a token only this holder knows (the engine's `JobLock`).
-public typealias SyncLockToken = JobLock
+package typealias SyncLockToken = JobLock
 
 /// A lifecycle event for the web tier (`XADD <prefix>:events`).
-public struct SyncLifecycleEvent: Sendable, Hashable {
+package struct SyncLifecycleEvent: Sendable, Hashable {
     /// `connection.connected`, `connection.reconnect_required`, `connection.disconnected`, `sync.failed`.
-    public var type: String
-    public var memberID: String
-    public var provider: ProviderKind
-    public var at: Date
+    package var type: String
+    package var memberID: String
+    package var provider: ProviderKind
+    package var at: Date
     /// Words a person can act on (never a token or customer detail).
-    public var detail: String
+    package var detail: String
 
     /// Creates an event.
-    public init(type: String, memberID: String, provider: ProviderKind, at: Date = Date(), detail: String) {
+    package init(type: String, memberID: String, provider: ProviderKind, at: Date = Date(), detail: String) {
         self.type = type
         self.memberID = memberID
         self.provider = provider
@@ -42,48 +42,48 @@ public struct SyncLifecycleEvent: Sendable, Hashable {
 }
 
 /// Publishes lifecycle events for the web tier.
-public protocol SyncEventPublisher: Sendable {
+package protocol SyncEventPublisher: Sendable {
     /// Publishes one event; failures are logged by the caller, never fatal to the job.
     func publish(_ event: SyncLifecycleEvent) async throws
 }
 
 /// Enqueues follow-up jobs exactly as a producer would.
-public protocol SyncJobEnqueuer: Sendable {
+package protocol SyncJobEnqueuer: Sendable {
     /// Enqueues a job of `type` with `payload` (a JSON object's text) under `id`.
     func enqueue(type: String, id: String, payload: [UInt8]) async throws
 }
 
 /// The provider clients by kind; nil for a provider that is not configured.
-public protocol ProviderDirectory: Sendable {
+package protocol ProviderDirectory: Sendable {
     /// The client of a provider.
     func provider(_ kind: ProviderKind) -> (any CalendarProvider)?
 }
 
 /// The tunables of the sync rules.
-public struct SyncConfiguration: Sendable {
+package struct SyncConfiguration: Sendable {
     /// Refresh an access token that expires within this margin before using it. Default 5 minutes.
-    public var refreshMargin: Duration
+    package var refreshMargin: Duration
     /// Days before now that the rolling import window starts. Default 1.
-    public var importPastDays: Int
+    package var importPastDays: Int
     /// Days after now that the rolling import window ends. Default 90.
-    public var importFutureDays: Int
+    package var importFutureDays: Int
     /// How long an appointment or import lock lives when its holder dies. Default 30 s (the worker sets the job lease).
-    public var lockTTL: Duration
+    package var lockTTL: Duration
     /// How long a job waits (deferred, no attempt burnt) when its appointment or member is locked. Default 500 ms.
-    public var lockedRetryDelay: Duration
+    package var lockedRetryDelay: Duration
     /// A request whose rate-limit slot comes within this waits for it in place; a later one defers the job. Default 250 ms.
-    public var rateLimitReserve: Duration
+    package var rateLimitReserve: Duration
     /// How long to back off after a provider's rate-limit answer that gave no `Retry-After`. Default 10 s.
-    public var rateLimitBackoff: Duration
+    package var rateLimitBackoff: Duration
     /// How long one provider write of an appointment (all its requests) may take: its requests' timeouts are
     /// shortened to end by then. Default 60 s (the app sets twice `CALSYNC_PROVIDER_TIMEOUT_SECONDS`).
-    public var providerWriteWindow: Duration
+    package var providerWriteWindow: Duration
     /// How long after its window a provider may still apply a write whose answer calsync never got
     /// (`CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS`). Default 30 s.
-    public var providerWriteSettle: Duration
+    package var providerWriteSettle: Duration
 
     /// Creates the defaults.
-    public init() {
+    package init() {
         self.refreshMargin = .seconds(300)
         self.importPastDays = 1
         self.importFutureDays = 90
@@ -96,7 +96,7 @@ public struct SyncConfiguration: Sendable {
     }
 
     /// The rolling import window around `now`.
-    public func rollingWindow(now: Date) -> DateInterval {
+    package func rollingWindow(now: Date) -> DateInterval {
         DateInterval(
             start: now.addingTimeInterval(-Double(importPastDays) * 86_400),
             end: now.addingTimeInterval(Double(importFutureDays) * 86_400))
@@ -104,18 +104,18 @@ public struct SyncConfiguration: Sendable {
 }
 
 /// Everything the handlers share: store, providers, sealing, locks, events, follow-up jobs.
-public struct SyncEnvironment: Sendable {
-    public var store: any SyncStore
-    public var providers: any ProviderDirectory
-    public var sealer: CredentialSealer
-    public var locks: any SyncLocks
-    public var events: any SyncEventPublisher
-    public var enqueuer: any SyncJobEnqueuer
-    public var limiter: any RateLimiter
-    public var configuration: SyncConfiguration
+package struct SyncEnvironment: Sendable {
+    package var store: any SyncStore
+    package var providers: any ProviderDirectory
+    package var sealer: CredentialSealer
+    package var locks: any SyncLocks
+    package var events: any SyncEventPublisher
+    package var enqueuer: any SyncJobEnqueuer
+    package var limiter: any RateLimiter
+    package var configuration: SyncConfiguration
 
     /// Creates an environment.
-    public init(
+    package init(
         store: any SyncStore, providers: any ProviderDirectory, sealer: CredentialSealer, locks: any SyncLocks,
         events: any SyncEventPublisher, enqueuer: any SyncJobEnqueuer, limiter: any RateLimiter = UnlimitedRateLimiter(),
         configuration: SyncConfiguration = .init()

@@ -4,7 +4,7 @@ import Synchronization
 /// runs its item at once; callers that arrive meanwhile queue, and when that run ends the next of them
 /// runs everything queued in one call. No timer: a caller alone is run alone, at once. Each caller gets
 /// its own item's result, in the order `run` returns them.
-public final class CoalescingBatcher<Item: Sendable, Output: Sendable>: Sendable {
+package final class CoalescingBatcher<Item: Sendable, Output: Sendable>: Sendable {
     private struct Waiting: Sendable {
         let item: Item
         /// Resumed with the item's result, or with nil: "run the next batch".
@@ -21,13 +21,13 @@ public final class CoalescingBatcher<Item: Sendable, Output: Sendable>: Sendable
     private let run: @Sendable ([Item]) async -> [Result<Output, any Error>]
 
     /// Creates a batcher; `run` gets 1…`maxBatch` items and returns one result per item, in order.
-    public init(maxBatch: Int, run: @escaping @Sendable ([Item]) async -> [Result<Output, any Error>]) {
+    package init(maxBatch: Int, run: @escaping @Sendable ([Item]) async -> [Result<Output, any Error>]) {
         self.maxBatch = max(1, maxBatch)
         self.run = run
     }
 
     /// Runs `item`, alone or with the items of callers waiting at the same time.
-    public func submit(_ item: Item) async throws -> Output {
+    package func submit(_ item: Item) async throws -> Output {
         let leads = state.withLock { state -> Bool in
             if state.running { return false }
             state.running = true

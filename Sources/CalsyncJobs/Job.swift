@@ -3,22 +3,22 @@ import Logging
 import Synchronization
 
 /// A claimed job whose envelope is valid.
-public struct Job: Sendable {
+package struct Job: Sendable {
     /// The producer's id (1–128 characters).
-    public let id: String
+    package let id: String
     /// The job type (equal to the list it came from).
-    public let type: String
+    package let type: String
     /// When the producer enqueued it, when given.
-    public let enqueuedAt: Date?
+    package let enqueuedAt: Date?
     /// The raw JSON text of the `payload` object.
-    public let payload: [UInt8]
+    package let payload: [UInt8]
     /// The job text as received.
-    public let raw: [UInt8]
+    package let raw: [UInt8]
     /// 1 on the first run; grows with each retryable failure (never with deferrals or hand-backs).
-    public let attempt: Int
+    package let attempt: Int
 
     /// Creates a job (the worker does; tests of handlers may too).
-    public init(id: String, type: String, enqueuedAt: Date?, payload: [UInt8], raw: [UInt8], attempt: Int) {
+    package init(id: String, type: String, enqueuedAt: Date?, payload: [UInt8], raw: [UInt8], attempt: Int) {
         self.id = id
         self.type = type
         self.enqueuedAt = enqueuedAt
@@ -29,18 +29,18 @@ public struct Job: Sendable {
 }
 
 /// What a handler gets besides the job.
-public struct JobContext: Sendable {
+package struct JobContext: Sendable {
     /// A logger with `calsync.job.id` and `calsync.job.type` metadata.
-    public let logger: Logger
+    package let logger: Logger
     /// The worker running the job (`host:pid:random`).
-    public let workerID: String
+    package let workerID: String
     /// How many times this job was deferred so far.
-    public let deferrals: Int
+    package let deferrals: Int
     /// Locks (in the queue's Redis) that the engine releases when the job ends.
-    public let heldLocks: JobHeldLocks
+    package let heldLocks: JobHeldLocks
 
     /// Creates a context.
-    public init(logger: Logger, workerID: String, deferrals: Int, heldLocks: JobHeldLocks = JobHeldLocks()) {
+    package init(logger: Logger, workerID: String, deferrals: Int, heldLocks: JobHeldLocks = JobHeldLocks()) {
         self.logger = logger
         self.workerID = workerID
         self.deferrals = deferrals
@@ -49,21 +49,21 @@ public struct JobContext: Sendable {
 }
 
 /// A lock in the queue's Redis: a key that holds `token` while its owner has it.
-public struct JobLock: Sendable, Hashable {
+package struct JobLock: Sendable, Hashable {
     /// The Redis key.
-    public let key: String
+    package let key: String
     /// The value only the holder knows.
-    public let token: String
+    package let token: String
 
     /// Creates a lock reference.
-    public init(key: String, token: String) {
+    package init(key: String, token: String) {
         self.key = key
         self.token = token
     }
 
     /// 128 random bits as 32 hex digits, from the system's generator (`getrandom`): unlike `UUID()`, which
     /// opened /dev/urandom on every call (twice per export; `make bench`).
-    public static func randomToken() -> String {
+    package static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         func hex(_ value: UInt64) -> String {
             let digits = String(value, radix: 16)
@@ -77,34 +77,34 @@ public struct JobLock: Sendable, Hashable {
 /// script), cancels the job when one is lost, and releases them when the job ends: a successful job's locks
 /// go in the same Redis call as its acknowledgement (one round trip less per job); on any other end they
 /// are released just before.
-public final class JobHeldLocks: Sendable {
+package final class JobHeldLocks: Sendable {
     private let locks = Mutex<[JobLock]>([])
 
     /// An empty set.
-    public init() {}
+    package init() {}
 
     /// Holds `lock` from now until the job ends (renewed with the lease, released with the job).
-    public func hold(_ lock: JobLock) {
+    package func hold(_ lock: JobLock) {
         locks.withLock { $0.append(lock) }
     }
 
     /// Forgets `lock` (its holder released it early).
-    public func drop(_ lock: JobLock) {
+    package func drop(_ lock: JobLock) {
         locks.withLock { $0.removeAll { $0 == lock } }
     }
 
     /// Releases `lock` when the job ends, instead of now (the same as `hold`).
-    public func releaseWhenJobEnds(_ lock: JobLock) {
+    package func releaseWhenJobEnds(_ lock: JobLock) {
         hold(lock)
     }
 
     /// The locks held now.
-    func current() -> [JobLock] {
+    package func current() -> [JobLock] {
         locks.withLock { $0 }
     }
 
     /// The locks held so far, emptied.
-    func take() -> [JobLock] {
+    package func take() -> [JobLock] {
         locks.withLock { locks in
             defer { locks = [] }
             return locks
@@ -115,12 +115,12 @@ public final class JobHeldLocks: Sendable {
 /// One run of a job as the engine sees it, visible to everything the handler calls (a task-local): its
 /// deadline, and whether it still holds its lease and locks. Provider calls check it before they go out,
 /// so a job that lost its lease (or ran past its deadline) makes no further provider call.
-public final class JobRun: Sendable {
+package final class JobRun: Sendable {
     /// The run of the current task, if it is a job's.
-    @TaskLocal public static var current: JobRun?
+    @TaskLocal package static var current: JobRun?
 
     /// Why a run was stopped from outside.
-    public enum StopReason: Sendable, Equatable {
+    package enum StopReason: Sendable, Equatable {
         /// The lease or one of the job's locks was lost: another worker may own the job now.
         case leaseLost
         /// The job ran past `CALSYNC_JOB_TIMEOUT_SECONDS`.
@@ -130,23 +130,23 @@ public final class JobRun: Sendable {
     }
 
     /// When the job must have ended; it is cancelled (and retried) after.
-    public let deadline: ContinuousClock.Instant
+    package let deadline: ContinuousClock.Instant
     private let stop = Mutex<StopReason?>(nil)
     /// Until when the lease is surely held: the start of the last successful renewal (or the claim) plus the lease.
     private let heldUntil: Mutex<ContinuousClock.Instant>
 
     /// Creates a run (the engine does; handler tests may too).
-    public init(deadline: ContinuousClock.Instant, heldUntil: ContinuousClock.Instant) {
+    package init(deadline: ContinuousClock.Instant, heldUntil: ContinuousClock.Instant) {
         self.deadline = deadline
         self.heldUntil = Mutex(heldUntil)
     }
 
     /// Why the run was stopped, if it was.
-    public var stopReason: StopReason? { stop.withLock { $0 } }
+    package var stopReason: StopReason? { stop.withLock { $0 } }
 
     /// Marks the run stopped (the first reason wins); returns whether this call stopped it.
     @discardableResult
-    func markStopped(_ reason: StopReason) -> Bool {
+    package func markStopped(_ reason: StopReason) -> Bool {
         stop.withLock { current in
             guard current == nil else { return false }
             current = reason
@@ -155,12 +155,12 @@ public final class JobRun: Sendable {
     }
 
     /// Records a successful renewal that started at `start`.
-    func renewed(startedAt start: ContinuousClock.Instant, lease: Duration) {
+    package func renewed(startedAt start: ContinuousClock.Instant, lease: Duration) {
         heldUntil.withLock { $0 = max($0, start + lease) }
     }
 
     /// Throws unless the run may still act: not stopped, not cancelled, lease surely held, deadline not passed.
-    public func checkHeld() throws {
+    package func checkHeld() throws {
         if let reason = stopReason { throw JobRunStopped(reason: reason) }
         try Task.checkCancellation()
         let now = ContinuousClock.now
@@ -171,16 +171,21 @@ public final class JobRun: Sendable {
     }
 
     /// The time left before the deadline (zero when past it).
-    public var remaining: Duration { max(.zero, deadline - ContinuousClock.now) }
+    package var remaining: Duration { max(.zero, deadline - ContinuousClock.now) }
 }
 
 /// A job's run was stopped from outside (lease or lock lost, deadline, shutdown): it must not act further.
-public struct JobRunStopped: Error, Sendable, CustomStringConvertible {
+package struct JobRunStopped: Error, Sendable, CustomStringConvertible {
     /// Why.
-    public let reason: JobRun.StopReason
+    package let reason: JobRun.StopReason
+
+    /// Creates the error for `reason`.
+    package init(reason: JobRun.StopReason) {
+        self.reason = reason
+    }
 
     /// Words for logs and dead records.
-    public var description: String {
+    package var description: String {
         switch reason {
         case .leaseLost: "the job lost its lease or lock; another worker may run it now, so it stopped before its next provider call"
         case .deadline: "the job ran past its deadline (CALSYNC_JOB_TIMEOUT_SECONDS) and was cancelled"
@@ -190,7 +195,7 @@ public struct JobRunStopped: Error, Sendable, CustomStringConvertible {
 }
 
 /// How a job ended when it did not throw.
-public enum JobOutcome: Sendable {
+package enum JobOutcome: Sendable {
     /// The work was done.
     case completed
     /// Nothing to do (e.g. stale revision, ineligible organization); the reason is a low-cardinality code.
@@ -198,7 +203,7 @@ public enum JobOutcome: Sendable {
 }
 
 /// Runs the jobs of one type.
-public protocol JobHandler: Sendable {
+package protocol JobHandler: Sendable {
     /// The job type this handler runs.
     var jobType: String { get }
     /// Runs a job; throw `JobError` to classify a failure (any other error is retryable).
@@ -206,9 +211,9 @@ public protocol JobHandler: Sendable {
 }
 
 /// A classified job failure.
-public struct JobError: Error, Sendable, CustomStringConvertible {
+package struct JobError: Error, Sendable, CustomStringConvertible {
     /// What the engine does with the job.
-    public enum Disposition: Sendable {
+    package enum Disposition: Sendable {
         /// Run again after the retry policy's delay (never earlier than `retryAfter`); burns an attempt.
         case retryable(retryAfter: Duration?)
         /// Run again after the given time; burns no attempt.
@@ -220,16 +225,16 @@ public struct JobError: Error, Sendable, CustomStringConvertible {
     }
 
     /// What the engine does with the job.
-    public var disposition: Disposition
+    package var disposition: Disposition
     /// A stable, low-cardinality code (metric label).
-    public var code: String
+    package var code: String
     /// What went wrong (no secrets, no customer details): it lands in the dead record.
-    public var message: String
+    package var message: String
     /// The HTTP status of the provider answer behind the failure, when there was one.
-    public var httpStatus: Int?
+    package var httpStatus: Int?
 
     /// Creates an error.
-    public init(disposition: Disposition, code: String, message: String, httpStatus: Int? = nil) {
+    package init(disposition: Disposition, code: String, message: String, httpStatus: Int? = nil) {
         self.disposition = disposition
         self.code = code
         self.message = message
@@ -237,25 +242,25 @@ public struct JobError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A failure worth retrying later (network, 5xx, 429 with its Retry-After).
-    public static func retryable(_ code: String, _ message: String, retryAfter: Duration? = nil, httpStatus: Int? = nil) -> JobError {
+    package static func retryable(_ code: String, _ message: String, retryAfter: Duration? = nil, httpStatus: Int? = nil) -> JobError {
         JobError(disposition: .retryable(retryAfter: retryAfter), code: code, message: message, httpStatus: httpStatus)
     }
 
     /// Not now: run again after `for` without burning an attempt.
-    public static func deferred(_ code: String, _ message: String, for duration: Duration) -> JobError {
+    package static func deferred(_ code: String, _ message: String, for duration: Duration) -> JobError {
         JobError(disposition: .deferred(until: duration), code: code, message: message)
     }
 
     /// A failure that retrying cannot fix: dead-letter with `reason` (e.g. `forbidden`).
-    public static func permanent(_ code: String, _ message: String, reason: String = "permanent_error", httpStatus: Int? = nil) -> JobError {
+    package static func permanent(_ code: String, _ message: String, reason: String = "permanent_error", httpStatus: Int? = nil) -> JobError {
         JobError(disposition: .permanent(reason: reason), code: code, message: message, httpStatus: httpStatus)
     }
 
     /// The job breaks its schema: dead-letter with reason `invalid_job`.
-    public static func invalid(_ message: String) -> JobError {
+    package static func invalid(_ message: String) -> JobError {
         JobError(disposition: .invalid, code: "invalid_job", message: message)
     }
 
     /// `code: message`.
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import CalsyncQueue
+@testable import CalsyncJobs
 
 /// Concurrent callers share calls; each gets its own item's answer; a caller alone runs alone.
 @Suite("Coalescing batcher")

@@ -2,6 +2,7 @@ import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
+import CalsyncSyncRedis
 import Foundation
 import Logging
 import Metrics
@@ -12,28 +13,28 @@ import Synchronization
 /// full resync in their place), token refreshes ahead of expiry, and replays of parked changes whose
 /// connection and organization became usable again, in batches: one statement and one Redis script per
 /// batch, never one round trip per job. Several replicas are safe: only the leader ticks.
-public final class Scheduler: Service, Sendable {
+package final class Scheduler: Service, Sendable {
     /// When and how much the scheduler enqueues.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The Redis key prefix (queues, markers, the leader lock).
-        public var prefix: String
+        package var prefix: String
         /// Time between two ticks of the leader; default 15 s.
-        public var tick: Duration
+        package var tick: Duration
         /// Default import interval of a connection in seconds; default 300.
-        public var importIntervalSeconds: Int
+        package var importIntervalSeconds: Int
         /// Extra delay after an import, as a fraction of the interval, drawn uniformly per connection; default 0.1.
-        public var jitter: Double
+        package var jitter: Double
         /// Tokens expiring within this many seconds are refreshed; default 600.
-        public var refreshMarginSeconds: Int
+        package var refreshMarginSeconds: Int
         /// Seconds between two full resyncs of a connection; default 86 400.
-        public var fullResyncAfterSeconds: Int
+        package var fullResyncAfterSeconds: Int
         /// The leader lock's lifetime; default 10 s. It is renewed every third of it.
-        public var leaderTTL: Duration
+        package var leaderTTL: Duration
         /// Connections per statement and per Redis script; default 5000.
-        public var batchSize: Int
+        package var batchSize: Int
 
         /// Creates the defaults for a prefix.
-        public init(prefix: String) {
+        package init(prefix: String) {
             self.prefix = prefix
             self.tick = .seconds(15)
             self.importIntervalSeconds = 300
@@ -46,26 +47,26 @@ public final class Scheduler: Service, Sendable {
     }
 
     /// What one tick enqueued.
-    public struct TickReport: Sendable, Equatable {
+    package struct TickReport: Sendable, Equatable {
         /// Regular `import_window` jobs enqueued.
-        public var imports = 0
+        package var imports = 0
         /// `import_window` jobs with `full_resync: true` enqueued.
-        public var fullResyncs = 0
+        package var fullResyncs = 0
         /// Due imports skipped because one for that connection is still queued or running.
-        public var deduplicated = 0
+        package var deduplicated = 0
         /// New connections given their first import time.
-        public var newlyScheduled = 0
+        package var newlyScheduled = 0
         /// `refresh_token` jobs enqueued.
-        public var refreshes = 0
+        package var refreshes = 0
         /// Parked changes replayed.
-        public var replays = 0
+        package var replays = 0
         /// Connections whose `next_import_at` was cleared (not importing) or moved past a rate limit.
-        public var reconciled = 0
+        package var reconciled = 0
         /// Whether the tick stopped early because this replica lost the lead.
-        public var interrupted = false
+        package var interrupted = false
 
         /// An empty report.
-        public init() {}
+        package init() {}
 
         /// Counts one pushed batch of imports: (regular pushed, full resyncs pushed, due in the batch).
         mutating func add(_ pushed: (regular: Int, full: Int, due: Int)) {
@@ -104,7 +105,7 @@ public final class Scheduler: Service, Sendable {
         """)
 
     /// Creates a scheduler; `replicaID` names this process in the leader lock.
-    public init(
+    package init(
         redis: RedisClient, store: PostgresSchedulerStore, configuration: Configuration, replicaID: String, logger: Logger
     ) {
         self.redis = redis
@@ -118,7 +119,7 @@ public final class Scheduler: Service, Sendable {
     }
 
     /// Whether this replica holds the lead now (its last acquire or renewal is younger than the TTL).
-    public var isLeader: Bool {
+    package var isLeader: Bool {
         state.withLock { state in
             guard let deadline = state.deadline else { return false }
             return ContinuousClock.now < deadline
@@ -128,7 +129,7 @@ public final class Scheduler: Service, Sendable {
     // MARK: - Running
 
     /// Campaigns for the lead and ticks while leading, until graceful shutdown; the leader then gives up its lock.
-    public func run() async throws {
+    package func run() async throws {
         logger.info(
             "scheduler started",
             metadata: ["tick_seconds": "\(configuration.tick.components.seconds)",
@@ -146,7 +147,7 @@ public final class Scheduler: Service, Sendable {
 
     /// Runs one tick if this replica can take the lead (renewing it while the tick runs), then gives the
     /// lead back: `--once`. Returns nil when another replica leads.
-    public func runOnce() async throws -> TickReport? {
+    package func runOnce() async throws -> TickReport? {
         let started = ContinuousClock.now
         guard try await lease.acquire() else {
             logger.info("another scheduler replica leads; nothing done")
@@ -241,7 +242,7 @@ public final class Scheduler: Service, Sendable {
     // MARK: - One tick
 
     /// One pass over every due import, refresh and parked replay; stops early when the lead is lost.
-    public func tick() async throws -> TickReport {
+    package func tick() async throws -> TickReport {
         let started = ContinuousClock.now
         var report = TickReport()
         let enqueuedAt = JobQueue.EnqueueTime(Date())
@@ -415,17 +416,17 @@ public final class Scheduler: Service, Sendable {
 }
 
 /// The scheduler could not do part of a tick; the next tick tries again.
-public struct SchedulerError: Error, Sendable, CustomStringConvertible {
+package struct SchedulerError: Error, Sendable, CustomStringConvertible {
     /// Stable code, safe as a metric label.
-    public var code: String
+    package var code: String
     /// What happened and what to do.
-    public var message: String
+    package var message: String
 
     /// Creates an error.
-    public init(code: String, message: String) {
+    package init(code: String, message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

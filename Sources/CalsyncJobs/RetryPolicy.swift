@@ -1,26 +1,26 @@
 /// How retryable failures are spaced and how many runs a job gets.
-public struct RetryPolicy: Sendable {
+package struct RetryPolicy: Sendable {
     /// Most runs of a job (the first run counts); after the last failure it goes dead.
-    public var maxAttempts: Int
+    package var maxAttempts: Int
     /// The delay before the second run.
-    public var base: Duration
+    package var base: Duration
     /// The longest delay.
-    public var cap: Duration
+    package var cap: Duration
     /// Whether the delay is drawn uniformly below the exponential bound (full jitter).
-    public var jitter: Bool
+    package var jitter: Bool
 
     /// Capped exponential backoff with full jitter.
-    public static func exponentialJitter(base: Duration, cap: Duration, maxAttempts: Int) -> RetryPolicy {
+    package static func exponentialJitter(base: Duration, cap: Duration, maxAttempts: Int) -> RetryPolicy {
         RetryPolicy(maxAttempts: max(1, maxAttempts), base: base, cap: cap, jitter: true)
     }
 
     /// One run only: every retryable failure is final.
-    public static var never: RetryPolicy {
+    package static var never: RetryPolicy {
         RetryPolicy(maxAttempts: 1, base: .zero, cap: .zero, jitter: false)
     }
 
     /// The upper bound of the delay after `attempt` (1-based): min(cap, base·2^(attempt-1)).
-    public func maxDelay(afterAttempt attempt: Int) -> Duration {
+    package func maxDelay(afterAttempt attempt: Int) -> Duration {
         let exponent = min(max(attempt - 1, 0), 40)
         let baseMs = Double(base.milliseconds)
         let capMs = Double(cap.milliseconds)
@@ -29,7 +29,7 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Full jitter: uniform in [0, min(cap, base·2^(attempt-1))], never below `retryAfter` when given.
-    public func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
+    package func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
         let bound = maxDelay(afterAttempt: attempt).milliseconds
         let drawn = jitter && bound > 0 ? Int64.random(in: 0...bound) : bound
         var delay = Duration.milliseconds(drawn)

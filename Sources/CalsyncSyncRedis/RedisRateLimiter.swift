@@ -1,19 +1,20 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncSync
 import Foundation
 
 /// The request limits of one provider.
-public struct ProviderRateLimits: Sendable, Hashable {
+package struct ProviderRateLimits: Sendable, Hashable {
     /// Requests per second for the whole app (all connections); nil for none.
-    public var appPerSecond: Double?
+    package var appPerSecond: Double?
     /// Requests per second per connection (Google user, Microsoft mailbox); nil for none.
-    public var connectionPerSecond: Double?
+    package var connectionPerSecond: Double?
     /// Concurrent requests per connection; nil for none.
-    public var connectionConcurrency: Int?
+    package var connectionConcurrency: Int?
 
     /// Creates limits.
-    public init(appPerSecond: Double?, connectionPerSecond: Double?, connectionConcurrency: Int?) {
+    package init(appPerSecond: Double?, connectionPerSecond: Double?, connectionConcurrency: Int?) {
         self.appPerSecond = appPerSecond
         self.connectionPerSecond = connectionPerSecond
         self.connectionConcurrency = connectionConcurrency
@@ -22,13 +23,13 @@ public struct ProviderRateLimits: Sendable, Hashable {
 
 /// `RateLimiter` on Redis, shared by every worker process: a GCRA per bucket (the provider's app-wide
 /// one and each connection's), evaluated with the connection's concurrency cap in one script, on Redis's clock.
-public struct RedisRateLimiter: RateLimiter {
+package struct RedisRateLimiter: RateLimiter {
     let redis: RedisClient
     let prefix: String
     let limits: [String: ProviderRateLimits]
 
     /// Creates the limiter; `limits` by provider name (`google`, `microsoft`).
-    public init(redis: RedisClient, prefix: String, limits: [String: ProviderRateLimits]) {
+    package init(redis: RedisClient, prefix: String, limits: [String: ProviderRateLimits]) {
         self.redis = redis
         self.prefix = prefix
         self.limits = limits
@@ -112,7 +113,7 @@ public struct RedisRateLimiter: RateLimiter {
         return Int64((1_000_000 / perSecond).rounded())
     }
 
-    public func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision {
+    package func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision {
         let limit = limits[scope.provider] ?? ProviderRateLimits(appPerSecond: nil, connectionPerSecond: nil, connectionConcurrency: nil)
         let app = Self.interval(limit.appPerSecond)
         let connection = Self.interval(limit.connectionPerSecond)
@@ -129,18 +130,18 @@ public struct RedisRateLimiter: RateLimiter {
         return .denied(wait, limit: parts.count > 2 ? (parts[2].string ?? "connection") : "connection")
     }
 
-    public func release(_ scope: RateScope, permit: String) async {
+    package func release(_ scope: RateScope, permit: String) async {
         guard !permit.isEmpty, (limits[scope.provider]?.connectionConcurrency ?? 0) > 0 else { return }
         _ = try? await redis.send(["ZREM", keys(scope)[2], permit])
     }
 
-    public func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async {
+    package func penalize(_ scope: RateScope, appWide: Bool, for duration: Duration) async {
         let key = keys(scope)[appWide ? 0 : 1]
         _ = try? await redis.evaluate(
             Self.penalizeScript, keys: [key, key + ":retry_after"], args: [String(max(0, Self.micros(duration)))])
     }
 
-    public func penaltyRemaining(_ scope: RateScope) async -> Duration? {
+    package func penaltyRemaining(_ scope: RateScope) async -> Duration? {
         let bucketKeys = keys(scope)
         guard let reply = try? await redis.evaluate(
             Self.penaltyScript, keys: [bucketKeys[0] + ":retry_after", bucketKeys[1] + ":retry_after"], args: []),

@@ -1,20 +1,25 @@
 import AsyncHTTPClient
 import CalsyncGoogle
+import CalsyncHTTP
+import CalsyncJobs
 import CalsyncMicrosoft
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
+import CalsyncSyncRedis
 import Logging
+import NIOCore
+import NIOHTTPCompression
 import ServiceLifecycle
 
 /// The provider clients configured for this process (a provider without a client id and secret is absent).
-public struct ConfiguredProviders: ProviderDirectory {
+package struct ConfiguredProviders: ProviderDirectory {
     let google: GoogleCalendarProvider?
     let microsoft: MicrosoftCalendarProvider?
 
     /// Builds the clients that the configuration has credentials for.
-    public init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
+    package init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
         if let id = configuration.google.clientID, let secret = configuration.google.clientSecret {
             google = GoogleCalendarProvider(
                 httpClient: httpClient,
@@ -37,7 +42,7 @@ public struct ConfiguredProviders: ProviderDirectory {
         }
     }
 
-    public func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
+    package func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
         switch kind {
         case .google: google
         case .microsoft: microsoft
@@ -47,12 +52,12 @@ public struct ConfiguredProviders: ProviderDirectory {
 }
 
 /// The HTTP client of a worker process, shut down when the process stops.
-public struct HTTPClientService: Service {
+package struct HTTPClientService: Service {
     /// The client; its connection pool is sized for the worker's concurrency.
-    public let client: HTTPClient
+    package let client: HTTPClient
 
     /// Creates a client allowing `connectionsPerHost` concurrent HTTP/1 connections per provider host.
-    public init(connectionsPerHost: Int) {
+    package init(connectionsPerHost: Int) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, connectionsPerHost)
         configuration.connectionPool.idleTimeout = .seconds(60)
@@ -63,16 +68,16 @@ public struct HTTPClientService: Service {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
     }
 }
 
 /// Builds the sync rules' environment and the handlers of the contract's six job types.
-public enum SyncAssembly {
+package enum SyncAssembly {
     /// The sync environment of a worker process.
-    public static func environment(
+    package static func environment(
         configuration: CalsyncConfiguration, redis: RedisClient, database: Database, queue: JobQueue,
         httpClient: HTTPClient, logger: Logger
     ) throws -> SyncEnvironment {
@@ -115,7 +120,7 @@ public enum SyncAssembly {
 
     /// The handlers of `connect_calendar`, `disconnect_calendar`, `export_appointment`,
     /// `delete_external_event`, `import_window` and `refresh_token`.
-    public static func handlers(_ environment: SyncEnvironment) -> [any JobHandler] {
+    package static func handlers(_ environment: SyncEnvironment) -> [any JobHandler] {
         [
             ConnectCalendarHandler(environment: environment),
             DisconnectCalendarHandler(environment: environment),

@@ -1,31 +1,31 @@
 /// A small validating JSON scanner over bytes: it finds value ranges without building a tree,
 /// so the engine can hand out the payload's exact text and redact secrets in place.
-struct JSONScanner {
-    enum Kind: Equatable { case object, array, string, number, bool, null }
+package struct JSONScanner {
+    package enum Kind: Equatable { case object, array, string, number, bool, null }
 
-    struct Failure: Error {}
+    package struct Failure: Error {}
 
     /// One member of the top-level object.
-    struct Member {
-        let key: String
-        let kind: Kind
-        let range: Range<Int>
+    package struct Member {
+        package let key: String
+        package let kind: Kind
+        package let range: Range<Int>
     }
 
     private let b: [UInt8]
     private var i = 0
     private let maxDepth = 256
     /// Value ranges of members whose key is a secret (filled while scanning).
-    private(set) var secretRanges: [Range<Int>] = []
+    package private(set) var secretRanges: [Range<Int>] = []
     private let secretKeys: Set<String>
 
-    init(_ bytes: [UInt8], secretKeys: Set<String> = []) {
+    package init(_ bytes: [UInt8], secretKeys: Set<String> = []) {
         self.b = bytes
         self.secretKeys = secretKeys
     }
 
     /// Scans the whole text as one JSON value; returns the members when it is an object.
-    mutating func scanDocument() throws(Failure) -> (Kind, [Member]) {
+    package mutating func scanDocument() throws(Failure) -> (Kind, [Member]) {
         skipWhitespace()
         var members: [Member] = []
         let kind: Kind
@@ -42,7 +42,7 @@ struct JSONScanner {
     }
 
     /// Decodes the JSON string at `range` (which includes the quotes).
-    static func decodeString(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
+    package static func decodeString(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
         var scanner = JSONScanner(bytes)
         scanner.i = range.lowerBound
         return try? scanner.scanString(decode: true)

@@ -1,23 +1,23 @@
 /// Hides secret fields of job text before it is logged or dead-lettered.
-public enum SecretRedaction {
+package enum SecretRedaction {
     /// The keys whose values are secrets, at any depth.
-    public static let secretKeys: Set<String> = ["authorization_code", "password"]
+    package static let secretKeys: Set<String> = ["authorization_code", "password"]
 
     /// Replaces every `authorization_code`/`password` value with `"[redacted]"` in parsable JSON,
     /// keeping every other byte; unparsable text is returned as is (lossy UTF-8 decoding).
-    public static func redact(_ raw: [UInt8]) -> String {
+    package static func redact(_ raw: [UInt8]) -> String {
         String(decoding: redactedBytes(raw) ?? raw, as: UTF8.self)
     }
 
     /// The redacted bytes when the text parsed and held a secret; nil when nothing changes.
-    static func redactedBytes(_ raw: [UInt8]) -> [UInt8]? {
+    package static func redactedBytes(_ raw: [UInt8]) -> [UInt8]? {
         var scanner = JSONScanner(raw, secretKeys: secretKeys)
         guard (try? scanner.scanDocument()) != nil else { return nil }
         return apply(scanner.secretRanges, to: raw)
     }
 
     /// Replaces the given value ranges (outermost wins) with `"[redacted]"`; nil when there are none.
-    static func apply(_ ranges: [Range<Int>], to raw: [UInt8]) -> [UInt8]? {
+    package static func apply(_ ranges: [Range<Int>], to raw: [UInt8]) -> [UInt8]? {
         if ranges.isEmpty { return nil }
         let replacement = Array("\"[redacted]\"".utf8)
         var output: [UInt8] = []

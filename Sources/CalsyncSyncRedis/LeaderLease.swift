@@ -4,13 +4,13 @@ import Foundation
 /// A leader lock in Redis: `SET key replica NX PX ttl` to take it, compare-and-extend to keep it,
 /// compare-and-delete to give it up. Only the replica whose id is stored may extend or delete it, so a
 /// replica that paused past the TTL cannot take the lock back from its successor.
-public struct LeaderLease: Sendable {
+package struct LeaderLease: Sendable {
     /// The Redis key of the lock.
-    public let key: String
+    package let key: String
     /// This replica's id (stored as the lock's value).
-    public let replicaID: String
+    package let replicaID: String
     /// The lock's lifetime.
-    public let ttl: Duration
+    package let ttl: Duration
     let redis: RedisClient
 
     static let extend = RedisScript(
@@ -29,7 +29,7 @@ public struct LeaderLease: Sendable {
         """)
 
     /// Creates the lease `<prefix>:scheduler:leader` for a replica.
-    public init(redis: RedisClient, prefix: String, replicaID: String, ttl: Duration) {
+    package init(redis: RedisClient, prefix: String, replicaID: String, ttl: Duration) {
         self.redis = redis
         self.key = "\(prefix):scheduler:leader"
         self.replicaID = replicaID
@@ -41,23 +41,23 @@ public struct LeaderLease: Sendable {
     }
 
     /// Takes the lock when nobody holds it; true when this replica now leads.
-    public func acquire() async throws -> Bool {
+    package func acquire() async throws -> Bool {
         let reply = try await redis.send(["SET", key, replicaID, "NX", "PX", milliseconds])
         return !reply.isNull
     }
 
     /// Extends the lock for another TTL if this replica still holds it; false when it was lost.
-    public func renew() async throws -> Bool {
+    package func renew() async throws -> Bool {
         try await redis.evaluate(Self.extend, keys: [key], args: [replicaID, milliseconds]).int == 1
     }
 
     /// Deletes the lock if this replica holds it, so another replica takes over at once.
-    public func release() async throws {
+    package func release() async throws {
         _ = try await redis.evaluate(Self.release, keys: [key], args: [replicaID])
     }
 
     /// The replica id that holds the lock now, if any.
-    public func holder() async throws -> String? {
+    package func holder() async throws -> String? {
         try await redis.send(["GET", key]).string
     }
 }

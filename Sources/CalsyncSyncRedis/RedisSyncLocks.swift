@@ -1,10 +1,10 @@
-import CalsyncQueue
+import CalsyncJobs
 import CalsyncRedis
 import CalsyncSync
 import Foundation
 
 /// `SyncLocks` on Redis: `SET key token NX PX ttl`, released only by the token that took it.
-public struct RedisSyncLocks: SyncLocks {
+package struct RedisSyncLocks: SyncLocks {
     let redis: RedisClient
     let prefix: String
 
@@ -15,39 +15,39 @@ public struct RedisSyncLocks: SyncLocks {
         """)
 
     /// Creates locks under `<prefix>:lock:`.
-    public init(redis: RedisClient, prefix: String) {
+    package init(redis: RedisClient, prefix: String) {
         self.redis = redis
         self.prefix = prefix
     }
 
-    public func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
+    package func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
         let token = SyncLockToken(key: "\(prefix):lock:\(key)", token: JobLock.randomToken())
         let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
         let reply = try await redis.send(["SET", token.key, token.token, "NX", "PX", String(milliseconds)])
         return reply.isNull ? nil : token
     }
 
-    public func release(_ token: SyncLockToken) async throws {
+    package func release(_ token: SyncLockToken) async throws {
         _ = try await redis.evaluate(Self.release, keys: [token.key], args: [token.token])
     }
 
     /// These locks live in the queue's Redis: the engine releases them with the job's acknowledgement.
-    public var releasedWithJob: Bool { true }
+    package var releasedWithJob: Bool { true }
 }
 
 /// `SyncEventPublisher` on a Redis stream: `XADD <prefix>:events MAXLEN ~ 100000 * type … member_id … provider … at … detail …`.
-public struct RedisSyncEvents: SyncEventPublisher {
+package struct RedisSyncEvents: SyncEventPublisher {
     let redis: RedisClient
     let key: String
 
     /// Creates a publisher to `<prefix>:events`.
-    public init(redis: RedisClient, prefix: String) {
+    package init(redis: RedisClient, prefix: String) {
         self.redis = redis
         self.key = "\(prefix):events"
     }
 
-    public func publish(_ event: SyncLifecycleEvent) async throws {
-        let at = event.at.formatted(.iso8601)
+    package func publish(_ event: SyncLifecycleEvent) async throws {
+        let at = RFC3339.formatSeconds(event.at)
         _ = try await redis.send([
             "XADD", key, "MAXLEN", "~", "100000", "*",
             "type", event.type, "member_id", event.memberID, "provider", event.provider.rawValue, "at", at,
