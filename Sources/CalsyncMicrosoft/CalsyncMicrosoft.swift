@@ -190,7 +190,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     /// Graph picks event ids, and the transaction id changes with its generation: a late create can be a second event.
-    public var lateCreateMayDuplicate: Bool { true }
+    package var lateCreateMayDuplicate: Bool { true }
 
     /// Deletes the appointment's events other than `eventID` (found by the marker): a create of an older
     /// generation of transaction ids that landed late; 404 counts as success.

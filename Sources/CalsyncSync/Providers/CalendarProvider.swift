@@ -218,7 +218,7 @@ package struct BusyChangeAccumulator: Sendable {
 
 extension CalendarProvider {
     /// Event ids derived from the appointment (Google): a late create lands on the same event.
-    public var lateCreateMayDuplicate: Bool { false }
+    package var lateCreateMayDuplicate: Bool { false }
 
     /// Event ids derived from the appointment (Google): one appointment can only ever have one event.
     package func removeStrayEvents(
