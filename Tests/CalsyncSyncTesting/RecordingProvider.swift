@@ -34,6 +34,8 @@ package final class RecordingProvider: CalendarProvider, Sendable {
         package var marker: String?
         /// The access token the request carried (tests assert which one; never logged).
         package var accessToken: String?
+        /// The export key's generation, for an upsert (a new one after the event was removed).
+        package var generation: Int64?
     }
 
     /// One event in the provider's calendars.
@@ -204,7 +206,9 @@ package final class RecordingProvider: CalendarProvider, Sendable {
             if state.events[calendarID]?[id] == nil { state.creates += 1 }
             state.events[calendarID, default: [:]][id] = Event(id: id, calendarID: calendarID, rendered: event)
         }
-        let call = Call(operation: .upsertEvent, calendarID: calendarID, marker: key.markerValue, accessToken: credentials.accessToken)
+        let call = Call(
+            operation: .upsertEvent, calendarID: calendarID, marker: key.markerValue, accessToken: credentials.accessToken,
+            generation: key.generation)
         return try await request(call, held: apply) {
             state.withLock { apply(&$0) }
             return id

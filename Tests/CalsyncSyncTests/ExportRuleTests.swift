@@ -23,6 +23,8 @@ struct ExportRuleTests {
         #expect(rig.store.export(memberID: "m-1", appointmentID: "a-1")?.eventPresent == false)
         #expect(try await rig.run(.export(revision: 4) { $0.counts_as_busy = true }) == "completed", "booked again")
         #expect(rig.provider.events().count == 1)
+        // Created in a new generation (Graph refuses the first create's transaction id for ever).
+        #expect(rig.provider.calls(.upsertEvent).map(\.generation) == [nil, nil, 3])
     }
 
     @Test("duplicate jobs, retries and concurrent runs of one revision: one event, one create")
