@@ -68,7 +68,7 @@ package struct SyncTestRig: Sendable {
     /// `deferred:<code>`, `retryable:<code>`, `permanent:<reason>:<code>` or `invalid`.
     @discardableResult
     package func run(_ job: TestJob, id: String? = nil, run: JobRun? = nil) async throws -> String {
-        let payload = try job.payloadBytes()
+        let payload = job.payload
         let job = Job(
             id: id ?? "job-\(UUID().uuidString.prefix(8))", type: job.type, enqueuedAt: nil, payload: payload, raw: payload,
             attempt: 1)

@@ -12,13 +12,15 @@ package struct TestJob: Sendable {
         self.payload = payload
     }
 
-    /// A job of `type` with `payload` encoded.
+    /// A job of `type` with `payload` encoded (the payload types here always encode).
     package init(type: String, _ payload: some Encodable) {
         self.type = type
-        self.payload = Array((try? Self.encoder.encode(payload)) ?? Data())
+        do {
+            self.payload = Array(try Self.encoder.encode(payload))
+        } catch {
+            preconditionFailure("a test payload of \(type) did not encode: \(error)")
+        }
     }
-
-    func payloadBytes() throws -> [UInt8] { payload }
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
