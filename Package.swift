@@ -227,7 +227,7 @@ let package = Package(
             name: "CalsyncStoreTests",
             dependencies: [
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncStore", "CalsyncApp", "CalsyncSync", "CalsyncSyncRedis",
-                "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis",
+                "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis", "CalsyncSyncTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -249,7 +249,7 @@ let package = Package(
         // Domain rules, job payloads and their JSON Schemas.
         .testTarget(
             name: "CalsyncSyncTests",
-            dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync"],
+            dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting"],
             swiftSettings: swiftSettings
         ),
         // The real `calsync` binary, spawned: crash, shutdown, several processes, restarts.
@@ -261,6 +261,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // In-memory doubles of the sync protocols (store, provider, locks, enqueuer, publisher, rate limiter)
+        // and a rig that runs the handlers over them: every sync rule tested in process, in milliseconds.
+        .target(
+            name: "CalsyncSyncTesting",
+            dependencies: [
+                "CalsyncSync", "CalsyncJobs",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CalsyncSyncTesting",
             swiftSettings: swiftSettings
         ),
     ]

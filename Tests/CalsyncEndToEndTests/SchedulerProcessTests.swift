@@ -50,6 +50,11 @@ struct SchedulerProcessTests {
         "CALSYNC_LOG_LEVEL": "info",
     ]
 
+    /// Ticks run so far by these replicas (a debug log line each; an info line when a tick enqueued something).
+    static func ticks(_ replicas: SchedulerProcess...) -> Int {
+        replicas.reduce(0) { $0 + $1.log.components(separatedBy: "scheduler tick").count - 1 }
+    }
+
     static func start(_ world: SyncWorld, _ extra: [String: String] = [:]) throws -> SchedulerProcess {
         try SchedulerProcess(
             environment: world.workerEnvironment.merging(fast) { $1 }.merging(extra) { $1 },
@@ -92,14 +97,17 @@ struct SchedulerProcessTests {
         try await SyncWorld.with { world in
             try await world.organization()
             try await Self.seedDue(world, count: 300)
-            let a = try Self.start(world)
-            let b = try Self.start(world)
+            let a = try Self.start(world, ["CALSYNC_LOG_LEVEL": "debug"])
+            let b = try Self.start(world, ["CALSYNC_LOG_LEVEL": "debug"])
             defer { for p in [a, b] { p.abandon() } }
             try await eventually("300 imports enqueued", timeout: .seconds(15), context: a.log + b.log) {
                 try await Self.importJobs(world).count >= 300
             }
-            // Several more ticks of both replicas: nothing more may appear.
-            try await Task.sleep(for: .seconds(2.5))
+            // Several more ticks (counted, not slept for): nothing more may appear.
+            let seen = Self.ticks(a, b)
+            try await eventually("three more ticks", timeout: .seconds(15), context: a.log + b.log) {
+                Self.ticks(a, b) >= seen + 3
+            }
             let jobs = try await Self.importJobs(world)
             let members = jobs.compactMap { job in job.range(of: #""member_id":"m\d+""#, options: .regularExpression).map { String(job[$0]) } }
             #expect(jobs.count == 300, "\(a.log)\n\(b.log)")
@@ -160,13 +168,16 @@ struct SchedulerProcessTests {
             try await world.idle()
             #expect(world.providerEvents(account).isEmpty)
 
-            let scheduler = try Self.start(world)
+            let scheduler = try Self.start(world, ["CALSYNC_LOG_LEVEL": "debug"])
             defer { scheduler.abandon() }
-            // Ineligible: ticks pass and nothing is replayed.
+            // Ineligible: two ticks pass (counted, not slept for) and nothing is replayed.
             try await eventually("the scheduler leads", timeout: .seconds(10), context: scheduler.log) {
                 try await Self.holder(world) != nil
             }
-            try await Task.sleep(for: .seconds(1.5))
+            let seen = Self.ticks(scheduler)
+            try await eventually("two ticks while ineligible", timeout: .seconds(10), context: scheduler.log) {
+                Self.ticks(scheduler) >= seen + 2
+            }
             try await world.idle()
             #expect(world.providerEvents(account).isEmpty)
 

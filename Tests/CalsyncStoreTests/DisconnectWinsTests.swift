@@ -2,6 +2,7 @@ import CalsyncJobs
 import CalsyncQueue
 @testable import CalsyncStore
 @testable import CalsyncSync
+import CalsyncSyncTesting
 import Foundation
 import PostgresNIO
 import Synchronization
@@ -36,10 +37,8 @@ struct DisconnectWinsTests {
             let connection = try await harness.connect()
             let reached = Signal()
             let resume = Signal()
-            harness.provider.state.withLock {
-                $0.events = [ExplicitWindowImportTests.event("busy", day: 1, now: Date())]
-                $0.pause = (reached, resume)
-            }
+            harness.provider.setBusy([ExplicitWindowImportTests.event("busy", day: 1, now: Date())])
+            harness.provider.script(.readBusy, .pause(reached: reached, resume: resume))
             async let outcome = harness.importWindow()
             await reached.wait()
             try await harness.store.disconnect(connectionID: connection.id, detail: "Disconnected by the member.")
@@ -117,7 +116,7 @@ struct DisconnectWinsTests {
             #expect(harness.provider.state.withLock { $0.refreshes } == 0)
             let (status, detail, hasCredentials, _) = try await Self.row(db)
             #expect(status == "disconnected" && detail == "bye" && !hasCredentials)
-            #expect(harness.events.published.withLock { $0.isEmpty }, "no connection.reconnect_required for a disconnected calendar")
+            #expect(harness.events.published.isEmpty, "no connection.reconnect_required for a disconnected calendar")
         }
     }
 
@@ -128,10 +127,8 @@ struct DisconnectWinsTests {
             let connection = try await harness.connect()
             let reached = Signal()
             let resume = Signal()
-            harness.provider.state.withLock {
-                $0.events = [ExplicitWindowImportTests.event("busy", day: 1, now: Date())]
-                $0.pause = (reached, resume)
-            }
+            harness.provider.setBusy([ExplicitWindowImportTests.event("busy", day: 1, now: Date())])
+            harness.provider.script(.readBusy, .pause(reached: reached, resume: resume))
             async let outcome = harness.importWindow()
             await reached.wait()
             let handler = DisconnectCalendarHandler(environment: harness.environment)

@@ -1,3 +1,4 @@
+import CalsyncSyncTesting
 import CalsyncQueue
 import CalsyncStore
 import CalsyncSync
@@ -23,20 +24,16 @@ struct ExplicitWindowImportTests {
             let harness = HandlerHarness(db)
             let connection = try await harness.connect()
             let now = Date()
-            harness.provider.state.withLock {
-                $0.events = [
-                    Self.event("day-2", day: 2, now: now), Self.event("day-16", day: 16, now: now),
-                    Self.event("day-20", day: 20, now: now),
-                ]
-            }
+            harness.provider.setBusy([
+                Self.event("day-2", day: 2, now: now), Self.event("day-16", day: 16, now: now),
+                Self.event("day-20", day: 20, now: now),
+            ])
             #expect(try await harness.importWindow() == "completed")
             #expect(try await harness.blocks().keys.sorted() == ["day-16", "day-2", "day-20"])
             #expect(try await harness.cursor(connection) == "full-1")
 
             // day-20 is deleted at the provider, day-16 moved by an hour; day-2 stays where it was.
-            harness.provider.state.withLock {
-                $0.events = [Self.event("day-2", day: 2, now: now), Self.event("day-16", day: 16 + 1 / 24, now: now)]
-            }
+            harness.provider.setBusy([Self.event("day-2", day: 2, now: now), Self.event("day-16", day: 16 + 1 / 24, now: now)])
             let window = #"{"member_id":"m-1","window_start":"\#(HandlerHarness.rfc3339(now.addingTimeInterval(15 * 86_400)))","#
                 + #""window_end":"\#(HandlerHarness.rfc3339(now.addingTimeInterval(25 * 86_400)))"}"#
             #expect(try await harness.importWindow(window) == "completed")
