@@ -2,6 +2,7 @@
 // and a bounded body, form-encoded OAuth token requests, JSON decoding with classified errors,
 // and `Retry-After`. It knows nothing of any particular provider and never logs a secret.
 import AsyncHTTPClient
+import CalsyncQueue
 import CalsyncSync
 import Foundation
 import Logging
@@ -115,7 +116,7 @@ public struct HTTPTransport: Sendable {
     /// request the worker held about 1.5 KB per job of the last 30 s; `make bench` showed it.)
     static func sleep(for duration: Duration, on loop: any EventLoop) async throws {
         let promise = loop.makePromise(of: Void.self)
-        let timer = loop.scheduleTask(in: .nanoseconds(nanoseconds(duration))) { promise.succeed(()) }
+        let timer = loop.scheduleTask(in: .nanoseconds(duration.nanoseconds)) { promise.succeed(()) }
         try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
@@ -130,7 +131,7 @@ public struct HTTPTransport: Sendable {
         let started = ContinuousClock.now
         // Never past the job's deadline: a request must not outlive the job that sent it.
         let requestTimeout = ProviderRequestGate.requestTimeout(configuration.requestTimeout)
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(requestTimeout.nanoseconds)
         let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
         let outcome: HTTPResult?
         do {
@@ -167,7 +168,7 @@ public struct HTTPTransport: Sendable {
             metadata: [
                 "calsync.http.method": "\(method.rawValue)", "calsync.http.path": "\(Self.pathOnly(url))",
                 "calsync.http.status": "\(result.status)",
-                "calsync.http.ms": "\(Self.nanoseconds(ContinuousClock.now - started) / 1_000_000)",
+                "calsync.http.ms": "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
             ])
         return result
     }
@@ -202,11 +203,6 @@ public struct HTTPTransport: Sendable {
 
     static func pathOnly(_ url: String) -> Substring {
         url.split(separator: "?", maxSplits: 1).first ?? ""
-    }
-
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        let (s, atto) = d.components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }
 

@@ -330,7 +330,7 @@ final class WorkerEngine: Sendable {
             let started = ContinuousClock.now
             do {
                 let outcome = try await runHandler(handler, job, context: context, tid: task.tid, run: held.run)
-                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
                 switch outcome {
                 case .completed:
                     metrics.completed(task.type)
@@ -347,7 +347,7 @@ final class WorkerEngine: Sendable {
                     return
                 }
                 if let error = error as? JobError {
-                    metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                    metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
                     await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
                     return
                 }
@@ -355,7 +355,7 @@ final class WorkerEngine: Sendable {
                     await finish(task, .handback, logger: logger)
                     return
                 }
-                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
                 let wrapped = JobError.retryable("unexpected_error", SafeText.describe(error))
                 await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
             }
@@ -500,11 +500,6 @@ final class WorkerEngine: Sendable {
     /// Runs `body` in an unstructured task so a cancelled caller cannot abandon a Redis write midway.
     private func shielded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await Task { try await body() }.value
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     // MARK: - Shutdown

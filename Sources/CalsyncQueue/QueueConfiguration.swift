@@ -59,11 +59,3 @@ public struct QueueConfiguration: Sendable {
         self.maxJobBytes = 1 << 20
     }
 }
-
-extension Duration {
-    /// Whole milliseconds (rounded down, never negative).
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-    }
-}

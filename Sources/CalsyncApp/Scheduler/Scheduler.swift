@@ -316,7 +316,7 @@ public final class Scheduler: Service, Sendable {
 
         report.interrupted = !isLeader
         let elapsed = ContinuousClock.now - started
-        tickTimer.recordNanoseconds(Self.nanoseconds(elapsed))
+        tickTimer.recordNanoseconds(elapsed.nanoseconds)
         Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "import_window")])
             .increment(by: report.imports + report.fullResyncs)
         Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "refresh_token")]).increment(by: report.refreshes)
@@ -325,7 +325,7 @@ public final class Scheduler: Service, Sendable {
             "imports": "\(report.imports)", "full_resyncs": "\(report.fullResyncs)",
             "deduplicated": "\(report.deduplicated)", "newly_scheduled": "\(report.newlyScheduled)",
             "refreshes": "\(report.refreshes)", "replays": "\(report.replays)", "reconciled": "\(report.reconciled)",
-            "duration_ms": "\(Self.nanoseconds(elapsed) / 1_000_000)",
+            "duration_ms": "\(elapsed.nanoseconds / 1_000_000)",
         ]
         if enqueued > 0 || report.interrupted {
             logger.info("scheduler tick", metadata: metadata)
@@ -407,10 +407,6 @@ public final class Scheduler: Service, Sendable {
             pushed += try await redis.evaluate(Self.pushUnlessPending, keys: keys, args: args).int ?? 0
         }
         return pushed
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 }
 

@@ -98,13 +98,13 @@ extension SyncEnvironment {
                 }
             }
         } catch let limited as RateLimited {
-            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(limited.retryAfter)))
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(limited.retryAfter.timeInterval))
             throw JobError.deferred("rate_limited", "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
         } catch let error as ProviderError where error.code == "rate_limited" || error.code == "quota_exceeded" {
             let wait = error.retryAfter ?? configuration.rateLimitBackoff
             await limiter.penalize(scope, appWide: error.code == "quota_exceeded", for: wait)
-            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(wait)))
-            logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(Int(seconds(wait) * 1000))"])
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(wait.timeInterval))
+            logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(wait.milliseconds)"])
             throw JobError.deferred(error.code, error.message, for: wait)
         } catch let error as ProviderError {
             // Any other answer with `Retry-After` (a 503, say) holds every worker's requests for this
@@ -226,11 +226,6 @@ extension SyncEnvironment {
             logger.warning("could not replay parked changes: \(error)")
         }
     }
-}
-
-/// A duration in seconds.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 /// Decodes a job's payload; a broken schema dead-letters the job as `invalid_job`.

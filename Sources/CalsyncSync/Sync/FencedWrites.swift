@@ -56,7 +56,7 @@ extension SyncEnvironment {
         try await store.beginProviderWrite(
             ProviderWriteIntent(
                 memberID: key.memberID, appointmentID: key.appointmentID, revision: revision, token: token,
-                settlesAt: startedAt.addingTimeInterval(seconds(window + configuration.providerWriteSettle))))
+                settlesAt: startedAt.addingTimeInterval((window + configuration.providerWriteSettle).timeInterval)))
         let tracker = FencedWriteWindow(deadline: ContinuousClock.now + window)
         do {
             let value = try await ProviderRequestGate.$write.withValue(tracker) { try await body() }
