@@ -72,10 +72,36 @@ public final class JobQueue: Sendable {
         public init(_ date: Date) { text = RFC3339.format(date) }
     }
 
-    /// The job text a producer writes, with a preformatted `enqueued_at`.
+    /// The job text a producer writes, with a preformatted `enqueued_at`; `payload` is a JSON object's text, used as is.
     public static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
-        "{\"id\":" + jsonString(id) + ",\"type\":" + jsonString(type) + ",\"enqueued_at\":\""
-            + enqueuedAt.text + "\",\"payload\":" + payload + "}"
+        // JSONEncoder writes the envelope; the payload, JSON already, goes in verbatim as its last member.
+        let head = (try? jsonEncoder.encode(EnvelopeHead(id: id, type: type, enqueuedAt: enqueuedAt.text))) ?? Data()
+        return String(decoding: head.dropLast(), as: UTF8.self) + ",\"payload\":" + payload + "}"
+    }
+
+    /// The job text a producer writes for an `Encodable` payload, encoded with `JSONEncoder`.
+    package static func envelope<Payload: Encodable>(
+        id: String, type: String, enqueuedAt: EnqueueTime, payload: Payload
+    ) throws -> String {
+        envelope(id: id, type: type, enqueuedAt: enqueuedAt, payload: String(decoding: try jsonEncoder.encode(payload), as: UTF8.self))
+    }
+
+    /// The encoder of jobs: sorted keys, so one job always has one text; `/` left as it is.
+    package static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// The envelope of contract §2 without its payload.
+    private struct EnvelopeHead: Encodable {
+        let id: String
+        let type: String
+        let enqueuedAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, type, enqueuedAt = "enqueued_at"
+        }
     }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
@@ -89,32 +115,6 @@ public final class JobQueue: Sendable {
                 (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
                     || (c >= 65 && c <= 90)
             }
-    }
-
-    /// `text` as a JSON string literal.
-    public static func jsonString(_ text: String) -> String {
-        // Most ids and types need no escaping: then the text is used as it is.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     // MARK: - Operations

@@ -274,15 +274,16 @@ public final class Scheduler: Service, Sendable {
             let due = try await store.dueRefreshes(
                 marginSeconds: configuration.refreshMarginSeconds, after: after, limit: configuration.batchSize)
             let markerTTL = max(30, configuration.refreshMarginSeconds / 2)
-            let items = due.map { refresh in
-                PendingJob(
+            // The store returns only google and microsoft (the only providers with tokens).
+            let items = try due.compactMap { refresh -> PendingJob? in
+                guard let provider = ProviderKind(rawValue: refresh.provider) else { return nil }
+                return PendingJob(
                     marker: "\(configuration.prefix):pending:refresh:\(refresh.memberID):\(refresh.provider)",
                     ttlSeconds: markerTTL,
-                    envelope: JobQueue.envelope(
+                    envelope: try JobQueue.envelope(
                         id: followUpJobID("sched-refresh-\(refresh.memberID)-\(refresh.provider)-\(epoch)"),
-                        type: "refresh_token", enqueuedAt: enqueuedAt,
-                        payload: "{\"member_id\":" + JobQueue.jsonString(refresh.memberID) + ",\"provider\":"
-                            + JobQueue.jsonString(refresh.provider) + "}"))
+                        type: RefreshTokenPayload.jobType, enqueuedAt: enqueuedAt,
+                        payload: RefreshTokenPayload(memberID: refresh.memberID, provider: provider)))
             }
             report.refreshes += try await pushUnlessPending(items, type: "refresh_token")
             if due.count < configuration.batchSize { break }
@@ -361,15 +362,15 @@ public final class Scheduler: Service, Sendable {
                 var full: [PendingJob] = []
                 regular.reserveCapacity(batch.due.count)
                 for due in batch.due {
-                    var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
-                    if due.fullResync { payload += ",\"full_resync\":true" }
-                    payload += "}"
+                    // The connections table admits only known providers (a CHECK constraint).
+                    let payload = ImportWindowPayload(
+                        memberID: due.memberID, provider: ProviderKind(rawValue: due.provider), fullResync: due.fullResync)
                     let job = PendingJob(
                         marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
                         ttlSeconds: max(1, due.intervalSeconds),
-                        envelope: JobQueue.envelope(
+                        envelope: try JobQueue.envelope(
                             id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
-                            type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
+                            type: ImportWindowPayload.jobType, enqueuedAt: enqueuedAt, payload: payload))
                     if due.fullResync { full.append(job) } else { regular.append(job) }
                 }
                 if pushing, let done = try await pushes.next() { report.add(done) }

@@ -114,9 +114,9 @@ public struct ConnectCalendarHandler: JobHandler {
     /// What follows a connect: the first import, and the replay of parked exports (both safe to repeat).
     private func followUps(_ job: Job, payload: ConnectCalendarPayload, logger: Logger) async throws {
         let env = environment
-        let importPayload = #"{"member_id":\#(jsonString(payload.memberID)),"provider":"\#(payload.provider.rawValue)"}"#
+        let importPayload = try JobQueue.jsonEncoder.encode(ImportWindowPayload(memberID: payload.memberID, provider: payload.provider))
         try await env.enqueuer.enqueue(
-            type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload.utf8))
+            type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload))
         if var refreshed = try await env.store.memberState(payload.memberID) {
             refreshed.hasParkedChanges = true
             await env.replayParkedChanges(refreshed, logger: logger)
@@ -133,10 +133,4 @@ extension ProviderKind {
         case .caldav: "CalDAV"
         }
     }
-}
-
-/// A JSON string literal of `value`.
-func jsonString(_ value: String) -> String {
-    let data = (try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8)
-    return String(decoding: data, as: UTF8.self)
 }

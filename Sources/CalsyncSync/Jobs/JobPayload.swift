@@ -1,3 +1,4 @@
+import CalsyncQueue
 import Foundation
 
 /// A job payload of the contract (§2), decoded strictly: wrong types, missing fields and
@@ -89,7 +90,7 @@ public struct SecretString: Decodable, Sendable, Equatable, CustomStringConverti
 }
 
 /// An instant given as RFC 3339 text with an offset (`Z` or `±hh:mm`).
-public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
+public struct RFC3339Instant: Codable, Sendable, Equatable, Hashable {
     /// The instant.
     public let date: Date
 
@@ -104,6 +105,12 @@ public struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
                 debugDescription: "must be an RFC 3339 time with an offset, like 2026-11-23T14:00:00Z"))
         }
         self.date = date
+    }
+
+    /// Writes the instant in UTC with milliseconds, e.g. `2026-11-23T14:00:00.000Z`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(RFC3339.format(date))
     }
 
     /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else, a time without an offset included.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The calendar providers a member can connect.
-public enum ProviderKind: String, Decodable, Sendable, CaseIterable {
+public enum ProviderKind: String, Codable, Sendable, CaseIterable {
     case google, microsoft, caldav
 }
 
@@ -133,7 +133,7 @@ public struct DeleteExternalEventPayload: JobPayload {
 }
 
 /// `import_window`: make the member's busy blocks equal to the busy events over a window.
-public struct ImportWindowPayload: JobPayload {
+public struct ImportWindowPayload: JobPayload, Encodable {
     public static let jobType = "import_window"
     public let memberID: String
     public let provider: ProviderKind?
@@ -146,6 +146,18 @@ public struct ImportWindowPayload: JobPayload {
         case fullResync = "full_resync"
     }
 
+    /// An import a producer enqueues (the scheduler, a connect's follow-up).
+    public init(
+        memberID: String, provider: ProviderKind?, windowStart: RFC3339Instant? = nil, windowEnd: RFC3339Instant? = nil,
+        fullResync: Bool = false
+    ) {
+        self.memberID = memberID
+        self.provider = provider
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.fullResync = fullResync
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
@@ -153,6 +165,16 @@ public struct ImportWindowPayload: JobPayload {
         windowStart = try c.decodeIfPresent(RFC3339Instant.self, forKey: .windowStart)
         windowEnd = try c.decodeIfPresent(RFC3339Instant.self, forKey: .windowEnd)
         fullResync = try c.decodeIfPresent(Bool.self, forKey: .fullResync) ?? false
+    }
+
+    /// Writes only what differs from the defaults (`full_resync` only when true).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(memberID, forKey: .memberID)
+        try c.encodeIfPresent(provider, forKey: .provider)
+        try c.encodeIfPresent(windowStart, forKey: .windowStart)
+        try c.encodeIfPresent(windowEnd, forKey: .windowEnd)
+        if fullResync { try c.encode(true, forKey: .fullResync) }
     }
 
     public func validate() throws(JobPayloadError) {
@@ -164,7 +186,7 @@ public struct ImportWindowPayload: JobPayload {
 }
 
 /// `refresh_token`: refresh the access token ahead of its expiry.
-public struct RefreshTokenPayload: JobPayload {
+public struct RefreshTokenPayload: JobPayload, Encodable {
     public static let jobType = "refresh_token"
     public let memberID: String
     public let provider: ProviderKind
@@ -174,11 +196,26 @@ public struct RefreshTokenPayload: JobPayload {
         case memberID = "member_id", provider, force
     }
 
+    /// A refresh a producer enqueues (the scheduler).
+    public init(memberID: String, provider: ProviderKind, force: Bool = false) {
+        self.memberID = memberID
+        self.provider = provider
+        self.force = force
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
         provider = try c.decode(ProviderKind.self, forKey: .provider)
         force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
+    }
+
+    /// Writes only what differs from the defaults (`force` only when true).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(memberID, forKey: .memberID)
+        try c.encode(provider, forKey: .provider)
+        if force { try c.encode(true, forKey: .force) }
     }
 
     public func validate() throws(JobPayloadError) {
