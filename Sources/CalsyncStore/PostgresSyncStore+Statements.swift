@@ -26,9 +26,8 @@ struct MemberRow {
     /// The select list the columns are decoded from, in order (`m` members, `o` organizations, `c` connections).
     static let columns = """
         m.organization_id, m.time_zone,
-        (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')),
-        EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id
-                AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')),
+        calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan),
+        EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id AND calsync_parked_replay_due(p.replay_enqueued_at)),
         c.id::text, c.provider, c.account_email, c.status, c.status_detail, c.export_calendar_id,
         c.busy_calendar_ids, c.sync_direction, c.event_details, c.credentials_key_id, c.credentials_sealed
         """

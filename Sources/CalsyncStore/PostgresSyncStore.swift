@@ -208,7 +208,7 @@ public struct PostgresSyncStore: SyncStore {
                 )
                 UPDATE parked_changes SET replay_enqueued_at = now()
                 WHERE member_id = \(memberID)
-                  AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
+                  AND calsync_parked_replay_due(replay_enqueued_at)
                   AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
                 RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
                 """, logger: logger)
