@@ -1,7 +1,15 @@
+import CalsyncGoogle
+import CalsyncHTTP
+import CalsyncMicrosoft
+import CalsyncQueue
 import CalsyncStore
+import CalsyncSync
 import Logging
 
 /// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).
+/// Each default belongs to the component it configures (`QueueConfiguration`, `WorkerConfiguration`,
+/// `SyncConfiguration`, `DatabaseConfiguration`, `Scheduler.Configuration`, the provider clients'
+/// configurations) and is read from there: none is written twice.
 public struct CalsyncConfiguration: Sendable {
     /// Redis, where the job queues live.
     public struct Redis: Sendable {
@@ -13,7 +21,7 @@ public struct CalsyncConfiguration: Sendable {
         /// Creates the defaults.
         public init() {
             self.url = "redis://127.0.0.1:6379/0"
-            self.prefix = "calsync"
+            self.prefix = QueueConfiguration().prefix
         }
     }
 
@@ -34,11 +42,12 @@ public struct CalsyncConfiguration: Sendable {
 
         /// Creates the defaults.
         public init() {
+            let defaults = DatabaseConfiguration()
             self.url = "postgres://calsync@127.0.0.1:5432/calsync"
             self.schema = nil
-            self.connectTimeout = .seconds(5)
-            self.maxConnections = 20
-            self.timeouts = DatabaseConfiguration.Timeouts()
+            self.connectTimeout = defaults.connectTimeout
+            self.maxConnections = defaults.maximumConnections
+            self.timeouts = defaults.timeouts
         }
     }
 
@@ -90,19 +99,20 @@ public struct CalsyncConfiguration: Sendable {
             self.connectionConcurrency = connectionConcurrency
         }
 
-        /// Google's defaults.
+        /// Google's defaults (the endpoints are the Google client's).
         public static var googleDefaults: Provider {
-            Provider(
-                apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token",
-                appRequestsPerMinute: 10_000, connectionRequestsPerMinute: 600)
+            let client = GoogleCalendarProvider.Configuration(clientID: "", clientSecret: "")
+            return Provider(
+                apiURL: client.apiBaseURL, tokenURL: client.tokenURL, appRequestsPerMinute: 10_000,
+                connectionRequestsPerMinute: 600)
         }
 
-        /// Microsoft's defaults.
+        /// Microsoft's defaults (the endpoints are the Graph client's).
         public static var microsoftDefaults: Provider {
-            Provider(
-                apiURL: "https://graph.microsoft.com/v1.0",
-                tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
-                connectionRequestsPerMinute: 1_000, connectionConcurrency: 4)
+            let client = MicrosoftCalendarProvider.Configuration(clientID: "", clientSecret: "")
+            return Provider(
+                apiURL: client.graphBaseURL, tokenURL: client.tokenURL, connectionRequestsPerMinute: 1_000,
+                connectionConcurrency: 4)
         }
 
         /// The limits as the rate limiter takes them.
@@ -144,20 +154,22 @@ public struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS`: how often one worker of the fleet scans for jobs of unknown types; default 300 s.
         public var unknownTypeSweep: Duration
 
-        /// Creates the defaults.
+        /// Creates the defaults (the worker loop's, the queue engine's, the HTTP transport's and the sync rules').
         public init() {
-            self.concurrency = 64
-            self.typeConcurrency = [:]
-            self.leaseDuration = .seconds(30)
-            self.maxLeaseExpiries = 3
-            self.shutdownGrace = .seconds(25)
-            self.jobMaxAge = .seconds(86_400)
-            self.maxDeferrals = 1000
-            self.maxJobBytes = 1 << 20
-            self.jobTimeout = .seconds(300)
-            self.providerTimeout = .seconds(30)
-            self.providerWriteSettle = .seconds(30)
-            self.unknownTypeSweep = .seconds(300)
+            let worker = WorkerConfiguration()
+            let queue = QueueConfiguration()
+            self.concurrency = worker.concurrency
+            self.typeConcurrency = worker.perTypeLimits
+            self.leaseDuration = queue.leaseDuration
+            self.maxLeaseExpiries = queue.maxLeaseExpiries
+            self.shutdownGrace = worker.shutdownGrace
+            self.jobMaxAge = queue.maxJobAge
+            self.maxDeferrals = queue.maxDeferrals
+            self.maxJobBytes = queue.maxJobBytes
+            self.jobTimeout = worker.jobTimeout
+            self.providerTimeout = HTTPTransport.Configuration().requestTimeout
+            self.providerWriteSettle = SyncConfiguration().providerWriteSettle
+            self.unknownTypeSweep = worker.unknownTypeSweepInterval
         }
     }
 
@@ -170,11 +182,12 @@ public struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_RETRY_MAX_DELAY_SECONDS`: the cap on one backoff; default 900 s.
         public var maxDelay: Duration
 
-        /// Creates the defaults.
+        /// Creates the defaults (the queue engine's retry policy).
         public init() {
-            self.maxAttempts = 8
-            self.base = .seconds(2)
-            self.maxDelay = .seconds(900)
+            let policy = QueueConfiguration().retry
+            self.maxAttempts = policy.maxAttempts
+            self.base = policy.base
+            self.maxDelay = policy.cap
         }
     }
 
@@ -185,10 +198,11 @@ public struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_DEAD_LETTER_MAX_AGE_DAYS`: records older than this are trimmed; default 180 days.
         public var maxAgeDays: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the queue engine's).
         public init() {
-            self.maxCount = 10_000
-            self.maxAgeDays = 180
+            let queue = QueueConfiguration()
+            self.maxCount = queue.deadLetterMaxCount
+            self.maxAgeDays = Int(queue.deadLetterMaxAge.components.seconds / 86_400)
         }
     }
 
@@ -199,10 +213,11 @@ public struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_IMPORT_FUTURE_DAYS`; default 90.
         public var futureDays: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the sync rules').
         public init() {
-            self.pastDays = 1
-            self.futureDays = 90
+            let sync = SyncConfiguration()
+            self.pastDays = sync.importPastDays
+            self.futureDays = sync.importFutureDays
         }
     }
 
@@ -237,14 +252,15 @@ public struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_SCHEDULER_BATCH_SIZE`: connections per statement in one tick; default 5000.
         public var batchSize: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the scheduler's).
         public init() {
-            self.tick = .seconds(15)
-            self.importInterval = 300
-            self.refreshMargin = 600
-            self.fullResyncHours = 24
-            self.leaderTTL = .seconds(10)
-            self.batchSize = 5000
+            let scheduler = CalsyncApp.Scheduler.Configuration(prefix: QueueConfiguration().prefix)
+            self.tick = scheduler.tick
+            self.importInterval = scheduler.importIntervalSeconds
+            self.refreshMargin = scheduler.refreshMarginSeconds
+            self.fullResyncHours = scheduler.fullResyncAfterSeconds / 3600
+            self.leaderTTL = scheduler.leaderTTL
+            self.batchSize = scheduler.batchSize
         }
     }
 

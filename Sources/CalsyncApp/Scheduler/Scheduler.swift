@@ -23,7 +23,7 @@ public final class Scheduler: Service, Sendable {
         public var importIntervalSeconds: Int
         /// Extra delay after an import, as a fraction of the interval, drawn uniformly per connection; default 0.1.
         public var jitter: Double
-        /// Tokens expiring within this many seconds are refreshed; default 600.
+        /// Tokens expiring within this many seconds are refreshed; default the sync rules' margin (600).
         public var refreshMarginSeconds: Int
         /// Seconds between two full resyncs of a connection; default 86 400.
         public var fullResyncAfterSeconds: Int
@@ -38,7 +38,7 @@ public final class Scheduler: Service, Sendable {
             self.tick = .seconds(15)
             self.importIntervalSeconds = 300
             self.jitter = 0.1
-            self.refreshMarginSeconds = 600
+            self.refreshMarginSeconds = Int(SyncConfiguration().refreshMargin.components.seconds)
             self.fullResyncAfterSeconds = 86_400
             self.leaderTTL = .seconds(10)
             self.batchSize = 5000
