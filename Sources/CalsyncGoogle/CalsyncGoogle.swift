@@ -235,7 +235,7 @@ public struct GoogleCalendarProvider: CalendarProvider {
     }
 
     func tooManyPages() -> ProviderError {
-        .permanent("too_many_pages", "Google kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
+        .permanent(.tooManyPages, "Google kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
     }
 
     /// Classifies a non-2xx Google answer exactly as providers.md says.

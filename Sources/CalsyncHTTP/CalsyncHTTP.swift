@@ -177,7 +177,7 @@ public struct HTTPTransport: Sendable {
     func classifyTransportError(_ error: any Error, method: Method) -> ProviderError {
         if error is NIOTooManyBytesError {
             return .retryable(
-                "response_too_large",
+                .responseTooLarge,
                 "\(serviceName) sent an answer larger than \(configuration.maxResponseBytes) bytes; it was refused unread. Retry later.")
         }
         if let http = error as? HTTPClientError {
@@ -185,15 +185,15 @@ public struct HTTPTransport: Sendable {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .getConnectionFromPoolTimeout,
                 .tlsHandshakeTimeout:
                 return .retryable(
-                    "timeout",
+                    .timeout,
                     "\(serviceName) did not answer within \(configuration.requestTimeout); the request will be retried.")
             case .cancelled:
-                return .retryable("cancelled", "The request to \(serviceName) was cancelled; it will be retried.")
+                return .retryable(.cancelled, "The request to \(serviceName) was cancelled; it will be retried.")
             default:
                 break
             }
         }
-        return .retryable("network_error", "Could not reach \(serviceName) (\(Self.errorName(error))); the request will be retried.")
+        return .retryable(.networkError, "Could not reach \(serviceName) (\(Self.errorName(error))); the request will be retried.")
     }
 
     static func errorName(_ error: any Error) -> String {
@@ -272,11 +272,11 @@ public enum JSONBody {
                 detail = "the body could not be read"
             }
             throw ProviderError.retryable(
-                "malformed_response", status: status,
+                .malformedResponse, status: status,
                 "\(serviceName) sent a malformed \(what): \(detail). It will be retried; if it persists, the provider's API may have changed.")
         } catch {
             throw ProviderError.retryable(
-                "malformed_response", status: status, "\(serviceName) sent a malformed \(what). It will be retried.")
+                .malformedResponse, status: status, "\(serviceName) sent a malformed \(what). It will be retried.")
         }
     }
 
@@ -289,7 +289,7 @@ public enum JSONBody {
         do {
             return Array(try JSONEncoder().encode(value))
         } catch {
-            throw ProviderError.permanent("encoding_failed", "An event could not be encoded as JSON; this is a calsync bug.")
+            throw ProviderError.permanent(.encodingFailed, "An event could not be encoded as JSON; this is a calsync bug.")
         }
     }
 }

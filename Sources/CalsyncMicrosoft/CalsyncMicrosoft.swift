@@ -160,7 +160,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
             // The search can lag behind a create that happened: a POST under a fresh id could duplicate the event.
             logger.debug("Graph transaction id used but its event not found yet", metadata: ["calsync.export.key": "\(key)"])
             throw ProviderError.retryable(
-                "transaction_pending", status: error.httpStatus,
+                .transactionPending, status: error.httpStatus,
                 "Microsoft already has a create under this appointment's transaction id but does not list the event yet; "
                     + "the job is retried later instead of risking a second event. If this persists, the event was deleted "
                     + "in Outlook: send a cancelled revision of the appointment, then the current one.")
@@ -299,7 +299,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     func checkedLink(_ link: String) throws -> String {
         guard let origin = URLEncoding.origin(link), origin == baseOrigin else {
             throw ProviderError.permanent(
-                "untrusted_link", "Microsoft sent a paging link to another host; it was not followed. Check CALSYNC_MICROSOFT_GRAPH_URL.")
+                .untrustedLink, "Microsoft sent a paging link to another host; it was not followed. Check CALSYNC_MICROSOFT_GRAPH_URL.")
         }
         return link
     }
@@ -326,15 +326,15 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     func tooManyPages() -> ProviderError {
-        .permanent("too_many_pages", "Microsoft kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
+        .permanent(.tooManyPages, "Microsoft kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
     }
 
     func classify(_ result: HTTPResult) -> ProviderError { GraphErrorClassifier.classify(result) }
 
-    static func isDuplicateTransaction(_ error: ProviderError) -> Bool { error.code == "duplicate_transaction" }
+    static func isDuplicateTransaction(_ error: ProviderError) -> Bool { error.code == .duplicateTransaction }
 
     /// A timeout, a dropped connection or a 5xx: the write may or may not have happened.
     static func outcomeUnknown(_ error: ProviderError) -> Bool {
-        ["timeout", "network_error", "server_error", "cancelled"].contains(error.code)
+        [.timeout, .networkError, .serverError, .cancelled].contains(error.code)
     }
 }

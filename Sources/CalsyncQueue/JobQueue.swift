@@ -43,16 +43,16 @@ public final class JobQueue: Sendable {
     /// Builds the envelope exactly as a producer would and LPUSHes it; returns the job id.
     public func enqueue(type: String, payload: String, id: String? = nil) async throws -> String {
         guard Self.isValidType(type) else {
-            throw QueueError(code: "invalid_type", message: "job type '\(type)' must be 1-64 characters of a-z, 0-9, _ or -")
+            throw QueueError(code: .invalidType, message: "job type '\(type)' must be 1-64 characters of a-z, 0-9, _ or -")
         }
         let payloadBytes = Array(payload.utf8)
         var scanner = JSONScanner(payloadBytes)
         guard let (kind, _) = try? scanner.scanDocument(), kind == .object else {
-            throw QueueError(code: "invalid_payload", message: "the payload must be a JSON object, e.g. {\"member_id\":\"m1\"}")
+            throw QueueError(code: .invalidPayload, message: "the payload must be a JSON object, e.g. {\"member_id\":\"m1\"}")
         }
         let jobID = id ?? "job-" + UUID().uuidString.lowercased()
         guard (1...128).contains(jobID.count) else {
-            throw QueueError(code: "invalid_payload", message: "a job id has 1-128 characters")
+            throw QueueError(code: .invalidPayload, message: "a job id has 1-128 characters")
         }
         let payloadText = String(decoding: payloadBytes.trimmingWhitespace(), as: UTF8.self)
         let bytes = Array(Self.envelope(id: jobID, type: type, payload: payloadText).utf8)
@@ -139,7 +139,7 @@ public final class JobQueue: Sendable {
         let replies = try await redis.pipeline(commands)
         guard replies.count == commands.count, let time = replies[0].array, time.count == 2,
             let seconds = time[0].int, let micros = time[1].int
-        else { throw QueueError(code: "unexpected_reply", message: "Redis answered TIME unexpectedly") }
+        else { throw QueueError(code: .unexpectedReply, message: "Redis answered TIME unexpectedly") }
         let now = Double(seconds) + Double(micros) / 1_000_000
         var ready: [String: Int] = [:]
         var scheduled: [String: Int] = [:]
@@ -205,7 +205,7 @@ public final class JobQueue: Sendable {
     public func deadRetry(id: String) async throws -> Bool {
         let result = try await redis.evaluate(QueueScripts.deadRetry, keys: [prefix], args: [id]).int ?? 0
         if result < 0 {
-            throw QueueError(code: "not_retryable", message: "dead record \(id) has no job type (the job did not parse); purge it instead")
+            throw QueueError(code: .notRetryable, message: "dead record \(id) has no job type (the job did not parse); purge it instead")
         }
         return result == 1
     }
@@ -256,7 +256,7 @@ public final class JobQueue: Sendable {
         repeat {
             let reply = try await redis.send(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
-                throw QueueError(code: "unexpected_reply", message: "Redis answered SCAN unexpectedly")
+                throw QueueError(code: .unexpectedReply, message: "Redis answered SCAN unexpectedly")
             }
             cursor = next
             keys.append(contentsOf: (parts[1].array ?? []).compactMap { $0.string })
@@ -292,7 +292,7 @@ public final class JobQueue: Sendable {
         }
         let reply = try await redis.evaluate(QueueScripts.claim, keys: [prefix], args: args)
         guard let items = reply.array, let now = items.first?.int else {
-            throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
+            throw QueueError(code: .unexpectedReply, message: "the claim script answered unexpectedly")
         }
         var tasks: [ClaimedTask] = []
         tasks.reserveCapacity((items.count - 1) / 7)
@@ -301,7 +301,7 @@ public final class JobQueue: Sendable {
             guard let type = items[index].string, let tid = items[index + 1].string, let fence = items[index + 2].string,
                 let raw = items[index + 5].bytes
             else {
-                throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
+                throw QueueError(code: .unexpectedReply, message: "the claim script answered unexpectedly")
             }
             tasks.append(
                 ClaimedTask(
@@ -397,7 +397,7 @@ public final class JobQueue: Sendable {
         case .integer(0): return .stale
         case .integer(1): return .scheduled
         case .array(let parts) where parts.count == 2: return .dead(recordID: parts[1].string ?? "")
-        default: throw QueueError(code: "unexpected_reply", message: "the fail script answered unexpectedly")
+        default: throw QueueError(code: .unexpectedReply, message: "the fail script answered unexpectedly")
         }
     }
 }

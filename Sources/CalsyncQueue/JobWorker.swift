@@ -356,7 +356,7 @@ final class WorkerEngine: Sendable {
                     return
                 }
                 metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
-                let wrapped = JobError.retryable("unexpected_error", SafeText.describe(error))
+                let wrapped = JobError.retryable(.unexpectedError, SafeText.describe(error))
                 await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
             }
         }
@@ -371,7 +371,7 @@ final class WorkerEngine: Sendable {
             await finish(task, .handback, logger: logger)
         case .deadline:
             logger.warning("job cancelled at its deadline", metadata: ["calsync.job.timeout_s": "\(configuration.jobTimeout.components.seconds)"])
-            await handleFailure(task, job: job, error: .retryable("job_timeout", stop.description), redacted: redacted, logger: logger)
+            await handleFailure(task, job: job, error: .retryable(.jobTimeout, stop.description), redacted: redacted, logger: logger)
         case .leaseLost:
             logger.warning("job stopped: its lease or lock was lost")
             await finish(task, .defer, delay: .milliseconds(500), error: stop.description, recordID: job.id, redacted: redacted, logger: logger)

@@ -82,7 +82,7 @@ public final class RedisClient: Sendable {
     }
 
     private static func isNoScript(_ error: RedisError) -> Bool {
-        error.code == "server_error" && error.message.hasPrefix("NOSCRIPT")
+        error.code == .serverError && error.message.hasPrefix("NOSCRIPT")
     }
 
     /// Closes every connection and stops the thread pool; later commands throw `closed`.
@@ -109,7 +109,7 @@ public final class RedisClient: Sendable {
             return result
         } catch let error as RedisError {
             release(connection)
-            if error.code == "connection_failed" || error.code == "timeout" {
+            if error.code == .connectionFailed || error.code == .timeout {
                 logger.debug("redis command failed", metadata: ["redis.error": "\(error.code)"])
             }
             throw error

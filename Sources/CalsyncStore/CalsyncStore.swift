@@ -7,34 +7,34 @@ import PostgresNIO
 /// An error of the PostgreSQL layer: a stable `code` (safe as a metric label) and a message that says what to do.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Stable machine-readable code, e.g. `invalid_url`, `unreachable`, `migration_failed`.
-    public var code: String
+    public var code: Code
     /// What happened and what to do about it (never contains a password).
     public var message: String
 
     /// Creates an error from its code and message.
-    public init(code: String, message: String) {
+    public init(code: Code, message: String) {
         self.code = code
         self.message = message
     }
 
     /// The database URL could not be parsed.
     public static func invalidURL(_ message: String) -> StoreError {
-        StoreError(code: "invalid_url", message: message)
+        StoreError(code: .invalidUrl, message: message)
     }
 
     /// The server could not be reached, or refused us, within the start-up timeout.
     public static func unreachable(_ message: String) -> StoreError {
-        StoreError(code: "unreachable", message: message)
+        StoreError(code: .unreachable, message: message)
     }
 
     /// A migration failed; the transaction was rolled back.
     public static func migrationFailed(_ message: String) -> StoreError {
-        StoreError(code: "migration_failed", message: message)
+        StoreError(code: .migrationFailed, message: message)
     }
 
     /// The database holds a migration whose recorded checksum differs from the one in this binary.
     public static func migrationChanged(_ message: String) -> StoreError {
-        StoreError(code: "migration_changed", message: message)
+        StoreError(code: .migrationChanged, message: message)
     }
 
     public var description: String { "store error \(code): \(message)" }
@@ -51,16 +51,16 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         switch state {
         case "57014" where psql.serverInfo?[.message]?.contains("statement timeout") == true:
             return StoreError(
-                code: "statement_timeout",
+                code: .statementTimeout,
                 message: "PostgreSQL cancelled a statement that ran longer than CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS: " + advice)
         case "55P03":
             return StoreError(
-                code: "lock_timeout",
+                code: .lockTimeout,
                 message: "PostgreSQL cancelled a statement that waited for a lock longer than CALSYNC_DATABASE_LOCK_TIMEOUT_MS "
                     + "(another session holds the row or table): " + advice)
         case "25P03":
             return StoreError(
-                code: "idle_in_transaction_timeout",
+                code: .idleInTransactionTimeout,
                 message: "PostgreSQL ended a session whose transaction sat idle longer than "
                     + "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: " + advice)
         default:
@@ -70,6 +70,6 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     /// Whether this is one of the timeouts of `translating`: the statement was cut short, not refused.
     public var isTimeout: Bool {
-        ["statement_timeout", "lock_timeout", "idle_in_transaction_timeout"].contains(code)
+        [.statementTimeout, .lockTimeout, .idleInTransactionTimeout].contains(code)
     }
 }

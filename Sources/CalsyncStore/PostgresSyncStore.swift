@@ -267,7 +267,7 @@ public struct PostgresSyncStore: SyncStore {
                     syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
                     eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
             }
-            throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
+            throw StoreError(code: .writeFailed, message: "saving the calendar connection returned no row")
         }
     }
 

@@ -123,7 +123,7 @@ final class ScriptedProvider: CalendarProvider, Sendable {
     let name = "google"
 
     func exchangeCode(_ code: String, redirectURI: String) async throws -> ProviderCredentials {
-        throw ProviderError.permanent("unexpected", "not scripted")
+        throw ProviderError.permanent(.init("unexpected"), "not scripted")
     }
 
     func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
@@ -138,11 +138,11 @@ final class ScriptedProvider: CalendarProvider, Sendable {
     func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
-        throw ProviderError.permanent("unexpected", "not scripted")
+        throw ProviderError.permanent(.init("unexpected"), "not scripted")
     }
 
     func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
-        throw ProviderError.permanent("unexpected", "not scripted")
+        throw ProviderError.permanent(.init("unexpected"), "not scripted")
     }
 
     func readBusy(

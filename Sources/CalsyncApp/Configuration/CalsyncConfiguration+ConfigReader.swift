@@ -45,7 +45,7 @@ extension CalsyncConfiguration {
         if let path = environment["CALSYNC_CONFIG_FILE"], !path.isEmpty {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw ConfigurationError(
-                    code: "unreadable_file",
+                    code: .unreadableFile,
                     message: "calsync: CALSYNC_CONFIG_FILE names \(path), which does not exist or cannot be read; "
                         + "point it at a KEY=value file such as config/calsync.env.example, or unset it")
             }
@@ -55,7 +55,7 @@ extension CalsyncConfiguration {
                         environmentFilePath: .init(path), allowMissing: false, secretsSpecifier: secrets))
             } catch {
                 throw ConfigurationError(
-                    code: "unreadable_file",
+                    code: .unreadableFile,
                     message: "calsync: CALSYNC_CONFIG_FILE \(path) cannot be read (\(error)); fix or unset it")
             }
         }
@@ -101,7 +101,7 @@ extension CalsyncConfiguration {
             for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
                 guard let data = Data(base64Encoded: item), data.count == 32 else {
                     throw ConfigurationError(
-                        code: "invalid_value",
+                        code: .invalidValue,
                         message: "calsync: CALSYNC_PREVIOUS_ENCRYPTION_KEYS must be a comma-separated list of keys, "
                             + "each base64 of 32 bytes (the keys used before a rotation)")
                 }
@@ -152,7 +152,7 @@ extension CalsyncConfiguration {
             "CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: worker.unknownTypeSweep, range: 1...86_400)
         guard worker.jobTimeout > worker.providerTimeout else {
             throw ConfigurationError(
-                code: "invalid_job_timeout",
+                code: .invalidJobTimeout,
                 message: "CALSYNC_JOB_TIMEOUT_SECONDS (\(worker.jobTimeout.components.seconds)) must be longer than CALSYNC_PROVIDER_TIMEOUT_SECONDS (\(worker.providerTimeout.components.seconds)): a provider request must fit inside its job")
         }
 
@@ -188,14 +188,14 @@ extension CalsyncConfiguration {
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
                 throw ConfigurationError(
-                    code: "invalid_value", message: "calsync: CALSYNC_LOG_FORMAT must be text or json (got '\(format)')")
+                    code: .invalidValue, message: "calsync: CALSYNC_LOG_FORMAT must be text or json (got '\(format)')")
             }
             logging.format = parsed
         }
         if let level = values.string("CALSYNC_LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(
-                    code: "invalid_value",
+                    code: .invalidValue,
                     message: "calsync: CALSYNC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, "
                         + "critical (got '\(level)')")
             }
@@ -213,7 +213,7 @@ extension CalsyncConfiguration {
             return try RedisConfiguration(url: redis.url)
         } catch {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: CALSYNC_REDIS_URL is malformed: set it to redis://[:password@]host:port/db, "
                     + "e.g. redis://127.0.0.1:6379/0")
         }
@@ -226,7 +226,7 @@ extension CalsyncConfiguration {
             parsed = try DatabaseConfiguration(url: database.url, schema: database.schema)
         } catch {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: CALSYNC_DATABASE_URL is malformed: set it to "
                     + "postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full], "
                     + "e.g. postgres://calsync@127.0.0.1:5432/calsync")
@@ -239,7 +239,7 @@ extension CalsyncConfiguration {
 
     static func keyError(problem: String) -> ConfigurationError {
         ConfigurationError(
-            code: problem == "is not set" ? "missing_value" : "invalid_value",
+            code: problem == "is not set" ? .missingValue : .invalidValue,
             message: "calsync: CALSYNC_ENCRYPTION_KEY \(problem): it must be base64 of 32 random bytes; "
                 + "generate one with \"calsync keygen\"")
     }
@@ -249,7 +249,7 @@ extension CalsyncConfiguration {
             let host = url.host, !host.isEmpty
         else {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: \(variable) is not an http(s) URL (got '\(text)'); set it to the provider's base URL or unset it for the default")
         }
     }
@@ -277,7 +277,7 @@ private struct Values {
         guard let text = string(variable) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: \(variable) must be a whole number from \(range.lowerBound) to \(range.upperBound) "
                     + "(got '\(text)'); unset it for the default \(defaultValue)")
         }
@@ -302,7 +302,7 @@ private struct Values {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, let limit = Int(parts[1]), limit >= 1 else {
                 throw ConfigurationError(
-                    code: "invalid_value",
+                    code: .invalidValue,
                     message: "calsync: \(variable) must be type=limit pairs separated by commas, "
                         + "e.g. import_window=16,refresh_token=8 (got '\(text)')")
             }

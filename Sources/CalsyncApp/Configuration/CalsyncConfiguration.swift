@@ -331,12 +331,12 @@ public struct CalsyncConfiguration: Sendable {
 /// A configuration value is missing or malformed: the message names the variable and says what to set.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// Stable code: `missing_value`, `invalid_value` or `unreadable_file`.
-    public var code: String
+    public var code: Code
     /// One line: the variable and what to set it to.
     public var message: String
 
     /// Creates an error.
-    public init(code: String, message: String) {
+    public init(code: Code, message: String) {
         self.code = code
         self.message = message
     }

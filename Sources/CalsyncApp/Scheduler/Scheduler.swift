@@ -306,7 +306,7 @@ public final class Scheduler: Service, Sendable {
             let commands = byType.map { type, envelopes in ["LPUSH", "\(configuration.prefix):queue:\(type)"] + envelopes }
             for reply in try await redis.pipeline(commands) {
                 if case .error(let message) = reply {
-                    throw SchedulerError(code: "redis_error", message: "could not enqueue parked replays: \(message)")
+                    throw SchedulerError(code: .redisError, message: "could not enqueue parked replays: \(message)")
                 }
             }
             for (type, envelopes) in byType {
@@ -414,12 +414,12 @@ public final class Scheduler: Service, Sendable {
 /// The scheduler could not do part of a tick; the next tick tries again.
 public struct SchedulerError: Error, Sendable, CustomStringConvertible {
     /// Stable code, safe as a metric label.
-    public var code: String
+    public var code: Code
     /// What happened and what to do.
     public var message: String
 
     /// Creates an error.
-    public init(code: String, message: String) {
+    public init(code: Code, message: String) {
         self.code = code
         self.message = message
     }

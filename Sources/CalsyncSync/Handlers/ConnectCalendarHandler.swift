@@ -18,14 +18,14 @@ public struct ConnectCalendarHandler: JobHandler {
         logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
         guard payload.actorMemberID == payload.memberID else {
             throw JobError.permanent(
-                "forbidden", "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
+                .forbidden, "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
                 reason: "forbidden")
         }
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         guard member.eligible else { return .skipped("ineligible") }
         guard payload.provider != .caldav else {
             throw JobError.permanent(
-                "unsupported_provider", "CalDAV connections are not supported by this worker version yet",
+                .unsupportedProvider, "CalDAV connections are not supported by this worker version yet",
                 reason: "unsupported_provider")
         }
         guard let code = payload.authorizationCode, let redirectURI = payload.redirectURI else {
@@ -33,7 +33,7 @@ public struct ConnectCalendarHandler: JobHandler {
         }
         if code.value == "[redacted]" {
             throw JobError.permanent(
-                "authorization_code_redacted",
+                .authorizationCodeRedacted,
                 "this job was retried from the dead-letter queue, where its authorization code was redacted; ask the member to connect again",
                 reason: "authorization_code_invalid")
         }
@@ -58,7 +58,7 @@ public struct ConnectCalendarHandler: JobHandler {
                     try await exchangeAndSave(code: code.value, redirectURI: redirectURI, payload: payload, jobID: job.id, client: client)
                 }
             }.value
-        } catch let error as JobError where error.code == "authorization_code_invalid" {
+        } catch let error as JobError where error.code == .authorizationCodeInvalid {
             // Refused: unless this very job saved the connection meanwhile (another run of it got through first).
             guard try await env.store.connectionSaved(byJob: job.id, memberID: payload.memberID, provider: payload.provider) else {
                 throw error
@@ -92,12 +92,12 @@ public struct ConnectCalendarHandler: JobHandler {
             let calendars = try await client.listCalendars(credentials)
             guard let found = calendars.first(where: \.isPrimary) ?? calendars.first else {
                 throw JobError.permanent(
-                    "no_calendar", "the \(payload.provider.rawValue) account has no calendar to sync with", reason: "no_calendar")
+                    .noCalendar, "the \(payload.provider.rawValue) account has no calendar to sync with", reason: "no_calendar")
             }
             primary = found
         } catch let error as ProviderError where error.kind == .reconnectRequired {
             throw JobError.permanent(
-                "authorization_code_invalid",
+                .authorizationCodeInvalid,
                 "\(payload.provider.rawValue) refused the authorization code (expired or already used); ask the member to connect again",
                 reason: "authorization_code_invalid", httpStatus: error.httpStatus)
         } catch let error as ProviderError {

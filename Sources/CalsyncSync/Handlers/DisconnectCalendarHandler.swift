@@ -20,7 +20,7 @@ public struct DisconnectCalendarHandler: JobHandler {
         logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
         guard payload.actorMemberID == payload.memberID else {
             throw JobError.permanent(
-                "forbidden", "member \(payload.actorMemberID) may not disconnect the calendar of member \(payload.memberID)",
+                .forbidden, "member \(payload.actorMemberID) may not disconnect the calendar of member \(payload.memberID)",
                 reason: "forbidden")
         }
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }

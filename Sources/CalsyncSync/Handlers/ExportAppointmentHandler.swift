@@ -48,7 +48,7 @@ public struct ExportAppointmentHandler: JobHandler {
             if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
             guard let calendarID = connection.exportCalendarID else {
                 throw JobError.permanent(
-                    "no_export_calendar", "the connection has no export calendar; reconnect the calendar to choose one",
+                    .noExportCalendar, "the connection has no export calendar; reconnect the calendar to choose one",
                     reason: "no_export_calendar")
             }
             let sameTarget = state?.connectionID == connection.id && state?.calendarID == calendarID

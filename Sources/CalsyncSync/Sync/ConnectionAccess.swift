@@ -18,7 +18,7 @@ extension SyncEnvironment {
     func client(for provider: ProviderKind) throws -> any CalendarProvider {
         guard let client = providers.provider(provider) else {
             throw JobError.permanent(
-                "provider_not_configured",
+                .providerNotConfigured,
                 "\(provider.rawValue) is not configured on this worker: set its client id and secret (see config/calsync.env.example)",
                 reason: "provider_not_configured")
         }
@@ -99,13 +99,13 @@ extension SyncEnvironment {
             }
         } catch let limited as RateLimited {
             try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(limited.retryAfter.timeInterval))
-            throw JobError.deferred("rate_limited", "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
-        } catch let error as ProviderError where error.code == "rate_limited" || error.code == "quota_exceeded" {
+            throw JobError.deferred(.rateLimited, "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
+        } catch let error as ProviderError where error.code == .rateLimited || error.code == .quotaExceeded {
             let wait = error.retryAfter ?? configuration.rateLimitBackoff
-            await limiter.penalize(scope, appWide: error.code == "quota_exceeded", for: wait)
+            await limiter.penalize(scope, appWide: error.code == .quotaExceeded, for: wait)
             try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(wait.timeInterval))
             logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(wait.milliseconds)"])
-            throw JobError.deferred(error.code, error.message, for: wait)
+            throw JobError.deferred(JobError.Code(error.code.rawValue), error.message, for: wait)
         } catch let error as ProviderError {
             // Any other answer with `Retry-After` (a 503, say) holds every worker's requests for this
             // connection too, not only this job's retry: "wait at least that long", on any provider.
@@ -123,7 +123,7 @@ extension SyncEnvironment {
                 ProviderCredentials.self, from: sealed,
                 context: sealContext(memberID: connection.memberID, provider: connection.provider))
         } catch let error as CredentialSealError {
-            throw JobError.permanent(error.code, error.message, reason: "credentials_unreadable")
+            throw JobError.permanent(JobError.Code(error.code.rawValue), error.message, reason: "credentials_unreadable")
         }
     }
 
@@ -162,7 +162,7 @@ extension SyncEnvironment {
         _ key: String, what: String, context: JobContext? = nil, _ body: () async throws -> T
     ) async throws -> T {
         guard let token = try await locks.acquire(key, ttl: configuration.lockTTL) else {
-            throw JobError.deferred("locked", "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
+            throw JobError.deferred(.locked, "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
         }
         let engineHeld = context != nil && locks.releasedWithJob
         if engineHeld { context?.heldLocks.hold(token) }
@@ -204,11 +204,11 @@ extension SyncEnvironment {
     func jobError(_ error: ProviderError) -> JobError {
         switch error.kind {
         case .retryable(let retryAfter):
-            return .retryable(error.code, error.message, retryAfter: retryAfter, httpStatus: error.httpStatus)
+            return .retryable(JobError.Code(error.code.rawValue), error.message, retryAfter: retryAfter, httpStatus: error.httpStatus)
         case .authExpired, .fullResyncRequired:
-            return .retryable(error.code, error.message, httpStatus: error.httpStatus)
+            return .retryable(JobError.Code(error.code.rawValue), error.message, httpStatus: error.httpStatus)
         case .notFound, .permanent, .reconnectRequired:
-            return .permanent(error.code, error.message, reason: "provider_refused", httpStatus: error.httpStatus)
+            return .permanent(JobError.Code(error.code.rawValue), error.message, reason: "provider_refused", httpStatus: error.httpStatus)
         }
     }
 
@@ -247,7 +247,7 @@ public func followUpJobID(_ readable: String) -> String {
 /// The error for a job about a member calsync does not know.
 func unknownMember(_ memberID: String) -> JobError {
     .permanent(
-        "unknown_member",
+        .unknownMember,
         "member \(memberID) is not in the members table: the web tier writes a member (and its organization) before enqueuing its jobs",
         reason: "unknown_member")
 }

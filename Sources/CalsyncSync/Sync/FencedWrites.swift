@@ -78,7 +78,7 @@ extension SyncEnvironment {
     func verifyLater(_ until: Date) -> JobError {
         let wait = max(0.05, until.timeIntervalSinceNow)
         return .deferred(
-            "verify_pending",
+            .verifyPending,
             "an older write of this appointment may still land at the provider until \(until.formatted(.iso8601)); the event is written again then",
             for: .milliseconds(Int64(wait * 1000)))
     }

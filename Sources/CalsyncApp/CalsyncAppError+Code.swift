@@ -1,0 +1,27 @@
+extension CalsyncAppError {
+    /// A CLI command's failure class, as a stable code.
+    ///
+    /// Codes are compared as values (`error.code == .config`), never as strings; the text never changes.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The code's text, e.g. in a dead record or a metric label.
+        public let rawValue: String
+
+        /// A code from its text (a code passed on from another layer keeps its text).
+        package init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The code's text.
+        public var description: String { rawValue }
+
+        /// `config`
+        public static let config = Code("config")
+
+        /// `failed`
+        public static let failed = Code("failed")
+
+        /// `unavailable`
+        public static let unavailable = Code("unavailable")
+
+        /// `usage`
+        public static let usage = Code("usage")
+    }
+}

@@ -1,0 +1,39 @@
+extension StoreError {
+    /// A PostgreSQL-layer failure's stable code, safe as a metric label.
+    ///
+    /// Codes are compared as values (`error.code == .idleInTransactionTimeout`), never as strings; the text never changes.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The code's text, e.g. in a dead record or a metric label.
+        public let rawValue: String
+
+        /// A code from its text (a code passed on from another layer keeps its text).
+        package init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The code's text.
+        public var description: String { rawValue }
+
+        /// `idle_in_transaction_timeout`
+        public static let idleInTransactionTimeout = Code("idle_in_transaction_timeout")
+
+        /// `invalid_url`
+        public static let invalidUrl = Code("invalid_url")
+
+        /// `lock_timeout`
+        public static let lockTimeout = Code("lock_timeout")
+
+        /// `migration_changed`
+        public static let migrationChanged = Code("migration_changed")
+
+        /// `migration_failed`
+        public static let migrationFailed = Code("migration_failed")
+
+        /// `statement_timeout`
+        public static let statementTimeout = Code("statement_timeout")
+
+        /// `unreachable`
+        public static let unreachable = Code("unreachable")
+
+        /// `write_failed`
+        public static let writeFailed = Code("write_failed")
+    }
+}

@@ -1,0 +1,27 @@
+extension CredentialSealError {
+    /// Why credentials could not be sealed or opened, as a stable code.
+    ///
+    /// Codes are compared as values (`error.code == .invalidKey`), never as strings; the text never changes.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The code's text, e.g. in a dead record or a metric label.
+        public let rawValue: String
+
+        /// A code from its text (a code passed on from another layer keeps its text).
+        package init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The code's text.
+        public var description: String { rawValue }
+
+        /// `invalid_key`
+        public static let invalidKey = Code("invalid_key")
+
+        /// `seal_failed`
+        public static let sealFailed = Code("seal_failed")
+
+        /// `tampered`
+        public static let tampered = Code("tampered")
+
+        /// `unknown_key`
+        public static let unknownKey = Code("unknown_key")
+    }
+}
