@@ -166,9 +166,9 @@ public struct HTTPTransport: Sendable {
         logger.debug(
             "provider request",
             metadata: [
-                "calsync.http.method": "\(method.rawValue)", "calsync.http.path": "\(Self.pathOnly(url))",
-                "calsync.http.status": "\(result.status)",
-                "calsync.http.ms": "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
+                LogKey.httpMethod: "\(method.rawValue)", LogKey.httpPath: "\(Self.pathOnly(url))",
+                LogKey.httpStatus: "\(result.status)",
+                LogKey.httpMilliseconds: "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
             ])
         return result
     }

@@ -2,6 +2,7 @@
 // OAuth with rotating refresh tokens, calendars, idempotent event writes (transactionId plus a
 // single-value extended property), busy reads with delta links.
 // It depends on CalsyncSync (types) and CalsyncHTTP (plumbing) only; nothing here knows of jobs or SQL.
+import CalsyncQueue
 import AsyncHTTPClient
 import CalsyncHTTP
 import CalsyncSync
@@ -139,7 +140,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
                 return try await patch(event, eventID: knownEventID, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
                 // Deleted in the calendar: its transaction id is spent; the replacement's id derives from the gone id.
-                logger.debug("known Graph event missing, creating it", metadata: ["calsync.export.key": "\(key)"])
+                logger.debug("known Graph event missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
                 transactionID = key.graphTransactionID(replacing: knownEventID)
             }
         }
@@ -158,7 +159,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
             }
             guard Self.isDuplicateTransaction(error) else { throw error }
             // The search can lag behind a create that happened: a POST under a fresh id could duplicate the event.
-            logger.debug("Graph transaction id used but its event not found yet", metadata: ["calsync.export.key": "\(key)"])
+            logger.debug("Graph transaction id used but its event not found yet", metadata: [LogKey.exportKey: "\(key)"])
             throw ProviderError.retryable(
                 .transactionPending, status: error.httpStatus,
                 "Microsoft already has a create under this appointment's transaction id but does not list the event yet; "
@@ -282,7 +283,7 @@ public struct MicrosoftCalendarProvider: CalendarProvider {
                 continue
             }
             if skipped > 0 {
-                logger.warning("skipped Graph events with unreadable times", metadata: ["calsync.skipped": "\(skipped)"])
+                logger.warning("skipped Graph events with unreadable times", metadata: [LogKey.skipped: "\(skipped)"])
             }
             return (accumulator, page.deltaLink.map(SyncCursor.init))
         }

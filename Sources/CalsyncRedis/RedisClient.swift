@@ -110,7 +110,8 @@ public final class RedisClient: Sendable {
         } catch let error as RedisError {
             release(connection)
             if error.code == .connectionFailed || error.code == .timeout {
-                logger.debug("redis command failed", metadata: ["redis.error": "\(error.code)"])
+                // The key is LogKey.errorCode's, which lives above this driver.
+                logger.debug("redis command failed", metadata: ["calsync.error.code": "\(error.code)"])
             }
             throw error
         } catch {

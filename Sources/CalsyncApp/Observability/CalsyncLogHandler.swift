@@ -40,7 +40,7 @@ public struct CalsyncLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        if let error = event.error { merged["error"] = "\(error)" }
+        if let error = event.error { merged[LogKey.error] = "\(error)" }
         let line: String
         switch format {
         case .text: line = Self.textLine(label: label, level: event.level, message: "\(event.message)", metadata: merged)

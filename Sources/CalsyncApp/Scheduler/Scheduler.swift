@@ -113,7 +113,7 @@ public final class Scheduler: Service, Sendable {
         self.lease = LeaderLease(
             redis: redis, prefix: configuration.prefix, replicaID: replicaID, ttl: configuration.leaderTTL)
         var logger = logger
-        logger[metadataKey: "calsync.scheduler.replica"] = "\(replicaID)"
+        logger[metadataKey: LogKey.schedulerReplica] = "\(replicaID)"
         self.logger = logger
     }
 
@@ -192,7 +192,7 @@ public final class Scheduler: Service, Sendable {
                 if holds, !wasLeader { logger.info("became the scheduler leader") }
                 if !holds, wasLeader { logger.info("stopped being the scheduler leader: another replica holds the lock") }
             } catch {
-                logger.warning("could not reach Redis for the leader lock: \(error)")
+                logger.warning("could not reach Redis for the leader lock", metadata: [LogKey.error: "\(error)"])
                 if wasLeader, !isLeader { logger.info("stopped being the scheduler leader: the lock expired") }
             }
             let leading = isLeader
@@ -230,7 +230,7 @@ public final class Scheduler: Service, Sendable {
             try await lease.release()
             if wasLeader { logger.info("stopped being the scheduler leader: shutting down, lock released") }
         } catch {
-            logger.warning("could not release the leader lock (it expires by itself): \(error)")
+            logger.warning("could not release the leader lock (it expires by itself)", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -15,7 +15,7 @@ public struct ConnectCalendarHandler: JobHandler {
         let payload = try decodePayload(ConnectCalendarPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard payload.actorMemberID == payload.memberID else {
             throw JobError.permanent(
                 .forbidden, "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
@@ -69,7 +69,7 @@ public struct ConnectCalendarHandler: JobHandler {
         }
         logger.info(
             "calendar connected",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(payload.provider.rawValue)"])
         await env.publish(
             SyncLifecycleEvent(
                 type: "connection.connected", memberID: payload.memberID, provider: payload.provider,

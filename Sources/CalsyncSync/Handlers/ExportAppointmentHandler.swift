@@ -15,7 +15,7 @@ public struct ExportAppointmentHandler: JobHandler {
         let appointment = payload.appointment
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         let parked = ParkedChange(
             memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, kind: .export,
             payload: job.payload, endsAt: appointment.endsAt.date, reason: "")

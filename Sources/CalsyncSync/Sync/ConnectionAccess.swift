@@ -68,7 +68,7 @@ extension SyncEnvironment {
                 connection, detail: "No credentials are stored for this calendar. Reconnect your calendar to resume sync.",
                 logger: logger)
         }
-        logger.debug("access token refreshed", metadata: ["calsync.connection.id": "\(connection.id)"])
+        logger.debug("access token refreshed", metadata: [LogKey.connectionID: "\(connection.id)"])
         return try openCredentials(stored, connection: connection)
     }
 
@@ -104,7 +104,7 @@ extension SyncEnvironment {
             let wait = error.retryAfter ?? configuration.rateLimitBackoff
             await limiter.penalize(scope, appWide: error.code == .quotaExceeded, for: wait)
             try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(wait.timeInterval))
-            logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(wait.milliseconds)"])
+            logger.info("provider rate limit; deferring", metadata: [LogKey.retryAfterMilliseconds: "\(wait.milliseconds)"])
             throw JobError.deferred(JobError.Code(error.code.rawValue), error.message, for: wait)
         } catch let error as ProviderError {
             // Any other answer with `Retry-After` (a 503, say) holds every worker's requests for this
@@ -131,12 +131,12 @@ extension SyncEnvironment {
     /// provider calls. A connection disconnected meanwhile stays `disconnected` and nobody is told.
     func markReconnectRequired(_ connection: ConnectionRecord, detail: String, logger: Logger) async throws -> ReconnectRequired {
         guard try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: detail) else {
-            logger.debug("calendar connection was disconnected meanwhile", metadata: ["calsync.connection.id": "\(connection.id)"])
+            logger.debug("calendar connection was disconnected meanwhile", metadata: [LogKey.connectionID: "\(connection.id)"])
             return ReconnectRequired(detail: detail)
         }
         logger.warning(
             "calendar connection needs a reconnect",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(connection.provider.rawValue)"])
+            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(connection.provider.rawValue)"])
         await publish(
             SyncLifecycleEvent(
                 type: "connection.reconnect_required", memberID: connection.memberID, provider: connection.provider,
@@ -150,7 +150,7 @@ extension SyncEnvironment {
         do {
             try await events.publish(event)
         } catch {
-            logger.warning("could not publish lifecycle event \(event.type): \(error)")
+            logger.warning("could not publish lifecycle event \(event.type)", metadata: [LogKey.error: "\(error)"])
         }
     }
 
@@ -191,7 +191,7 @@ extension SyncEnvironment {
         }
         let jobError = jobError(error)
         if case .permanent = jobError.disposition {
-            logger.warning("sync failed: \(error.code)", metadata: ["calsync.connection.id": "\(connection.id)"])
+            logger.warning("sync failed", metadata: [LogKey.errorCode: "\(error.code)", LogKey.connectionID: "\(connection.id)"])
             await publish(
                 SyncLifecycleEvent(
                     type: "sync.failed", memberID: connection.memberID, provider: connection.provider, detail: error.message),
@@ -223,7 +223,7 @@ extension SyncEnvironment {
             }
             if !parked.isEmpty { logger.info("replayed \(parked.count) parked change(s)") }
         } catch {
-            logger.warning("could not replay parked changes: \(error)")
+            logger.warning("could not replay parked changes", metadata: [LogKey.error: "\(error)"])
         }
     }
 }
