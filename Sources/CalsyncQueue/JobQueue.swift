@@ -51,7 +51,7 @@ public final class JobQueue: Sendable {
             throw QueueError(code: .invalidPayload, message: "the payload must be a JSON object, e.g. {\"member_id\":\"m1\"}")
         }
         let jobID = id ?? "job-" + UUID().uuidString.lowercased()
-        guard (1...128).contains(jobID.count) else {
+        guard Job.idLengths.contains(jobID.count) else {
             throw QueueError(code: .invalidPayload, message: "a job id has 1-128 characters")
         }
         let payloadText = String(decoding: payloadBytes.trimmingWhitespace(), as: UTF8.self)

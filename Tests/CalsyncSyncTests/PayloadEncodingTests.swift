@@ -29,4 +29,13 @@ struct PayloadEncodingTests {
             from: Array(try JobQueue.jsonEncoder.encode(RefreshTokenPayload(memberID: "m1", provider: .microsoft, force: true))))
         #expect(forced.force && forced.provider == .microsoft)
     }
+
+    @Test func idsHaveOneLengthLimitEverywhere() throws {
+        #expect(Job.idLengths == 1...128)
+        let longest = String(repeating: "m", count: Job.idLengths.upperBound)
+        #expect(try ImportWindowPayload.decode(from: Array(#"{"member_id":"\#(longest)"}"#.utf8)).memberID == longest)
+        #expect(throws: JobPayloadError.self) {
+            _ = try ImportWindowPayload.decode(from: Array(#"{"member_id":"\#(longest)m"}"#.utf8))
+        }
+    }
 }

@@ -273,7 +273,7 @@ public final class Scheduler: Service, Sendable {
             try Task.checkCancellation()
             let due = try await store.dueRefreshes(
                 marginSeconds: configuration.refreshMarginSeconds, after: after, limit: configuration.batchSize)
-            let markerTTL = max(30, configuration.refreshMarginSeconds / 2)
+            let markerTTL = max(Self.minimumRefreshMarkerSeconds, configuration.refreshMarginSeconds / 2)
             // The store returns only google and microsoft (the only providers with tokens).
             let items = try due.compactMap { refresh -> PendingJob? in
                 guard let provider = ProviderKind(rawValue: refresh.provider) else { return nil }
@@ -346,6 +346,12 @@ public final class Scheduler: Service, Sendable {
     /// Lanes claiming due imports at once in a tick.
     static let importLanes = 2
 
+    /// Jobs pushed by one run of the marker script (keeps one script's arguments bounded).
+    static let jobsPerScript = 1000
+
+    /// The shortest life of a pending-refresh marker, in seconds (it otherwise lives half the refresh margin).
+    static let minimumRefreshMarkerSeconds = 30
+
     /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
     /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts.
     private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int) async throws -> TickReport {
@@ -394,7 +400,7 @@ public final class Scheduler: Service, Sendable {
         let queueKey = "\(configuration.prefix):queue:\(type)"
         var start = 0
         while start < items.count {
-            let chunk = items[start..<min(items.count, start + 1000)]
+            let chunk = items[start..<min(items.count, start + Self.jobsPerScript)]
             start += chunk.count
             var keys = [queueKey]
             var args: [String] = []

@@ -133,7 +133,7 @@ public struct RFC3339Instant: Codable, Sendable, Equatable, Hashable {
 }
 
 func validateID(_ value: String, _ field: String) throws(JobPayloadError) {
-    guard !value.isEmpty, value.count <= 128 else {
-        throw JobPayloadError("payload.\(field) must be 1 to 128 characters")
+    guard Job.idLengths.contains(value.count) else {
+        throw JobPayloadError("payload.\(field) must be \(Job.idLengths.lowerBound) to \(Job.idLengths.upperBound) characters")
     }
 }

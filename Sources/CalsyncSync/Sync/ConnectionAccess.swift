@@ -239,7 +239,7 @@ func decodePayload<P: JobPayload>(_ type: P.Type, _ job: Job) throws -> P {
 
 /// A job id for a follow-up job: the readable form when it fits the 128-character limit, else a digest of it.
 public func followUpJobID(_ readable: String) -> String {
-    guard readable.count > 128 else { return readable }
+    guard readable.count > Job.idLengths.upperBound else { return readable }
     let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
     return "job-\(digest)"
 }
