@@ -12,16 +12,16 @@ extension CalsyncAppError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `config`
+        /// `config`: A configuration problem (exit 78).
         public static let config = Code("config")
 
-        /// `failed`
+        /// `failed`: The operation failed (exit 1).
         public static let failed = Code("failed")
 
-        /// `unavailable`
+        /// `unavailable`: Redis or PostgreSQL is unreachable (exit 69).
         public static let unavailable = Code("unavailable")
 
-        /// `usage`
+        /// `usage`: Bad arguments (exit 64).
         public static let usage = Code("usage")
     }
 }

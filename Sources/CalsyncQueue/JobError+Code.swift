@@ -12,55 +12,55 @@ extension JobError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `authorization_code_invalid`
+        /// `authorization_code_invalid`: The provider refused the authorization code: the member connects again.
         public static let authorizationCodeInvalid = Code("authorization_code_invalid")
 
-        /// `authorization_code_redacted`
+        /// `authorization_code_redacted`: The job carries the redacted placeholder instead of an authorization code.
         public static let authorizationCodeRedacted = Code("authorization_code_redacted")
 
-        /// `diag_defer`
+        /// `diag_defer`: The diagnostic handler was told to defer.
         public static let diagDefer = Code("diag_defer")
 
-        /// `diag_permanent`
+        /// `diag_permanent`: The diagnostic handler was told to fail for good.
         public static let diagPermanent = Code("diag_permanent")
 
-        /// `diag_retryable`
+        /// `diag_retryable`: The diagnostic handler was told to fail once more.
         public static let diagRetryable = Code("diag_retryable")
 
-        /// `forbidden`
+        /// `forbidden`: Not allowed: another member's calendar, or a calendar the provider refuses to share.
         public static let forbidden = Code("forbidden")
 
-        /// `invalid_job`
+        /// `invalid_job`: The job breaks its schema.
         public static let invalidJob = Code("invalid_job")
 
-        /// `job_timeout`
+        /// `job_timeout`: The run outlived its job timeout and was cancelled.
         public static let jobTimeout = Code("job_timeout")
 
-        /// `locked`
+        /// `locked`: Another job for the same appointment or member holds its lock.
         public static let locked = Code("locked")
 
-        /// `no_calendar`
+        /// `no_calendar`: The account has no calendar to sync with.
         public static let noCalendar = Code("no_calendar")
 
-        /// `no_export_calendar`
+        /// `no_export_calendar`: The connection has no export calendar.
         public static let noExportCalendar = Code("no_export_calendar")
 
-        /// `provider_not_configured`
+        /// `provider_not_configured`: This worker has no client id and secret for the provider.
         public static let providerNotConfigured = Code("provider_not_configured")
 
-        /// `rate_limited`
+        /// `rate_limited`: A rate limit (calsync's or the provider's) holds the request back.
         public static let rateLimited = Code("rate_limited")
 
-        /// `unexpected_error`
+        /// `unexpected_error`: An error calsync does not classify; retried.
         public static let unexpectedError = Code("unexpected_error")
 
-        /// `unknown_member`
+        /// `unknown_member`: The member does not exist in the database.
         public static let unknownMember = Code("unknown_member")
 
-        /// `unsupported_provider`
+        /// `unsupported_provider`: The provider is not supported by this version.
         public static let unsupportedProvider = Code("unsupported_provider")
 
-        /// `verify_pending`
+        /// `verify_pending`: An earlier write's outcome is unknown until it can no longer land.
         public static let verifyPending = Code("verify_pending")
     }
 }

@@ -12,16 +12,16 @@ extension QueueError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `invalid_payload`
+        /// `invalid_payload`: The payload is not a JSON object, or the job id is too long.
         public static let invalidPayload = Code("invalid_payload")
 
-        /// `invalid_type`
+        /// `invalid_type`: The job type is not 1-64 characters of a-z, 0-9, _ or -.
         public static let invalidType = Code("invalid_type")
 
-        /// `not_retryable`
+        /// `not_retryable`: A dead record without a job type cannot be retried.
         public static let notRetryable = Code("not_retryable")
 
-        /// `unexpected_reply`
+        /// `unexpected_reply`: Redis or a script answered in a shape calsync does not expect.
         public static let unexpectedReply = Code("unexpected_reply")
     }
 }

@@ -12,22 +12,22 @@ extension RedisError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `closed`
+        /// `closed`: The client was closed.
         public static let closed = Code("closed")
 
-        /// `connection_failed`
+        /// `connection_failed`: The server could not be reached or the connection broke.
         public static let connectionFailed = Code("connection_failed")
 
-        /// `invalid_url`
+        /// `invalid_url`: The URL is malformed.
         public static let invalidUrl = Code("invalid_url")
 
-        /// `protocol`
+        /// `protocol`: The reply could not be understood.
         public static let `protocol` = Code("protocol")
 
-        /// `server_error`
+        /// `server_error`: The server answered with an error.
         public static let serverError = Code("server_error")
 
-        /// `timeout`
+        /// `timeout`: No answer within the time limit.
         public static let timeout = Code("timeout")
     }
 }

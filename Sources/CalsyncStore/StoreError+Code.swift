@@ -12,28 +12,28 @@ extension StoreError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `idle_in_transaction_timeout`
+        /// `idle_in_transaction_timeout`: PostgreSQL ended a session whose transaction sat idle too long.
         public static let idleInTransactionTimeout = Code("idle_in_transaction_timeout")
 
-        /// `invalid_url`
+        /// `invalid_url`: The URL is malformed.
         public static let invalidUrl = Code("invalid_url")
 
-        /// `lock_timeout`
+        /// `lock_timeout`: A statement waited for a lock longer than the lock timeout.
         public static let lockTimeout = Code("lock_timeout")
 
-        /// `migration_changed`
+        /// `migration_changed`: An applied migration differs from the one in this binary.
         public static let migrationChanged = Code("migration_changed")
 
-        /// `migration_failed`
+        /// `migration_failed`: A migration failed and was rolled back.
         public static let migrationFailed = Code("migration_failed")
 
-        /// `statement_timeout`
+        /// `statement_timeout`: A statement ran longer than the statement timeout.
         public static let statementTimeout = Code("statement_timeout")
 
-        /// `unreachable`
+        /// `unreachable`: PostgreSQL could not be reached within the start-up timeout.
         public static let unreachable = Code("unreachable")
 
-        /// `write_failed`
+        /// `write_failed`: A write returned no row.
         public static let writeFailed = Code("write_failed")
     }
 }

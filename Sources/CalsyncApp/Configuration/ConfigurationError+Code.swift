@@ -12,22 +12,22 @@ extension ConfigurationError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `invalid_encryption_key`
+        /// `invalid_encryption_key`: The encryption key cannot seal credentials.
         public static let invalidEncryptionKey = Code("invalid_encryption_key")
 
-        /// `invalid_job_timeout`
+        /// `invalid_job_timeout`: The job timeout does not exceed the provider timeout.
         public static let invalidJobTimeout = Code("invalid_job_timeout")
 
-        /// `invalid_value`
+        /// `invalid_value`: A variable's value is malformed or out of range.
         public static let invalidValue = Code("invalid_value")
 
-        /// `missing_encryption_key`
+        /// `missing_encryption_key`: No encryption key is set.
         public static let missingEncryptionKey = Code("missing_encryption_key")
 
-        /// `missing_value`
+        /// `missing_value`: A required variable is not set.
         public static let missingValue = Code("missing_value")
 
-        /// `unreadable_file`
+        /// `unreadable_file`: The configuration file cannot be read.
         public static let unreadableFile = Code("unreadable_file")
     }
 }

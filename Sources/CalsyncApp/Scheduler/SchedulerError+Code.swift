@@ -12,7 +12,7 @@ extension SchedulerError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `redis_error`
+        /// `redis_error`: Redis refused a command of the tick.
         public static let redisError = Code("redis_error")
     }
 }

@@ -12,16 +12,16 @@ extension CredentialSealError {
         /// The code's text.
         public var description: String { rawValue }
 
-        /// `invalid_key`
+        /// `invalid_key`: The key is not 32 bytes.
         public static let invalidKey = Code("invalid_key")
 
-        /// `seal_failed`
+        /// `seal_failed`: AES-GCM produced no sealed box.
         public static let sealFailed = Code("seal_failed")
 
-        /// `tampered`
+        /// `tampered`: The sealed credentials could not be opened (corrupted or moved).
         public static let tampered = Code("tampered")
 
-        /// `unknown_key`
+        /// `unknown_key`: The credentials were sealed with a key this process does not have.
         public static let unknownKey = Code("unknown_key")
     }
 }
