@@ -51,6 +51,8 @@ struct ConfigurationDefaultsTests {
         #expect(scheduler.fullResyncAfterSeconds == schedulerDefaults.fullResyncAfterSeconds)
         #expect(scheduler.leaderTTL == schedulerDefaults.leaderTTL && scheduler.batchSize == schedulerDefaults.batchSize)
 
+        #expect(CalsyncConfiguration.contractJobTypes == ContractJobTypes.all)
+
         let database = try config.databaseConfiguration()
         let databaseDefaults = DatabaseConfiguration()
         #expect(database.connectTimeout == databaseDefaults.connectTimeout)

@@ -1,12 +1,10 @@
 import CalsyncQueue
 import CalsyncRedis
+import CalsyncSync
 
 extension CalsyncConfiguration {
     /// The job types of contract §2 that every worker knows (their ready lists are always reported).
-    public static let contractJobTypes: [String] = [
-        "connect_calendar", "disconnect_calendar", "export_appointment", "delete_external_event", "import_window",
-        "refresh_token",
-    ]
+    public static let contractJobTypes: [String] = ContractJobTypes.all
 
     /// The queue engine's settings from this configuration.
     public var queueConfiguration: QueueConfiguration {
