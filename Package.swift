@@ -91,6 +91,7 @@ let package = Package(
         .target(
             name: "CalsyncHTTP",
             dependencies: [
+                "CalsyncJobs",
                 "CalsyncSync",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,7 +103,7 @@ let package = Package(
         .target(
             name: "CalsyncGoogle",
             dependencies: [
-                "CalsyncSync", "CalsyncHTTP",
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -111,7 +112,7 @@ let package = Package(
         .target(
             name: "CalsyncMicrosoft",
             dependencies: [
-                "CalsyncSync", "CalsyncHTTP",
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,6 +132,7 @@ let package = Package(
         .target(
             name: "CalsyncScheduler",
             dependencies: [
+                "CalsyncJobs",
                 "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync", "CalsyncSyncRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -226,6 +228,7 @@ let package = Package(
         .testTarget(
             name: "CalsyncStoreTests",
             dependencies: [
+                "CalsyncHTTP",
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncStore", "CalsyncApp", "CalsyncSync", "CalsyncSyncRedis",
                 "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis", "CalsyncSyncTesting",
                 .product(name: "Logging", package: "swift-log"),
@@ -249,7 +252,7 @@ let package = Package(
         // Domain rules, job payloads and their JSON Schemas.
         .testTarget(
             name: "CalsyncSyncTests",
-            dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting"],
+            dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting", "CalsyncQueue", "CalsyncRedis"],
             swiftSettings: swiftSettings
         ),
         // The real `calsync` binary, spawned: crash, shutdown, several processes, restarts.

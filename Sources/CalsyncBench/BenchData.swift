@@ -27,9 +27,11 @@ extension BenchRig {
                 "INSERT INTO members (id, organization_id, time_zone) VALUES ('\(member)', '\(Self.organization)', 'Europe/Berlin')")
             _ = sandbox.createAccount(.google, email: Self.email(member), timeZone: "Europe/Berlin")
             let code = sandbox.issueAuthorizationCode(.google, email: Self.email(member), redirectURI: Self.redirectURI)
-            let payload =
-                #"{"member_id":"\#(member)","actor_member_id":"\#(member)","provider":"google","authorization_code":"\#(code)","redirect_uri":"\#(Self.redirectURI)"}"#
-            envelopes.append(JobQueue.envelope(id: "connect-\(member)", type: "connect_calendar", payload: payload))
+            let payload: [String: Any] = [
+                "member_id": member, "actor_member_id": member, "provider": "google", "authorization_code": code,
+                "redirect_uri": Self.redirectURI,
+            ]
+            envelopes.append(JobQueue.envelope(id: "connect-\(member)", type: "connect_calendar", payload: try Self.json(payload)))
         }
         try await push("connect_calendar", envelopes)
         try await waitIdle(timeout: .seconds(120))
@@ -48,12 +50,20 @@ extension BenchRig {
     /// One `export_appointment` envelope, enqueued now.
     static func exportEnvelope(tag: String, index: Int, member: String, base: Date) -> String {
         let start = base.addingTimeInterval(Double(index % 2_880) * 1_800)
-        let payload =
-            #"{"member_id":"\#(member)","appointment":{"id":"\#(tag)-\#(index)","revision":1,"status":"confirmed","counts_as_busy":true,"#
-            + #""starts_at":"\#(RFC3339.format(start))","ends_at":"\#(RFC3339.format(start.addingTimeInterval(1_800)))","#
-            + #""time_zone":"Europe/Berlin","service_name":"Haircut","customer_name":"Ada Customer","customer_email":"ada@customer.test","#
-            + #""notes":"Bench appointment","location":"Salon"}}"#
+        let appointment: [String: Any] = [
+            "id": "\(tag)-\(index)", "revision": 1, "status": "confirmed", "counts_as_busy": true,
+            "starts_at": RFC3339.format(start), "ends_at": RFC3339.format(start.addingTimeInterval(1_800)),
+            "time_zone": "Europe/Berlin", "service_name": "Haircut", "customer_name": "Ada Customer",
+            "customer_email": "ada@customer.test", "notes": "Bench appointment", "location": "Salon",
+        ]
+        // Plain values only: serialization cannot fail.
+        let payload = (try? json(["member_id": member, "appointment": appointment])) ?? "{}"
         return JobQueue.envelope(id: "\(tag)-\(index)", type: "export_appointment", payload: payload)
+    }
+
+    /// A payload object's JSON text, written by Foundation's serializer.
+    static func json(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 
     /// Tomorrow, 06:00 UTC: the first start of the benchmark's appointments.

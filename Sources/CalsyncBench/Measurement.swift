@@ -1,3 +1,5 @@
+import CalsyncJobs
+import CalsyncQueue
 import Foundation
 
 #if canImport(Glibc)
@@ -24,7 +26,7 @@ struct Figure: Sendable {
 
 /// Seconds in a `Duration`.
 func secondsOf(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    duration.timeInterval
 }
 
 /// The `q`-quantile (0…1) of sorted values, nearest rank.

@@ -1,7 +1,8 @@
+import CalsyncTestSupport
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncSandbox
-import CalsyncTestSupport
+import CalsyncSync
 import Foundation
 
 /// Scenarios 4–6: import cost, worker memory, and one scheduler tick over many connections.
@@ -59,9 +60,11 @@ extension BenchRig {
         sandbox.clearRequests()
         let since = try await databaseNow()
         let blocksBefore = try await count("SELECT count(*) FROM external_busy_blocks WHERE member_id = '\(Self.importer)'")
-        let payload = #"{"member_id":"\#(Self.importer)","provider":"google"\#(fullResync ? #","full_resync":true"# : "")}"#
+        let payload = ImportWindowPayload(memberID: Self.importer, provider: .google, fullResync: fullResync)
+        let envelope = try JobQueue.envelope(
+            id: "import-\(UUID().uuidString)", type: ImportWindowPayload.jobType, enqueuedAt: .init(Date()), payload: payload)
         let started = ContinuousClock.now
-        try await push("import_window", [JobQueue.envelope(id: "import-\(UUID().uuidString)", type: "import_window", payload: payload)])
+        try await push("import_window", [envelope])
         let finished = try await waitIdle(poll: .milliseconds(2))
         let email = Self.email(Self.importer)
         let requests = sandbox.requests().filter { $0.account == email }.count

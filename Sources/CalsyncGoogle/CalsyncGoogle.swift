@@ -1,6 +1,7 @@
 // CalsyncGoogle owns the Google Calendar v3 client behind CalsyncSync's `CalendarProvider`:
 // OAuth, calendar list, idempotent event writes with deterministic ids, busy reads with sync tokens.
 // It depends on CalsyncSync (types) and CalsyncHTTP (plumbing) only; nothing here knows of jobs or SQL.
+import CalsyncJobs
 import AsyncHTTPClient
 import CalsyncHTTP
 import CalsyncSync
@@ -121,7 +122,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
             do {
                 return try await patch(event, eventID: knownEventID, calendarID: calendarID, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
-                logger.debug("known Google event missing, creating it", metadata: ["calsync.export.key": "\(key)"])
+                logger.debug("known Google event missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
             }
         }
         let eventID = key.googleEventID
@@ -133,7 +134,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
         let error = classify(result)
         guard result.status == 409 else { throw error }
         // The id exists (maybe deleted earlier, maybe a retried create): read it, then patch it back to confirmed.
-        logger.debug("Google event id exists, patching it", metadata: ["calsync.export.key": "\(key)"])
+        logger.debug("Google event id exists, patching it", metadata: [LogKey.exportKey: "\(key)"])
         _ = try await call(.GET, eventURL(calendarID, eventID), credentials)
         return try await patch(event, eventID: eventID, calendarID: calendarID, credentials)
     }
@@ -203,7 +204,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
                 continue
             }
             if skipped > 0 {
-                logger.warning("skipped Google events with unreadable times", metadata: ["calsync.skipped": "\(skipped)"])
+                logger.warning("skipped Google events with unreadable times", metadata: [LogKey.skipped: "\(skipped)"])
             }
             return (accumulator, page.nextSyncToken.map(SyncCursor.init))
         }
@@ -235,7 +236,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
     }
 
     func tooManyPages() -> ProviderError {
-        .permanent("too_many_pages", "Google kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
+        .permanent(.tooManyPages, "Google kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
     }
 
     /// Classifies a non-2xx Google answer exactly as providers.md says.

@@ -3,6 +3,7 @@
 // and `Retry-After`. It knows nothing of any particular provider and never logs a secret.
 // It must not depend on Redis, PostgreSQL, the queue or the job engine (only CalsyncSync's types).
 import AsyncHTTPClient
+import CalsyncJobs
 import CalsyncSync
 import Foundation
 import Logging
@@ -116,7 +117,7 @@ package struct HTTPTransport: Sendable {
     /// request the worker held about 1.5 KB per job of the last 30 s; `make bench` showed it.)
     static func sleep(for duration: Duration, on loop: any EventLoop) async throws {
         let promise = loop.makePromise(of: Void.self)
-        let timer = loop.scheduleTask(in: .nanoseconds(nanoseconds(duration))) { promise.succeed(()) }
+        let timer = loop.scheduleTask(in: .nanoseconds(duration.nanoseconds)) { promise.succeed(()) }
         try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
@@ -131,7 +132,7 @@ package struct HTTPTransport: Sendable {
         let started = ContinuousClock.now
         // Never past the job's deadline: a request must not outlive the job that sent it.
         let requestTimeout = ProviderRequestGate.requestTimeout(configuration.requestTimeout)
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Self.nanoseconds(requestTimeout))
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(requestTimeout.nanoseconds)
         let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
         let outcome: HTTPResult?
         do {
@@ -166,9 +167,9 @@ package struct HTTPTransport: Sendable {
         logger.debug(
             "provider request",
             metadata: [
-                "calsync.http.method": "\(method.rawValue)", "calsync.http.path": "\(Self.pathOnly(url))",
-                "calsync.http.status": "\(result.status)",
-                "calsync.http.ms": "\(Self.nanoseconds(ContinuousClock.now - started) / 1_000_000)",
+                LogKey.httpMethod: "\(method.rawValue)", LogKey.httpPath: "\(Self.pathOnly(url))",
+                LogKey.httpStatus: "\(result.status)",
+                LogKey.httpMilliseconds: "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
             ])
         return result
     }
@@ -177,7 +178,7 @@ package struct HTTPTransport: Sendable {
     func classifyTransportError(_ error: any Error, method: Method) -> ProviderError {
         if error is NIOTooManyBytesError {
             return .retryable(
-                "response_too_large",
+                .responseTooLarge,
                 "\(serviceName) sent an answer larger than \(configuration.maxResponseBytes) bytes; it was refused unread. Retry later.")
         }
         if let http = error as? HTTPClientError {
@@ -185,15 +186,15 @@ package struct HTTPTransport: Sendable {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .getConnectionFromPoolTimeout,
                 .tlsHandshakeTimeout:
                 return .retryable(
-                    "timeout",
+                    .timeout,
                     "\(serviceName) did not answer within \(configuration.requestTimeout); the request will be retried.")
             case .cancelled:
-                return .retryable("cancelled", "The request to \(serviceName) was cancelled; it will be retried.")
+                return .retryable(.cancelled, "The request to \(serviceName) was cancelled; it will be retried.")
             default:
                 break
             }
         }
-        return .retryable("network_error", "Could not reach \(serviceName) (\(Self.errorName(error))); the request will be retried.")
+        return .retryable(.networkError, "Could not reach \(serviceName) (\(Self.errorName(error))); the request will be retried.")
     }
 
     static func errorName(_ error: any Error) -> String {
@@ -203,11 +204,6 @@ package struct HTTPTransport: Sendable {
 
     static func pathOnly(_ url: String) -> Substring {
         url.split(separator: "?", maxSplits: 1).first ?? ""
-    }
-
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        let (s, atto) = d.components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }
 
@@ -277,11 +273,11 @@ package enum JSONBody {
                 detail = "the body could not be read"
             }
             throw ProviderError.retryable(
-                "malformed_response", status: status,
+                .malformedResponse, status: status,
                 "\(serviceName) sent a malformed \(what): \(detail). It will be retried; if it persists, the provider's API may have changed.")
         } catch {
             throw ProviderError.retryable(
-                "malformed_response", status: status, "\(serviceName) sent a malformed \(what). It will be retried.")
+                .malformedResponse, status: status, "\(serviceName) sent a malformed \(what). It will be retried.")
         }
     }
 
@@ -294,7 +290,7 @@ package enum JSONBody {
         do {
             return Array(try JSONEncoder().encode(value))
         } catch {
-            throw ProviderError.permanent("encoding_failed", "An event could not be encoded as JSON; this is a calsync bug.")
+            throw ProviderError.permanent(.encodingFailed, "An event could not be encoded as JSON; this is a calsync bug.")
         }
     }
 }

@@ -59,7 +59,7 @@ package struct OAuthTokenClient: Sendable {
     package func refresh(_ credentials: ProviderCredentials) async throws -> ProviderCredentials {
         guard let refreshToken = credentials.refreshToken else {
             throw ProviderError(
-                code: "no_refresh_token", kind: .reconnectRequired,
+                code: .noRefreshToken, kind: .reconnectRequired,
                 message: "\(transport.serviceName) gave no refresh token for this connection. Reconnect your calendar to resume sync.")
         }
         let token = try await refresh(refreshToken: refreshToken)
@@ -85,14 +85,14 @@ package struct OAuthTokenClient: Sendable {
             body: Array(URLEncoding.form(form).utf8), bodyHoldsCredentials: true)
         if result.isRedirect || result.followedRedirect {
             throw ProviderError.permanent(
-                "token_redirect", status: result.status,
+                .tokenRedirect, status: result.status,
                 "\(transport.serviceName)'s token endpoint answered with a redirect (HTTP \(result.status)); calsync never sends "
                     + "credentials on to another address. Set the token URL to the endpoint itself.")
         }
         guard result.isSuccess else { throw classify(result) }
         let token = try result.decode(TokenResponse.self, what: "token answer")
         guard !token.access_token.isEmpty else {
-            throw ProviderError.retryable("malformed_response", status: result.status, "\(transport.serviceName) sent a token answer without an access token.")
+            throw ProviderError.retryable(.malformedResponse, status: result.status, "\(transport.serviceName) sent a token answer without an access token.")
         }
         return token
     }
@@ -111,20 +111,20 @@ package struct OAuthTokenClient: Sendable {
         case (400, "invalid_grant"), (401, "invalid_grant"):
             let codes = body?.error_codes.map { " (AADSTS\($0.map(String.init).joined(separator: ", AADSTS")))" } ?? ""
             return ProviderError(
-                code: "invalid_grant", kind: .reconnectRequired, httpStatus: result.status,
+                code: .invalidGrant, kind: .reconnectRequired, httpStatus: result.status,
                 message: "\(service) reports that access was revoked or has expired\(codes). Reconnect your calendar to resume sync.")
         case (_, "invalid_client"), (_, "unauthorized_client"):
             return .permanent(
-                "invalid_client", status: result.status,
+                .invalidClient, status: result.status,
                 "\(service) refused calsync's OAuth client id or secret. Check the configured client id and secret.")
         case (429, _):
-            return .retryable("rate_limited", status: 429, retryAfter: result.retryAfter(), "\(service)'s token endpoint is rate limiting; retrying later.")
+            return .retryable(.rateLimited, status: 429, retryAfter: result.retryAfter(), "\(service)'s token endpoint is rate limiting; retrying later.")
         case (500..., _):
-            return .retryable("server_error", status: result.status, retryAfter: result.retryAfter(), "\(service)'s token endpoint failed (HTTP \(result.status)); retrying later.")
+            return .retryable(.serverError, status: result.status, retryAfter: result.retryAfter(), "\(service)'s token endpoint failed (HTTP \(result.status)); retrying later.")
         default:
             let reason = oauthError.isEmpty ? "" : " (\(oauthError.prefix(40)))"
             return .permanent(
-                "token_request_failed", status: result.status,
+                .tokenRequestFailed, status: result.status,
                 "\(service) refused the token request with HTTP \(result.status)\(reason). Reconnect the calendar if this persists.")
         }
     }

@@ -227,14 +227,14 @@ package struct JobError: Error, Sendable, CustomStringConvertible {
     /// What the engine does with the job.
     package var disposition: Disposition
     /// A stable, low-cardinality code (metric label).
-    package var code: String
+    package var code: Code
     /// What went wrong (no secrets, no customer details): it lands in the dead record.
     package var message: String
     /// The HTTP status of the provider answer behind the failure, when there was one.
     package var httpStatus: Int?
 
     /// Creates an error.
-    package init(disposition: Disposition, code: String, message: String, httpStatus: Int? = nil) {
+    package init(disposition: Disposition, code: Code, message: String, httpStatus: Int? = nil) {
         self.disposition = disposition
         self.code = code
         self.message = message
@@ -242,23 +242,23 @@ package struct JobError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A failure worth retrying later (network, 5xx, 429 with its Retry-After).
-    package static func retryable(_ code: String, _ message: String, retryAfter: Duration? = nil, httpStatus: Int? = nil) -> JobError {
+    package static func retryable(_ code: Code, _ message: String, retryAfter: Duration? = nil, httpStatus: Int? = nil) -> JobError {
         JobError(disposition: .retryable(retryAfter: retryAfter), code: code, message: message, httpStatus: httpStatus)
     }
 
     /// Not now: run again after `for` without burning an attempt.
-    package static func deferred(_ code: String, _ message: String, for duration: Duration) -> JobError {
+    package static func deferred(_ code: Code, _ message: String, for duration: Duration) -> JobError {
         JobError(disposition: .deferred(until: duration), code: code, message: message)
     }
 
     /// A failure that retrying cannot fix: dead-letter with `reason` (e.g. `forbidden`).
-    package static func permanent(_ code: String, _ message: String, reason: String = "permanent_error", httpStatus: Int? = nil) -> JobError {
+    package static func permanent(_ code: Code, _ message: String, reason: String = "permanent_error", httpStatus: Int? = nil) -> JobError {
         JobError(disposition: .permanent(reason: reason), code: code, message: message, httpStatus: httpStatus)
     }
 
     /// The job breaks its schema: dead-letter with reason `invalid_job`.
     package static func invalid(_ message: String) -> JobError {
-        JobError(disposition: .invalid, code: "invalid_job", message: message)
+        JobError(disposition: .invalid, code: .invalidJob, message: message)
     }
 
     /// `code: message`.

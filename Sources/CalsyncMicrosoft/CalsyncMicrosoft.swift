@@ -2,6 +2,7 @@
 // OAuth with rotating refresh tokens, calendars, idempotent event writes (transactionId plus a
 // single-value extended property), busy reads with delta links.
 // It depends on CalsyncSync (types) and CalsyncHTTP (plumbing) only; nothing here knows of jobs or SQL.
+import CalsyncJobs
 import AsyncHTTPClient
 import CalsyncHTTP
 import CalsyncSync
@@ -139,7 +140,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
                 return try await patch(event, eventID: knownEventID, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
                 // Deleted in the calendar: its transaction id is spent; the replacement's id derives from the gone id.
-                logger.debug("known Graph event missing, creating it", metadata: ["calsync.export.key": "\(key)"])
+                logger.debug("known Graph event missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
                 transactionID = key.graphTransactionID(replacing: knownEventID)
             }
         }
@@ -158,9 +159,9 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             }
             guard Self.isDuplicateTransaction(error) else { throw error }
             // The search can lag behind a create that happened: a POST under a fresh id could duplicate the event.
-            logger.debug("Graph transaction id used but its event not found yet", metadata: ["calsync.export.key": "\(key)"])
+            logger.debug("Graph transaction id used but its event not found yet", metadata: [LogKey.exportKey: "\(key)"])
             throw ProviderError.retryable(
-                "transaction_pending", status: error.httpStatus,
+                .transactionPending, status: error.httpStatus,
                 "Microsoft already has a create under this appointment's transaction id but does not list the event yet; "
                     + "the job is retried later instead of risking a second event. If this persists, the event was deleted "
                     + "in Outlook: send a cancelled revision of the appointment, then the current one.")
@@ -285,7 +286,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
                 continue
             }
             if skipped > 0 {
-                logger.warning("skipped Graph events with unreadable times", metadata: ["calsync.skipped": "\(skipped)"])
+                logger.warning("skipped Graph events with unreadable times", metadata: [LogKey.skipped: "\(skipped)"])
             }
             return (accumulator, page.deltaLink.map(SyncCursor.init))
         }
@@ -302,7 +303,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     func checkedLink(_ link: String) throws -> String {
         guard let origin = URLEncoding.origin(link), origin == baseOrigin else {
             throw ProviderError.permanent(
-                "untrusted_link", "Microsoft sent a paging link to another host; it was not followed. Check CALSYNC_MICROSOFT_GRAPH_URL.")
+                .untrustedLink, "Microsoft sent a paging link to another host; it was not followed. Check CALSYNC_MICROSOFT_GRAPH_URL.")
         }
         return link
     }
@@ -329,15 +330,15 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     func tooManyPages() -> ProviderError {
-        .permanent("too_many_pages", "Microsoft kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
+        .permanent(.tooManyPages, "Microsoft kept sending pages beyond \(configuration.maxPages); the read was stopped. Narrow the import window.")
     }
 
     func classify(_ result: HTTPResult) -> ProviderError { GraphErrorClassifier.classify(result) }
 
-    static func isDuplicateTransaction(_ error: ProviderError) -> Bool { error.code == "duplicate_transaction" }
+    static func isDuplicateTransaction(_ error: ProviderError) -> Bool { error.code == .duplicateTransaction }
 
     /// A timeout, a dropped connection or a 5xx: the write may or may not have happened.
     static func outcomeUnknown(_ error: ProviderError) -> Bool {
-        ["timeout", "network_error", "server_error", "cancelled"].contains(error.code)
+        [.timeout, .networkError, .serverError, .cancelled].contains(error.code)
     }
 }

@@ -39,15 +39,15 @@ package struct DiagnosticJobHandler: JobHandler {
             let kind = payload.fail_kind ?? "retryable"
             switch kind {
             case "permanent":
-                throw JobError.permanent("diag_permanent", "told to fail permanently", reason: "permanent_error", httpStatus: 400)
+                throw JobError.permanent(.diagPermanent, "told to fail permanently", reason: "permanent_error", httpStatus: 400)
             case "defer":
                 let ms = payload.retry_after_ms ?? 0
                 if context.deferrals < failTimes {
-                    throw JobError.deferred("diag_defer", "told to defer", for: .milliseconds(ms))
+                    throw JobError.deferred(.diagDefer, "told to defer", for: .milliseconds(ms))
                 }
             default:
                 let retryAfter = payload.retry_after_ms.map { Duration.milliseconds($0) }
-                throw JobError.retryable("diag_retryable", "told to fail (attempt \(job.attempt))", retryAfter: retryAfter, httpStatus: 503)
+                throw JobError.retryable(.diagRetryable, "told to fail (attempt \(job.attempt))", retryAfter: retryAfter, httpStatus: 503)
             }
         }
         if let ms = payload.sleep_ms, ms > 0 {

@@ -22,7 +22,7 @@ enum JobEnvelope {
         func string(_ m: JSONScanner.Member) -> String? { JSONScanner.decodeString(raw, m.range) }
 
         var id: String? = nil
-        if let m = member("id"), m.kind == .string, let text = string(m), (1...128).contains(text.count) {
+        if let m = member("id"), m.kind == .string, let text = string(m), Job.idLengths.contains(text.count) {
             id = text
         }
         guard let id else {

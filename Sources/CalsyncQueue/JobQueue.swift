@@ -44,16 +44,16 @@ package final class JobQueue: Sendable {
     /// Builds the envelope exactly as a producer would and LPUSHes it; returns the job id.
     package func enqueue(type: String, payload: String, id: String? = nil) async throws -> String {
         guard Self.isValidType(type) else {
-            throw QueueError(code: "invalid_type", message: "job type '\(type)' must be 1-64 characters of a-z, 0-9, _ or -")
+            throw QueueError(code: .invalidType, message: "job type '\(type)' must be 1-64 characters of a-z, 0-9, _ or -")
         }
         let payloadBytes = Array(payload.utf8)
         var scanner = JSONScanner(payloadBytes)
         guard let (kind, _) = try? scanner.scanDocument(), kind == .object else {
-            throw QueueError(code: "invalid_payload", message: "the payload must be a JSON object, e.g. {\"member_id\":\"m1\"}")
+            throw QueueError(code: .invalidPayload, message: "the payload must be a JSON object, e.g. {\"member_id\":\"m1\"}")
         }
         let jobID = id ?? "job-" + UUID().uuidString.lowercased()
-        guard (1...128).contains(jobID.count) else {
-            throw QueueError(code: "invalid_payload", message: "a job id has 1-128 characters")
+        guard Job.idLengths.contains(jobID.count) else {
+            throw QueueError(code: .invalidPayload, message: "a job id has 1-128 characters")
         }
         let payloadText = String(decoding: payloadBytes.trimmingWhitespace(), as: UTF8.self)
         let bytes = Array(Self.envelope(id: jobID, type: type, payload: payloadText).utf8)
@@ -73,10 +73,32 @@ package final class JobQueue: Sendable {
         package init(_ date: Date) { text = RFC3339.format(date) }
     }
 
-    /// The job text a producer writes, with a preformatted `enqueued_at`.
+    /// The job text a producer writes, with a preformatted `enqueued_at`; `payload` is a JSON object's text, used as is.
     package static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
-        "{\"id\":" + jsonString(id) + ",\"type\":" + jsonString(type) + ",\"enqueued_at\":\""
-            + enqueuedAt.text + "\",\"payload\":" + payload + "}"
+        // JSONEncoder writes the envelope; the payload, JSON already, goes in verbatim as its last member.
+        let head = (try? jsonEncoder.encode(EnvelopeHead(id: id, type: type, enqueuedAt: enqueuedAt.text))) ?? Data()
+        return String(decoding: head.dropLast(), as: UTF8.self) + ",\"payload\":" + payload + "}"
+    }
+
+    /// The job text a producer writes for an `Encodable` payload, encoded with `JSONEncoder`.
+    package static func envelope<Payload: Encodable>(
+        id: String, type: String, enqueuedAt: EnqueueTime, payload: Payload
+    ) throws -> String {
+        envelope(id: id, type: type, enqueuedAt: enqueuedAt, payload: String(decoding: try jsonEncoder.encode(payload), as: UTF8.self))
+    }
+
+    /// The encoder of jobs (`Job.jsonEncoder`): sorted keys, so one job always has one text.
+    package static var jsonEncoder: JSONEncoder { Job.jsonEncoder }
+
+    /// The envelope of contract §2 without its payload.
+    private struct EnvelopeHead: Encodable {
+        let id: String
+        let type: String
+        let enqueuedAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, type, enqueuedAt = "enqueued_at"
+        }
     }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
@@ -90,32 +112,6 @@ package final class JobQueue: Sendable {
                 (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
                     || (c >= 65 && c <= 90)
             }
-    }
-
-    /// `text` as a JSON string literal.
-    package static func jsonString(_ text: String) -> String {
-        // Most ids and types need no escaping: then the text is used as it is.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     // MARK: - Operations
@@ -140,7 +136,7 @@ package final class JobQueue: Sendable {
         let replies = try await redis.pipeline(commands)
         guard replies.count == commands.count, let time = replies[0].array, time.count == 2,
             let seconds = time[0].int, let micros = time[1].int
-        else { throw QueueError(code: "unexpected_reply", message: "Redis answered TIME unexpectedly") }
+        else { throw QueueError(code: .unexpectedReply, message: "Redis answered TIME unexpectedly") }
         let now = Double(seconds) + Double(micros) / 1_000_000
         var ready: [String: Int] = [:]
         var scheduled: [String: Int] = [:]
@@ -206,7 +202,7 @@ package final class JobQueue: Sendable {
     package func deadRetry(id: String) async throws -> Bool {
         let result = try await redis.evaluate(QueueScripts.deadRetry, keys: [prefix], args: [id]).int ?? 0
         if result < 0 {
-            throw QueueError(code: "not_retryable", message: "dead record \(id) has no job type (the job did not parse); purge it instead")
+            throw QueueError(code: .notRetryable, message: "dead record \(id) has no job type (the job did not parse); purge it instead")
         }
         return result == 1
     }
@@ -257,7 +253,7 @@ package final class JobQueue: Sendable {
         repeat {
             let reply = try await redis.send(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
-                throw QueueError(code: "unexpected_reply", message: "Redis answered SCAN unexpectedly")
+                throw QueueError(code: .unexpectedReply, message: "Redis answered SCAN unexpectedly")
             }
             cursor = next
             keys.append(contentsOf: (parts[1].array ?? []).compactMap { $0.string })
@@ -293,7 +289,7 @@ package final class JobQueue: Sendable {
         }
         let reply = try await redis.evaluate(QueueScripts.claim, keys: [prefix], args: args)
         guard let items = reply.array, let now = items.first?.int else {
-            throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
+            throw QueueError(code: .unexpectedReply, message: "the claim script answered unexpectedly")
         }
         var tasks: [ClaimedTask] = []
         tasks.reserveCapacity((items.count - 1) / 7)
@@ -302,7 +298,7 @@ package final class JobQueue: Sendable {
             guard let type = items[index].string, let tid = items[index + 1].string, let fence = items[index + 2].string,
                 let raw = items[index + 5].bytes
             else {
-                throw QueueError(code: "unexpected_reply", message: "the claim script answered unexpectedly")
+                throw QueueError(code: .unexpectedReply, message: "the claim script answered unexpectedly")
             }
             tasks.append(
                 ClaimedTask(
@@ -398,7 +394,7 @@ package final class JobQueue: Sendable {
         case .integer(0): return .stale
         case .integer(1): return .scheduled
         case .array(let parts) where parts.count == 2: return .dead(recordID: parts[1].string ?? "")
-        default: throw QueueError(code: "unexpected_reply", message: "the fail script answered unexpectedly")
+        default: throw QueueError(code: .unexpectedReply, message: "the fail script answered unexpectedly")
         }
     }
 }

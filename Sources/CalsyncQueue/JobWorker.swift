@@ -98,7 +98,7 @@ final class WorkerEngine: Sendable {
         configuration.concurrency = max(1, configuration.concurrency)
         self.configuration = configuration
         var logger = logger
-        logger[metadataKey: "calsync.worker.id"] = "\(configuration.workerID)"
+        logger[metadataKey: LogKey.workerID] = "\(configuration.workerID)"
         self.logger = logger
         self.metrics = WorkerMetrics(types: self.knownTypes)
     }
@@ -109,8 +109,8 @@ final class WorkerEngine: Sendable {
         logger.info(
             "worker started",
             metadata: [
-                "calsync.worker.concurrency": "\(configuration.concurrency)",
-                "calsync.worker.types": "\(handlerTypes.joined(separator: ","))",
+                LogKey.workerConcurrency: "\(configuration.concurrency)",
+                LogKey.workerTypes: "\(handlerTypes.joined(separator: ","))",
             ])
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
@@ -164,7 +164,7 @@ final class WorkerEngine: Sendable {
                 let held = state.withLock { $0.inFlight.count }
                 let (now, tasks) = try await queue.claim(workerID: configuration.workerID, slots: slots, total: total, held: held)
                 if failures > 0 {
-                    logger.info("Redis is reachable again; claiming resumed", metadata: ["calsync.redis.failures": "\(failures)"])
+                    logger.info("Redis is reachable again; claiming resumed", metadata: [LogKey.redisFailures: "\(failures)"])
                     failures = 0
                 }
                 if tasks.isEmpty {
@@ -176,7 +176,7 @@ final class WorkerEngine: Sendable {
                 if let alone = tasks.first(where: \.runsAlone) {
                     logger.warning(
                         "running an isolated job alone: its lease expired twice beside other jobs (a worker died); claiming resumes when it ends",
-                        metadata: ["calsync.task.id": "\(alone.tid)", "calsync.job.type": "\(alone.type)"])
+                        metadata: [LogKey.taskID: "\(alone.tid)", LogKey.jobType: "\(alone.type)"])
                 }
                 let accepted = register(tasks, claimStarted: claimStarted)
                 let claimedAt = ContinuousClock.now
@@ -191,7 +191,7 @@ final class WorkerEngine: Sendable {
                 if failures == 1 || failures % 20 == 0 {
                     logger.warning(
                         "cannot claim jobs; retrying with backoff",
-                        metadata: ["calsync.error": "\(error)", "calsync.redis.failures": "\(failures)"])
+                        metadata: [LogKey.error: "\(error)", LogKey.redisFailures: "\(failures)"])
                 }
                 try? await Task.sleep(for: Self.backoff(failures))
             }
@@ -312,9 +312,9 @@ final class WorkerEngine: Sendable {
         switch JobEnvelope.check(task.raw, listType: task.type) {
         case .invalid(let reason, let id, let redacted):
             var logger = self.logger
-            logger[metadataKey: "calsync.job.type"] = "\(task.type)"
-            if let id { logger[metadataKey: "calsync.job.id"] = "\(id)" }
-            logger.warning("invalid job dead-lettered", metadata: ["calsync.error": "\(reason)"])
+            logger[metadataKey: LogKey.jobType] = "\(task.type)"
+            if let id { logger[metadataKey: LogKey.jobID] = "\(id)" }
+            logger.warning("invalid job dead-lettered", metadata: [LogKey.error: "\(reason)"])
             await finish(task, .dead, reason: "invalid_job", error: reason, recordID: id, redacted: redacted)
         case .valid(let id, let enqueuedAt, let payload, let redacted):
             if let redacted {
@@ -324,22 +324,22 @@ final class WorkerEngine: Sendable {
                 metrics.queueLatency(task.type, milliseconds: claimedAtMs - Int64(enqueuedAt.timeIntervalSince1970 * 1000))
             }
             var logger = self.logger
-            logger[metadataKey: "calsync.job.id"] = "\(id)"
-            logger[metadataKey: "calsync.job.type"] = "\(task.type)"
+            logger[metadataKey: LogKey.jobID] = "\(id)"
+            logger[metadataKey: LogKey.jobType] = "\(task.type)"
             let job = Job(id: id, type: task.type, enqueuedAt: enqueuedAt, payload: payload, raw: task.raw, attempt: attempt)
             let context = JobContext(logger: logger, workerID: configuration.workerID, deferrals: task.deferrals, heldLocks: held.locks)
-            logger.debug("job started", metadata: ["calsync.job.attempt": "\(attempt)"])
+            logger.debug("job started", metadata: [LogKey.jobAttempt: "\(attempt)"])
             let started = ContinuousClock.now
             do {
                 let outcome = try await runHandler(handler, job, context: context, tid: task.tid, run: held.run)
-                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
                 switch outcome {
                 case .completed:
                     metrics.completed(task.type)
                     logger.debug("job completed")
                 case .skipped(let why):
                     metrics.skipped(task.type)
-                    logger.debug("job skipped", metadata: ["calsync.job.skip_reason": "\(why)"])
+                    logger.debug("job skipped", metadata: [LogKey.jobSkipReason: "\(why)"])
                 }
                 await finish(task, .ack, logger: logger, locks: context.heldLocks.take())
             } catch {
@@ -349,7 +349,7 @@ final class WorkerEngine: Sendable {
                     return
                 }
                 if let error = error as? JobError {
-                    metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
+                    metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
                     await handleFailure(task, job: job, error: error, redacted: redacted, logger: logger)
                     return
                 }
@@ -357,8 +357,8 @@ final class WorkerEngine: Sendable {
                     await finish(task, .handback, logger: logger)
                     return
                 }
-                metrics.duration(task.type, nanoseconds: Self.nanoseconds(ContinuousClock.now - started))
-                let wrapped = JobError.retryable("unexpected_error", SafeText.describe(error))
+                metrics.duration(task.type, nanoseconds: (ContinuousClock.now - started).nanoseconds)
+                let wrapped = JobError.retryable(.unexpectedError, SafeText.describe(error))
                 await handleFailure(task, job: job, error: wrapped, redacted: redacted, logger: logger)
             }
         }
@@ -372,8 +372,8 @@ final class WorkerEngine: Sendable {
         case .shutdown:
             await finish(task, .handback, logger: logger)
         case .deadline:
-            logger.warning("job cancelled at its deadline", metadata: ["calsync.job.timeout_s": "\(configuration.jobTimeout.components.seconds)"])
-            await handleFailure(task, job: job, error: .retryable("job_timeout", stop.description), redacted: redacted, logger: logger)
+            logger.warning("job cancelled at its deadline", metadata: [LogKey.jobTimeoutSeconds: "\(configuration.jobTimeout.components.seconds)"])
+            await handleFailure(task, job: job, error: .retryable(.jobTimeout, stop.description), redacted: redacted, logger: logger)
         case .leaseLost:
             logger.warning("job stopped: its lease or lock was lost")
             await finish(task, .defer, delay: .milliseconds(500), error: stop.description, recordID: job.id, redacted: redacted, logger: logger)
@@ -381,12 +381,12 @@ final class WorkerEngine: Sendable {
     }
 
     private func handleFailure(_ task: ClaimedTask, job: Job, error: JobError, redacted: [UInt8]?, logger: Logger) async {
-        let metadata: Logger.Metadata = ["calsync.error.code": "\(error.code)", "calsync.job.attempt": "\(job.attempt)"]
+        let metadata: Logger.Metadata = [LogKey.errorCode: "\(error.code)", LogKey.jobAttempt: "\(job.attempt)"]
         switch error.disposition {
         case .retryable(let retryAfter):
             metrics.failed(task.type, kind: "retryable")
             let delay = queue.configuration.retry.delay(afterAttempt: job.attempt, retryAfter: retryAfter)
-            logger.info("job failed; will retry", metadata: metadata.merging(["calsync.retry.delay_ms": "\(delay.milliseconds)"]) { $1 })
+            logger.info("job failed; will retry", metadata: metadata.merging([LogKey.retryDelayMilliseconds: "\(delay.milliseconds)"]) { $1 })
             await finish(task, .retry, delay: delay, error: error.message, httpStatus: error.httpStatus, recordID: job.id, redacted: redacted, logger: logger)
         case .deferred(let duration):
             logger.debug("job deferred", metadata: metadata)
@@ -452,11 +452,11 @@ final class WorkerEngine: Sendable {
                 if ContinuousClock.now > giveUpAt || stopDeadline.map({ ContinuousClock.now > $0 }) == true {
                     logger.warning(
                         "cannot record a job's end in Redis; its lease will expire and it will run again",
-                        metadata: ["calsync.error": "\(error)"])
+                        metadata: [LogKey.error: "\(error)"])
                     return
                 }
                 if failures == 1 {
-                    logger.warning("cannot record a job's end in Redis; retrying", metadata: ["calsync.error": "\(error)"])
+                    logger.warning("cannot record a job's end in Redis; retrying", metadata: [LogKey.error: "\(error)"])
                 }
                 let pause = Self.backoff(failures)
                 try? await shielded { try await Task.sleep(for: pause) }
@@ -483,7 +483,7 @@ final class WorkerEngine: Sendable {
             default: finalReason = reason
             }
             metrics.dead(task.type, reason: finalReason)
-            logger.warning("job dead-lettered", metadata: ["calsync.dead.id": "\(recordID)", "calsync.dead.reason": "\(finalReason)"])
+            logger.warning("job dead-lettered", metadata: [LogKey.deadID: "\(recordID)", LogKey.deadReason: "\(finalReason)"])
         default: break
         }
     }
@@ -495,18 +495,13 @@ final class WorkerEngine: Sendable {
         do {
             try await shielded { try await queue.releaseLocks(locks) }
         } catch {
-            logger.debug("could not release a job's locks; they expire by themselves", metadata: ["calsync.error": "\(error)"])
+            logger.debug("could not release a job's locks; they expire by themselves", metadata: [LogKey.error: "\(error)"])
         }
     }
 
     /// Runs `body` in an unstructured task so a cancelled caller cannot abandon a Redis write midway.
     private func shielded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await Task { try await body() }.value
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     // MARK: - Shutdown
@@ -516,7 +511,7 @@ final class WorkerEngine: Sendable {
         state.withLock { $0.stopDeadline = deadline + .seconds(1) }
         let pending = state.withLock { $0.inFlight.count }
         if pending > 0 {
-            logger.info("graceful shutdown: waiting for in-flight jobs", metadata: ["calsync.worker.in_flight": "\(pending)"])
+            logger.info("graceful shutdown: waiting for in-flight jobs", metadata: [LogKey.workerInFlight: "\(pending)"])
         }
         while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < deadline {
             try? await shielded { try await Task.sleep(for: .milliseconds(5)) }
@@ -525,7 +520,7 @@ final class WorkerEngine: Sendable {
         // moment to hand themselves back, then hand back whatever did not end.
         let running: [String] = state.withLock { Array($0.inFlight.keys) }
         if running.isEmpty { return }
-        logger.info("graceful shutdown: cancelling unfinished jobs", metadata: ["calsync.worker.in_flight": "\(running.count)"])
+        logger.info("graceful shutdown: cancelling unfinished jobs", metadata: [LogKey.workerInFlight: "\(running.count)"])
         for tid in running { stopRun(tid, .shutdown) }
         let settle = ContinuousClock.now + Self.cancelSettleTime
         while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < settle {
@@ -533,7 +528,7 @@ final class WorkerEngine: Sendable {
         }
         let unfinished: [(String, Held)] = state.withLock { Array($0.inFlight) }
         if !unfinished.isEmpty {
-            logger.info("graceful shutdown: handing back unfinished jobs", metadata: ["calsync.worker.in_flight": "\(unfinished.count)"])
+            logger.info("graceful shutdown: handing back unfinished jobs", metadata: [LogKey.workerInFlight: "\(unfinished.count)"])
             await withDiscardingTaskGroup { group in
                 for (tid, held) in unfinished {
                     group.addTask {
@@ -579,11 +574,11 @@ final class WorkerEngine: Sendable {
                 if !lost.isEmpty {
                     logger.warning(
                         "leases or locks lost (renewals failed for a whole lease, or Redis lost them); stopping those jobs",
-                        metadata: ["calsync.worker.lost": "\(lost.count)"])
+                        metadata: [LogKey.workerLost: "\(lost.count)"])
                     for tid in lost { stopRun(tid, .leaseLost) }
                 }
             } catch {
-                logger.warning("cannot renew leases", metadata: ["calsync.error": "\(error)"])
+                logger.warning("cannot renew leases", metadata: [LogKey.error: "\(error)"])
             }
         }
     }
@@ -597,7 +592,7 @@ final class WorkerEngine: Sendable {
                 let stats = try await queue.stats(knownTypes: Array(knownTypes), discoverTypes: false)
                 metrics.depth(stats)
             } catch {
-                logger.debug("queue maintenance failed", metadata: ["calsync.error": "\(error)"])
+                logger.debug("queue maintenance failed", metadata: [LogKey.error: "\(error)"])
             }
             if ContinuousClock.now >= nextSweep {
                 nextSweep = ContinuousClock.now + configuration.unknownTypeSweepInterval
@@ -618,7 +613,7 @@ final class WorkerEngine: Sendable {
             guard let unknown = try await queue.unknownTypes(known: knownTypes, owner: configuration.workerID, every: configuration.unknownTypeSweepInterval)
             else { return }
             if !unknown.isEmpty {
-                logger.warning("jobs of unknown types found; dead-lettering them", metadata: ["calsync.job.types": "\(unknown.joined(separator: ","))"])
+                logger.warning("jobs of unknown types found; dead-lettering them", metadata: [LogKey.jobTypes: "\(unknown.joined(separator: ","))"])
             }
             let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
                 state.sweepTypes = unknown
@@ -630,7 +625,7 @@ final class WorkerEngine: Sendable {
             }
             waiter?.resume()
         } catch {
-            logger.debug("unknown-type sweep failed", metadata: ["calsync.error": "\(error)"])
+            logger.debug("unknown-type sweep failed", metadata: [LogKey.error: "\(error)"])
         }
     }
 }

@@ -70,7 +70,7 @@ package final class RedisClient: Service, Sendable {
         }
         guard let served else {
             if pool.withLock({ $0.lifecycle == .closed }) { return }
-            throw RedisError(code: "already_running", message: "this Redis client is already running: run it once")
+            throw RedisError(code: .alreadyRunning, message: "this Redis client is already running: run it once")
         }
         for (waiter, connection) in served { waiter.continuation.resume(returning: connection) }
         await withGracefulShutdownHandler {
@@ -156,7 +156,7 @@ package final class RedisClient: Service, Sendable {
     }
 
     private static func isNoScript(_ error: RedisError) -> Bool {
-        error.code == "server_error" && error.message.hasPrefix("NOSCRIPT")
+        error.code == .serverError && error.message.hasPrefix("NOSCRIPT")
     }
 
     /// Closes every connection and stops the thread pool; waiting and later commands throw `closed`, and
@@ -192,8 +192,9 @@ package final class RedisClient: Service, Sendable {
             return result
         } catch let error as RedisError {
             release(connection)
-            if error.code == "connection_failed" || error.code == "timeout" {
-                logger.debug("redis command failed", metadata: ["redis.error": "\(error.code)"])
+            if error.code == .connectionFailed || error.code == .timeout {
+                // The key is LogKey.errorCode's, which lives above this driver.
+                logger.debug("redis command failed", metadata: ["calsync.error.code": "\(error.code)"])
             }
             throw error
         } catch {

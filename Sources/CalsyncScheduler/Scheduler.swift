@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
@@ -24,7 +25,7 @@ package final class Scheduler: Service, Sendable {
         package var importIntervalSeconds: Int
         /// Extra delay after an import, as a fraction of the interval, drawn uniformly per connection; default 0.1.
         package var jitter: Double
-        /// Tokens expiring within this many seconds are refreshed; default 600.
+        /// Tokens expiring within this many seconds are refreshed; default the sync rules' margin (600).
         package var refreshMarginSeconds: Int
         /// Seconds between two full resyncs of a connection; default 86 400.
         package var fullResyncAfterSeconds: Int
@@ -39,7 +40,7 @@ package final class Scheduler: Service, Sendable {
             self.tick = .seconds(15)
             self.importIntervalSeconds = 300
             self.jitter = 0.1
-            self.refreshMarginSeconds = 600
+            self.refreshMarginSeconds = Int(SyncConfiguration().refreshMargin.components.seconds)
             self.fullResyncAfterSeconds = 86_400
             self.leaderTTL = .seconds(10)
             self.batchSize = 5000
@@ -114,7 +115,7 @@ package final class Scheduler: Service, Sendable {
         self.lease = LeaderLease(
             redis: redis, prefix: configuration.prefix, replicaID: replicaID, ttl: configuration.leaderTTL)
         var logger = logger
-        logger[metadataKey: "calsync.scheduler.replica"] = "\(replicaID)"
+        logger[metadataKey: LogKey.schedulerReplica] = "\(replicaID)"
         self.logger = logger
     }
 
@@ -193,7 +194,7 @@ package final class Scheduler: Service, Sendable {
                 if holds, !wasLeader { logger.info("became the scheduler leader") }
                 if !holds, wasLeader { logger.info("stopped being the scheduler leader: another replica holds the lock") }
             } catch {
-                logger.warning("could not reach Redis for the leader lock: \(error)")
+                logger.warning("could not reach Redis for the leader lock", metadata: [LogKey.error: "\(error)"])
                 if wasLeader, !isLeader { logger.info("stopped being the scheduler leader: the lock expired") }
             }
             let leading = isLeader
@@ -231,7 +232,7 @@ package final class Scheduler: Service, Sendable {
             try await lease.release()
             if wasLeader { logger.info("stopped being the scheduler leader: shutting down, lock released") }
         } catch {
-            logger.warning("could not release the leader lock (it expires by itself): \(error)")
+            logger.warning("could not release the leader lock (it expires by itself)", metadata: [LogKey.error: "\(error)"])
         }
     }
 
@@ -274,16 +275,17 @@ package final class Scheduler: Service, Sendable {
             try Task.checkCancellation()
             let due = try await store.dueRefreshes(
                 marginSeconds: configuration.refreshMarginSeconds, after: after, limit: configuration.batchSize)
-            let markerTTL = max(30, configuration.refreshMarginSeconds / 2)
-            let items = due.map { refresh in
-                PendingJob(
+            let markerTTL = max(Self.minimumRefreshMarkerSeconds, configuration.refreshMarginSeconds / 2)
+            // The store returns only google and microsoft (the only providers with tokens).
+            let items = try due.compactMap { refresh -> PendingJob? in
+                guard let provider = ProviderKind(rawValue: refresh.provider) else { return nil }
+                return PendingJob(
                     marker: "\(configuration.prefix):pending:refresh:\(refresh.memberID):\(refresh.provider)",
                     ttlSeconds: markerTTL,
-                    envelope: JobQueue.envelope(
+                    envelope: try JobQueue.envelope(
                         id: followUpJobID("sched-refresh-\(refresh.memberID)-\(refresh.provider)-\(epoch)"),
-                        type: "refresh_token", enqueuedAt: enqueuedAt,
-                        payload: "{\"member_id\":" + JobQueue.jsonString(refresh.memberID) + ",\"provider\":"
-                            + JobQueue.jsonString(refresh.provider) + "}"))
+                        type: RefreshTokenPayload.jobType, enqueuedAt: enqueuedAt,
+                        payload: RefreshTokenPayload(memberID: refresh.memberID, provider: provider)))
             }
             report.refreshes += try await pushUnlessPending(items, type: "refresh_token")
             if due.count < configuration.batchSize { break }
@@ -306,7 +308,7 @@ package final class Scheduler: Service, Sendable {
             let commands = byType.map { type, envelopes in ["LPUSH", "\(configuration.prefix):queue:\(type)"] + envelopes }
             for reply in try await redis.pipeline(commands) {
                 if case .error(let message) = reply {
-                    throw SchedulerError(code: "redis_error", message: "could not enqueue parked replays: \(message)")
+                    throw SchedulerError(code: .redisError, message: "could not enqueue parked replays: \(message)")
                 }
             }
             for (type, envelopes) in byType {
@@ -317,7 +319,7 @@ package final class Scheduler: Service, Sendable {
 
         report.interrupted = !isLeader
         let elapsed = ContinuousClock.now - started
-        tickTimer.recordNanoseconds(Self.nanoseconds(elapsed))
+        tickTimer.recordNanoseconds(elapsed.nanoseconds)
         Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "import_window")])
             .increment(by: report.imports + report.fullResyncs)
         Counter(label: "calsync.scheduler.enqueued", dimensions: [("type", "refresh_token")]).increment(by: report.refreshes)
@@ -326,7 +328,7 @@ package final class Scheduler: Service, Sendable {
             "imports": "\(report.imports)", "full_resyncs": "\(report.fullResyncs)",
             "deduplicated": "\(report.deduplicated)", "newly_scheduled": "\(report.newlyScheduled)",
             "refreshes": "\(report.refreshes)", "replays": "\(report.replays)", "reconciled": "\(report.reconciled)",
-            "duration_ms": "\(Self.nanoseconds(elapsed) / 1_000_000)",
+            "duration_ms": "\(elapsed.nanoseconds / 1_000_000)",
         ]
         if enqueued > 0 || report.interrupted {
             logger.info("scheduler tick", metadata: metadata)
@@ -346,6 +348,12 @@ package final class Scheduler: Service, Sendable {
     /// Lanes claiming due imports at once in a tick.
     static let importLanes = 2
 
+    /// Jobs pushed by one run of the marker script (keeps one script's arguments bounded).
+    static let jobsPerScript = 1000
+
+    /// The shortest life of a pending-refresh marker, in seconds (it otherwise lives half the refresh margin).
+    static let minimumRefreshMarkerSeconds = 30
+
     /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
     /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts.
     private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int) async throws -> TickReport {
@@ -362,15 +370,15 @@ package final class Scheduler: Service, Sendable {
                 var full: [PendingJob] = []
                 regular.reserveCapacity(batch.due.count)
                 for due in batch.due {
-                    var payload = "{\"member_id\":" + JobQueue.jsonString(due.memberID) + ",\"provider\":" + JobQueue.jsonString(due.provider)
-                    if due.fullResync { payload += ",\"full_resync\":true" }
-                    payload += "}"
+                    // The connections table admits only known providers (a CHECK constraint).
+                    let payload = ImportWindowPayload(
+                        memberID: due.memberID, provider: ProviderKind(rawValue: due.provider), fullResync: due.fullResync)
                     let job = PendingJob(
                         marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
                         ttlSeconds: max(1, due.intervalSeconds),
-                        envelope: JobQueue.envelope(
+                        envelope: try JobQueue.envelope(
                             id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
-                            type: "import_window", enqueuedAt: enqueuedAt, payload: payload))
+                            type: ImportWindowPayload.jobType, enqueuedAt: enqueuedAt, payload: payload))
                     if due.fullResync { full.append(job) } else { regular.append(job) }
                 }
                 if pushing, let done = try await pushes.next() { report.add(done) }
@@ -394,7 +402,7 @@ package final class Scheduler: Service, Sendable {
         let queueKey = "\(configuration.prefix):queue:\(type)"
         var start = 0
         while start < items.count {
-            let chunk = items[start..<min(items.count, start + 1000)]
+            let chunk = items[start..<min(items.count, start + Self.jobsPerScript)]
             start += chunk.count
             var keys = [queueKey]
             var args: [String] = []
@@ -409,21 +417,17 @@ package final class Scheduler: Service, Sendable {
         }
         return pushed
     }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    }
 }
 
 /// The scheduler could not do part of a tick; the next tick tries again.
 package struct SchedulerError: Error, Sendable, CustomStringConvertible {
     /// Stable code, safe as a metric label.
-    package var code: String
+    package var code: Code
     /// What happened and what to do.
     package var message: String
 
     /// Creates an error.
-    package init(code: String, message: String) {
+    package init(code: Code, message: String) {
         self.code = code
         self.message = message
     }

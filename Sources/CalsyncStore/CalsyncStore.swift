@@ -8,34 +8,34 @@ import PostgresNIO
 /// An error of the PostgreSQL layer: a stable `code` (safe as a metric label) and a message that says what to do.
 package struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Stable machine-readable code, e.g. `invalid_url`, `unreachable`, `migration_failed`.
-    package var code: String
+    package var code: Code
     /// What happened and what to do about it (never contains a password).
     package var message: String
 
     /// Creates an error from its code and message.
-    package init(code: String, message: String) {
+    package init(code: Code, message: String) {
         self.code = code
         self.message = message
     }
 
     /// The database URL could not be parsed.
     package static func invalidURL(_ message: String) -> StoreError {
-        StoreError(code: "invalid_url", message: message)
+        StoreError(code: .invalidUrl, message: message)
     }
 
     /// The server could not be reached, or refused us, within the start-up timeout.
     package static func unreachable(_ message: String) -> StoreError {
-        StoreError(code: "unreachable", message: message)
+        StoreError(code: .unreachable, message: message)
     }
 
     /// A migration failed; the transaction was rolled back.
     package static func migrationFailed(_ message: String) -> StoreError {
-        StoreError(code: "migration_failed", message: message)
+        StoreError(code: .migrationFailed, message: message)
     }
 
     /// The database holds a migration whose recorded checksum differs from the one in this binary.
     package static func migrationChanged(_ message: String) -> StoreError {
-        StoreError(code: "migration_changed", message: message)
+        StoreError(code: .migrationChanged, message: message)
     }
 
     package var description: String { "store error \(code): \(message)" }
@@ -52,16 +52,16 @@ package struct StoreError: Error, Sendable, CustomStringConvertible {
         switch state {
         case "57014" where psql.serverInfo?[.message]?.contains("statement timeout") == true:
             return StoreError(
-                code: "statement_timeout",
+                code: .statementTimeout,
                 message: "PostgreSQL cancelled a statement that ran longer than CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS: " + advice)
         case "55P03":
             return StoreError(
-                code: "lock_timeout",
+                code: .lockTimeout,
                 message: "PostgreSQL cancelled a statement that waited for a lock longer than CALSYNC_DATABASE_LOCK_TIMEOUT_MS "
                     + "(another session holds the row or table): " + advice)
         case "25P03":
             return StoreError(
-                code: "idle_in_transaction_timeout",
+                code: .idleInTransactionTimeout,
                 message: "PostgreSQL ended a session whose transaction sat idle longer than "
                     + "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: " + advice)
         default:
@@ -71,6 +71,6 @@ package struct StoreError: Error, Sendable, CustomStringConvertible {
 
     /// Whether this is one of the timeouts of `translating`: the statement was cut short, not refused.
     package var isTimeout: Bool {
-        ["statement_timeout", "lock_timeout", "idle_in_transaction_timeout"].contains(code)
+        [.statementTimeout, .lockTimeout, .idleInTransactionTimeout].contains(code)
     }
 }

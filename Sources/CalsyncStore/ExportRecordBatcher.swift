@@ -44,10 +44,10 @@ struct ExportRecordRunner: Sendable {
                 for index in batch { results[index] = .success(applied.contains(records[index].key)) }
             } catch let error as StoreError where error.isTimeout {
                 // Row by row would wait for the same lock or slow plan once per row: fail them all now.
-                logger.debug("a batch of export records hit a timeout", metadata: ["calsync.error.code": "\(error.code)"])
+                logger.debug("a batch of export records hit a timeout", metadata: [LogKey.errorCode: "\(error.code)"])
                 for index in batch { results[index] = .failure(error) }
             } catch where batch.count > 1 {
-                logger.debug("a batch of export records failed; recording them one by one", metadata: ["calsync.error": "\(error)"])
+                logger.debug("a batch of export records failed; recording them one by one", metadata: [LogKey.error: "\(error)"])
                 for index in batch {
                     do {
                         results[index] = .success(try await execute([records[index]]).contains(records[index].key))

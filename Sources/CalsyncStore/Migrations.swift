@@ -7,6 +7,7 @@ package enum Migrations {
         v3Scheduler,
         v4ForeignKeyIndexes,
         v5FencedWrites,
+        v6Eligibility,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

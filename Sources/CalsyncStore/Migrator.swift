@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Logging
 import PostgresNIO
 
@@ -124,7 +125,7 @@ package struct Migrator: Sendable {
         for migration in migrations where applied[migration.version] == nil {
             logger.info(
                 "applying migration",
-                metadata: ["calsync.migration.version": "\(migration.version)", "calsync.migration.name": "\(migration.name)"])
+                metadata: [LogKey.migrationVersion: "\(migration.version)", LogKey.migrationName: "\(migration.name)"])
             do {
                 try await connection.withTransaction(logger: logger) { connection in
                     for statement in migration.statements {

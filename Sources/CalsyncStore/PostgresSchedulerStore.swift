@@ -74,7 +74,7 @@ package struct PostgresSchedulerStore: Sendable {
                 WHERE c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
                   AND (c.next_import_at IS NULL OR c.next_import_at <= now())
                   AND (c.rate_limited_until IS NULL OR c.rate_limited_until <= now())
-                  AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
                 ORDER BY c.next_import_at NULLS FIRST
                 LIMIT \(limit)
                 FOR UPDATE OF c SKIP LOCKED
@@ -118,7 +118,7 @@ package struct PostgresSchedulerStore: Sendable {
                   AND (c.status <> 'active' OR c.sync_direction = 'outbound'
                        OR EXISTS (SELECT 1 FROM members m JOIN organizations o ON o.id = m.organization_id
                                   WHERE m.id = c.member_id
-                                    AND NOT (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced'))))
+                                    AND NOT calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)))
                 RETURNING 1
             ), delayed AS (
                 UPDATE calendar_connections c
@@ -147,7 +147,7 @@ package struct PostgresSchedulerStore: Sendable {
             JOIN organizations o ON o.id = m.organization_id
             WHERE c.status = 'active' AND c.provider IN ('google', 'microsoft')
               AND c.access_token_expires_at <= now() + \(marginSeconds) * interval '1 second'
-              AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+              AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
               AND (c.member_id, c.provider) > (\(afterMember), \(afterProvider))
             ORDER BY c.member_id, c.provider
             LIMIT \(limit)
@@ -171,8 +171,8 @@ package struct PostgresSchedulerStore: Sendable {
                 FROM parked_changes p
                 JOIN members m ON m.id = p.member_id
                 JOIN organizations o ON o.id = m.organization_id
-                WHERE (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')
-                  AND o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')
+                WHERE calsync_parked_replay_due(p.replay_enqueued_at)
+                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
                   AND EXISTS (SELECT 1 FROM calendar_connections c WHERE c.member_id = p.member_id
                               AND c.status = 'active' AND c.sync_direction IN ('both', 'outbound'))
                 LIMIT \(memberLimit)
@@ -184,7 +184,7 @@ package struct PostgresSchedulerStore: Sendable {
             UPDATE parked_changes p SET replay_enqueued_at = now()
             FROM ready
             WHERE p.member_id = ready.member_id
-              AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')
+              AND calsync_parked_replay_due(p.replay_enqueued_at)
               AND (p.kind = 'delete' OR p.ends_at IS NULL OR p.ends_at > now())
             RETURNING p.member_id, p.appointment_id, p.revision, p.kind, p.payload, p.ends_at, p.reason
             """, logger: logger)

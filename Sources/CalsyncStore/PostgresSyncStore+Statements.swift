@@ -26,9 +26,8 @@ struct MemberRow {
     /// The select list the columns are decoded from, in order (`m` members, `o` organizations, `c` connections).
     static let columns = """
         m.organization_id, m.time_zone,
-        (o.external_calendar_sync_enabled AND o.plan IN ('pro', 'advanced')),
-        EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id
-                AND (p.replay_enqueued_at IS NULL OR p.replay_enqueued_at < now() - interval '5 minutes')),
+        calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan),
+        EXISTS (SELECT 1 FROM parked_changes p WHERE p.member_id = m.id AND calsync_parked_replay_due(p.replay_enqueued_at)),
         c.id::text, c.provider, c.account_email, c.status, c.status_detail, c.export_calendar_id,
         c.busy_calendar_ids, c.sync_direction, c.event_details, c.credentials_key_id, c.credentials_sealed
         """
@@ -214,12 +213,13 @@ struct RecordExportsStatement: PostgresPreparedStatement {
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
         ), settled AS (
-            -- This job's own write is settled (its answer came); older unsettled writes are now covered by
-            -- verify_after when they were applied over.
+            -- This job's own write is settled (its answer came); older revisions' unsettled writes are now
+            -- covered by verify_after when they were applied over. Earlier attempts of this revision stay: where
+            -- ids derive from the appointment this job ignored them, and a later revision must still see them.
             DELETE FROM export_write_intents w USING input
             WHERE w.member_id = input.member_id AND w.appointment_id = input.appointment_id
               AND (w.token = input.write_token
-                   OR (w.revision <= input.revision AND EXISTS (
+                   OR (w.revision < input.revision AND EXISTS (
                        SELECT 1 FROM up WHERE up.member_id = input.member_id AND up.appointment_id = input.appointment_id)))
         ), cleared AS (
             DELETE FROM parked_changes p USING up

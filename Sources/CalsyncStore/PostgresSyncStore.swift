@@ -212,7 +212,7 @@ package struct PostgresSyncStore: SyncStore {
                 )
                 UPDATE parked_changes SET replay_enqueued_at = now()
                 WHERE member_id = \(memberID)
-                  AND (replay_enqueued_at IS NULL OR replay_enqueued_at < now() - interval '5 minutes')
+                  AND calsync_parked_replay_due(replay_enqueued_at)
                   AND (kind = 'delete' OR ends_at IS NULL OR ends_at > \(now))
                 RETURNING member_id, appointment_id, revision, kind, payload, ends_at, reason
                 """, logger: logger)
@@ -271,7 +271,7 @@ package struct PostgresSyncStore: SyncStore {
                     syncDirection: SyncDirection(rawValue: direction) ?? .inbound,
                     eventDetails: EventDetails(rawValue: details) ?? .private, credentials: connection.credentials)
             }
-            throw StoreError(code: "write_failed", message: "saving the calendar connection returned no row")
+            throw StoreError(code: .writeFailed, message: "saving the calendar connection returned no row")
         }
     }
 

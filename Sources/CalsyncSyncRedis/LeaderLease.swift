@@ -1,3 +1,5 @@
+import CalsyncJobs
+import CalsyncQueue
 import CalsyncRedis
 import Foundation
 
@@ -37,7 +39,7 @@ package struct LeaderLease: Sendable {
     }
 
     var milliseconds: String {
-        String(max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000)))
+        String(max(1, ttl.milliseconds))
     }
 
     /// Takes the lock when nobody holds it; true when this replica now leads.

@@ -22,8 +22,7 @@ package struct RedisSyncLocks: SyncLocks {
 
     package func acquire(_ key: String, ttl: Duration) async throws -> SyncLockToken? {
         let token = SyncLockToken(key: "\(prefix):lock:\(key)", token: JobLock.randomToken())
-        let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
-        let reply = try await redis.send(["SET", token.key, token.token, "NX", "PX", String(milliseconds)])
+        let reply = try await redis.send(["SET", token.key, token.token, "NX", "PX", String(max(1, ttl.milliseconds))])
         return reply.isNull ? nil : token
     }
 

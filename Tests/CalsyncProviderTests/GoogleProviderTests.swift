@@ -64,11 +64,11 @@ struct GoogleProviderTests {
         try await ProviderTests.withHarness(.google) { h in
             _ = h.sandbox.addFault(SandboxFault(.status(403, body: nil), provider: .google, pathContains: "/calendarList", remaining: 1))
             let limited = await ProviderTests.providerError { try await h.provider.listCalendars(h.credentials) }
-            #expect(limited?.code == "rate_limited")
+            #expect(limited?.code == .rateLimited)
             let quota = #"{"error":{"code":403,"message":"Quota","errors":[{"domain":"usageLimits","reason":"quotaExceeded","message":"Quota"}]}}"#
             _ = h.sandbox.addFault(SandboxFault(.status(403, body: quota), provider: .google, pathContains: "/calendarList", remaining: 1))
             let exhausted = await ProviderTests.providerError { try await h.provider.listCalendars(h.credentials) }
-            #expect(exhausted?.code == "quota_exceeded")
+            #expect(exhausted?.code == .quotaExceeded)
             #expect((exhausted?.retryAfter ?? .zero) >= .seconds(600))
             let forbidden = #"{"error":{"code":403,"message":"No","errors":[{"domain":"calendar","reason":"forbiddenForNonOrganizer","message":"No"}]}}"#
             _ = h.sandbox.addFault(SandboxFault(.status(403, body: forbidden), provider: .google, pathContains: "/calendarList", remaining: 1))
@@ -90,7 +90,7 @@ struct GoogleProviderTests {
                 logger: ProviderTests.logger)
             let code = sandbox.issueAuthorizationCode(.google, email: email, redirectURI: ProviderTests.redirectURI)
             let error = await ProviderTests.providerError { try await provider.exchangeCode(code, redirectURI: ProviderTests.redirectURI) }
-            #expect(error?.code == "invalid_client")
+            #expect(error?.code == .invalidClient)
             #expect(error?.kind == .permanent)
             #expect(error?.message.contains("wrong-secret") == false)
         }

@@ -50,7 +50,7 @@ struct HostileAnswerTests {
                 h.sandbox.clearRequests()
                 _ = h.sandbox.addFault(SandboxFault(.redirect(status, location: elsewhere), provider: kind, pathContains: "/token", remaining: 1))
                 let error = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
-                #expect(error?.code == "token_redirect", "HTTP \(status)")
+                #expect(error?.code == .tokenRedirect, "HTTP \(status)")
                 #expect(error?.kind == .permanent)
                 let posts = h.sandbox.requests().filter { $0.path.hasSuffix("/token") && $0.method == "POST" }
                 #expect(posts.count == 1, "HTTP \(status): the token form was posted once, to the configured URL only")
@@ -65,7 +65,7 @@ struct HostileAnswerTests {
         try await ProviderTests.withHarness(kind, http: Self.http) { h in
             _ = h.sandbox.addFault(SandboxFault(.malformedJSON, provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
             let error = await ProviderTests.providerError { try await Self.read(h) }
-            #expect(error?.code == "malformed_response")
+            #expect(error?.code == .malformedResponse)
             #expect(error?.isRetryable == true)
         }
     }
@@ -76,14 +76,14 @@ struct HostileAnswerTests {
             let body = kind == .google ? #"{"items":[{"summary":"no id here"}]}"# : #"{"value":[{"subject":"no id here"}]}"#
             _ = h.sandbox.addFault(SandboxFault(.status(200, body: body), provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
             let error = await ProviderTests.providerError { try await Self.read(h) }
-            #expect(error?.code == "malformed_response")
+            #expect(error?.code == .malformedResponse)
             #expect(error?.message.contains("id") == true)
             #expect(error?.message.contains("no id here") == false)
             // A list without its array is refused too (Graph requires `value`).
             if kind == .microsoft {
                 _ = h.sandbox.addFault(SandboxFault(.status(200, body: "{}"), provider: kind, pathContains: "/delta", remaining: 1))
                 let empty = await ProviderTests.providerError { try await Self.read(h) }
-                #expect(empty?.code == "malformed_response")
+                #expect(empty?.code == .malformedResponse)
             }
         }
     }
@@ -93,7 +93,7 @@ struct HostileAnswerTests {
         try await ProviderTests.withHarness(kind, http: Self.http) { h in
             _ = h.sandbox.addFault(SandboxFault(.hugeBody(bytes: 10 * 1024 * 1024), provider: kind, pathContains: Self.eventsPath(kind), remaining: 1))
             let error = await ProviderTests.providerError { try await Self.read(h) }
-            #expect(error?.code == "response_too_large")
+            #expect(error?.code == .responseTooLarge)
             // The next read is normal again.
             _ = try await Self.read(h)
         }
@@ -106,7 +106,7 @@ struct HostileAnswerTests {
             let clock = ContinuousClock()
             let started = clock.now
             let error = await ProviderTests.providerError { try await Self.read(h) }
-            #expect(error?.code == "timeout")
+            #expect(error?.code == .timeout)
             #expect(error?.isRetryable == true)
             #expect(clock.now - started < .seconds(15), "the 30 s hang is cut at the 0.5 s timeout")
         }
@@ -117,10 +117,10 @@ struct HostileAnswerTests {
         try await ProviderTests.withHarness(kind, http: Self.http) { h in
             _ = h.sandbox.addFault(SandboxFault(.malformedJSON, provider: kind, pathContains: "/token", remaining: 1))
             let malformed = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
-            #expect(malformed?.code == "malformed_response")
+            #expect(malformed?.code == .malformedResponse)
             _ = h.sandbox.addFault(SandboxFault(.status(200, body: #"{"token_type":"Bearer"}"#), provider: kind, pathContains: "/token", remaining: 1))
             let missing = await ProviderTests.providerError { try await h.provider.refresh(h.credentials) }
-            #expect(missing?.code == "malformed_response")
+            #expect(missing?.code == .malformedResponse)
         }
     }
 }

@@ -65,7 +65,7 @@ struct MicrosoftProviderTests {
             let error = await ProviderTests.providerError {
                 try await h.provider.upsertEvent(event, key: key, calendarID: h.calendarID, knownEventID: nil, credentials: h.credentials)
             }
-            #expect(error?.code == "transaction_pending")
+            #expect(error?.code == .transactionPending)
             #expect(error?.isRetryable == true)
             #expect(error?.message.contains("retried later") == true)
             let posts = h.sandbox.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/events") }
@@ -131,7 +131,7 @@ struct MicrosoftProviderTests {
             let error = await ProviderTests.providerError {
                 try await h.provider.readBusyChanges(calendarID: h.calendarID, cursor: foreign, memberTimeZone: .gmt, credentials: h.credentials)
             }
-            #expect(error?.code == "untrusted_link")
+            #expect(error?.code == .untrustedLink)
         }
     }
 

@@ -68,7 +68,7 @@ struct PlumbingTests {
         #expect(google(403, reason: "rateLimitExceeded").kind == .retryable(retryAfter: nil))
         #expect(google(403, reason: "userRateLimitExceeded").isRetryable)
         let quota = google(403, reason: "quotaExceeded")
-        #expect(quota.code == "quota_exceeded")
+        #expect(quota.code == .quotaExceeded)
         #expect((quota.retryAfter ?? .zero) >= .seconds(600))
         #expect(google(403, reason: "forbiddenForNonOrganizer").kind == .permanent)
         #expect(google(403, reason: nil).kind == .permanent)
@@ -96,8 +96,8 @@ struct PlumbingTests {
         #expect(graph(401, code: "InvalidAuthenticationToken").kind == .authExpired)
         #expect(graph(410, code: "SyncStateNotFound").kind == .fullResyncRequired)
         #expect(graph(404, code: "ErrorItemNotFound").kind == .notFound)
-        #expect(graph(400, code: "ErrorDuplicateTransactionId").code == "duplicate_transaction")
-        #expect(graph(409, code: "ErrorDuplicateTransactionId").code == "duplicate_transaction")
+        #expect(graph(400, code: "ErrorDuplicateTransactionId").code == .duplicateTransaction)
+        #expect(graph(409, code: "ErrorDuplicateTransactionId").code == .duplicateTransaction)
         #expect(graph(403, code: "ErrorAccessDenied").kind == .permanent)
         #expect(graph(400, code: "BadRequest").kind == .permanent)
     }
@@ -110,7 +110,7 @@ struct PlumbingTests {
                 _ = try result.decode(Needs.self)
                 Issue.record("decoded \(body)")
             } catch let error as ProviderError {
-                #expect(error.code == "malformed_response")
+                #expect(error.code == .malformedResponse)
                 #expect(!error.message.contains(body) || body.isEmpty)
             }
         }

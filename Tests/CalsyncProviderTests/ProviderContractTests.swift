@@ -303,7 +303,7 @@ struct ProviderContractTests {
             h.sandbox.revokeRefreshTokens(kind, email: h.email)
             let revoked = await ProviderTests.providerError { try await h.provider.refresh(refreshed) }
             #expect(revoked?.kind == .reconnectRequired)
-            #expect(revoked?.code == "invalid_grant")
+            #expect(revoked?.code == .invalidGrant)
             #expect(revoked?.httpStatus == 400)
             let message = revoked?.message ?? ""
             #expect(message.contains("Reconnect"))
@@ -318,7 +318,7 @@ struct ProviderContractTests {
             _ = h.sandbox.addFault(SandboxFault(.status(429, body: nil), provider: kind, pathContains: "/calendar", remaining: 1))
             let throttled = await ProviderTests.providerError { try await h.provider.listCalendars(h.credentials) }
             #expect(throttled?.kind == .retryable(retryAfter: .seconds(1)))
-            #expect(throttled?.code == "rate_limited")
+            #expect(throttled?.code == .rateLimited)
             _ = h.sandbox.addFault(SandboxFault(.status(503, body: nil), provider: kind, pathContains: "/calendar", remaining: 1))
             let unavailable = await ProviderTests.providerError { try await h.provider.listCalendars(h.credentials) }
             #expect(unavailable?.isRetryable == true)

@@ -44,7 +44,7 @@ struct JobLockTests {
                 attempts.value += 1
                 _ = try await redis.send(["SET", lock.key, lock.token])
                 context.heldLocks.releaseWhenJobEnds(lock)
-                throw JobError.retryable("boom", "fails once", retryAfter: .seconds(60))
+                throw JobError.retryable(.init("boom"), "fails once", retryAfter: .seconds(60))
             }
             _ = try await queue.enqueue(type: "locky", payload: "{}")
             let worker = JobWorker(queue: queue, handlers: [handler], knownTypes: [], configuration: testWorkerConfiguration(), logger: testLogger)

@@ -149,8 +149,8 @@ struct JobWorkerTests {
             let seen = Mutex<[(attempt: Int, deferrals: Int)]>([])
             let handler = ClosureHandler(jobType: "t") { job, context in
                 seen.withLock { $0.append((job.attempt, context.deferrals)) }
-                if context.deferrals < 3 { throw JobError.deferred("not_yet", "wait", for: .milliseconds(1)) }
-                if job.attempt == 1 { throw JobError.retryable("flaky", "once") }
+                if context.deferrals < 3 { throw JobError.deferred(.init("not_yet"), "wait", for: .milliseconds(1)) }
+                if job.attempt == 1 { throw JobError.retryable(.init("flaky"), "once") }
                 return .completed
             }
             _ = try await queue.enqueue(type: "t", payload: "{}")

@@ -37,7 +37,7 @@ struct LogSafetyTests {
             let logger = Logger(label: "calsync.test.logs") { _ in CapturingLogHandler(store: store) }
             let handler = ClosureHandler(jobType: "connect_calendar") { job, context in
                 context.logger.debug("handling")
-                throw JobError.retryable("token_endpoint", "the token endpoint answered 503", httpStatus: 503)
+                throw JobError.retryable(.init("token_endpoint"), "the token endpoint answered 503", httpStatus: 503)
             }
             let id = try await queue.enqueue(
                 type: "connect_calendar", payload: #"{"member_id":"m1","authorization_code":"4/SECRET-CODE","password":"hunter2"}"#)

@@ -41,7 +41,7 @@ struct RedisClientServiceTests {
         await #expect {
             try await redis.send(["PING"])
         } throws: { error in
-            (error as? RedisError)?.code == "closed"
+            (error as? RedisError)?.code == .closed
         }
     }
 

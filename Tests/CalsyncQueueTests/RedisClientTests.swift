@@ -45,7 +45,7 @@ struct RedisURLTests {
             _ = try RedisConfiguration(url: url)
             Issue.record("\(url) parsed")
         } catch let error as RedisError {
-            #expect(error.code == "invalid_url")
+            #expect(error.code == .invalidUrl)
             #expect(error.message.contains("CALSYNC_REDIS_URL"))
         } catch {
             Issue.record("unexpected \(error)")
@@ -77,7 +77,7 @@ struct RedisClientTests {
             _ = try await redis.send(["NOSUCHCOMMAND"])
             Issue.record("no error")
         } catch let error as RedisError {
-            #expect(error.code == "server_error")
+            #expect(error.code == .serverError)
         }
         let key = TestEnvironment.uniqueName("calsync_test_pipe")
         let replies = try await redis.pipeline([["SET", key, "1", "PX", "10000"], ["NOSUCHCOMMAND"], ["INCR", key], ["DEL", key]])
@@ -112,7 +112,7 @@ struct RedisClientTests {
             _ = try await redis.send(["PING"])
             Issue.record("no error")
         } catch let error as RedisError {
-            #expect(error.code == "connection_failed")
+            #expect(error.code == .connectionFailed)
         }
     }
 
@@ -141,7 +141,7 @@ struct RedisClientTests {
                 _ = try await refused.send(["PING"])
                 Issue.record("a wrong password was accepted")
             } catch let error as RedisError {
-                #expect(error.code == "connection_failed")
+                #expect(error.code == .connectionFailed)
                 #expect(!error.message.contains("not-the-password"))
             }
             _ = try await admin.send(["DEL", "\(prefix):k"])

@@ -121,14 +121,25 @@ struct EnvelopeTests {
 
 @Suite("Producer envelope text")
 struct ProducerEnvelopeTests {
-    @Test func jsonStringsAreEscapedOnlyWhereJSONNeedsIt() throws {
-        #expect(JobQueue.jsonString("sched-import-m1-google-1700000000") == #""sched-import-m1-google-1700000000""#)
-        #expect(JobQueue.jsonString("Zoë 🗓") == "\"Zoë 🗓\"")
-        #expect(JobQueue.jsonString("a\"b\\c\nd\te\u{1}") == #""a\"b\\c\nd\te\u0001""#)
-        for text in ["plain", "quote\"", "back\\slash", "ctl\u{1f}", "ünïcödé"] {
-            let decoded = try JSONDecoder().decode(String.self, from: Data(JobQueue.jsonString(text).utf8))
-            #expect(decoded == text)
+    @Test func idsAndTypesAreEscapedByJSONEncoder() throws {
+        struct Head: Decodable { let id: String; let type: String; let payload: [String: String] }
+        let time = JobQueue.EnqueueTime(Date(timeIntervalSince1970: 0))
+        for text in ["plain", "quote\"", "back\\slash", "ctl\u{1f}", "ünïcödé 🗓", "a/b"] {
+            let envelope = JobQueue.envelope(id: text, type: "t", enqueuedAt: time, payload: #"{"k":"v"}"#)
+            let decoded = try JSONDecoder().decode(Head.self, from: Data(envelope.utf8))
+            #expect(decoded.id == text && decoded.type == "t" && decoded.payload == ["k": "v"])
         }
+    }
+
+    @Test func anEncodablePayloadGivesTheSameTextAsARawOne() throws {
+        struct Payload: Encodable {
+            let memberID: String
+            enum CodingKeys: String, CodingKey { case memberID = "member_id" }
+        }
+        let time = JobQueue.EnqueueTime(Date(timeIntervalSince1970: 1_800_000_000.123))
+        let encoded = try JobQueue.envelope(id: "j/1", type: "import_window", enqueuedAt: time, payload: Payload(memberID: "m\"1"))
+        #expect(encoded == JobQueue.envelope(id: "j/1", type: "import_window", enqueuedAt: time, payload: #"{"member_id":"m\"1"}"#))
+        #expect(encoded == #"{"enqueued_at":"2027-01-15T08:00:00.123Z","id":"j/1","type":"import_window","payload":{"member_id":"m\"1"}}"#)
     }
 
     @Test func anEnvelopeWithAPreformattedTimeEqualsTheOneFormattedEachTime() {

@@ -52,7 +52,7 @@ struct DatabaseConfigurationTests {
         #expect {
             try DatabaseConfiguration(url: url)
         } throws: { error in
-            (error as? StoreError)?.code == "invalid_url"
+            (error as? StoreError)?.code == .invalidUrl
         }
     }
 }

@@ -10,7 +10,7 @@ import Testing
 @Suite("PostgreSQL timeouts")
 struct DatabaseTimeoutTests {
     /// `body`'s error as a `StoreError` code, or nil when it succeeded or threw something else; and how long it took.
-    static func failure(_ body: () async throws -> Void) async -> (code: String?, message: String, took: Duration) {
+    static func failure(_ body: () async throws -> Void) async -> (code: StoreError.Code?, message: String, took: Duration) {
         let started = ContinuousClock.now
         do {
             try await body()
@@ -53,7 +53,7 @@ struct DatabaseTimeoutTests {
                     for try await _ in try await store.query("SELECT pg_sleep(5)", logger: db.logger) {}
                 }
             }
-            #expect(code == "statement_timeout", "\(message)")
+            #expect(code == .statementTimeout, "\(message)")
             #expect(message.contains("CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS"))
             #expect(took < .seconds(3))
         }
@@ -71,7 +71,7 @@ struct DatabaseTimeoutTests {
                     try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: "x")
                 }
             }
-            #expect(code == "lock_timeout", "\(message)")
+            #expect(code == .lockTimeout, "\(message)")
             #expect(message.contains("CALSYNC_DATABASE_LOCK_TIMEOUT_MS"))
             #expect(took < .seconds(3))
             #expect(try await store.memberState("m-1")?.connections.first?.status == .active)
@@ -104,14 +104,14 @@ struct DatabaseTimeoutTests {
                 let later = await Self.failure {
                     _ = try await store.recordExport(memberID: "m-1", appointmentID: "a-4", revision: 1, state: state, calledConnectionID: nil)
                 }
-                #expect(await blocked.code == "lock_timeout")
+                #expect(await blocked.code == .lockTimeout)
                 #expect(ContinuousClock.now - started < .seconds(5))
                 return (results, later)
             }
             let codes = results.map { result -> String in
                 switch result {
                 case .success: "applied"
-                case .failure(let error): (error as? StoreError)?.code ?? "\(error)"
+                case .failure(let error): (error as? StoreError)?.code.rawValue ?? "\(error)"
                 }
             }
             #expect(codes == ["lock_timeout", "lock_timeout", "lock_timeout"], "the batch's rows fail together, not one by one")

@@ -136,7 +136,7 @@ struct DisconnectWinsTests {
                 _ = try await harness.run(handler, Self.disconnect)
                 Issue.record("the disconnect ran while the member's import was running")
             } catch let error as JobError {
-                #expect(error.code == "locked")
+                #expect(error.code == .locked)
                 if case .deferred = error.disposition {} else { Issue.record("not deferred: \(error)") }
             }
             resume.fire()

@@ -49,7 +49,7 @@ struct MigrationTests {
             await #expect {
                 _ = try await Migrator(database: db.database, logger: db.logger, migrations: edited).migrate()
             } throws: { error in
-                (error as? StoreError)?.code == "migration_changed"
+                (error as? StoreError)?.code == .migrationChanged
             }
         }
     }
@@ -65,7 +65,7 @@ struct MigrationTests {
                     database: db.database, logger: db.logger, migrations: Migrations.all + [broken]
                 ).migrate()
             } throws: { error in
-                (error as? StoreError)?.code == "migration_failed"
+                (error as? StoreError)?.code == .migrationFailed
             }
             let tables = try await Catalog.snapshot(db).tables
             #expect(!tables.contains("half_done"))

@@ -19,6 +19,7 @@ struct ObservabilityTests {
         #expect(object["message"] as? String == "quote \" and\nnewline")
         let metadata = try #require(object["metadata"] as? [String: Any])
         #expect(metadata["calsync.job.id"] as? String == "j1")
+        #expect((metadata["nested"] as? [String: Any])?["a"] as? [String] == ["1", "2"])
         let ts = try #require(object["ts"] as? String)
         #expect(ts.count == 24 && ts.hasSuffix("Z"))
     }

@@ -1,12 +1,10 @@
-import CalsyncJobs
+import PostgresNIO
 import CalsyncJobs
 import CalsyncStore
 @testable import CalsyncSync
 import CalsyncSyncTesting
 import Foundation
 import Logging
-import PostgresNIO
-import Synchronization
 import Testing
 
 /// The sync handlers in process, over the real PostgreSQL store and the in-memory doubles of

@@ -171,7 +171,7 @@ package final class InMemorySyncStore: SyncStore {
             var row = recorded
             row.appliedRevision = revision
             state.exports[key] = row
-            state.intents.removeAll { $0.memberID == memberID && $0.appointmentID == appointmentID && $0.revision <= revision }
+            state.intents.removeAll { $0.memberID == memberID && $0.appointmentID == appointmentID && $0.revision < revision }
             if let parked = state.parked[key], parked.change.revision <= revision { state.parked[key] = nil }
             if let calledConnectionID { Self.stamp(&state, calledConnectionID, outbound: true, error: nil) }
             return true

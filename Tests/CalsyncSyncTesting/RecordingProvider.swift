@@ -164,7 +164,7 @@ package final class RecordingProvider: CalendarProvider, Sendable {
 
     /// The `invalid_grant` answer of a token endpoint.
     package static let invalidGrant = ProviderError(
-        code: "invalid_grant", kind: .reconnectRequired, httpStatus: 400,
+        code: .init("invalid_grant"), kind: .reconnectRequired, httpStatus: 400,
         message: "the calendar's authorization was revoked or expired; reconnect the calendar")
 
     // MARK: CalendarProvider

@@ -27,7 +27,7 @@ struct CredentialSealerTests {
         let error = #expect(throws: CredentialSealError.self) {
             try sealer.open(ProviderCredentials.self, from: sealed, context: "m-2:google")
         }
-        #expect(error?.code == "tampered")
+        #expect(error?.code == .tampered)
     }
 
     @Test("after a rotation, old seals open with the previous key and are marked for resealing")
@@ -42,7 +42,7 @@ struct CredentialSealerTests {
         let error = #expect(throws: CredentialSealError.self) {
             try forgotten.open(ProviderCredentials.self, from: sealed, context: "c")
         }
-        #expect(error?.code == "unknown_key")
+        #expect(error?.code == .unknownKey)
         #expect(error?.message.contains("CALSYNC_PREVIOUS_ENCRYPTION_KEYS") == true)
     }
 

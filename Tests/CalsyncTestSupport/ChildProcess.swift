@@ -9,17 +9,17 @@ import Foundation
 /// Foundation's `Process` on Linux can miss the exit of a child that ends quickly while many others
 /// start and stop (its `isRunning` then stays true for good), so every process a test spawns goes
 /// through this instead. Output goes to files; nothing blocks a thread.
-public final class ChildProcess: @unchecked Sendable {
+package final class ChildProcess: @unchecked Sendable {
     /// The child's pid.
-    public let pid: pid_t
+    package let pid: pid_t
     /// The executable and arguments, for messages.
-    public let commandLine: [String]
+    package let commandLine: [String]
     private let lock = NSLock()
     private var status: Int32?
 
     /// Starts `executable` with `arguments` and exactly `environment`; stdout and stderr are appended
     /// to the given files (created when missing), stdin is /dev/null.
-    public init(
+    package init(
         executable: String, arguments: [String], environment: [String: String], stdoutPath: String,
         stderrPath: String
     ) throws {
@@ -56,7 +56,7 @@ public final class ChildProcess: @unchecked Sendable {
     }()
 
     /// The exit status once the child has ended (its exit code, or 128 + the signal that ended it).
-    public var exitStatus: Int32? {
+    package var exitStatus: Int32? {
         lock.withLock {
             if let status { return status }
             var raw: Int32 = 0
@@ -72,15 +72,15 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Whether the child still runs.
-    public var isRunning: Bool { exitStatus == nil }
+    package var isRunning: Bool { exitStatus == nil }
 
     /// Sends a signal.
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         if isRunning { kill(pid, signal) }
     }
 
     /// Waits for the exit without blocking a thread; nil when it still runs after `timeout`.
-    public func wait(timeout: Duration) async -> Int32? {
+    package func wait(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let status = exitStatus { return status }
@@ -90,13 +90,13 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Kills the child (SIGKILL) and reaps it.
-    public func kill9() async {
+    package func kill9() async {
         signal(SIGKILL)
         _ = await wait(timeout: .seconds(10))
     }
 
     /// The current environment with `overrides` applied.
-    public static func environment(_ overrides: [String: String]) -> [String: String] {
+    package static func environment(_ overrides: [String: String]) -> [String: String] {
         ProcessInfo.processInfo.environment.merging(overrides) { $1 }
     }
 }

@@ -6,18 +6,18 @@ import Foundation
 
 /// A private Redis + PostgreSQL pair started with `scripts/services.sh` on free loopback ports, for
 /// tests that restart a server. `stop()` removes its folder.
-public struct PrivateServers: Sendable {
+package struct PrivateServers: Sendable {
     /// The folder the servers live in.
-    public let directory: String
+    package let directory: String
     /// Redis's port.
-    public let redisPort: Int
+    package let redisPort: Int
     /// PostgreSQL's port.
-    public let postgresPort: Int
+    package let postgresPort: Int
 
     /// `postgres://calsync@127.0.0.1:PORT/calsync?sslmode=disable`.
-    public var databaseURL: String { "postgres://calsync@127.0.0.1:\(postgresPort)/calsync?sslmode=disable" }
+    package var databaseURL: String { "postgres://calsync@127.0.0.1:\(postgresPort)/calsync?sslmode=disable" }
     /// `redis://127.0.0.1:PORT/0`.
-    public var redisURL: String { "redis://127.0.0.1:\(redisPort)/0" }
+    package var redisURL: String { "redis://127.0.0.1:\(redisPort)/0" }
 
     static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -25,7 +25,7 @@ public struct PrivateServers: Sendable {
     }
 
     /// Starts both servers; fails naming `make test` and with the script's output when it cannot.
-    public static func start() async throws -> PrivateServers {
+    package static func start() async throws -> PrivateServers {
         let directory = NSTemporaryDirectory() + TestEnvironment.uniqueName("calsync-private")
         let servers = PrivateServers(directory: directory, redisPort: try freePort(), postgresPort: try freePort())
         let log = directory + ".log"
@@ -43,7 +43,7 @@ public struct PrivateServers: Sendable {
     }
 
     /// Restarts PostgreSQL (fast shutdown), waiting until it answers again.
-    public func restartPostgres() async throws {
+    package func restartPostgres() async throws {
         let asUser = getuid() == 0 ? "runuser -u calsync-pg -- " : ""
         let pgCtl = "$(command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)"
         let status = try await Self.shell("\(asUser)\(pgCtl) -D '\(directory)/pg' -m fast -w -t 30 restart >/dev/null")
@@ -52,19 +52,19 @@ public struct PrivateServers: Sendable {
 
     /// Restarts Redis gracefully (SHUTDOWN writes the AOF, a new server on the same port loads it),
     /// waiting until it answers again.
-    public func restartRedis() async throws {
+    package func restartRedis() async throws {
         let status = try await Self.shell(
             "CALSYNC_TEST_REDIS_PORT=\(redisPort) '\(Self.script)' restart-redis '\(directory)' >/dev/null 2>&1")
         guard status == 0 else { throw PrivateServerError(description: "services.sh restart-redis failed (exit \(status))") }
     }
 
     /// Stops both servers and removes the folder.
-    public func stop() async {
+    package func stop() async {
         _ = try? await Self.shell("'\(Self.script)' stop '\(directory)' >/dev/null 2>&1")
     }
 
     /// A loopback port that is free now (the kernel picks it).
-    public static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PrivateServerError(description: "socket() failed") }
         defer { close(fd) }
@@ -86,7 +86,7 @@ public struct PrivateServers: Sendable {
 
     /// Runs a bash command (output to /dev/null unless it redirects) and returns its exit status, or -1 after `timeout`.
     @discardableResult
-    public static func shell(_ command: String, timeout: Duration = .seconds(60)) async throws -> Int32 {
+    package static func shell(_ command: String, timeout: Duration = .seconds(60)) async throws -> Int32 {
         let child = try ChildProcess(
             executable: "/bin/bash", arguments: ["-c", command], environment: ProcessInfo.processInfo.environment,
             stdoutPath: "/dev/null", stderrPath: "/dev/null")
@@ -97,7 +97,7 @@ public struct PrivateServers: Sendable {
 }
 
 /// A private server could not be started or restarted.
-public struct PrivateServerError: Error, CustomStringConvertible {
+package struct PrivateServerError: Error, CustomStringConvertible {
     /// What went wrong.
-    public let description: String
+    package let description: String
 }

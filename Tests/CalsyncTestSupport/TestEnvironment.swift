@@ -4,37 +4,37 @@
 import Foundation
 
 /// Where the tests find the real servers that `make test` starts.
-public enum TestEnvironment {
+package enum TestEnvironment {
     /// The Redis URL the tests use (`CALSYNC_REDIS_URL`, else the port `make test` uses).
-    public static var redisURL: String {
+    package static var redisURL: String {
         ProcessInfo.processInfo.environment["CALSYNC_REDIS_URL"] ?? "redis://127.0.0.1:16379/0"
     }
 
     /// The PostgreSQL URL the tests use (`CALSYNC_DATABASE_URL`, else the port `make test` uses).
-    public static var databaseURL: String {
+    package static var databaseURL: String {
         ProcessInfo.processInfo.environment["CALSYNC_DATABASE_URL"]
             ?? "postgres://calsync@127.0.0.1:15432/calsync?sslmode=disable"
     }
 
     /// The folder `scripts/services.sh` started the servers in, when the tests run under `make test`.
-    public static var servicesDirectory: String? {
+    package static var servicesDirectory: String? {
         ProcessInfo.processInfo.environment["CALSYNC_TEST_SERVICES_DIR"]
     }
 
     /// The message a test fails with when a server it needs is not reachable.
-    public static func missingServer(_ what: String, url: String, underlying: Error) -> String {
+    package static func missingServer(_ what: String, url: String, underlying: Error) -> String {
         "\(what) is not reachable at \(url) (\(underlying)). Run the tests with `make test`, "
             + "which starts Redis and PostgreSQL on loopback ports, or set CALSYNC_REDIS_URL / CALSYNC_DATABASE_URL."
     }
 
     /// A name that no other test (or test run) uses: for key prefixes, schemas, member ids.
-    public static func uniqueName(_ base: String) -> String {
+    package static func uniqueName(_ base: String) -> String {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         return "\(base)_\(suffix)"
     }
 
     /// The built `calsync` executable, next to the test bundle (or `CALSYNC_BIN`).
-    public static var calsyncBinary: URL {
+    package static var calsyncBinary: URL {
         if let explicit = ProcessInfo.processInfo.environment["CALSYNC_BIN"] {
             return URL(fileURLWithPath: explicit)
         }

@@ -1,3 +1,5 @@
+import CalsyncJobs
+import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import Configuration
@@ -45,7 +47,7 @@ extension CalsyncConfiguration {
         if let path = environment["CALSYNC_CONFIG_FILE"], !path.isEmpty {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw ConfigurationError(
-                    code: "unreadable_file",
+                    code: .unreadableFile,
                     message: "calsync: CALSYNC_CONFIG_FILE names \(path), which does not exist or cannot be read; "
                         + "point it at a KEY=value file such as config/calsync.env.example, or unset it")
             }
@@ -55,7 +57,7 @@ extension CalsyncConfiguration {
                         environmentFilePath: .init(path), allowMissing: false, secretsSpecifier: secrets))
             } catch {
                 throw ConfigurationError(
-                    code: "unreadable_file",
+                    code: .unreadableFile,
                     message: "calsync: CALSYNC_CONFIG_FILE \(path) cannot be read (\(error)); fix or unset it")
             }
         }
@@ -74,15 +76,17 @@ extension CalsyncConfiguration {
         // PostgreSQL.
         database.url = values.string("CALSYNC_DATABASE_URL", secret: true) ?? database.url
         database.schema = values.string("CALSYNC_DATABASE_SCHEMA")
-        database.connectTimeout = .seconds(
-            try values.int("CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS", default: 5, range: 1...600))
-        database.maxConnections = try values.int("CALSYNC_DATABASE_MAX_CONNECTIONS", default: 20, range: 1...1000)
-        database.timeouts.statement = .milliseconds(
-            try values.int("CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", default: 30_000, range: 0...86_400_000))
-        database.timeouts.lock = .milliseconds(
-            try values.int("CALSYNC_DATABASE_LOCK_TIMEOUT_MS", default: 10_000, range: 0...86_400_000))
-        database.timeouts.idleInTransaction = .milliseconds(
-            try values.int("CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: 60_000, range: 0...86_400_000))
+        database.connectTimeout = try values.seconds(
+            "CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS", default: database.connectTimeout, range: 1...600)
+        database.maxConnections = try values.int(
+            "CALSYNC_DATABASE_MAX_CONNECTIONS", default: database.maxConnections, range: 1...1000)
+        database.timeouts.statement = try values.milliseconds(
+            "CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", default: database.timeouts.statement, range: 0...86_400_000)
+        database.timeouts.lock = try values.milliseconds(
+            "CALSYNC_DATABASE_LOCK_TIMEOUT_MS", default: database.timeouts.lock, range: 0...86_400_000)
+        database.timeouts.idleInTransaction = try values.milliseconds(
+            "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: database.timeouts.idleInTransaction,
+            range: 0...86_400_000)
 
         // Encryption key: base64 of exactly 32 bytes.
         if let text = values.string("CALSYNC_ENCRYPTION_KEY", secret: true) {
@@ -99,7 +103,7 @@ extension CalsyncConfiguration {
             for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
                 guard let data = Data(base64Encoded: item), data.count == 32 else {
                     throw ConfigurationError(
-                        code: "invalid_value",
+                        code: .invalidValue,
                         message: "calsync: CALSYNC_PREVIOUS_ENCRYPTION_KEYS must be a comma-separated list of keys, "
                             + "each base64 of 32 bytes (the keys used before a rotation)")
                 }
@@ -133,62 +137,67 @@ extension CalsyncConfiguration {
         }
 
         // Worker.
-        worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: 64, range: 1...10_000)
+        worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: worker.concurrency, range: 1...10_000)
         worker.typeConcurrency = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY")
-        worker.leaseDuration = .seconds(try values.int("CALSYNC_JOB_LEASE_SECONDS", default: 30, range: 1...86_400))
-        worker.maxLeaseExpiries = try values.int("CALSYNC_MAX_LEASE_EXPIRIES", default: 3, range: 1...1000)
-        worker.shutdownGrace = .seconds(try values.int("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: 25, range: 0...3600))
-        worker.jobMaxAge = .seconds(try values.int("CALSYNC_JOB_MAX_AGE_SECONDS", default: 86_400, range: 1...31_536_000))
-        worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: 1000, range: 0...1_000_000)
-        worker.maxJobBytes = try values.int("CALSYNC_MAX_JOB_BYTES", default: 1 << 20, range: 4096...536_870_912)
-        worker.jobTimeout = .seconds(try values.int("CALSYNC_JOB_TIMEOUT_SECONDS", default: 300, range: 2...86_400))
-        worker.providerTimeout = .seconds(try values.int("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: 30, range: 1...3600))
-        worker.providerWriteSettle = .seconds(
-            try values.int("CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS", default: 30, range: 0...3600))
-        worker.unknownTypeSweep = .seconds(try values.int("CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: 300, range: 1...86_400))
+        worker.leaseDuration = try values.seconds("CALSYNC_JOB_LEASE_SECONDS", default: worker.leaseDuration, range: 1...86_400)
+        worker.maxLeaseExpiries = try values.int("CALSYNC_MAX_LEASE_EXPIRIES", default: worker.maxLeaseExpiries, range: 1...1000)
+        worker.shutdownGrace = try values.seconds("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: worker.shutdownGrace, range: 0...3600)
+        worker.jobMaxAge = try values.seconds("CALSYNC_JOB_MAX_AGE_SECONDS", default: worker.jobMaxAge, range: 1...31_536_000)
+        worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: worker.maxDeferrals, range: 0...1_000_000)
+        worker.maxJobBytes = try values.int("CALSYNC_MAX_JOB_BYTES", default: worker.maxJobBytes, range: 4096...536_870_912)
+        worker.jobTimeout = try values.seconds("CALSYNC_JOB_TIMEOUT_SECONDS", default: worker.jobTimeout, range: 2...86_400)
+        worker.providerTimeout = try values.seconds(
+            "CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: worker.providerTimeout, range: 1...3600)
+        worker.providerWriteSettle = try values.seconds(
+            "CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS", default: worker.providerWriteSettle, range: 0...3600)
+        worker.unknownTypeSweep = try values.seconds(
+            "CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: worker.unknownTypeSweep, range: 1...86_400)
         guard worker.jobTimeout > worker.providerTimeout else {
             throw ConfigurationError(
-                code: "invalid_job_timeout",
+                code: .invalidJobTimeout,
                 message: "CALSYNC_JOB_TIMEOUT_SECONDS (\(worker.jobTimeout.components.seconds)) must be longer than CALSYNC_PROVIDER_TIMEOUT_SECONDS (\(worker.providerTimeout.components.seconds)): a provider request must fit inside its job")
         }
 
         // Retry.
-        retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: 8, range: 1...1000)
-        retry.base = .seconds(try values.int("CALSYNC_RETRY_BASE_SECONDS", default: 2, range: 0...86_400))
-        retry.maxDelay = .seconds(try values.int("CALSYNC_RETRY_MAX_DELAY_SECONDS", default: 900, range: 0...604_800))
+        retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: retry.maxAttempts, range: 1...1000)
+        retry.base = try values.seconds("CALSYNC_RETRY_BASE_SECONDS", default: retry.base, range: 0...86_400)
+        retry.maxDelay = try values.seconds("CALSYNC_RETRY_MAX_DELAY_SECONDS", default: retry.maxDelay, range: 0...604_800)
 
         // Dead letters.
-        deadLetter.maxCount = try values.int("CALSYNC_DEAD_LETTER_MAX_COUNT", default: 10_000, range: 1...100_000_000)
-        deadLetter.maxAgeDays = try values.int("CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", default: 180, range: 1...36_500)
+        deadLetter.maxCount = try values.int("CALSYNC_DEAD_LETTER_MAX_COUNT", default: deadLetter.maxCount, range: 1...100_000_000)
+        deadLetter.maxAgeDays = try values.int("CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", default: deadLetter.maxAgeDays, range: 1...36_500)
 
         // Import window.
-        importWindow.pastDays = try values.int("CALSYNC_IMPORT_PAST_DAYS", default: 1, range: 0...3650)
-        importWindow.futureDays = try values.int("CALSYNC_IMPORT_FUTURE_DAYS", default: 90, range: 1...3650)
+        importWindow.pastDays = try values.int("CALSYNC_IMPORT_PAST_DAYS", default: importWindow.pastDays, range: 0...3650)
+        importWindow.futureDays = try values.int("CALSYNC_IMPORT_FUTURE_DAYS", default: importWindow.futureDays, range: 1...3650)
 
         // Metrics.
-        metrics.port = try values.int("CALSYNC_METRICS_PORT", default: 9464, range: 0...65_535)
+        metrics.port = try values.int("CALSYNC_METRICS_PORT", default: metrics.port, range: 0...65_535)
         metrics.host = values.string("CALSYNC_METRICS_HOST") ?? metrics.host
 
         // Scheduler.
-        scheduler.tick = .seconds(try values.int("CALSYNC_SCHEDULER_TICK_SECONDS", default: 15, range: 1...3600))
-        scheduler.importInterval = try values.int("CALSYNC_IMPORT_INTERVAL_SECONDS", default: 300, range: 1...604_800)
-        scheduler.refreshMargin = try values.int("CALSYNC_REFRESH_MARGIN_SECONDS", default: 600, range: 0...86_400)
-        scheduler.fullResyncHours = try values.int("CALSYNC_FULL_RESYNC_HOURS", default: 24, range: 1...8760)
-        scheduler.leaderTTL = .seconds(try values.int("CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: 10, range: 1...600))
-        scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: 5000, range: 1...100_000)
+        scheduler.tick = try values.seconds("CALSYNC_SCHEDULER_TICK_SECONDS", default: scheduler.tick, range: 1...3600)
+        scheduler.importInterval = try values.int(
+            "CALSYNC_IMPORT_INTERVAL_SECONDS", default: scheduler.importInterval, range: 1...604_800)
+        scheduler.refreshMargin = try values.int(
+            "CALSYNC_REFRESH_MARGIN_SECONDS", default: scheduler.refreshMargin, range: 0...86_400)
+        scheduler.fullResyncHours = try values.int("CALSYNC_FULL_RESYNC_HOURS", default: scheduler.fullResyncHours, range: 1...8760)
+        scheduler.leaderTTL = try values.seconds(
+            "CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: scheduler.leaderTTL, range: 1...600)
+        scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: scheduler.batchSize, range: 1...100_000)
 
         // Logging.
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
                 throw ConfigurationError(
-                    code: "invalid_value", message: "calsync: CALSYNC_LOG_FORMAT must be text or json (got '\(format)')")
+                    code: .invalidValue, message: "calsync: CALSYNC_LOG_FORMAT must be text or json (got '\(format)')")
             }
             logging.format = parsed
         }
         if let level = values.string("CALSYNC_LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(
-                    code: "invalid_value",
+                    code: .invalidValue,
                     message: "calsync: CALSYNC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, "
                         + "critical (got '\(level)')")
             }
@@ -206,7 +215,7 @@ extension CalsyncConfiguration {
             return try RedisConfiguration(url: redis.url)
         } catch {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: CALSYNC_REDIS_URL is malformed: set it to redis://[:password@]host:port/db, "
                     + "e.g. redis://127.0.0.1:6379/0")
         }
@@ -219,7 +228,7 @@ extension CalsyncConfiguration {
             parsed = try DatabaseConfiguration(url: database.url, schema: database.schema)
         } catch {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: CALSYNC_DATABASE_URL is malformed: set it to "
                     + "postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full], "
                     + "e.g. postgres://calsync@127.0.0.1:5432/calsync")
@@ -232,7 +241,7 @@ extension CalsyncConfiguration {
 
     static func keyError(problem: String) -> ConfigurationError {
         ConfigurationError(
-            code: problem == "is not set" ? "missing_value" : "invalid_value",
+            code: problem == "is not set" ? .missingValue : .invalidValue,
             message: "calsync: CALSYNC_ENCRYPTION_KEY \(problem): it must be base64 of 32 random bytes; "
                 + "generate one with \"calsync keygen\"")
     }
@@ -242,7 +251,7 @@ extension CalsyncConfiguration {
             let host = url.host, !host.isEmpty
         else {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: \(variable) is not an http(s) URL (got '\(text)'); set it to the provider's base URL or unset it for the default")
         }
     }
@@ -270,11 +279,21 @@ private struct Values {
         guard let text = string(variable) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(
-                code: "invalid_value",
+                code: .invalidValue,
                 message: "calsync: \(variable) must be a whole number from \(range.lowerBound) to \(range.upperBound) "
                     + "(got '\(text)'); unset it for the default \(defaultValue)")
         }
         return value
+    }
+
+    /// Whole seconds in `range`, or `defaultValue` when unset.
+    func seconds(_ variable: String, default defaultValue: Duration, range: ClosedRange<Int>) throws -> Duration {
+        .seconds(try int(variable, default: Int(defaultValue.components.seconds), range: range))
+    }
+
+    /// Whole milliseconds in `range`, or `defaultValue` when unset.
+    func milliseconds(_ variable: String, default defaultValue: Duration, range: ClosedRange<Int>) throws -> Duration {
+        .milliseconds(try int(variable, default: Int(defaultValue.milliseconds), range: range))
     }
 
     /// `type=N,type=N` pairs.
@@ -285,7 +304,7 @@ private struct Values {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, let limit = Int(parts[1]), limit >= 1 else {
                 throw ConfigurationError(
-                    code: "invalid_value",
+                    code: .invalidValue,
                     message: "calsync: \(variable) must be type=limit pairs separated by commas, "
                         + "e.g. import_window=16,refresh_token=8 (got '\(text)')")
             }

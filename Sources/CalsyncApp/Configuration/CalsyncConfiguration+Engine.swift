@@ -1,13 +1,11 @@
 import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
+import CalsyncSync
 
 extension CalsyncConfiguration {
     /// The job types of contract §2 that every worker knows (their ready lists are always reported).
-    package static let contractJobTypes: [String] = [
-        "connect_calendar", "disconnect_calendar", "export_appointment", "delete_external_event", "import_window",
-        "refresh_token",
-    ]
+    package static let contractJobTypes: [String] = ContractJobTypes.all
 
     /// The queue engine's settings from this configuration.
     package var queueConfiguration: QueueConfiguration {

@@ -1,8 +1,18 @@
+import CalsyncJobs
+import CalsyncGoogle
+import CalsyncHTTP
+import CalsyncMicrosoft
+import CalsyncQueue
 import CalsyncStore
+import CalsyncScheduler
+import CalsyncSync
 import CalsyncSyncRedis
 import Logging
 
 /// Everything a calsync process can be told, with the documented defaults (see `config/calsync.env.example`).
+/// Each default belongs to the component it configures (`QueueConfiguration`, `WorkerConfiguration`,
+/// `SyncConfiguration`, `DatabaseConfiguration`, `Scheduler.Configuration`, the provider clients'
+/// configurations) and is read from there: none is written twice.
 package struct CalsyncConfiguration: Sendable {
     /// Redis, where the job queues live.
     package struct Redis: Sendable {
@@ -14,7 +24,7 @@ package struct CalsyncConfiguration: Sendable {
         /// Creates the defaults.
         package init() {
             self.url = "redis://127.0.0.1:6379/0"
-            self.prefix = "calsync"
+            self.prefix = QueueConfiguration().prefix
         }
     }
 
@@ -35,11 +45,12 @@ package struct CalsyncConfiguration: Sendable {
 
         /// Creates the defaults.
         package init() {
+            let defaults = DatabaseConfiguration()
             self.url = "postgres://calsync@127.0.0.1:5432/calsync"
             self.schema = nil
-            self.connectTimeout = .seconds(5)
-            self.maxConnections = 20
-            self.timeouts = DatabaseConfiguration.Timeouts()
+            self.connectTimeout = defaults.connectTimeout
+            self.maxConnections = defaults.maximumConnections
+            self.timeouts = defaults.timeouts
         }
     }
 
@@ -91,19 +102,20 @@ package struct CalsyncConfiguration: Sendable {
             self.connectionConcurrency = connectionConcurrency
         }
 
-        /// Google's defaults.
+        /// Google's defaults (the endpoints are the Google client's).
         package static var googleDefaults: Provider {
-            Provider(
-                apiURL: "https://www.googleapis.com/calendar/v3", tokenURL: "https://oauth2.googleapis.com/token",
-                appRequestsPerMinute: 10_000, connectionRequestsPerMinute: 600)
+            let client = GoogleCalendarProvider.Configuration(clientID: "", clientSecret: "")
+            return Provider(
+                apiURL: client.apiBaseURL, tokenURL: client.tokenURL, appRequestsPerMinute: 10_000,
+                connectionRequestsPerMinute: 600)
         }
 
-        /// Microsoft's defaults.
+        /// Microsoft's defaults (the endpoints are the Graph client's).
         package static var microsoftDefaults: Provider {
-            Provider(
-                apiURL: "https://graph.microsoft.com/v1.0",
-                tokenURL: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
-                connectionRequestsPerMinute: 1_000, connectionConcurrency: 4)
+            let client = MicrosoftCalendarProvider.Configuration(clientID: "", clientSecret: "")
+            return Provider(
+                apiURL: client.graphBaseURL, tokenURL: client.tokenURL, connectionRequestsPerMinute: 1_000,
+                connectionConcurrency: 4)
         }
 
         /// The limits as the rate limiter takes them.
@@ -145,20 +157,22 @@ package struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS`: how often one worker of the fleet scans for jobs of unknown types; default 300 s.
         package var unknownTypeSweep: Duration
 
-        /// Creates the defaults.
+        /// Creates the defaults (the worker loop's, the queue engine's, the HTTP transport's and the sync rules').
         package init() {
-            self.concurrency = 64
-            self.typeConcurrency = [:]
-            self.leaseDuration = .seconds(30)
-            self.maxLeaseExpiries = 3
-            self.shutdownGrace = .seconds(25)
-            self.jobMaxAge = .seconds(86_400)
-            self.maxDeferrals = 1000
-            self.maxJobBytes = 1 << 20
-            self.jobTimeout = .seconds(300)
-            self.providerTimeout = .seconds(30)
-            self.providerWriteSettle = .seconds(30)
-            self.unknownTypeSweep = .seconds(300)
+            let worker = WorkerConfiguration()
+            let queue = QueueConfiguration()
+            self.concurrency = worker.concurrency
+            self.typeConcurrency = worker.perTypeLimits
+            self.leaseDuration = queue.leaseDuration
+            self.maxLeaseExpiries = queue.maxLeaseExpiries
+            self.shutdownGrace = worker.shutdownGrace
+            self.jobMaxAge = queue.maxJobAge
+            self.maxDeferrals = queue.maxDeferrals
+            self.maxJobBytes = queue.maxJobBytes
+            self.jobTimeout = worker.jobTimeout
+            self.providerTimeout = HTTPTransport.Configuration().requestTimeout
+            self.providerWriteSettle = SyncConfiguration().providerWriteSettle
+            self.unknownTypeSweep = worker.unknownTypeSweepInterval
         }
     }
 
@@ -171,11 +185,12 @@ package struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_RETRY_MAX_DELAY_SECONDS`: the cap on one backoff; default 900 s.
         package var maxDelay: Duration
 
-        /// Creates the defaults.
+        /// Creates the defaults (the queue engine's retry policy).
         package init() {
-            self.maxAttempts = 8
-            self.base = .seconds(2)
-            self.maxDelay = .seconds(900)
+            let policy = QueueConfiguration().retry
+            self.maxAttempts = policy.maxAttempts
+            self.base = policy.base
+            self.maxDelay = policy.cap
         }
     }
 
@@ -186,10 +201,11 @@ package struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_DEAD_LETTER_MAX_AGE_DAYS`: records older than this are trimmed; default 180 days.
         package var maxAgeDays: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the queue engine's).
         package init() {
-            self.maxCount = 10_000
-            self.maxAgeDays = 180
+            let queue = QueueConfiguration()
+            self.maxCount = queue.deadLetterMaxCount
+            self.maxAgeDays = Int(queue.deadLetterMaxAge.components.seconds / 86_400)
         }
     }
 
@@ -200,10 +216,11 @@ package struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_IMPORT_FUTURE_DAYS`; default 90.
         package var futureDays: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the sync rules').
         package init() {
-            self.pastDays = 1
-            self.futureDays = 90
+            let sync = SyncConfiguration()
+            self.pastDays = sync.importPastDays
+            self.futureDays = sync.importFutureDays
         }
     }
 
@@ -238,14 +255,15 @@ package struct CalsyncConfiguration: Sendable {
         /// `CALSYNC_SCHEDULER_BATCH_SIZE`: connections per statement in one tick; default 5000.
         package var batchSize: Int
 
-        /// Creates the defaults.
+        /// Creates the defaults (the scheduler's).
         package init() {
-            self.tick = .seconds(15)
-            self.importInterval = 300
-            self.refreshMargin = 600
-            self.fullResyncHours = 24
-            self.leaderTTL = .seconds(10)
-            self.batchSize = 5000
+            let scheduler = CalsyncScheduler.Scheduler.Configuration(prefix: QueueConfiguration().prefix)
+            self.tick = scheduler.tick
+            self.importInterval = scheduler.importIntervalSeconds
+            self.refreshMargin = scheduler.refreshMarginSeconds
+            self.fullResyncHours = scheduler.fullResyncAfterSeconds / 3600
+            self.leaderTTL = scheduler.leaderTTL
+            self.batchSize = scheduler.batchSize
         }
     }
 
@@ -316,12 +334,12 @@ package struct CalsyncConfiguration: Sendable {
 /// A configuration value is missing or malformed: the message names the variable and says what to set.
 package struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// Stable code: `missing_value`, `invalid_value` or `unreadable_file`.
-    package var code: String
+    package var code: Code
     /// One line: the variable and what to set it to.
     package var message: String
 
     /// Creates an error.
-    package init(code: String, message: String) {
+    package init(code: Code, message: String) {
         self.code = code
         self.message = message
     }

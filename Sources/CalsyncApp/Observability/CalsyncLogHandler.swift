@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import CalsyncQueue
+import Foundation
 import Logging
 
 /// A swift-log handler writing one line per entry to standard error: human text or a JSON object.
@@ -40,7 +41,7 @@ package struct CalsyncLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        if let error = event.error { merged["error"] = "\(error)" }
+        if let error = event.error { merged[LogKey.error] = "\(error)" }
         let line: String
         switch format {
         case .text: line = Self.textLine(label: label, level: event.level, message: "\(event.message)", metadata: merged)
@@ -60,62 +61,44 @@ package struct CalsyncLogHandler: LogHandler {
         return line
     }
 
-    /// `{"ts":…,"level":…,"label":…,"message":…,"metadata":{…}}`
+    /// `{"label":…,"level":…,"message":…,"metadata":{…},"ts":…}`, written by `JSONEncoder` (keys sorted).
     static func jsonLine(label: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
-        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"label\":"
-        appendJSONString(label, to: &line)
-        line += ",\"message\":"
-        appendJSONString(message, to: &line)
-        line += ",\"metadata\":"
-        appendJSON(.dictionary(metadata), to: &line)
-        line += "}\n"
-        return line
+        let line = JSONLine(
+            ts: timestamp(), level: level.rawValue, label: label, message: message,
+            metadata: metadata.mapValues(JSONMetadataValue.init))
+        guard let data = try? JobQueue.jsonEncoder.encode(line) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    static func appendJSON(_ value: Logger.MetadataValue, to out: inout String) {
-        switch value {
-        case .string(let text):
-            appendJSONString(text, to: &out)
-        case .stringConvertible(let convertible):
-            appendJSONString(convertible.description, to: &out)
-        case .array(let values):
-            out += "["
-            for (index, element) in values.enumerated() {
-                if index > 0 { out += "," }
-                appendJSON(element, to: &out)
-            }
-            out += "]"
-        case .dictionary(let dictionary):
-            out += "{"
-            for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
-                appendJSONString(key, to: &out)
-                out += ":"
-                if let element = dictionary[key] { appendJSON(element, to: &out) } else { out += "null" }
-            }
-            out += "}"
-        }
+    /// One JSON log line.
+    struct JSONLine: Encodable {
+        let ts: String
+        let level: String
+        let label: String
+        let message: String
+        let metadata: [String: JSONMetadataValue]
     }
 
-    static func appendJSONString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// A metadata value as JSON: strings, arrays and objects.
+    struct JSONMetadataValue: Encodable {
+        let value: Logger.MetadataValue
+
+        func encode(to encoder: any Encoder) throws {
+            switch value {
+            case .string(let text):
+                var c = encoder.singleValueContainer()
+                try c.encode(text)
+            case .stringConvertible(let convertible):
+                var c = encoder.singleValueContainer()
+                try c.encode(convertible.description)
+            case .array(let values):
+                var c = encoder.singleValueContainer()
+                try c.encode(values.map(JSONMetadataValue.init))
+            case .dictionary(let dictionary):
+                var c = encoder.singleValueContainer()
+                try c.encode(dictionary.mapValues(JSONMetadataValue.init))
             }
         }
-        out += "\""
     }
 
     /// RFC 3339 UTC with milliseconds, without Foundation formatters.

@@ -10,7 +10,7 @@ package enum MigrateOperation {
         let report: MigrationReport
         do {
             report = try await Migrator(configuration: databaseConfiguration, logger: logger).migrate()
-        } catch let error as StoreError where error.code == "unreachable" {
+        } catch let error as StoreError where error.code == .unreachable {
             throw CalsyncAppError.unavailable(error.message)
         } catch let error as StoreError {
             throw CalsyncAppError.failed(error.message)

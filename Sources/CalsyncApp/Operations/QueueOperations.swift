@@ -121,7 +121,7 @@ package struct QueueOperations: Sendable {
     package func enqueue(type: String, payload: String, id: String?) async throws -> String {
         do {
             return try await queue.enqueue(type: type, payload: payload, id: id)
-        } catch let error as QueueError where error.code == "invalid_payload" || error.code == "invalid_type" {
+        } catch let error as QueueError where error.code == .invalidPayload || error.code == .invalidType {
             throw CalsyncAppError.usage(error.message)
         } catch {
             throw mapError(error)
@@ -144,7 +144,7 @@ package struct QueueOperations: Sendable {
         case let error as QueueError:
             return CalsyncAppError.failed(error.message)
         case let error as RedisError:
-            if error.code == "connection_failed" || error.code == "timeout" || error.code == "closed" {
+            if error.code == .connectionFailed || error.code == .timeout || error.code == .closed {
                 return CalsyncAppError.unavailable(
                     "Redis stopped answering at \(ServiceChecks.redactedRedisURL(redis.configuration)) (\(error.message))")
             }

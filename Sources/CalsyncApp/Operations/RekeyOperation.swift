@@ -12,13 +12,13 @@ package enum RekeyOperation {
     ) async throws -> String {
         guard let key = configuration.encryption.key else {
             throw CalsyncAppError.config(
-                ConfigurationError(code: "missing_encryption_key", message: "CALSYNC_ENCRYPTION_KEY is not set; see calsync keygen"))
+                ConfigurationError(code: .missingEncryptionKey, message: "CALSYNC_ENCRYPTION_KEY is not set; see calsync keygen"))
         }
         let sealer: CredentialSealer
         do {
             sealer = try CredentialSealer(currentKey: key, previousKeys: configuration.encryption.previousKeys)
         } catch {
-            throw CalsyncAppError.config(ConfigurationError(code: "invalid_encryption_key", message: error.message))
+            throw CalsyncAppError.config(ConfigurationError(code: .invalidEncryptionKey, message: error.message))
         }
         let databaseConfiguration = try configuration.databaseConfiguration()
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)

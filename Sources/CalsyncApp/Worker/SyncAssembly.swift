@@ -84,14 +84,14 @@ package enum SyncAssembly {
         guard let key = configuration.encryption.key else {
             throw CalsyncAppError.config(
                 ConfigurationError(
-                    code: "missing_encryption_key",
+                    code: .missingEncryptionKey,
                     message: "CALSYNC_ENCRYPTION_KEY must be base64 of 32 random bytes; generate one with \"calsync keygen\""))
         }
         let sealer: CredentialSealer
         do {
             sealer = try CredentialSealer(currentKey: key, previousKeys: configuration.encryption.previousKeys)
         } catch {
-            throw CalsyncAppError.config(ConfigurationError(code: "invalid_encryption_key", message: "\(error)"))
+            throw CalsyncAppError.config(ConfigurationError(code: .invalidEncryptionKey, message: "\(error)"))
         }
         var sync = SyncConfiguration()
         sync.importPastDays = configuration.importWindow.pastDays

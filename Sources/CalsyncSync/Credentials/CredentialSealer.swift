@@ -18,7 +18,7 @@ package struct SealedCredentials: Sendable, Hashable {
 /// Why credentials could not be sealed or opened; never carries key material.
 package struct CredentialSealError: Error, Sendable, CustomStringConvertible {
     /// A stable code: `unknown_key`, `tampered`, `invalid_key`.
-    package var code: String
+    package var code: Code
     /// What to do.
     package var message: String
 
@@ -38,7 +38,7 @@ package struct CredentialSealer: Sendable {
     package init(currentKey: [UInt8], previousKeys: [[UInt8]] = []) throws(CredentialSealError) {
         for key in [currentKey] + previousKeys where key.count != 32 {
             throw CredentialSealError(
-                code: "invalid_key", message: "an encryption key must be 32 bytes (base64 of 32 random bytes; see `calsync keygen`)")
+                code: .invalidKey, message: "an encryption key must be 32 bytes (base64 of 32 random bytes; see `calsync keygen`)")
         }
         let id = Self.keyID(currentKey)
         self.current = (id, SymmetricKey(data: currentKey))
@@ -57,7 +57,7 @@ package struct CredentialSealer: Sendable {
         let plain = try JSONEncoder().encode(value)
         let box = try AES.GCM.seal(plain, using: current.key, authenticating: Data(context.utf8))
         guard let combined = box.combined else {
-            throw CredentialSealError(code: "seal_failed", message: "AES-GCM produced no combined box")
+            throw CredentialSealError(code: .sealFailed, message: "AES-GCM produced no combined box")
         }
         return SealedCredentials(keyID: current.id, sealed: Array(combined))
     }
@@ -66,7 +66,7 @@ package struct CredentialSealer: Sendable {
     package func open<T: Decodable>(_ type: T.Type, from sealed: SealedCredentials, context: String) throws -> T {
         guard let key = keys[sealed.keyID] else {
             throw CredentialSealError(
-                code: "unknown_key",
+                code: .unknownKey,
                 message: "credentials were sealed with key \(sealed.keyID), which is not configured; "
                     + "add it to CALSYNC_PREVIOUS_ENCRYPTION_KEYS or ask the member to reconnect")
         }
@@ -75,7 +75,7 @@ package struct CredentialSealer: Sendable {
             let plain = try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
             return try JSONDecoder().decode(T.self, from: plain)
         } catch {
-            throw CredentialSealError(code: "tampered", message: "sealed credentials could not be opened (corrupted or moved)")
+            throw CredentialSealError(code: .tampered, message: "sealed credentials could not be opened (corrupted or moved)")
         }
     }
 
@@ -90,7 +90,7 @@ package struct CredentialSealer: Sendable {
     package func reseal(_ sealed: SealedCredentials, context: String) throws -> SealedCredentials {
         guard let key = keys[sealed.keyID] else {
             throw CredentialSealError(
-                code: "unknown_key",
+                code: .unknownKey,
                 message: "credentials were sealed with key \(sealed.keyID), which is not configured; "
                     + "add it to CALSYNC_PREVIOUS_ENCRYPTION_KEYS or ask the member to reconnect")
         }
@@ -98,11 +98,11 @@ package struct CredentialSealer: Sendable {
         do {
             plain = try AES.GCM.open(AES.GCM.SealedBox(combined: sealed.sealed), using: key, authenticating: Data(context.utf8))
         } catch {
-            throw CredentialSealError(code: "tampered", message: "sealed credentials could not be opened (corrupted or moved)")
+            throw CredentialSealError(code: .tampered, message: "sealed credentials could not be opened (corrupted or moved)")
         }
         let box = try AES.GCM.seal(plain, using: current.key, authenticating: Data(context.utf8))
         guard let combined = box.combined else {
-            throw CredentialSealError(code: "seal_failed", message: "AES-GCM produced no combined box")
+            throw CredentialSealError(code: .sealFailed, message: "AES-GCM produced no combined box")
         }
         return SealedCredentials(keyID: current.id, sealed: Array(combined))
     }

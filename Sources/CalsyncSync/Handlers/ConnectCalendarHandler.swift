@@ -15,17 +15,17 @@ package struct ConnectCalendarHandler: JobHandler {
         let payload = try decodePayload(ConnectCalendarPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard payload.actorMemberID == payload.memberID else {
             throw JobError.permanent(
-                "forbidden", "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
+                .forbidden, "member \(payload.actorMemberID) may not connect a calendar for member \(payload.memberID)",
                 reason: "forbidden")
         }
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         guard member.eligible else { return .skipped("ineligible") }
         guard payload.provider != .caldav else {
             throw JobError.permanent(
-                "unsupported_provider", "CalDAV connections are not supported by this worker version yet",
+                .unsupportedProvider, "CalDAV connections are not supported by this worker version yet",
                 reason: "unsupported_provider")
         }
         guard let code = payload.authorizationCode, let redirectURI = payload.redirectURI else {
@@ -33,7 +33,7 @@ package struct ConnectCalendarHandler: JobHandler {
         }
         if code.value == "[redacted]" {
             throw JobError.permanent(
-                "authorization_code_redacted",
+                .authorizationCodeRedacted,
                 "this job was retried from the dead-letter queue, where its authorization code was redacted; ask the member to connect again",
                 reason: "authorization_code_invalid")
         }
@@ -58,7 +58,7 @@ package struct ConnectCalendarHandler: JobHandler {
                     try await exchangeAndSave(code: code.value, redirectURI: redirectURI, payload: payload, jobID: job.id, client: client)
                 }
             }.value
-        } catch let error as JobError where error.code == "authorization_code_invalid" {
+        } catch let error as JobError where error.code == .authorizationCodeInvalid {
             // Refused: unless this very job saved the connection meanwhile (another run of it got through first).
             guard try await env.store.connectionSaved(byJob: job.id, memberID: payload.memberID, provider: payload.provider) else {
                 throw error
@@ -69,7 +69,7 @@ package struct ConnectCalendarHandler: JobHandler {
         }
         logger.info(
             "calendar connected",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(payload.provider.rawValue)"])
         await env.publish(
             SyncLifecycleEvent(
                 type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
@@ -92,12 +92,12 @@ package struct ConnectCalendarHandler: JobHandler {
             let calendars = try await client.listCalendars(credentials)
             guard let found = calendars.first(where: \.isPrimary) ?? calendars.first else {
                 throw JobError.permanent(
-                    "no_calendar", "the \(payload.provider.rawValue) account has no calendar to sync with", reason: "no_calendar")
+                    .noCalendar, "the \(payload.provider.rawValue) account has no calendar to sync with", reason: "no_calendar")
             }
             primary = found
         } catch let error as ProviderError where error.kind == .reconnectRequired {
             throw JobError.permanent(
-                "authorization_code_invalid",
+                .authorizationCodeInvalid,
                 "\(payload.provider.rawValue) refused the authorization code (expired or already used); ask the member to connect again",
                 reason: "authorization_code_invalid", httpStatus: error.httpStatus)
         } catch let error as ProviderError {
@@ -114,9 +114,9 @@ package struct ConnectCalendarHandler: JobHandler {
     /// What follows a connect: the first import, and the replay of parked exports (both safe to repeat).
     private func followUps(_ job: Job, payload: ConnectCalendarPayload, logger: Logger) async throws {
         let env = environment
-        let importPayload = #"{"member_id":\#(jsonString(payload.memberID)),"provider":"\#(payload.provider.rawValue)"}"#
+        let importPayload = try Job.jsonEncoder.encode(ImportWindowPayload(memberID: payload.memberID, provider: payload.provider))
         try await env.enqueuer.enqueue(
-            type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload.utf8))
+            type: ImportWindowPayload.jobType, id: followUpJobID("connect-import-\(job.id)"), payload: Array(importPayload))
         if var refreshed = try await env.store.memberState(payload.memberID) {
             refreshed.hasParkedChanges = true
             await env.replayParkedChanges(refreshed, logger: logger)
@@ -133,10 +133,4 @@ extension ProviderKind {
         case .caldav: "CalDAV"
         }
     }
-}
-
-/// A JSON string literal of `value`.
-func jsonString(_ value: String) -> String {
-    let data = (try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8)
-    return String(decoding: data, as: UTF8.self)
 }

@@ -15,7 +15,7 @@ package struct DeleteExternalEventHandler: JobHandler {
         let payload = try decodePayload(DeleteExternalEventPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         let parked = ParkedChange(
             memberID: payload.memberID, appointmentID: payload.appointmentID, revision: payload.revision, kind: .delete,

@@ -17,10 +17,10 @@ package struct DisconnectCalendarHandler: JobHandler {
         let payload = try decodePayload(DisconnectCalendarPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard payload.actorMemberID == payload.memberID else {
             throw JobError.permanent(
-                "forbidden", "member \(payload.actorMemberID) may not disconnect the calendar of member \(payload.memberID)",
+                .forbidden, "member \(payload.actorMemberID) may not disconnect the calendar of member \(payload.memberID)",
                 reason: "forbidden")
         }
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
@@ -36,7 +36,7 @@ package struct DisconnectCalendarHandler: JobHandler {
         }
         logger.info(
             "calendar disconnected",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(payload.provider.rawValue)"])
+            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(payload.provider.rawValue)"])
         await env.publish(
             SyncLifecycleEvent(
                 type: "connection.disconnected", memberID: payload.memberID, provider: payload.provider,

@@ -15,7 +15,7 @@ package struct ExportAppointmentHandler: JobHandler {
         let appointment = payload.appointment
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         let parked = ParkedChange(
             memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, kind: .export,
             payload: job.payload, endsAt: appointment.endsAt.date, reason: "")
@@ -48,7 +48,7 @@ package struct ExportAppointmentHandler: JobHandler {
             if verifying, let pending, pending > Date() { throw env.verifyLater(pending) }
             guard let calendarID = connection.exportCalendarID else {
                 throw JobError.permanent(
-                    "no_export_calendar", "the connection has no export calendar; reconnect the calendar to choose one",
+                    .noExportCalendar, "the connection has no export calendar; reconnect the calendar to choose one",
                     reason: "no_export_calendar")
             }
             let sameTarget = state?.connectionID == connection.id && state?.calendarID == calendarID

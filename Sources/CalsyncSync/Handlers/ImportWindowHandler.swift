@@ -14,7 +14,7 @@ package struct ImportWindowHandler: JobHandler {
         let payload = try decodePayload(ImportWindowPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         guard member.eligible else { return .skipped("ineligible") }
         let sources = member.connections.filter {

@@ -14,7 +14,7 @@ package struct RefreshTokenHandler: JobHandler {
         let payload = try decodePayload(RefreshTokenPayload.self, job)
         let env = environment
         var logger = context.logger
-        logger[metadataKey: "calsync.member.id"] = "\(payload.memberID)"
+        logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         guard member.eligible else { return .skipped("ineligible") }
         guard let connection = member.connection(payload.provider), connection.status == .active else {

@@ -90,7 +90,7 @@ package struct SecretString: Decodable, Sendable, Equatable, CustomStringConvert
 }
 
 /// An instant given as RFC 3339 text with an offset (`Z` or `±hh:mm`).
-package struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
+package struct RFC3339Instant: Codable, Sendable, Equatable, Hashable {
     /// The instant.
     package let date: Date
 
@@ -105,6 +105,12 @@ package struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
                 debugDescription: "must be an RFC 3339 time with an offset, like 2026-11-23T14:00:00Z"))
         }
         self.date = date
+    }
+
+    /// Writes the instant in UTC with milliseconds, e.g. `2026-11-23T14:00:00.000Z`.
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(RFC3339.format(date))
     }
 
     /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else, a time without an offset included.
@@ -127,7 +133,7 @@ package struct RFC3339Instant: Decodable, Sendable, Equatable, Hashable {
 }
 
 func validateID(_ value: String, _ field: String) throws(JobPayloadError) {
-    guard !value.isEmpty, value.count <= 128 else {
-        throw JobPayloadError("payload.\(field) must be 1 to 128 characters")
+    guard Job.idLengths.contains(value.count) else {
+        throw JobPayloadError("payload.\(field) must be \(Job.idLengths.lowerBound) to \(Job.idLengths.upperBound) characters")
     }
 }

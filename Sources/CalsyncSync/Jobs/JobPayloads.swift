@@ -1,7 +1,7 @@
 import Foundation
 
 /// The calendar providers a member can connect.
-package enum ProviderKind: String, Decodable, Sendable, CaseIterable {
+package enum ProviderKind: String, Codable, Sendable, CaseIterable {
     case google, microsoft, caldav
 }
 
@@ -133,7 +133,7 @@ package struct DeleteExternalEventPayload: JobPayload {
 }
 
 /// `import_window`: make the member's busy blocks equal to the busy events over a window.
-package struct ImportWindowPayload: JobPayload {
+package struct ImportWindowPayload: JobPayload, Encodable {
     package static let jobType = "import_window"
     package let memberID: String
     package let provider: ProviderKind?
@@ -146,6 +146,18 @@ package struct ImportWindowPayload: JobPayload {
         case fullResync = "full_resync"
     }
 
+    /// An import a producer enqueues (the scheduler, a connect's follow-up).
+    package init(
+        memberID: String, provider: ProviderKind?, windowStart: RFC3339Instant? = nil, windowEnd: RFC3339Instant? = nil,
+        fullResync: Bool = false
+    ) {
+        self.memberID = memberID
+        self.provider = provider
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.fullResync = fullResync
+    }
+
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
@@ -153,6 +165,16 @@ package struct ImportWindowPayload: JobPayload {
         windowStart = try c.decodeIfPresent(RFC3339Instant.self, forKey: .windowStart)
         windowEnd = try c.decodeIfPresent(RFC3339Instant.self, forKey: .windowEnd)
         fullResync = try c.decodeIfPresent(Bool.self, forKey: .fullResync) ?? false
+    }
+
+    /// Writes only what differs from the defaults (`full_resync` only when true).
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(memberID, forKey: .memberID)
+        try c.encodeIfPresent(provider, forKey: .provider)
+        try c.encodeIfPresent(windowStart, forKey: .windowStart)
+        try c.encodeIfPresent(windowEnd, forKey: .windowEnd)
+        if fullResync { try c.encode(true, forKey: .fullResync) }
     }
 
     package func validate() throws(JobPayloadError) {
@@ -164,7 +186,7 @@ package struct ImportWindowPayload: JobPayload {
 }
 
 /// `refresh_token`: refresh the access token ahead of its expiry.
-package struct RefreshTokenPayload: JobPayload {
+package struct RefreshTokenPayload: JobPayload, Encodable {
     package static let jobType = "refresh_token"
     package let memberID: String
     package let provider: ProviderKind
@@ -174,11 +196,26 @@ package struct RefreshTokenPayload: JobPayload {
         case memberID = "member_id", provider, force
     }
 
+    /// A refresh a producer enqueues (the scheduler).
+    package init(memberID: String, provider: ProviderKind, force: Bool = false) {
+        self.memberID = memberID
+        self.provider = provider
+        self.force = force
+    }
+
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         memberID = try c.decode(String.self, forKey: .memberID)
         provider = try c.decode(ProviderKind.self, forKey: .provider)
         force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
+    }
+
+    /// Writes only what differs from the defaults (`force` only when true).
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(memberID, forKey: .memberID)
+        try c.encode(provider, forKey: .provider)
+        if force { try c.encode(true, forKey: .force) }
     }
 
     package func validate() throws(JobPayloadError) {

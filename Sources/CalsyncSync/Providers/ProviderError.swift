@@ -20,7 +20,7 @@ package struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     /// A stable, low-cardinality code (safe as a metric label), e.g. `rate_limited`.
-    package var code: String
+    package var code: Code
     /// What to do about it.
     package var kind: Kind
     /// The HTTP status the provider answered, when there was one.
@@ -34,7 +34,7 @@ package struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible
     private var safeMessage: String
 
     /// Creates an error (the message is escaped and cut to one safe line).
-    package init(code: String, kind: Kind, httpStatus: Int? = nil, message: String) {
+    package init(code: Code, kind: Kind, httpStatus: Int? = nil, message: String) {
         self.code = code
         self.kind = kind
         self.httpStatus = httpStatus
@@ -61,12 +61,12 @@ package struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible
 
 extension ProviderError {
     /// A retryable failure.
-    package static func retryable(_ code: String, status: Int? = nil, retryAfter: Duration? = nil, _ message: String) -> ProviderError {
+    package static func retryable(_ code: Code, status: Int? = nil, retryAfter: Duration? = nil, _ message: String) -> ProviderError {
         ProviderError(code: code, kind: .retryable(retryAfter: retryAfter), httpStatus: status, message: message)
     }
 
     /// A failure that retrying will not fix.
-    package static func permanent(_ code: String, status: Int? = nil, _ message: String) -> ProviderError {
+    package static func permanent(_ code: Code, status: Int? = nil, _ message: String) -> ProviderError {
         ProviderError(code: code, kind: .permanent, httpStatus: status, message: message)
     }
 }

@@ -18,7 +18,7 @@ extension SyncEnvironment {
     func client(for provider: ProviderKind) throws -> any CalendarProvider {
         guard let client = providers.provider(provider) else {
             throw JobError.permanent(
-                "provider_not_configured",
+                .providerNotConfigured,
                 "\(provider.rawValue) is not configured on this worker: set its client id and secret (see config/calsync.env.example)",
                 reason: "provider_not_configured")
         }
@@ -68,7 +68,7 @@ extension SyncEnvironment {
                 connection, detail: "No credentials are stored for this calendar. Reconnect your calendar to resume sync.",
                 logger: logger)
         }
-        logger.debug("access token refreshed", metadata: ["calsync.connection.id": "\(connection.id)"])
+        logger.debug("access token refreshed", metadata: [LogKey.connectionID: "\(connection.id)"])
         return try openCredentials(stored, connection: connection)
     }
 
@@ -98,14 +98,14 @@ extension SyncEnvironment {
                 }
             }
         } catch let limited as RateLimited {
-            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(limited.retryAfter)))
-            throw JobError.deferred("rate_limited", "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
-        } catch let error as ProviderError where error.code == "rate_limited" || error.code == "quota_exceeded" {
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(limited.retryAfter.timeInterval))
+            throw JobError.deferred(.rateLimited, "waiting for the \(limited.limit) rate limit", for: limited.retryAfter)
+        } catch let error as ProviderError where error.code == .rateLimited || error.code == .quotaExceeded {
             let wait = error.retryAfter ?? configuration.rateLimitBackoff
-            await limiter.penalize(scope, appWide: error.code == "quota_exceeded", for: wait)
-            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(seconds(wait)))
-            logger.info("provider rate limit; deferring", metadata: ["calsync.retry_after_ms": "\(Int(seconds(wait) * 1000))"])
-            throw JobError.deferred(error.code, error.message, for: wait)
+            await limiter.penalize(scope, appWide: error.code == .quotaExceeded, for: wait)
+            try await store.recordRateLimited(connectionID: connection.id, until: Date().addingTimeInterval(wait.timeInterval))
+            logger.info("provider rate limit; deferring", metadata: [LogKey.retryAfterMilliseconds: "\(wait.milliseconds)"])
+            throw JobError.deferred(JobError.Code(error.code.rawValue), error.message, for: wait)
         } catch let error as ProviderError {
             // Any other answer with `Retry-After` (a 503, say) holds every worker's requests for this
             // connection too, not only this job's retry: "wait at least that long", on any provider.
@@ -123,7 +123,7 @@ extension SyncEnvironment {
                 ProviderCredentials.self, from: sealed,
                 context: sealContext(memberID: connection.memberID, provider: connection.provider))
         } catch let error as CredentialSealError {
-            throw JobError.permanent(error.code, error.message, reason: "credentials_unreadable")
+            throw JobError.permanent(JobError.Code(error.code.rawValue), error.message, reason: "credentials_unreadable")
         }
     }
 
@@ -131,12 +131,12 @@ extension SyncEnvironment {
     /// provider calls. A connection disconnected meanwhile stays `disconnected` and nobody is told.
     func markReconnectRequired(_ connection: ConnectionRecord, detail: String, logger: Logger) async throws -> ReconnectRequired {
         guard try await store.setStatus(connectionID: connection.id, status: .reconnectRequired, detail: detail) else {
-            logger.debug("calendar connection was disconnected meanwhile", metadata: ["calsync.connection.id": "\(connection.id)"])
+            logger.debug("calendar connection was disconnected meanwhile", metadata: [LogKey.connectionID: "\(connection.id)"])
             return ReconnectRequired(detail: detail)
         }
         logger.warning(
             "calendar connection needs a reconnect",
-            metadata: ["calsync.connection.id": "\(connection.id)", "calsync.provider": "\(connection.provider.rawValue)"])
+            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(connection.provider.rawValue)"])
         await publish(
             SyncLifecycleEvent(
                 type: "connection.reconnect_required", memberID: connection.memberID, provider: connection.provider,
@@ -150,7 +150,7 @@ extension SyncEnvironment {
         do {
             try await events.publish(event)
         } catch {
-            logger.warning("could not publish lifecycle event \(event.type): \(error)")
+            logger.warning("could not publish lifecycle event \(event.type)", metadata: [LogKey.error: "\(error)"])
         }
     }
 
@@ -162,7 +162,7 @@ extension SyncEnvironment {
         _ key: String, what: String, context: JobContext? = nil, _ body: () async throws -> T
     ) async throws -> T {
         guard let token = try await locks.acquire(key, ttl: configuration.lockTTL) else {
-            throw JobError.deferred("locked", "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
+            throw JobError.deferred(.locked, "another job for the same \(what) is running", for: configuration.lockedRetryDelay)
         }
         let engineHeld = context != nil && locks.releasedWithJob
         if engineHeld { context?.heldLocks.hold(token) }
@@ -191,7 +191,7 @@ extension SyncEnvironment {
         }
         let jobError = jobError(error)
         if case .permanent = jobError.disposition {
-            logger.warning("sync failed: \(error.code)", metadata: ["calsync.connection.id": "\(connection.id)"])
+            logger.warning("sync failed", metadata: [LogKey.errorCode: "\(error.code)", LogKey.connectionID: "\(connection.id)"])
             await publish(
                 SyncLifecycleEvent(
                     type: "sync.failed", memberID: connection.memberID, provider: connection.provider, detail: error.message),
@@ -204,11 +204,11 @@ extension SyncEnvironment {
     func jobError(_ error: ProviderError) -> JobError {
         switch error.kind {
         case .retryable(let retryAfter):
-            return .retryable(error.code, error.message, retryAfter: retryAfter, httpStatus: error.httpStatus)
+            return .retryable(JobError.Code(error.code.rawValue), error.message, retryAfter: retryAfter, httpStatus: error.httpStatus)
         case .authExpired, .fullResyncRequired:
-            return .retryable(error.code, error.message, httpStatus: error.httpStatus)
+            return .retryable(JobError.Code(error.code.rawValue), error.message, httpStatus: error.httpStatus)
         case .notFound, .permanent, .reconnectRequired:
-            return .permanent(error.code, error.message, reason: "provider_refused", httpStatus: error.httpStatus)
+            return .permanent(JobError.Code(error.code.rawValue), error.message, reason: "provider_refused", httpStatus: error.httpStatus)
         }
     }
 
@@ -223,14 +223,9 @@ extension SyncEnvironment {
             }
             if !parked.isEmpty { logger.info("replayed \(parked.count) parked change(s)") }
         } catch {
-            logger.warning("could not replay parked changes: \(error)")
+            logger.warning("could not replay parked changes", metadata: [LogKey.error: "\(error)"])
         }
     }
-}
-
-/// A duration in seconds.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 /// Decodes a job's payload; a broken schema dead-letters the job as `invalid_job`.
@@ -244,7 +239,7 @@ func decodePayload<P: JobPayload>(_ type: P.Type, _ job: Job) throws -> P {
 
 /// A job id for a follow-up job: the readable form when it fits the 128-character limit, else a digest of it.
 package func followUpJobID(_ readable: String) -> String {
-    guard readable.count > 128 else { return readable }
+    guard readable.count > Job.idLengths.upperBound else { return readable }
     let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
     return "job-\(digest)"
 }
@@ -252,7 +247,7 @@ package func followUpJobID(_ readable: String) -> String {
 /// The error for a job about a member calsync does not know.
 func unknownMember(_ memberID: String) -> JobError {
     .permanent(
-        "unknown_member",
+        .unknownMember,
         "member \(memberID) is not in the members table: the web tier writes a member (and its organization) before enqueuing its jobs",
         reason: "unknown_member")
 }

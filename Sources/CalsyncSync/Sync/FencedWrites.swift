@@ -56,7 +56,7 @@ extension SyncEnvironment {
         try await store.beginProviderWrite(
             ProviderWriteIntent(
                 memberID: key.memberID, appointmentID: key.appointmentID, revision: revision, token: token,
-                settlesAt: startedAt.addingTimeInterval(seconds(window + configuration.providerWriteSettle))))
+                settlesAt: startedAt.addingTimeInterval((window + configuration.providerWriteSettle).timeInterval)))
         let tracker = FencedWriteWindow(deadline: ContinuousClock.now + window)
         do {
             let value = try await ProviderRequestGate.$write.withValue(tracker) { try await body() }
@@ -81,8 +81,8 @@ extension SyncEnvironment {
     func verifyLater(_ until: Date) -> JobError {
         let wait = max(0.05, until.timeIntervalSinceNow)
         return .deferred(
-            "verify_pending",
-            "an older write of this appointment may still land at the provider until \(RFC3339.formatSeconds(until)); the event is written again then",
+            .verifyPending,
+            "an older write of this appointment may still land at the provider until \(until.formatted(.iso8601)); the event is written again then",
             for: .milliseconds(Int64(wait * 1000)))
     }
 }

@@ -118,7 +118,7 @@ package struct ProviderRequestGate: Sendable {
         if let write {
             guard ContinuousClock.now < write.deadline else {
                 throw ProviderError.retryable(
-                    "timeout", "the provider write did not finish within its window; it will be verified and retried")
+                    .timeout, "the provider write did not finish within its window; it will be verified and retried")
             }
             write.noteSent()
         }

@@ -61,7 +61,8 @@ package protocol ProviderDirectory: Sendable {
 
 /// The tunables of the sync rules.
 package struct SyncConfiguration: Sendable {
-    /// Refresh an access token that expires within this margin before using it. Default 5 minutes.
+    /// Refresh an access token that expires within this margin before using it (`CALSYNC_REFRESH_MARGIN_SECONDS`).
+    /// Default 600 s (10 minutes); the scheduler refreshes ahead with the same margin.
     package var refreshMargin: Duration
     /// Days before now that the rolling import window starts. Default 1.
     package var importPastDays: Int
@@ -84,7 +85,7 @@ package struct SyncConfiguration: Sendable {
 
     /// Creates the defaults.
     package init() {
-        self.refreshMargin = .seconds(300)
+        self.refreshMargin = .seconds(600)
         self.importPastDays = 1
         self.importFutureDays = 90
         self.lockTTL = .seconds(30)
