@@ -74,4 +74,21 @@ struct RepositoryTruthTests {
         #expect(packages.isSuperset(of: ["python3-jsonschema", "curl", "postgresql-client", "redis-server", "pkg-config"]))
         #expect(!(try Self.read("scripts/services.sh")).contains("pip install"))
     }
+
+    @Test("the README's map leads from each rule of the contract to a file that exists")
+    func readmeMapLeadsToFiles() throws {
+        let readme = try Self.read("README.md")
+        let map = try #require(readme.components(separatedBy: "## Where each rule lives").dropFirst().first)
+            .components(separatedBy: "\n## ").first ?? ""
+        let rows = map.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| rule ") }
+        #expect(rows.count >= 10)
+        for row in rows {
+            let links = row.components(separatedBy: "](").dropFirst().compactMap { $0.split(separator: ")").first }
+            #expect(!links.isEmpty, "a rule without a file: \(row)")
+            for link in links {
+                #expect(FileManager.default.fileExists(atPath: Self.root.appendingPathComponent(String(link)).path),
+                        "the README's map points at \(link), which does not exist")
+            }
+        }
+    }
 }
