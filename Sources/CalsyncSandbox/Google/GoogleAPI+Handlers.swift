@@ -1,20 +1,33 @@
 import Foundation
 
 extension GoogleAPI {
+    /// Google's error body: `{"error":{"code","message","errors":[{"domain","reason","message",…}],"status"}}`.
+    struct ErrorBody: Encodable {
+        struct Detail: Encodable {
+            var domain = "global"
+            var reason: String
+            var message: String
+            var location: String?
+            var locationType: String?
+        }
+        struct Content: Encodable {
+            var code: Int
+            var message: String
+            var errors: [Detail]
+            var status: String
+        }
+        var error: Content
+    }
+
     /// Google's error body for an error.
     static func errorResponse(_ e: SandboxAPIError) -> APIResponse {
-        var detail: [String: JSONValue] = ["domain": "global", "reason": .string(e.reason), "message": .string(e.message)]
+        var detail = ErrorBody.Detail(reason: e.reason, message: e.message)
         if e.status == 401 {
-            detail["location"] = "Authorization"
-            detail["locationType"] = "header"
+            detail.location = "Authorization"
+            detail.locationType = "header"
         }
-        let body: JSONValue = [
-            "error": [
-                "code": .number(Double(e.status)), "message": .string(e.message), "errors": [.object(detail)],
-                "status": .string(statusName(e.status)),
-            ]
-        ]
-        return .json(e.status, body, headers: e.headers)
+        let body = ErrorBody(error: .init(code: e.status, message: e.message, errors: [detail], status: statusName(e.status)))
+        return .encoded(e.status, body, headers: e.headers)
     }
 
     static func statusName(_ status: Int) -> String {

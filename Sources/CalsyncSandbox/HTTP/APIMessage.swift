@@ -97,6 +97,15 @@ struct APIResponse: Sendable, Error {
             payload: value)
     }
 
+    /// A JSON answer of a `Codable` body (keys sorted, as the providers' bodies are compared in tests).
+    static func encoded(_ status: Int, _ value: some Encodable, headers: [(String, String)] = []) -> APIResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return APIResponse(
+            status: status, headers: [("Content-Type", "application/json; charset=UTF-8")] + headers,
+            body: (try? encoder.encode(value)).map(Array.init) ?? [])
+    }
+
     static func empty(_ status: Int) -> APIResponse {
         APIResponse(status: status, headers: [], body: [])
     }

@@ -2,18 +2,33 @@ import Crypto
 import Foundation
 
 extension GraphAPI {
+    /// Graph's error body: `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+    struct ErrorBody: Encodable {
+        struct InnerError: Encodable {
+            var date: String
+            var requestID: String
+            var clientRequestID: String
+
+            enum CodingKeys: String, CodingKey {
+                case date
+                case requestID = "request-id"
+                case clientRequestID = "client-request-id"
+            }
+        }
+        struct Content: Encodable {
+            var code: String
+            var message: String
+            var innerError: InnerError
+        }
+        var error: Content
+    }
+
     /// Graph's error body for an error.
     static func errorResponse(_ e: SandboxAPIError) -> APIResponse {
-        let body: JSONValue = [
-            "error": [
-                "code": .string(e.reason), "message": .string(e.message),
-                "innerError": [
-                    "date": .string(SandboxTime.formatWall(Sandbox.now)), "request-id": .string(UUID().uuidString.lowercased()),
-                    "client-request-id": .string(UUID().uuidString.lowercased()),
-                ],
-            ]
-        ]
-        return .json(e.status, body, headers: e.headers)
+        let inner = ErrorBody.InnerError(
+            date: SandboxTime.formatWall(Sandbox.now), requestID: UUID().uuidString.lowercased(),
+            clientRequestID: UUID().uuidString.lowercased())
+        return .encoded(e.status, ErrorBody(error: .init(code: e.reason, message: e.message, innerError: inner)), headers: e.headers)
     }
 
     static func notFound() -> APIResponse {
