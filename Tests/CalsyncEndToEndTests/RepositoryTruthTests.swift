@@ -36,9 +36,12 @@ struct RepositoryTruthTests {
 
     @Test("the docs name no path outside the repository")
     func noPathOutsideTheRepository() throws {
-        let files = try FileManager.default.subpathsOfDirectory(atPath: Self.root.path).filter { path in
-            !path.hasPrefix(".") && (path.hasSuffix(".md") || path.hasSuffix(".example"))
-        }
+        // Hidden folders (.build, .git) are skipped, not walked.
+        let walker = FileManager.default.enumerator(at: Self.root, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])
+        let prefix = Self.root.standardizedFileURL.path + "/"
+        let files = (walker?.allObjects as? [URL] ?? []).map { $0.standardizedFileURL.path }
+            .filter { $0.hasSuffix(".md") || $0.hasSuffix(".example") }
+            .map { String($0.dropFirst(prefix.count)) }
         #expect(files.contains("docs/sandbox.md"))
         for file in files {
             let text = try Self.read(file)
