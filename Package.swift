@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // calsync: the worker that keeps a booking service's appointments and its staff's
-// own calendars (Google, Microsoft, CalDAV) in step. See README.md for the map.
+// own calendars (Google, Microsoft) in step. See README.md for the map.
 import PackageDescription
 
 /// Every target: a member of a module is visible only where that module is imported, so each file's

@@ -5,8 +5,10 @@
 #   scripts/services.sh start DIR    start both; writes DIR/env (CALSYNC_* variables to source)
 #   scripts/services.sh stop DIR     stop both and remove DIR
 #   scripts/services.sh restart-redis DIR   graceful Redis restart (SHUTDOWN, then start on the same AOF)
-#   scripts/services.sh deps         install what is missing (Debian: redis-server, libhiredis-dev,
-#                                    pkg-config, postgresql; PyPI: jsonschema)
+#   scripts/services.sh deps         install what is missing with apt (Debian: redis-server, libhiredis-dev,
+#                                    pkg-config, postgresql, python3-jsonschema for the job-schema tests,
+#                                    curl and postgresql-client for `make run`)
+#   scripts/services.sh missing-deps print the Debian packages `deps` would install, one a line
 #
 # Ports: CALSYNC_TEST_REDIS_PORT (default 16379), CALSYNC_TEST_PG_PORT (default 15432).
 # PostgreSQL refuses to run as root: when run as root, the script creates the
@@ -32,25 +34,34 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_SYSTEM" -- "$@"; else "$@"; fi
 }
 
+# The Debian packages of what is missing, one a line.
+missing_deps() {
+    command -v redis-server >/dev/null 2>&1 || echo redis-server
+    [ -f /usr/include/hiredis/hiredis.h ] || echo libhiredis-dev
+    command -v pkg-config >/dev/null 2>&1 || echo pkg-config
+    if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        echo postgresql
+    fi
+    # The job-schema tests validate jobs/examples with Python's jsonschema: Debian's package, as a
+    # stock Debian refuses installs with pip into the system Python (PEP 668).
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+        echo python3-jsonschema
+    fi
+    # `make run` (scripts/run-demo.sh) reads the demo's results with curl and psql.
+    command -v curl >/dev/null 2>&1 || echo curl
+    command -v psql >/dev/null 2>&1 || echo postgresql-client
+    return 0
+}
+
 deps() {
     local missing=()
-    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-    [ -f /usr/include/hiredis/hiredis.h ] || missing+=(libhiredis-dev)
-    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-    if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-        missing+=(postgresql)
-    fi
+    mapfile -t missing < <(missing_deps)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "services.sh: installing ${missing[*]}"
         local sudo=""
         [ "$(id -u)" = 0 ] || sudo="sudo"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
-    # The job-schema tests validate jobs/examples with Python's jsonschema.
-    if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
-        echo "services.sh: installing the Python package jsonschema"
-        python3 -m pip install -q jsonschema
     fi
 }
 
@@ -133,8 +144,9 @@ stop() {
 
 case "${1:-}" in
     deps) deps ;;
+    missing-deps) missing_deps ;;
     start) [ -n "${2:-}" ] || die "usage: services.sh start DIR"; start "$2" ;;
     stop) [ -n "${2:-}" ] || die "usage: services.sh stop DIR"; stop "$2" ;;
     restart-redis) [ -n "${2:-}" ] || die "usage: services.sh restart-redis DIR"; restart_redis "$(cd "$2" && pwd)" ;;
-    *) die "usage: services.sh deps | start DIR | stop DIR | restart-redis DIR" ;;
+    *) die "usage: services.sh deps | missing-deps | start DIR | stop DIR | restart-redis DIR" ;;
 esac

@@ -63,6 +63,7 @@ struct CalsyncBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        lineBufferStandardOutput()
         var logger = Logger(label: "calsync.bench")
         logger.logLevel = .warning
         let options = self

@@ -1,6 +1,6 @@
 // CalsyncSandbox owns faithful in-memory emulators of Google Calendar v3, Microsoft Graph
-// (calendar parts) and both OAuth token endpoints, served by one Hummingbird server, plus a
-// JSON control API (`/_sandbox/...`). It emulates from the providers' public behaviour and
+// (calendar parts) and both OAuth token endpoints, served by one Hummingbird server and its router,
+// plus a JSON control API (`/_sandbox/...`). It emulates from the providers' public behaviour and
 // must not depend on any calsync target (only Hummingbird, Logging, Crypto and Foundation).
 import Foundation
 

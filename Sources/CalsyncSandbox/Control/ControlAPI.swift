@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Hummingbird
 
 /// The JSON control API under `/_sandbox/...`, mirroring the Swift API of `Sandbox` (see docs/sandbox.md).
 enum ControlAPI {
@@ -43,6 +44,11 @@ enum ControlAPI {
         var email: String
         var calendarID: String?
         var event: SandboxEvent
+    }
+
+    /// The body of `POST /_sandbox/fault-seed`.
+    struct FaultSeed: Decodable {
+        var seed: Double
     }
 
     struct ConfigurationPatch: Decodable {
@@ -89,128 +95,137 @@ enum ControlAPI {
         return decode(AccountRef.self, request)
     }
 
-    static func handle(_ sandbox: Sandbox, _ request: APIRequest, _ segments: [String]) -> APIResponse {
-        let method = request.method
-        let path = segments.joined(separator: "/")
-        func withRef(_ body: (AccountRef) -> APIResponse) -> APIResponse {
-            switch reference(request) {
-            case .success(let ref): return body(ref)
-            case .failure(let response): return response
-            }
+    /// Adds the control endpoints under `/_sandbox`; an unknown one is 404 with a message naming it.
+    static func addRoutes(to router: Router<SandboxRequestContext>, sandbox: Sandbox) {
+        let control = router.group(RouterPath(SandboxService.Mount.control))
+        func add(
+            _ method: HTTPRequest.Method, _ path: RouterPath,
+            _ answer: @escaping @Sendable (APIRequest, Parameters) -> APIResponse
+        ) {
+            control.on(path, method: method) { _, context in answer(context.api, context.parameters) }
         }
-        func exists(_ ref: AccountRef) -> Bool {
-            sandbox.state.withLock { $0.account(ref.provider, ref.email) != nil }
-        }
-        func calendarID(_ ref: AccountRef) -> String? {
-            sandbox.state.withLock { s -> String? in
-                guard let account = s.account(ref.provider, ref.email) else { return nil }
-                guard let id = ref.calendarID, id != "primary" else { return account.primaryCalendarID }
-                return account.calendars[id] != nil ? id : nil
-            }
-        }
-        switch (method, path) {
-        case ("POST", "reset"):
+        add(.post, "reset") { _, _ in
             sandbox.reset()
             return .empty(204)
-        case ("POST", "accounts"):
-            return withRef { ref in ok(sandbox.createAccount(ref.provider, email: ref.email, timeZone: ref.timeZone ?? "UTC"), status: 201) }
-        case ("POST", "calendars"):
-            return withRef { ref in
-                guard exists(ref) else { return fail(404, "unknown account") }
+        }
+        add(.post, "accounts") { request, _ in
+            withRef(request) { ref in ok(sandbox.createAccount(ref.provider, email: ref.email, timeZone: ref.timeZone ?? "UTC"), status: 201) }
+        }
+        add(.post, "calendars") { request, _ in
+            withRef(request) { ref in
+                guard exists(sandbox, ref) else { return fail(404, "unknown account") }
                 return ok(["id": sandbox.addCalendar(ref.provider, email: ref.email, name: ref.name ?? "Calendar")], status: 201)
             }
-        case ("POST", "authorization-codes"):
-            return withRef { ref in
-                guard exists(ref) else { return fail(404, "unknown account") }
+        }
+        add(.post, "authorization-codes") { request, _ in
+            withRef(request) { ref in
+                guard exists(sandbox, ref) else { return fail(404, "unknown account") }
                 guard let redirect = ref.redirectURI else { return fail(400, "redirectURI is required") }
                 return ok(["code": sandbox.issueAuthorizationCode(ref.provider, email: ref.email, redirectURI: redirect)], status: 201)
             }
-        case ("POST", "tokens"):
-            return withRef { ref in
+        }
+        add(.post, "tokens") { request, _ in
+            withRef(request) { ref in
                 guard let tokens = sandbox.issueTokens(ref.provider, email: ref.email) else { return fail(404, "unknown account") }
                 return ok(["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken] as [String: String], status: 201)
             }
-        case ("POST", "revoke-refresh-tokens"):
-            return withRef { ref in
+        }
+        add(.post, "revoke-refresh-tokens") { request, _ in
+            withRef(request) { ref in
                 sandbox.revokeRefreshTokens(ref.provider, email: ref.email)
                 return .empty(204)
             }
-        case ("POST", "expire-access-tokens"):
-            return withRef { ref in
+        }
+        add(.post, "expire-access-tokens") { request, _ in
+            withRef(request) { ref in
                 sandbox.expireAccessTokens(ref.provider, email: ref.email)
                 return .empty(204)
             }
-        case ("POST", "invalidate-sync-tokens"):
-            return withRef { ref in
+        }
+        add(.post, "invalidate-sync-tokens") { request, _ in
+            withRef(request) { ref in
                 sandbox.invalidateSyncTokens(ref.provider, email: ref.email)
                 return .empty(204)
             }
-        case ("POST", "quota"):
-            return withRef { ref in
+        }
+        add(.post, "quota") { request, _ in
+            withRef(request) { ref in
                 sandbox.setQuota(ref.provider, email: ref.email, requestsPerSecond: ref.requestsPerSecond)
                 return .empty(204)
             }
-        case ("POST", "events"):
+        }
+        add(.post, "events") { request, _ in
             switch decode(EventInsert.self, request) {
             case .failure(let r): return r
             case .success(let insert):
                 let ref = AccountRef(provider: insert.provider, email: insert.email, calendarID: insert.calendarID)
-                guard let cal = calendarID(ref) else { return fail(404, "unknown account or calendar") }
+                guard let cal = resolvedCalendarID(sandbox, ref) else { return fail(404, "unknown account or calendar") }
                 let id = sandbox.insertEvent(insert.provider, email: insert.email, calendarID: cal, insert.event)
                 guard !id.isEmpty else { return fail(400, "the event was refused (duplicate id or invalid times)") }
                 return ok(["id": id], status: 201)
             }
-        case ("GET", "events"):
-            return withRef { ref in
-                guard let cal = calendarID(ref) else { return fail(404, "unknown account or calendar") }
+        }
+        add(.get, "events") { request, _ in
+            withRef(request) { ref in
+                guard let cal = resolvedCalendarID(sandbox, ref) else { return fail(404, "unknown account or calendar") }
                 return ok(sandbox.events(ref.provider, email: ref.email, calendarID: cal, includeDeleted: request.query("includeDeleted") == "true"))
             }
-        case ("PATCH", "events"):
+        }
+        add(.patch, "events") { request, _ in
             guard let body = request.jsonObject, let patch = body["event"]?.objectValue else {
                 return fail(400, "a JSON body with provider, email, calendarID, eventID and event (fields to change) is required")
             }
-            return withRef { ref in
-                guard let cal = calendarID(ref), let eventID = ref.eventID else { return fail(404, "unknown account, calendar or event") }
+            return withRef(request) { ref in
+                guard let cal = resolvedCalendarID(sandbox, ref), let eventID = ref.eventID else { return fail(404, "unknown account, calendar or event") }
                 var failure: String?
                 sandbox.updateEvent(ref.provider, email: ref.email, calendarID: cal, eventID: eventID) { event in
-                    guard let data = try? encoder.encode(event), case .object(var current)? = JSONValue.parse(Array(data)) else { return }
+                    guard let data = try? encoder.encode(event), case .object(var current)? = try? decoder.decode(JSONValue.self, from: data)
+                    else { return }
                     for (k, v) in patch { current[k] = v }
                     do {
-                        event = try decoder.decode(SandboxEvent.self, from: Data(JSONValue.object(current).serialized.utf8))
+                        event = try decoder.decode(SandboxEvent.self, from: encoder.encode(JSONValue.object(current)))
                     } catch {
                         failure = "invalid event fields: \(error)"
                     }
                 }
                 return failure.map { fail(400, $0) } ?? .empty(204)
             }
-        case ("DELETE", "events"):
-            return withRef { ref in
-                guard let cal = calendarID(ref), let eventID = ref.eventID else { return fail(404, "unknown account, calendar or event") }
+        }
+        add(.delete, "events") { request, _ in
+            withRef(request) { ref in
+                guard let cal = resolvedCalendarID(sandbox, ref), let eventID = ref.eventID else { return fail(404, "unknown account, calendar or event") }
                 sandbox.deleteEvent(ref.provider, email: ref.email, calendarID: cal, eventID: eventID)
                 return .empty(204)
             }
-        case ("POST", "faults"):
+        }
+        add(.post, "faults") { request, _ in
             switch decode(SandboxFault.self, request) {
             case .failure(let r): return r
             case .success(let fault): return ok(["id": sandbox.addFault(fault)], status: 201)
             }
-        case ("DELETE", "faults"):
+        }
+        add(.delete, "faults") { _, _ in
             sandbox.clearFaults()
             return .empty(204)
-        case ("POST", "fault-seed"):
-            guard let body = request.jsonObject, case .number(let seed)? = body["seed"], seed >= 0 else {
+        }
+        add(.delete, "faults/:faultID") { _, parameters in
+            sandbox.removeFault(id: parameters.decoded("faultID"))
+            return .empty(204)
+        }
+        add(.post, "fault-seed") { request, _ in
+            guard let seed = try? decoder.decode(FaultSeed.self, from: Data(request.body)).seed, seed >= 0 else {
                 return fail(400, "a JSON body {\"seed\": N} with a non-negative integer is required")
             }
             sandbox.seedFaults(UInt64(seed))
             return .empty(204)
-        case ("GET", "early-requests"):
-            return ok(sandbox.earlyRequests())
-        case ("GET", "requests"):
-            return ok(sandbox.requests())
-        case ("DELETE", "requests"):
+        }
+        add(.get, "early-requests") { _, _ in ok(sandbox.earlyRequests()) }
+        add(.get, "requests") { _, _ in ok(sandbox.requests()) }
+        add(.delete, "requests") { _, _ in
             sandbox.clearRequests()
             return .empty(204)
-        case ("PATCH", "configuration"):
+        }
+        add(.patch, "configuration") { request, _ in
             switch decode(ConfigurationPatch.self, request) {
             case .failure(let r): return r
             case .success(let p):
@@ -229,13 +244,38 @@ enum ControlAPI {
                 }
                 return .empty(204)
             }
-        default:
-            if method == "DELETE", segments.count == 2, segments[0] == "faults" {
-                sandbox.removeFault(id: segments[1])
-                return .empty(204)
-            }
-            return fail(404, "unknown control endpoint \(method) /_sandbox/\(path)")
         }
+    }
+
+    /// Whether the referenced account exists.
+    static func exists(_ sandbox: Sandbox, _ ref: AccountRef) -> Bool {
+        sandbox.state.withLock { $0.account(ref.provider, ref.email) != nil }
+    }
+
+    /// The referenced calendar's id (the primary one when omitted or `primary`); nil when unknown.
+    static func resolvedCalendarID(_ sandbox: Sandbox, _ ref: AccountRef) -> String? {
+        sandbox.state.withLock { s -> String? in
+            guard let account = s.account(ref.provider, ref.email) else { return nil }
+            guard let id = ref.calendarID, id != "primary" else { return account.primaryCalendarID }
+            return account.calendars[id] != nil ? id : nil
+        }
+    }
+
+    /// Runs `body` with the reference of the request, or answers why it has none.
+    static func withRef(_ request: APIRequest, _ body: (AccountRef) -> APIResponse) -> APIResponse {
+        switch reference(request) {
+        case .success(let ref): return body(ref)
+        case .failure(let response): return response
+        }
+    }
+
+    /// The answer for a control path or method the router does not know.
+    static func unknownEndpoint(_ request: APIRequest) -> APIResponse {
+        let path = request.path.dropFirst(SandboxService.Mount.control.count)
+            .split(separator: "/", omittingEmptySubsequences: true)
+            .map { $0.contains("%") ? String($0).removingPercentEncoding ?? String($0) : String($0) }
+            .joined(separator: "/")
+        return fail(404, "unknown control endpoint \(request.method) /_sandbox/\(path)")
     }
 }
 

@@ -1,20 +1,33 @@
 import Foundation
 
 extension GoogleAPI {
+    /// Google's error body: `{"error":{"code","message","errors":[{"domain","reason","message",…}],"status"}}`.
+    struct ErrorBody: Encodable {
+        struct Detail: Encodable {
+            var domain = "global"
+            var reason: String
+            var message: String
+            var location: String?
+            var locationType: String?
+        }
+        struct Content: Encodable {
+            var code: Int
+            var message: String
+            var errors: [Detail]
+            var status: String
+        }
+        var error: Content
+    }
+
     /// Google's error body for an error.
     static func errorResponse(_ e: SandboxAPIError) -> APIResponse {
-        var detail: [String: JSONValue] = ["domain": "global", "reason": .string(e.reason), "message": .string(e.message)]
+        var detail = ErrorBody.Detail(reason: e.reason, message: e.message)
         if e.status == 401 {
-            detail["location"] = "Authorization"
-            detail["locationType"] = "header"
+            detail.location = "Authorization"
+            detail.locationType = "header"
         }
-        let body: JSONValue = [
-            "error": [
-                "code": .number(Double(e.status)), "message": .string(e.message), "errors": [.object(detail)],
-                "status": .string(statusName(e.status)),
-            ]
-        ]
-        return .json(e.status, body, headers: e.headers)
+        let body = ErrorBody(error: .init(code: e.status, message: e.message, errors: [detail], status: statusName(e.status)))
+        return .encoded(e.status, body, headers: e.headers)
     }
 
     static func statusName(_ status: Int) -> String {
@@ -40,41 +53,21 @@ extension GoogleAPI {
         return account.calendars[id] ?? account.calendars[id.lowercased()]
     }
 
-    /// Routes a Calendar v3 request of an authenticated account.
-    static func handle(_ s: inout SandboxState, _ request: APIRequest, _ segments: [String], account: AccountState) -> APIResponse {
+    /// `calendars.get`.
+    static func calendarResource(_ calendar: CalendarState, account: AccountState) -> APIResponse {
+        .json(
+            200,
+            [
+                "kind": "calendar#calendar", "etag": .string(etag(calendar.changeSeq)), "id": .string(calendar.id),
+                "summary": .string(calendar.name), "timeZone": .string(account.timeZone),
+            ])
+    }
+
+    /// `events.get`, `events.patch`, `events.update` and `events.delete` (`If-Match` checked on all but GET).
+    static func event(
+        _ s: inout SandboxState, _ request: APIRequest, account: AccountState, calendar: CalendarState, eventID: String
+    ) -> APIResponse {
         let method = request.method
-        switch (method, segments.count) {
-        case ("GET", 3) where segments[0] == "users" && segments[1] == "me" && segments[2] == "calendarList":
-            return calendarList(account)
-        case ("GET", 4) where segments[0] == "users" && segments[1] == "me" && segments[2] == "calendarList":
-            guard let calendar = resolveCalendar(account, segments[3]) else { return notFound() }
-            return .json(200, calendarListEntry(calendar, account: account))
-        case ("POST", 1) where segments[0] == "freeBusy":
-            return freeBusy(request, account: account)
-        default:
-            break
-        }
-        guard segments.count >= 2, segments[0] == "calendars" else { return notFound() }
-        guard let calendar = resolveCalendar(account, segments[1]) else { return notFound() }
-        if segments.count == 2 {
-            guard method == "GET" else { return notFound() }
-            return .json(
-                200,
-                [
-                    "kind": "calendar#calendar", "etag": .string(etag(calendar.changeSeq)), "id": .string(calendar.id),
-                    "summary": .string(calendar.name), "timeZone": .string(account.timeZone),
-                ])
-        }
-        guard segments[2] == "events" else { return notFound() }
-        if segments.count == 3 {
-            switch method {
-            case "GET": return list(&s, request, account: account, calendar: calendar)
-            case "POST": return insert(&s, request, account: account, calendar: calendar)
-            default: return notFound()
-            }
-        }
-        guard segments.count == 4 else { return notFound() }
-        let eventID = segments[3]
         guard let existing = calendar.events[eventID] else { return notFound() }
         if method != "GET", let failed = checkIfMatch(request, existing) { return failed }
         switch method {

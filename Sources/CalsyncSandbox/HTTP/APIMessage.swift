@@ -1,11 +1,11 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 
-/// A request as the emulators see it: decoded path segments, query and collected body.
+/// A request as the emulators see it: method, path, decoded query, headers and collected body.
 struct APIRequest: Sendable {
     var method: String
     var path: String
-    /// Percent-decoded path segments after the provider base.
-    var segments: [String]
     /// Query parameters in order, percent-decoded.
     var queryItems: [(String, String)]
     var rawQuery: String?
@@ -54,6 +54,28 @@ struct APIRequest: Sendable {
     }
 }
 
+extension APIRequest {
+    /// The request as the emulators see it: headers by lower-cased name (repeated ones joined with `, `),
+    /// the query decoded, the collected body.
+    init(_ request: Request, body: ByteBuffer) {
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if let earlier = headers[name] {
+                headers[name] = earlier + ", " + field.value
+            } else {
+                headers[name] = field.value
+            }
+        }
+        let host = headers["host"] ?? request.head.authority ?? "127.0.0.1"
+        let rawQuery = request.uri.query
+        self.init(
+            method: request.method.rawValue, path: request.uri.path,
+            queryItems: APIRequest.parseQuery(rawQuery ?? "", plusIsSpace: true), rawQuery: rawQuery,
+            headers: headers, body: Array(buffer: body), baseURL: "http://" + host)
+    }
+}
+
 /// An answer of an emulator before it becomes an HTTP response.
 struct APIResponse: Sendable, Error {
     var status: Int
@@ -75,12 +97,36 @@ struct APIResponse: Sendable, Error {
             payload: value)
     }
 
+    /// A JSON answer of a `Codable` body (keys sorted, as the providers' bodies are compared in tests).
+    static func encoded(_ status: Int, _ value: some Encodable, headers: [(String, String)] = []) -> APIResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return APIResponse(
+            status: status, headers: [("Content-Type", "application/json; charset=UTF-8")] + headers,
+            body: (try? encoder.encode(value)).map(Array.init) ?? [])
+    }
+
     static func empty(_ status: Int) -> APIResponse {
         APIResponse(status: status, headers: [], body: [])
     }
 
     /// The body bytes, serialising a pending JSON payload.
     var bytes: [UInt8] { payload?.bytes ?? body }
+
+    /// The HTTP response.
+    var httpResponse: Response {
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+extension APIResponse: ResponseGenerator {
+    /// The HTTP response of a route's answer.
+    func response(from request: Request, context: some RequestContext) -> Response { httpResponse }
 }
 
 /// Percent-encoding for URLs the emulators build (Graph next/delta links).

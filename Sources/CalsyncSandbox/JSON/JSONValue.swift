@@ -1,6 +1,7 @@
 import Foundation
 
-/// A JSON value: the sandbox stores provider resources in this form and serialises it itself.
+/// A JSON value: the sandbox stores provider resources in this form (open-ended, as PATCH merges any
+/// field); Foundation's `JSONDecoder` and `JSONEncoder` read and write it.
 enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
@@ -31,16 +32,24 @@ enum JSONValue: Sendable, Equatable, Codable {
         switch self {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
-        case .number(let n): try c.encode(n)
+        case .number(let n):
+            // Whole numbers as integers (`3`, not `3.0`), as the providers write them.
+            if n.rounded() == n, abs(n) < 1e15 {
+                try c.encode(Int64(n))
+            } else if n.isFinite {
+                try c.encode(n)
+            } else {
+                try c.encodeNil()
+            }
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
         }
     }
 
-    /// Parses JSON bytes; nil when they are not valid JSON.
+    /// Parses JSON bytes with Foundation's `JSONDecoder`; nil when they are not valid JSON.
     static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        JSONParser.parse(bytes)
+        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
     var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
@@ -58,68 +67,11 @@ enum JSONValue: Sendable, Equatable, Codable {
     /// The compact JSON text of this value.
     var serialized: String { String(decoding: bytes, as: UTF8.self) }
 
-    /// The compact JSON encoding of this value (object keys sorted).
+    /// The compact JSON encoding of this value (object keys sorted), by Foundation's `JSONEncoder`.
     var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        write(to: &out)
-        return out
-    }
-
-    func write(to out: inout [UInt8]) {
-        switch self {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 {
-                out.append(contentsOf: String(Int64(n)).utf8)
-            } else if n.isFinite {
-                out.append(contentsOf: "\(n)".utf8)
-            } else {
-                out.append(contentsOf: "null".utf8)
-            }
-        case .string(let s): JSONValue.writeString(s, to: &out)
-        case .array(let a):
-            out.append(UInt8(ascii: "["))
-            var first = true
-            for v in a {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                v.write(to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let o):
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for key in o.keys.sorted() {
-                guard let v = o[key] else { continue }
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                JSONValue.writeString(key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                v.write(to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
-    }
-
-    static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func writeString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for u in s.utf8 {
-            switch u {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(u >> 4)], hexDigits[Int(u & 0xF)]])
-            default: out.append(u)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map(Array.init) ?? Array("null".utf8)
     }
 }
 

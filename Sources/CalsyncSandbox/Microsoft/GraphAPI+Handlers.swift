@@ -2,18 +2,33 @@ import Crypto
 import Foundation
 
 extension GraphAPI {
+    /// Graph's error body: `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+    struct ErrorBody: Encodable {
+        struct InnerError: Encodable {
+            var date: String
+            var requestID: String
+            var clientRequestID: String
+
+            enum CodingKeys: String, CodingKey {
+                case date
+                case requestID = "request-id"
+                case clientRequestID = "client-request-id"
+            }
+        }
+        struct Content: Encodable {
+            var code: String
+            var message: String
+            var innerError: InnerError
+        }
+        var error: Content
+    }
+
     /// Graph's error body for an error.
     static func errorResponse(_ e: SandboxAPIError) -> APIResponse {
-        let body: JSONValue = [
-            "error": [
-                "code": .string(e.reason), "message": .string(e.message),
-                "innerError": [
-                    "date": .string(SandboxTime.formatWall(Sandbox.now)), "request-id": .string(UUID().uuidString.lowercased()),
-                    "client-request-id": .string(UUID().uuidString.lowercased()),
-                ],
-            ]
-        ]
-        return .json(e.status, body, headers: e.headers)
+        let inner = ErrorBody.InnerError(
+            date: SandboxTime.formatWall(Sandbox.now), requestID: UUID().uuidString.lowercased(),
+            clientRequestID: UUID().uuidString.lowercased())
+        return .encoded(e.status, ErrorBody(error: .init(code: e.reason, message: e.message, innerError: inner)), headers: e.headers)
     }
 
     static func notFound() -> APIResponse {
@@ -76,82 +91,88 @@ extension GraphAPI {
         return p
     }
 
-    /// Routes a Graph request of an authenticated mailbox.
-    static func handle(_ s: inout SandboxState, _ request: APIRequest, _ rawSegments: [String], account: AccountState) -> APIResponse {
-        var segments = rawSegments
-        if segments.count >= 2, segments[0] == "users", segments[1].lowercased() == account.email || segments[1] == userID(account.email) {
+    /// `GET /me`: the mailbox's user.
+    static func profile(_ request: APIRequest, account: AccountState) -> APIResponse {
+        guard request.method == "GET" else { return badRequest("Unsupported method.", code: "BadRequest") }
+        let local = account.email.split(separator: "@").first.map(String.init) ?? account.email
+        return .json(
+            200,
+            [
+                "@odata.context": context(request, "users/$entity"), "id": .string(userID(account.email)),
+                "displayName": .string(local), "givenName": .string(local), "surname": .null, "businessPhones": [],
+                "jobTitle": .null, "mail": .string(account.email), "mobilePhone": .null, "officeLocation": .null,
+                "preferredLanguage": "en-US", "userPrincipalName": .string(account.email),
+            ])
+    }
+
+    /// `GET /me/calendars`.
+    static func calendars(_ request: APIRequest, account: AccountState) -> APIResponse {
+        guard request.method == "GET" else { return badRequest("Creating calendars is not emulated.") }
+        let list = account.calendarOrder.compactMap { account.calendars[$0] }.map { calendarJSON($0, account: account) }
+        return .json(200, ["@odata.context": context(request, "users('me')/calendars"), "value": .array(list)])
+    }
+
+    /// `GET /me/calendar`, `GET /me/calendars/{id}`.
+    static func calendarResource(_ request: APIRequest, account: AccountState, calendar: CalendarState) -> APIResponse {
+        guard request.method == "GET" else { return badRequest("Unsupported method.") }
+        var json = calendarJSON(calendar, account: account)
+        if case .object(var o) = json {
+            o["@odata.context"] = context(request, "users('me')/calendars/$entity")
+            json = .object(o)
+        }
+        return .json(200, json)
+    }
+
+    /// `GET` (list) or `POST` (create) the events of a calendar, or of the whole mailbox.
+    static func events(
+        _ s: inout SandboxState, _ request: APIRequest, account: AccountState, calendar: CalendarState, mailboxWide: Bool
+    ) -> APIResponse {
+        switch request.method {
+        case "GET":
+            let calendars = mailboxWide ? account.calendarOrder.compactMap { account.calendars[$0] } : [calendar]
+            return listEvents(request, account: account, defaultPageSize: s.configuration.graphDefaultPageSize, calendars: calendars)
+        case "POST": return create(&s, request, account: account, calendar: calendar)
+        default: return badRequest("Unsupported method.")
+        }
+    }
+
+    /// One event of a calendar (or of the whole mailbox): it must exist and not be deleted.
+    static func event(
+        _ s: inout SandboxState, _ request: APIRequest, account: AccountState, calendar: CalendarState, mailboxWide: Bool,
+        eventID: String
+    ) -> APIResponse {
+        guard let owner = account.eventCalendar[eventID].flatMap({ account.calendars[$0] }),
+            mailboxWide || owner === calendar,
+            let existing = owner.events[eventID], !existing.deleted
+        else { return notFound() }
+        return eventRequest(&s, request, account: account, calendar: owner, existing: existing)
+    }
+
+    /// A Graph path the router does not know: 400 naming the first segment it could not resolve (404 for
+    /// an unknown calendar), as Graph answers.
+    static func unmatched(_ s: inout SandboxState, _ request: APIRequest, account email: String?) -> APIResponse {
+        guard let email, let account = s.account(.microsoft, email) else {
+            return errorResponse(SandboxAPIError(401, "InvalidAuthenticationToken", "Access token is empty."))
+        }
+        var segments = request.path.dropFirst(SandboxService.Mount.graph.count)
+            .split(separator: "/", omittingEmptySubsequences: true)
+            .map { $0.contains("%") ? String($0).removingPercentEncoding ?? String($0) : String($0) }
+        if segments.count >= 2, segments[0] == "users",
+            segments[1].lowercased() == account.email || segments[1] == userID(account.email)
+        {
             segments = ["me"] + segments.dropFirst(2)
         }
         guard segments.first == "me" else {
             return badRequest("Resource not found for the segment '\(segments.first ?? "")'.")
         }
-        let method = request.method
-        var rest = Array(segments.dropFirst())
-        if rest.isEmpty {
-            guard method == "GET" else { return badRequest("Unsupported method.", code: "BadRequest") }
-            let local = account.email.split(separator: "@").first.map(String.init) ?? account.email
-            return .json(
-                200,
-                [
-                    "@odata.context": context(request, "users/$entity"), "id": .string(userID(account.email)),
-                    "displayName": .string(local), "givenName": .string(local), "surname": .null, "businessPhones": [],
-                    "jobTitle": .null, "mail": .string(account.email), "mobilePhone": .null, "officeLocation": .null,
-                    "preferredLanguage": "en-US", "userPrincipalName": .string(account.email),
-                ])
+        var rest = segments.dropFirst()
+        if rest.first == "calendars", rest.count >= 2 {
+            guard account.calendars[rest[rest.startIndex + 1]] != nil else { return notFound() }
+            rest = rest.dropFirst(2)
+        } else if rest.first == "calendar" {
+            rest = rest.dropFirst()
         }
-        // Resolve the calendar scope: /me (whole mailbox), /me/calendar, /me/calendars/{id}.
-        var calendar: CalendarState?
-        var mailboxWide = false
-        switch rest[0] {
-        case "calendars":
-            if rest.count == 1 {
-                guard method == "GET" else { return badRequest("Creating calendars is not emulated.") }
-                let list = account.calendarOrder.compactMap { account.calendars[$0] }.map { calendarJSON($0, account: account) }
-                return .json(200, ["@odata.context": context(request, "users('me')/calendars"), "value": .array(list)])
-            }
-            guard let c = account.calendars[rest[1]] else { return notFound() }
-            calendar = c
-            rest = Array(rest.dropFirst(2))
-        case "calendar":
-            calendar = account.primary
-            rest = Array(rest.dropFirst())
-        default:
-            calendar = account.primary
-            mailboxWide = true
-        }
-        guard let calendar else { return notFound() }
-        if rest.isEmpty {
-            guard method == "GET" else { return badRequest("Unsupported method.") }
-            var json = calendarJSON(calendar, account: account)
-            if case .object(var o) = json {
-                o["@odata.context"] = context(request, "users('me')/calendars/$entity")
-                json = .object(o)
-            }
-            return .json(200, json)
-        }
-        switch (rest[0], rest.count) {
-        case ("events", 1):
-            switch method {
-            case "GET": return listEvents(request, account: account, defaultPageSize: s.configuration.graphDefaultPageSize, calendars: mailboxWide ? account.calendarOrder.compactMap { account.calendars[$0] } : [calendar])
-            case "POST": return create(&s, request, account: account, calendar: calendar)
-            default: return badRequest("Unsupported method.")
-            }
-        case ("events", 2):
-            let eventID = rest[1]
-            guard let owner = account.eventCalendar[eventID].flatMap({ account.calendars[$0] }),
-                mailboxWide || owner === calendar,
-                let existing = owner.events[eventID], !existing.deleted
-            else { return notFound() }
-            return eventRequest(&s, request, account: account, calendar: owner, existing: existing)
-        case ("calendarView", 1):
-            guard method == "GET" else { return badRequest("Unsupported method.") }
-            return calendarView(request, account: account, calendar: calendar, defaultPageSize: s.configuration.graphDefaultPageSize)
-        case ("calendarView", 2) where rest[1] == "delta":
-            guard method == "GET" else { return badRequest("Unsupported method.") }
-            return delta(request, account: account, calendar: calendar, defaultPageSize: s.configuration.graphDefaultPageSize)
-        default:
-            return badRequest("Resource not found for the segment '\(rest[0])'.")
-        }
+        return badRequest("Resource not found for the segment '\(rest.first ?? "")'.")
     }
 
     static func eventRequest(

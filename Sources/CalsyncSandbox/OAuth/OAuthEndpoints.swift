@@ -4,22 +4,72 @@ import Foundation
 enum OAuthEndpoints {
     static let googleScope = "https://www.googleapis.com/auth/calendar openid https://www.googleapis.com/auth/userinfo.email"
 
+    /// A token endpoint's answer (Google leaves out `ext_expires_in`; a refresh token only where one is issued).
+    struct TokenAnswer: Encodable {
+        var accessToken: String
+        var tokenType = "Bearer"
+        var expiresIn: Int
+        var extExpiresIn: Int?
+        var scope: String
+        var refreshToken: String?
+        var idToken: String?
+
+        enum CodingKeys: String, CodingKey {
+            case accessToken = "access_token"
+            case tokenType = "token_type"
+            case expiresIn = "expires_in"
+            case extExpiresIn = "ext_expires_in"
+            case scope
+            case refreshToken = "refresh_token"
+            case idToken = "id_token"
+        }
+    }
+
+    /// Google's token error body.
+    struct GoogleErrorBody: Encodable {
+        var error: String
+        var errorDescription: String
+
+        enum CodingKeys: String, CodingKey {
+            case error
+            case errorDescription = "error_description"
+        }
+    }
+
+    /// Microsoft's token error body (AADSTS code, trace and correlation ids).
+    struct MicrosoftErrorBody: Encodable {
+        var error: String
+        var errorDescription: String
+        var errorCodes: [Int]
+        var timestamp: String
+        var traceID: String
+        var correlationID: String
+
+        enum CodingKeys: String, CodingKey {
+            case error
+            case errorDescription = "error_description"
+            case errorCodes = "error_codes"
+            case timestamp
+            case traceID = "trace_id"
+            case correlationID = "correlation_id"
+        }
+    }
+
     static func googleError(_ status: Int, _ error: String, _ description: String) -> APIResponse {
-        .json(status, ["error": .string(error), "error_description": .string(description)],
-              headers: [("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate")])
+        .encoded(
+            status, GoogleErrorBody(error: error, errorDescription: description),
+            headers: [("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate")])
     }
 
     static func microsoftError(_ status: Int, _ error: String, code: Int, _ description: String) -> APIResponse {
         let now = SandboxTime.formatWall(Sandbox.now) + "Z"
         let trace = UUID().uuidString.lowercased()
-        return .json(
+        let description = "AADSTS\(code): \(description) Trace ID: \(trace) Correlation ID: \(UUID().uuidString.lowercased()) Timestamp: \(now)"
+        return .encoded(
             status,
-            [
-                "error": .string(error),
-                "error_description": .string("AADSTS\(code): \(description) Trace ID: \(trace) Correlation ID: \(UUID().uuidString.lowercased()) Timestamp: \(now)"),
-                "error_codes": [.number(Double(code))], "timestamp": .string(now), "trace_id": .string(trace),
-                "correlation_id": .string(UUID().uuidString.lowercased()),
-            ])
+            MicrosoftErrorBody(
+                error: error, errorDescription: description, errorCodes: [code], timestamp: now, traceID: trace,
+                correlationID: UUID().uuidString.lowercased()))
     }
 
     static func issueAccessToken(_ s: inout SandboxState, account: AccountState, scope: String) -> (String, Int) {
@@ -83,13 +133,12 @@ enum OAuthEndpoints {
             guard let account = s.accounts[record.key] else { return googleError(400, "invalid_grant", "Bad Request") }
             let (access, lifetime) = issueAccessToken(&s, account: account, scope: googleScope)
             let refresh = issueRefreshToken(&s, account: account, scope: googleScope, clientID: s.configuration.googleClientID)
-            return .json(
+            return .encoded(
                 200,
-                [
-                    "access_token": .string(access), "expires_in": .number(Double(lifetime > 1 ? lifetime - 1 : lifetime)),
-                    "refresh_token": .string(refresh), "scope": .string(googleScope), "token_type": "Bearer",
-                    "id_token": .string(idToken(email: account.email, audience: s.configuration.googleClientID, issuer: "https://accounts.google.com")),
-                ])
+                TokenAnswer(
+                    accessToken: access, expiresIn: lifetime > 1 ? lifetime - 1 : lifetime, scope: googleScope,
+                    refreshToken: refresh,
+                    idToken: idToken(email: account.email, audience: s.configuration.googleClientID, issuer: "https://accounts.google.com")))
         case "refresh_token":
             guard let token = f["refresh_token"], let record = s.refreshTokens[token], record.key.provider == .google,
                 let account = s.accounts[record.key], record.generation == account.refreshGeneration
@@ -97,12 +146,8 @@ enum OAuthEndpoints {
                 return googleError(400, "invalid_grant", "Token has been expired or revoked.")
             }
             let (access, lifetime) = issueAccessToken(&s, account: account, scope: record.scope)
-            return .json(
-                200,
-                [
-                    "access_token": .string(access), "expires_in": .number(Double(lifetime > 1 ? lifetime - 1 : lifetime)),
-                    "scope": .string(record.scope), "token_type": "Bearer",
-                ])
+            return .encoded(
+                200, TokenAnswer(accessToken: access, expiresIn: lifetime > 1 ? lifetime - 1 : lifetime, scope: record.scope))
         default:
             return googleError(400, "unsupported_grant_type", "Invalid grant_type: \(grant)")
         }
@@ -174,16 +219,13 @@ enum OAuthEndpoints {
             return microsoftError(400, "unsupported_grant_type", code: 70003, "The app requested an unsupported grant type '\(grant)'.")
         }
         let (access, lifetime) = issueAccessToken(&s, account: account, scope: grantedScope)
-        var body: [String: JSONValue] = [
-            "token_type": "Bearer", "scope": .string(grantedScope), "expires_in": .number(Double(lifetime)),
-            "ext_expires_in": .number(Double(lifetime)), "access_token": .string(access),
-        ]
+        var answer = TokenAnswer(accessToken: access, expiresIn: lifetime, extExpiresIn: lifetime, scope: grantedScope)
         if offline || grant == "refresh_token" {
-            body["refresh_token"] = .string(issueRefreshToken(&s, account: account, scope: grantedScope, clientID: clientID))
+            answer.refreshToken = issueRefreshToken(&s, account: account, scope: grantedScope, clientID: clientID)
         }
         if scopes.contains("openid") {
-            body["id_token"] = .string(idToken(email: account.email, audience: clientID, issuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"))
+            answer.idToken = idToken(email: account.email, audience: clientID, issuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0")
         }
-        return .json(200, .object(body))
+        return .encoded(200, answer)
     }
 }

@@ -31,53 +31,15 @@ package struct SandboxServer: Service {
 
     /// Serves until cancelled or gracefully shut down.
     package func run() async throws {
-        let sandbox = self.sandbox
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
-            try await SandboxServer.respond(sandbox: sandbox, request: request)
-        }
         let onRunning = self.onRunning
         let app = Application(
-            responder: responder,
+            router: Sandbox.router(sandbox),
             configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: 1024),
             onServerRunning: { channel in
                 await onRunning?(channel.localAddress?.port ?? 0)
             },
             logger: logger)
         try await app.run()
-    }
-
-    static func respond(sandbox: Sandbox, request: Request) async throws -> Response {
-        var request = request
-        let limit = sandbox.configuration.maxRequestBodyBytes
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: limit)
-        } catch {
-            return Response(status: .contentTooLarge)
-        }
-        var headers: [String: String] = [:]
-        for field in request.headers {
-            let name = field.name.canonicalName
-            if let earlier = headers[name] {
-                headers[name] = earlier + ", " + field.value
-            } else {
-                headers[name] = field.value
-            }
-        }
-        let host = headers["host"] ?? request.head.authority ?? "127.0.0.1"
-        let rawQuery = request.uri.query
-        let api = APIRequest(
-            method: request.method.rawValue, path: request.uri.path,
-            segments: [], queryItems: APIRequest.parseQuery(rawQuery ?? "", plusIsSpace: true), rawQuery: rawQuery,
-            headers: headers, body: Array(buffer: body), baseURL: "http://" + host)
-        let answer = await sandbox.handle(api)
-        var fields = HTTPFields()
-        for (name, value) in answer.headers {
-            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
-        }
-        return Response(
-            status: HTTPResponse.Status(code: answer.status), headers: fields,
-            body: .init(byteBuffer: ByteBuffer(bytes: answer.bytes)))
     }
 }
 

@@ -1,77 +1,131 @@
 import Foundation
 import Synchronization
+import Hummingbird
 
-/// Which emulated service a path belongs to.
-enum SandboxRoute {
-    case googleAPI([String])
-    case googleToken
-    case graph([String])
-    case microsoftToken
-    case control([String])
-    case unknown
+/// Which emulated service a path belongs to, by its mount point: it decides the gate a request passes
+/// (faults, authentication, quotas, the request log); the router then finds the endpoint.
+enum SandboxService: Equatable {
+    /// Google Calendar v3 or Microsoft Graph: bearer token, quotas.
+    case api(SandboxProvider)
+    /// A token endpoint: client credentials in the form, no bearer token.
+    case token(SandboxProvider)
+    /// The control API: no faults, no log.
+    case control
 
-    static let googleAPIPrefix = "/google/calendar/v3"
-    static let graphPrefix = "/microsoft/v1.0"
+    /// Where each service is mounted.
+    enum Mount {
+        static let googleAPI = "/google/calendar/v3"
+        static let googleToken = "/google/oauth2/token"
+        static let graph = "/microsoft/v1.0"
+        static let microsoftTokens = ["/microsoft/oauth2/v2.0/token", "/microsoft/common/oauth2/v2.0/token"]
+        static let control = "/_sandbox"
+    }
 
-    init(path: String) {
-        if path == "/google/oauth2/token" {
-            self = .googleToken
-        } else if path == "/microsoft/oauth2/v2.0/token" || path == "/microsoft/common/oauth2/v2.0/token" {
-            self = .microsoftToken
-        } else if path.hasPrefix(Self.googleAPIPrefix + "/") {
-            self = .googleAPI(Self.segments(path.dropFirst(Self.googleAPIPrefix.count)))
-        } else if path.hasPrefix(Self.graphPrefix + "/") {
-            self = .graph(Self.segments(path.dropFirst(Self.graphPrefix.count)))
-        } else if path.hasPrefix("/_sandbox/") || path == "/_sandbox" {
-            self = .control(Self.segments(path.dropFirst("/_sandbox".count)))
+    /// The service of a request path; nil for a path of no service.
+    init?(path: String) {
+        if path == Mount.googleToken {
+            self = .token(.google)
+        } else if Mount.microsoftTokens.contains(path) {
+            self = .token(.microsoft)
+        } else if path.hasPrefix(Mount.googleAPI + "/") {
+            self = .api(.google)
+        } else if path.hasPrefix(Mount.graph + "/") {
+            self = .api(.microsoft)
+        } else if path.hasPrefix(Mount.control + "/") || path == Mount.control {
+            self = .control
         } else {
-            self = .unknown
+            return nil
         }
-    }
-
-    static func segments(_ s: Substring) -> [String] {
-        s.split(separator: "/", omittingEmptySubsequences: true).map {
-            $0.contains("%") ? String($0).removingPercentEncoding ?? String($0) : String($0)
-        }
-    }
-
-    var isGraphAPI: Bool {
-        if case .graph = self { return true }
-        return false
     }
 
     var provider: SandboxProvider? {
         switch self {
-        case .googleAPI, .googleToken: return .google
-        case .graph, .microsoftToken: return .microsoft
-        case .control, .unknown: return nil
+        case .api(let p), .token(let p): p
+        case .control: nil
         }
     }
 }
 
+/// The request as the emulators see it, and the account the gate authenticated, for the routes.
+struct SandboxRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The collected request (set by `SandboxGate` before routing).
+    var api: APIRequest
+    /// The email of the account the bearer token belongs to (API routes only).
+    var account: String?
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.api = APIRequest(method: "", path: "", queryItems: [], rawQuery: nil, headers: [:], body: [], baseURL: "")
+        self.account = nil
+    }
+}
+
+/// The sandbox's gate in front of the router: collects the body, then for the providers' requests injects
+/// faults, authenticates, applies quotas, logs the request and checks that the account's last `Retry-After`
+/// had run out. A path the router does not know gets the provider's own answer for it.
+struct SandboxGate: RouterMiddleware {
+    typealias Context = SandboxRequestContext
+    let sandbox: Sandbox
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var request = request
+        var context = context
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: sandbox.configuration.maxRequestBodyBytes)
+        } catch {
+            return Response(status: .contentTooLarge)
+        }
+        context.api = APIRequest(request, body: body)
+        guard let service = SandboxService(path: request.uri.path) else {
+            return APIResponse.json(404, ["error": ["code": 404, "message": "Not Found"]]).httpResponse
+        }
+        let api = context.api
+        let sandbox = self.sandbox
+        func route(_ account: String?) async throws -> Response {
+            var context = context
+            context.account = account
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound {
+                return sandbox.unmatched(api, service: service, account: account).httpResponse
+            }
+        }
+        if service == .control { return try await route(nil) }
+        return try await sandbox.gate(api, service: service, route: route)
+    }
+}
+
 extension Sandbox {
-    /// Answers one HTTP request: faults, authentication, quotas, the emulator, the request log, and the
-    /// check that the account's last `Retry-After` had run out.
-    func handle(_ request: APIRequest) async -> APIResponse {
-        let route = SandboxRoute(path: request.path)
-        if case .control(let segments) = route {
-            return ControlAPI.handle(self, request, segments)
+    /// The provider's answer for a path the router does not know (after authentication and quotas).
+    func unmatched(_ request: APIRequest, service: SandboxService, account: String?) -> APIResponse {
+        switch service {
+        case .api(.google): GoogleAPI.notFound()
+        case .api(.microsoft): state.withLock { s in GraphAPI.unmatched(&s, request, account: account) }
+        case .token: .empty(404)
+        case .control: ControlAPI.unknownEndpoint(request)
         }
-        guard let provider = route.provider else {
-            return .json(404, ["error": ["code": 404, "message": "Not Found"]])
-        }
+    }
+
+    /// Answers a provider's request: faults, authentication, quotas, the emulator (`route`, called with the
+    /// authenticated account), the request log, and the check that the account's last `Retry-After` had run out.
+    func gate(
+        _ request: APIRequest, service: SandboxService, route: (String?) async throws -> Response
+    ) async throws -> Response {
+        guard let provider = service.provider else { return try await route(nil) }
         let arrived = Date()
         let key = checkRetryAfter(provider: provider, request: request, arrived: arrived)
-        let response = await answer(request, route: route, provider: provider, arrived: arrived)
-        if let key, let value = response.headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
-            let seconds = Double(value.trimmingCharacters(in: .whitespaces))
-        {
+        let response = try await answer(request, service: service, provider: provider, arrived: arrived, route: route)
+        if let key, let value = response.headers[.retryAfter], let seconds = Double(value.trimmingCharacters(in: .whitespaces)) {
             let answered = Self.now
             state.withLock { s in
                 if let account = s.accounts[key], answered + seconds > account.retryAfterUntil {
                     account.retryAfterFrom = answered
                     account.retryAfterUntil = answered + seconds
-                    account.retryAfterStatus = response.status
+                    account.retryAfterStatus = Int(response.status.code)
                 }
             }
         }
@@ -103,7 +157,10 @@ extension Sandbox {
     }
 
     /// Answers an API or token request: faults, authentication, quotas, the emulator, the request log.
-    func answer(_ request: APIRequest, route: SandboxRoute, provider: SandboxProvider, arrived: Date) async -> APIResponse {
+    func answer(
+        _ request: APIRequest, service: SandboxService, provider: SandboxProvider, arrived: Date,
+        route: (String?) async throws -> Response
+    ) async throws -> Response {
         let fault = pickFault(provider: provider, request: request)
         var dropAfter = false
         switch fault {
@@ -115,55 +172,54 @@ extension Sandbox {
                 response = Self.injectedError(provider: provider, status: status)
             }
             record(provider: provider, request: request, status: status, account: accountHint(request), time: arrived)
-            return response
+            return response.httpResponse
         case .hang(let ms)?:
             try? await Task.sleep(for: .milliseconds(min(max(ms, 0), 600_000)))
         case .latency(let ms)?:
             // Graph: latency is spent inside the mailbox's concurrency slot, like a slow backend.
-            if provider == .google || !route.isGraphAPI { try? await Task.sleep(for: .milliseconds(min(max(ms, 0), 600_000))) }
+            if service != .api(.microsoft) { try? await Task.sleep(for: .milliseconds(min(max(ms, 0), 600_000))) }
         case .malformedJSON?:
             record(provider: provider, request: request, status: 200, account: accountHint(request), time: arrived)
             let text = provider == .google
                 ? "{\"kind\":\"calendar#events\",\"items\":[{\"id\":\"abc\",\"summary\":\"trunc"
                 : "{\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata#users\",\"value\":[{\"id\":\"AAM"
-            return APIResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: Array(text.utf8))
+            return APIResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: Array(text.utf8)).httpResponse
         case .hugeBody(let bytes)?:
             record(provider: provider, request: request, status: 200, account: accountHint(request), time: arrived)
             var body = Array("{\"items\":[\"".utf8)
             body.append(contentsOf: repeatElement(UInt8(ascii: "x"), count: max(0, min(bytes, 512 << 20) - body.count - 3)))
             body.append(contentsOf: Array("\"]}".utf8))
-            return APIResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body)
+            return APIResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body).httpResponse
         case .redirect(let status, let location)?:
             record(provider: provider, request: request, status: status, account: accountHint(request), time: arrived)
-            return APIResponse(status: status, headers: [("Location", location)], body: [])
+            return APIResponse(status: status, headers: [("Location", location)], body: []).httpResponse
         case .dropAfterProcessing?:
             dropAfter = true
         case nil:
             break
         }
 
-        var response: APIResponse
+        var response: Response
         var accountEmail: String?
-        switch route {
-        case .googleToken:
-            response = state.withLock { s in OAuthEndpoints.google(&s, request) }
-        case .microsoftToken:
-            response = state.withLock { s in OAuthEndpoints.microsoft(&s, request) }
-        case .googleAPI(let segments):
-            let outcome = state.withLock { s -> (APIResponse, String?) in
+        switch service {
+        case .token:
+            response = try await route(nil)
+        case .api(.google):
+            let admitted = state.withLock { s -> (refusal: APIResponse?, email: String?) in
                 switch Self.authenticate(&s, provider: .google, request: request) {
                 case .failure(let error):
                     return (GoogleAPI.errorResponse(error), nil)
                 case .success(let account):
-                    if let refusal = Self.admit(&s, account: account) {
-                        return (GoogleAPI.errorResponse(refusal), account.email)
-                    }
-                    return (GoogleAPI.handle(&s, request, segments, account: account), account.email)
+                    return (Self.admit(&s, account: account).map(GoogleAPI.errorResponse), account.email)
                 }
             }
-            response = outcome.0
-            accountEmail = outcome.1
-        case .graph(let segments):
+            accountEmail = admitted.email
+            if let refusal = admitted.refusal {
+                response = refusal.httpResponse
+            } else {
+                response = try await route(admitted.email)
+            }
+        case .api(.microsoft):
             let admitted = state.withLock { s -> Result<String, SandboxAPIError> in
                 switch Self.authenticate(&s, provider: .microsoft, request: request) {
                 case .failure(let error): return .failure(error)
@@ -175,27 +231,24 @@ extension Sandbox {
             }
             switch admitted {
             case .failure(let error):
-                response = GraphAPI.errorResponse(error)
+                response = GraphAPI.errorResponse(error).httpResponse
             case .success(let email):
                 accountEmail = email
-                if case .latency(let ms)? = fault { try? await Task.sleep(for: .milliseconds(min(max(ms, 0), 600_000))) }
-                response = state.withLock { s in
-                    guard let account = s.account(.microsoft, email) else {
-                        return GraphAPI.errorResponse(SandboxAPIError(401, "InvalidAuthenticationToken", "Access token is empty."))
+                defer {
+                    state.withLock { s in
+                        if let account = s.account(.microsoft, email) { account.inFlight = max(0, account.inFlight - 1) }
                     }
-                    return GraphAPI.handle(&s, request, segments, account: account)
                 }
-                state.withLock { s in
-                    if let account = s.account(.microsoft, email) { account.inFlight = max(0, account.inFlight - 1) }
-                }
+                if case .latency(let ms)? = fault { try? await Task.sleep(for: .milliseconds(min(max(ms, 0), 600_000))) }
+                response = try await route(email)
             }
-        case .control, .unknown:
-            response = .empty(404)
+        case .control:
+            response = try await route(nil)
         }
         if dropAfter {
-            response = Self.injectedError(provider: provider, status: 504)
+            response = Self.injectedError(provider: provider, status: 504).httpResponse
         }
-        record(provider: provider, request: request, status: response.status, account: accountEmail, time: arrived)
+        record(provider: provider, request: request, status: Int(response.status.code), account: accountEmail, time: arrived)
         return response
     }
 
