@@ -214,12 +214,13 @@ struct RecordExportsStatement: PostgresPreparedStatement {
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
         ), settled AS (
-            -- This job's own write is settled (its answer came); older unsettled writes are now covered by
-            -- verify_after when they were applied over.
+            -- This job's own write is settled (its answer came); older revisions' unsettled writes are now
+            -- covered by verify_after when they were applied over. Earlier attempts of this revision stay: where
+            -- ids derive from the appointment this job ignored them, and a later revision must still see them.
             DELETE FROM export_write_intents w USING input
             WHERE w.member_id = input.member_id AND w.appointment_id = input.appointment_id
               AND (w.token = input.write_token
-                   OR (w.revision <= input.revision AND EXISTS (
+                   OR (w.revision < input.revision AND EXISTS (
                        SELECT 1 FROM up WHERE up.member_id = input.member_id AND up.appointment_id = input.appointment_id)))
         ), cleared AS (
             DELETE FROM parked_changes p USING up
