@@ -62,7 +62,8 @@ struct LeaseAttributionTests {
     }
 
     @Test func anIsolatedTaskRunsAloneOnAWorkerThatHoldsNothing() async throws {
-        try await withQueue("isolated", configure: { $0.leaseDuration = .milliseconds(100) }) { queue, redis in
+        // A lease long enough that the claims after the crashes never see it expire, even on a loaded machine.
+        try await withQueue("isolated", configure: { $0.leaseDuration = .seconds(2) }) { queue, redis in
             let suspect = try await queue.enqueue(type: "t", payload: #"{"n":0}"#)
             // Two workers die while holding it (with other jobs, as far as anyone can tell).
             for crash in 0..<2 {
