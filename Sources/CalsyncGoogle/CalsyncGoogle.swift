@@ -118,9 +118,18 @@ package struct GoogleCalendarProvider: CalendarProvider {
     package func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
+        try await upsertEvent(event, key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials).id
+    }
+
+    /// Creates the event under its deterministic id, or updates (and undeletes) the existing one; an update of
+    /// a known version is conditional (`If-Match`).
+    package func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws -> WrittenEvent {
         if let knownEventID {
             do {
-                return try await patch(event, eventID: knownEventID, calendarID: calendarID, credentials)
+                return try await patch(event, eventID: knownEventID, calendarID: calendarID, ifMatch: knownETag, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
                 logger.debug("known Google event missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
             }
@@ -129,25 +138,54 @@ package struct GoogleCalendarProvider: CalendarProvider {
         let body = try JSONBody.encode(GoogleEventWrite(event, id: eventID, status: nil))
         let result = try await send(.POST, "\(eventsURL(calendarID))", credentials, body: body)
         if result.isSuccess {
-            return try result.decode(GoogleEventID.self, what: "created event").id
+            let created = try result.decode(GoogleEventID.self, what: "created event")
+            return WrittenEvent(id: created.id, etag: created.etag)
         }
         let error = classify(result)
         guard result.status == 409 else { throw error }
         // The id exists (maybe deleted earlier, maybe a retried create): read it, then patch it back to confirmed.
         logger.debug("Google event id exists, patching it", metadata: [LogKey.exportKey: "\(key)"])
-        _ = try await call(.GET, eventURL(calendarID, eventID), credentials)
-        return try await patch(event, eventID: eventID, calendarID: calendarID, credentials)
+        let current = try await call(.GET, eventURL(calendarID, eventID), credentials)
+        let etag = (try? current.decode(GoogleEventID.self, what: "event"))?.etag
+        return try await patch(event, eventID: eventID, calendarID: calendarID, ifMatch: etag, credentials)
     }
 
-    private func patch(_ event: RenderedEvent, eventID: String, calendarID: String, _ credentials: ProviderCredentials) async throws -> String {
+    /// Patches the event (and undeletes it). With `ifMatch` the patch applies only over that version; when the
+    /// event changed since (412: someone edited it, or an older request landed late), the job, which holds the
+    /// appointment's lock and applies its newest revision, reads the current version and writes over it.
+    private func patch(
+        _ event: RenderedEvent, eventID: String, calendarID: String, ifMatch: String?, _ credentials: ProviderCredentials
+    ) async throws -> WrittenEvent {
         let body = try JSONBody.encode(GoogleEventWrite(event, id: nil, status: "confirmed"))
-        let result = try await call(.PATCH, eventURL(calendarID, eventID), credentials, body: body)
-        return (try? result.decode(GoogleEventID.self, what: "updated event").id) ?? eventID
+        let url = eventURL(calendarID, eventID)
+        var result = try await send(.PATCH, url, credentials, body: body, ifMatch: ifMatch)
+        if result.status == 412 {
+            logger.debug("Google event changed since calsync wrote it; writing over its current version")
+            let current = try await call(.GET, url, credentials)
+            let etag = (try? current.decode(GoogleEventID.self, what: "event"))?.etag
+            result = try await send(.PATCH, url, credentials, body: body, ifMatch: etag)
+        }
+        guard result.isSuccess else { throw classify(result) }
+        let written = try? result.decode(GoogleEventID.self, what: "updated event")
+        return WrittenEvent(id: written?.id ?? eventID, etag: written?.etag)
     }
 
     /// Deletes the event; 404 (never existed) and 410 (already deleted) count as success.
     package func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
-        let result = try await send(.DELETE, eventURL(calendarID, knownEventID ?? key.googleEventID), credentials)
+        try await deleteEvent(key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials)
+    }
+
+    /// Deletes the event, conditionally on a known version (a 412 reads the current one and deletes that).
+    package func deleteEvent(
+        key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?, credentials: ProviderCredentials
+    ) async throws {
+        let url = eventURL(calendarID, knownEventID ?? key.googleEventID)
+        var result = try await send(.DELETE, url, credentials, ifMatch: knownETag)
+        if result.status == 412 {
+            let current = try await send(.GET, url, credentials)
+            let etag = current.isSuccess ? (try? current.decode(GoogleEventID.self, what: "event"))?.etag : nil
+            result = try await send(.DELETE, url, credentials, ifMatch: etag)
+        }
         if result.isSuccess || result.status == 404 || result.status == 410 { return }
         throw classify(result)
     }
@@ -222,9 +260,13 @@ package struct GoogleCalendarProvider: CalendarProvider {
     }
 
     /// Sends an authorized request and returns the result whatever its status.
-    func send(_ method: HTTPTransport.Method, _ url: String, _ credentials: ProviderCredentials, body: [UInt8]? = nil) async throws -> HTTPResult {
+    func send(
+        _ method: HTTPTransport.Method, _ url: String, _ credentials: ProviderCredentials, body: [UInt8]? = nil,
+        ifMatch: String? = nil
+    ) async throws -> HTTPResult {
         var headers = [("Authorization", "Bearer \(credentials.accessToken)")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
+        if let ifMatch { headers.append(("If-Match", ifMatch)) }
         return try await transport.send(method, url, headers: headers, body: body)
     }
 

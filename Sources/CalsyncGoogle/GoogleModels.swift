@@ -41,6 +41,7 @@ struct GoogleEventsPage: Decodable {
 
 struct GoogleEventID: Decodable {
     var id: String
+    var etag: String?
 }
 
 struct GoogleCalendarListPage: Decodable {

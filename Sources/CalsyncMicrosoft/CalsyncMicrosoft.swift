@@ -134,10 +134,18 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     package func upsertEvent(
         _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
     ) async throws -> String {
+        try await upsertEvent(event, key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials).id
+    }
+
+    /// The same, with an update of a known version conditional on it (`If-Match`).
+    package func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws -> WrittenEvent {
         var transactionID = key.graphTransactionID
         if let knownEventID {
             do {
-                return try await patch(event, eventID: knownEventID, credentials)
+                return try await patch(event, eventID: knownEventID, ifMatch: knownETag, credentials)
             } catch let error as ProviderError where error.kind == .notFound {
                 // Deleted in the calendar: its transaction id is spent; the replacement's id derives from the gone id.
                 logger.debug("known Graph event missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
@@ -147,7 +155,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
         if transactionID != key.graphTransactionID || key.generation != nil {
             // A re-create: an event of an earlier, unrecorded create may still carry the marker.
             if let existing = try await findByMarker(event.markerValue, calendarID: calendarID, credentials).first {
-                return try await patch(event, eventID: existing, credentials)
+                return try await patch(event, eventID: existing, ifMatch: nil, credentials)
             }
         }
         do {
@@ -155,7 +163,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
         } catch let error as ProviderError where Self.isDuplicateTransaction(error) || Self.outcomeUnknown(error) {
             // The create may have happened: never POST blindly again; look for the marker first.
             if let existing = try await findByMarker(event.markerValue, calendarID: calendarID, credentials).first {
-                return try await patch(event, eventID: existing, credentials)
+                return try await patch(event, eventID: existing, ifMatch: nil, credentials)
             }
             guard Self.isDuplicateTransaction(error) else { throw error }
             // The search can lag behind a create that happened: a POST under a fresh id could duplicate the event.
@@ -168,17 +176,29 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
         }
     }
 
-    private func create(_ event: RenderedEvent, calendarID: String, transactionID: String, _ credentials: ProviderCredentials) async throws -> String {
+    private func create(_ event: RenderedEvent, calendarID: String, transactionID: String, _ credentials: ProviderCredentials) async throws -> WrittenEvent {
         let body = try JSONBody.encode(GraphEventWrite(event, transactionID: transactionID))
         let result = try await send(.POST, "\(calendarURL(calendarID))/events", credentials, body: body)
         guard result.isSuccess else { throw classify(result) }
-        return try result.decode(GraphEventID.self, what: "created event").id
+        let created = try result.decode(GraphEventID.self, what: "created event")
+        return WrittenEvent(id: created.id, etag: created.etag)
     }
 
-    private func patch(_ event: RenderedEvent, eventID: String, _ credentials: ProviderCredentials) async throws -> String {
+    /// Patches the event. With `ifMatch` the patch applies only over that version; when the event changed
+    /// since (412: someone edited it, or an older request landed late), the job, which holds the appointment's
+    /// lock and applies its newest revision, reads the current version and writes over it.
+    private func patch(_ event: RenderedEvent, eventID: String, ifMatch: String?, _ credentials: ProviderCredentials) async throws -> WrittenEvent {
         let body = try JSONBody.encode(GraphEventWrite(event, transactionID: nil))
-        let result = try await call(.PATCH, eventURL(eventID), credentials, body: body)
-        return (try? result.decode(GraphEventID.self, what: "updated event").id) ?? eventID
+        var result = try await send(.PATCH, eventURL(eventID), credentials, body: body, extraHeaders: ifMatch.map { [("If-Match", $0)] } ?? [])
+        if result.status == 412 {
+            logger.debug("Graph event changed since calsync wrote it; writing over its current version")
+            let current = try await call(.GET, eventURL(eventID), credentials)
+            let etag = (try? current.decode(GraphEventID.self, what: "event"))?.etag
+            result = try await send(.PATCH, eventURL(eventID), credentials, body: body, extraHeaders: etag.map { [("If-Match", $0)] } ?? [])
+        }
+        guard result.isSuccess else { throw classify(result) }
+        let written = try? result.decode(GraphEventID.self, what: "updated event")
+        return WrittenEvent(id: written?.id ?? eventID, etag: written?.etag)
     }
 
     /// The ids of the calendar's events carrying calsync's marker with this value.
@@ -207,6 +227,13 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
 
     /// Deletes the event (found by its marker when its id is unknown); 404 counts as success.
     package func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
+        try await deleteEvent(key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials)
+    }
+
+    /// Deletes the event, conditionally on a known version (a 412 reads the current one and deletes that).
+    package func deleteEvent(
+        key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?, credentials: ProviderCredentials
+    ) async throws {
         let ids: [String]
         if let knownEventID {
             ids = [knownEventID]
@@ -214,7 +241,13 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             ids = try await findByMarker(key.markerValue, calendarID: calendarID, credentials)
         }
         for id in ids {
-            let result = try await send(.DELETE, eventURL(id), credentials)
+            let condition = id == knownEventID ? knownETag : nil
+            var result = try await send(.DELETE, eventURL(id), credentials, extraHeaders: condition.map { [("If-Match", $0)] } ?? [])
+            if result.status == 412 {
+                let current = try await send(.GET, eventURL(id), credentials)
+                let etag = current.isSuccess ? (try? current.decode(GraphEventID.self, what: "event"))?.etag : nil
+                result = try await send(.DELETE, eventURL(id), credentials, extraHeaders: etag.map { [("If-Match", $0)] } ?? [])
+            }
             if result.isSuccess || result.status == 404 || result.status == 410 { continue }
             throw classify(result)
         }

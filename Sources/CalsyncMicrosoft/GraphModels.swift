@@ -51,6 +51,12 @@ struct GraphEventsPage: Decodable {
 
 struct GraphEventID: Decodable {
     var id: String
+    var etag: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case etag = "@odata.etag"
+    }
 }
 
 struct GraphIDPage: Decodable {

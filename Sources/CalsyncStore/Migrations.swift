@@ -8,6 +8,7 @@ package enum Migrations {
         v4ForeignKeyIndexes,
         v5FencedWrites,
         v6Eligibility,
+        v7ConditionalWrites,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

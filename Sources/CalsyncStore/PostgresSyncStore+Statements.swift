@@ -129,7 +129,8 @@ struct ExportStateStatement: PostgresPreparedStatement {
         (SELECT max(i.settles_at) FROM export_write_intents i
          WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3),
         (SELECT max(i.settles_at) FROM export_write_intents i
-         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision = $3)
+         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision = $3),
+        e.etag
         """
     static let sql = """
         SELECT \(columns)
@@ -162,7 +163,7 @@ struct ExportStateStatement: PostgresPreparedStatement {
             appliedRevision: revision, connectionID: try cells[base + 1].decode(String?.self),
             calendarID: try cells[base + 2].decode(String?.self), externalEventID: try cells[base + 3].decode(String?.self),
             contentHash: try cells[base + 4].decode(String?.self), eventPresent: try cells[base + 5].decode(Bool.self),
-            verifyAfter: try cells[base + 6].decode(Date?.self))
+            verifyAfter: try cells[base + 6].decode(Date?.self), etag: try cells[base + 9].decode(String?.self))
         return ExportView(state: state, olderUnsettledUntil: unsettled, sameRevisionUnsettledUntil: sameRevision)
     }
 }
@@ -183,6 +184,8 @@ struct ExportRecord: Sendable {
     var writeToken: String = ""
     /// When the event must be verified again (an older write may land until then); nil: nothing pending.
     var verifyAfter: Date?
+    /// The event's version as the provider last answered ('' none).
+    var etag: String = ""
 
     /// The row's key in `appointment_exports`, as the statement returns it.
     var key: String { memberID + "\u{0}" + appointmentID }
@@ -195,21 +198,21 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
-                                 $10::text[], $11::timestamptz[])
+                                 $10::text[], $11::timestamptz[], $12::text[])
                 AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present,
-                      write_token, verify_after)
+                      write_token, verify_after, etag)
         ), up AS (
             INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                calendar_id, external_event_id, content_hash, event_present, verify_after, updated_at)
+                calendar_id, external_event_id, content_hash, event_present, verify_after, etag, updated_at)
             SELECT member_id, appointment_id, revision, NULLIF(connection_id, '')::uuid, NULLIF(calendar_id, ''),
                    NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present,
-                   NULLIF(verify_after, 'epoch'::timestamptz), now()
+                   NULLIF(verify_after, 'epoch'::timestamptz), NULLIF(etag, ''), now()
             FROM input
             ON CONFLICT (member_id, appointment_id) DO UPDATE SET
                 applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
                 calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
                 content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present,
-                verify_after = EXCLUDED.verify_after, updated_at = now()
+                verify_after = EXCLUDED.verify_after, etag = EXCLUDED.etag, updated_at = now()
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
         ), settled AS (
@@ -237,7 +240,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     init(_ rows: [ExportRecord]) { self.rows = rows }
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 11)
+        var bindings = PostgresBindings(capacity: 12)
         bindings.append(rows.map(\.memberID))
         bindings.append(rows.map(\.appointmentID))
         bindings.append(rows.map(\.revision))
@@ -250,6 +253,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
         bindings.append(rows.map(\.writeToken))
         // postgres-nio has no arrays of optionals: 'epoch' stands for none.
         bindings.append(rows.map { $0.verifyAfter ?? Date(timeIntervalSince1970: 0) })
+        bindings.append(rows.map(\.etag))
         return bindings
     }
 

@@ -67,4 +67,40 @@ struct FencedWriteTests {
             #expect(row.lastOutboundError == nil)
         }
     }
+    /// Conditional writes: a move (revision 2) held by the provider past its request timeout carries the
+    /// version calsync had written (`If-Match`); revision 3 writes first and changes that version, so when the
+    /// held move is finally applied the provider refuses it (412) instead of moving the event back.
+    @Test("a held move of an older revision lands after a newer one: the provider refuses it", arguments: providers)
+    func heldMoveRefusedByIfMatch(provider: SandboxProvider) async throws {
+        try await SyncWorld.with { world in
+            try await world.organization()
+            try await world.member("m-1")
+            try world.startWorker([
+                "CALSYNC_PROVIDER_TIMEOUT_SECONDS": "1", "CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS": "2",
+                "CALSYNC_JOB_TIMEOUT_SECONDS": "10",
+            ])
+            let account = try await world.connect("m-1", provider: provider)
+            try await world.export("m-1", "a-1", revision: 1)
+            try await world.idle()
+            var fault = SandboxFault(kind: .hang(milliseconds: 2500))
+            fault.method = "PATCH"
+            fault.remaining = 1
+            _ = world.sandbox.addFault(fault)
+            world.sandbox.clearRequests()
+            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-01T15:00:00Z", end: "2026-12-01T16:00:00Z")
+            try await eventually("revision 2 to time out", timeout: .seconds(10), context: world.allLogs) {
+                world.allLogs.contains("job failed; will retry")
+            }
+            try await world.export("m-1", "a-1", revision: 3, start: "2026-12-01T17:00:00Z", end: "2026-12-01T18:00:00Z")
+            try await eventually("the held move to be answered", timeout: .seconds(10)) {
+                world.sandbox.requests().filter { $0.method == "PATCH" }.count >= 2
+            }
+            try await world.idle(timeout: .seconds(40))
+            let events = world.providerEvents(account)
+            #expect(events.count == 1)
+            #expect(events.first?.event.start == instant("2026-12-01T17:00:00Z"), "\(events.map(\.json))")
+            let patches = world.sandbox.requests().filter { $0.method == "PATCH" }.map(\.status)
+            #expect(patches.contains(412), "the late move was refused: \(patches)")
+        }
+    }
 }

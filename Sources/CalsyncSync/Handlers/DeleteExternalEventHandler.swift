@@ -66,7 +66,9 @@ package struct DeleteExternalEventHandler: JobHandler {
             do {
                 write = try await env.fencedWrite(key, revision: payload.revision) {
                     try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                        try await client.deleteEvent(key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                        try await client.deleteEvent(
+                            key: key, calendarID: calendarID, knownEventID: knownID, knownETag: knownID == nil ? nil : state?.etag,
+                            credentials: credentials)
                     }
                 }
             } catch let error as ProviderError {

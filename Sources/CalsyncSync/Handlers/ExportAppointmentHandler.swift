@@ -68,6 +68,9 @@ package struct ExportAppointmentHandler: JobHandler {
             var next = ExportState(
                 appliedRevision: appointment.revision, connectionID: connection.id, calendarID: calendarID,
                 externalEventID: sameTarget ? state?.externalEventID : nil, contentHash: nil, eventPresent: false)
+            // The version calsync last wrote: updates and deletes are conditional on it, so a request of an older
+            // revision that lands late is refused by the provider.
+            let knownETag = sameTarget ? state?.etag : nil
             var write: (token: String, startedAt: Date)?
             do {
                 if snapshot.wantsEvent {
@@ -77,21 +80,25 @@ package struct ExportAppointmentHandler: JobHandler {
                         // Nothing the provider shows changed (e.g. status only): no write.
                         next.contentHash = hash
                         next.eventPresent = true
+                        next.etag = state.etag
                     } else {
                         let knownID = next.externalEventID
                         let done = try await env.fencedWrite(key, revision: appointment.revision) {
                             try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                                let id = try await client.upsertEvent(
-                                    rendered, key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                                let written = try await client.upsertEvent(
+                                    rendered, key: key, calendarID: calendarID, knownEventID: knownID, knownETag: knownETag,
+                                    credentials: credentials)
                                 // A late create of an older revision may have made a second event: keep only ours.
                                 if mustWrite {
-                                    try await client.removeStrayEvents(key: key, calendarID: calendarID, keeping: id, credentials: credentials)
+                                    try await client.removeStrayEvents(
+                                        key: key, calendarID: calendarID, keeping: written.id, credentials: credentials)
                                 }
-                                return id
+                                return written
                             }
                         }
                         write = (done.token, done.startedAt)
-                        next.externalEventID = done.value
+                        next.externalEventID = done.value.id
+                        next.etag = done.value.etag
                         next.contentHash = hash
                         next.eventPresent = true
                     }
@@ -102,7 +109,9 @@ package struct ExportAppointmentHandler: JobHandler {
                     let knownID = mustWrite ? nil : next.externalEventID
                     let done = try await env.fencedWrite(key, revision: appointment.revision) {
                         try await env.callProvider(connection, client: client, logger: logger) { credentials in
-                            try await client.deleteEvent(key: key, calendarID: calendarID, knownEventID: knownID, credentials: credentials)
+                            try await client.deleteEvent(
+                                key: key, calendarID: calendarID, knownEventID: knownID, knownETag: knownID == nil ? nil : knownETag,
+                                credentials: credentials)
                         }
                     }
                     write = (done.token, done.startedAt)

@@ -33,6 +33,27 @@ package protocol CalendarProvider: Sendable {
         credentials: ProviderCredentials
     ) async throws
 
+    /// Creates or updates the event of one appointment; with `knownETag` the update is conditional
+    /// (`If-Match`), so that it applies only over the version calsync last wrote, and a request of an older
+    /// revision that arrives late is refused by the provider. Returns the event's id and new version.
+    func upsertEvent(
+        _ event: RenderedEvent,
+        key: ExportKey,
+        calendarID: String,
+        knownEventID: String?,
+        knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws -> WrittenEvent
+
+    /// Deletes the event of one appointment, conditionally (`If-Match`) when `knownETag` is given.
+    func deleteEvent(
+        key: ExportKey,
+        calendarID: String,
+        knownEventID: String?,
+        knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws
+
     /// Deletes every event of the appointment in the calendar except `keeping`: an older create that landed
     /// late under another id. Providers whose event ids are derived from the appointment have none.
     func removeStrayEvents(
@@ -216,7 +237,37 @@ package struct BusyChangeAccumulator: Sendable {
     }
 }
 
+/// An event as the provider answered a write: its id and, where the provider has one, its version (Google's
+/// `etag`, Graph's `@odata.etag`), for the next conditional write.
+package struct WrittenEvent: Sendable, Hashable {
+    package var id: String
+    package var etag: String?
+
+    /// Creates a written event.
+    package init(id: String, etag: String?) {
+        self.id = id
+        self.etag = etag
+    }
+}
+
 extension CalendarProvider {
+    /// Providers without conditional writes: the unconditional write.
+    package func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws -> WrittenEvent {
+        WrittenEvent(
+            id: try await upsertEvent(event, key: key, calendarID: calendarID, knownEventID: knownEventID, credentials: credentials),
+            etag: nil)
+    }
+
+    /// Providers without conditional writes: the unconditional delete.
+    package func deleteEvent(
+        key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?, credentials: ProviderCredentials
+    ) async throws {
+        try await deleteEvent(key: key, calendarID: calendarID, knownEventID: knownEventID, credentials: credentials)
+    }
+
     /// Event ids derived from the appointment (Google): a late create lands on the same event.
     package var lateCreateMayDuplicate: Bool { false }
 

@@ -102,11 +102,14 @@ package struct ExportState: Sendable, Hashable {
     /// When the applied revision must be written again: an older write whose outcome is unknown may land
     /// until then (nil: nothing pending).
     package var verifyAfter: Date?
+    /// The event's version as the provider last answered calsync (Google `etag`, Graph `@odata.etag`): the
+    /// next update or delete is conditional on it (`If-Match`).
+    package var etag: String?
 
     /// Creates a state.
     package init(
         appliedRevision: Int64, connectionID: String?, calendarID: String?, externalEventID: String?,
-        contentHash: String?, eventPresent: Bool, verifyAfter: Date? = nil
+        contentHash: String?, eventPresent: Bool, verifyAfter: Date? = nil, etag: String? = nil
     ) {
         self.appliedRevision = appliedRevision
         self.connectionID = connectionID
@@ -115,6 +118,7 @@ package struct ExportState: Sendable, Hashable {
         self.contentHash = contentHash
         self.eventPresent = eventPresent
         self.verifyAfter = verifyAfter
+        self.etag = etag
     }
 }
 
