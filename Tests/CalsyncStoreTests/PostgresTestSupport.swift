@@ -50,7 +50,11 @@ struct TestDatabase {
     }
 
     func dropSchema() async throws {
-        try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"))
+        // A test may have set a short statement timeout on every connection: dropping many tables can take longer.
+        try await client.withConnection { connection in
+            try await connection.query("SET statement_timeout = 0", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"), logger: logger)
+        }
     }
 
     /// Runs one statement with binds and returns nothing.
