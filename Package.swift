@@ -230,7 +230,7 @@ let package = Package(
             dependencies: [
                 "CalsyncHTTP",
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncStore", "CalsyncApp", "CalsyncSync", "CalsyncSyncRedis",
-                "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis", "CalsyncSyncTesting",
+                "CalsyncScheduler", "CalsyncQueue", "CalsyncRedis", "CalsyncSyncTesting", "CalsyncGoogle", "CalsyncMicrosoft",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

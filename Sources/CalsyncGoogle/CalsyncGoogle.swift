@@ -28,6 +28,8 @@ package struct GoogleCalendarProvider: CalendarProvider {
         package var quotaBackoff: Duration
         /// Request limits.
         package var http: HTTPTransport.Configuration
+        /// Google's quotas: 10,000 requests per minute per project, 600 per minute per user (default).
+        package var quota: ProviderQuota
 
         /// Creates a configuration with the documented defaults.
         package init(
@@ -45,6 +47,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
             self.maxPages = maxPages
             self.quotaBackoff = quotaBackoff
             self.http = http
+            self.quota = ProviderQuota(appRequestsPerMinute: 10_000, connectionRequestsPerMinute: 600)
         }
     }
 

@@ -29,6 +29,8 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
         package var maxPages: Int
         /// Request limits.
         package var http: HTTPTransport.Configuration
+        /// Outlook's limits per app and mailbox: 10,000 requests per 10 minutes (1,000 a minute) and 4 at once (default).
+        package var quota: ProviderQuota
 
         /// Creates a configuration with the documented defaults.
         package init(
@@ -47,6 +49,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             self.pageSize = pageSize
             self.maxPages = maxPages
             self.http = http
+            self.quota = ProviderQuota(connectionRequestsPerMinute: 1_000, connectionConcurrency: 4)
         }
     }
 

@@ -19,6 +19,14 @@ package struct ProviderRateLimits: Sendable, Hashable {
         self.connectionPerSecond = connectionPerSecond
         self.connectionConcurrency = connectionConcurrency
     }
+
+    /// The limits of a provider's quota (per minute → per second; 0 → none).
+    package init(_ quota: ProviderQuota) {
+        self.init(
+            appPerSecond: quota.appRequestsPerMinute > 0 ? Double(quota.appRequestsPerMinute) / 60 : nil,
+            connectionPerSecond: quota.connectionRequestsPerMinute > 0 ? Double(quota.connectionRequestsPerMinute) / 60 : nil,
+            connectionConcurrency: quota.connectionConcurrency > 0 ? quota.connectionConcurrency : nil)
+    }
 }
 
 /// `RateLimiter` on Redis, shared by every worker process: a GCRA per bucket (the provider's app-wide

@@ -1,4 +1,7 @@
 import CalsyncApp
+import CalsyncGoogle
+import CalsyncMicrosoft
+import CalsyncSync
 import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
@@ -14,21 +17,21 @@ struct ConfigurationTests {
     @Test("an empty environment gives the documented defaults")
     func defaults() async throws {
         let config = try await CalsyncConfiguration.load(requiring: [], environment: [:])
-        #expect(config.redis.url == "redis://127.0.0.1:6379/0")
-        #expect(config.redis.prefix == "calsync")
-        #expect(config.database.url == "postgres://calsync@127.0.0.1:5432/calsync")
+        #expect(config.redis.host == "127.0.0.1" && config.redis.port == 6379 && config.redis.database == 0)
+        #expect(config.queue.prefix == "calsync")
+        #expect(config.database.redactedURL == "postgres://calsync@127.0.0.1:5432/calsync?sslmode=disable")
         #expect(config.encryption.key == nil)
-        #expect(config.google.apiURL == "https://www.googleapis.com/calendar/v3")
+        #expect(config.google.apiBaseURL == "https://www.googleapis.com/calendar/v3")
         #expect(config.microsoft.tokenURL == "https://login.microsoftonline.com/common/oauth2/v2.0/token")
         #expect(config.worker.concurrency == 64)
-        #expect(config.worker.leaseDuration == .seconds(30))
-        #expect(config.worker.maxLeaseExpiries == 3)
-        #expect(config.worker.maxJobBytes == 1_048_576)
+        #expect(config.queue.leaseDuration == .seconds(30))
+        #expect(config.queue.maxLeaseExpiries == 3)
+        #expect(config.queue.maxJobBytes == 1_048_576)
         #expect(config.worker.shutdownGrace == .seconds(25))
-        #expect(config.deadLetter.maxCount == 10_000)
-        #expect(config.deadLetter.maxAgeDays == 180)
-        #expect(config.importWindow.pastDays == 1)
-        #expect(config.importWindow.futureDays == 90)
+        #expect(config.queue.deadLetterMaxCount == 10_000)
+        #expect(config.queue.deadLetterMaxAge == .seconds(180 * 86_400))
+        #expect(config.sync.importPastDays == 1)
+        #expect(config.sync.importFutureDays == 90)
         #expect(config.metrics.port == 9464)
         #expect(config.logging.format == .text)
         #expect(config.logging.level == .info)
@@ -52,34 +55,30 @@ struct ConfigurationTests {
                 "CALSYNC_JOB_MAX_AGE_SECONDS": "600", "CALSYNC_MAX_DEFERRALS": "9", "CALSYNC_MAX_JOB_BYTES": "65536",
                 "CALSYNC_DEAD_LETTER_MAX_COUNT": "100", "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS": "7",
             ])
-        #expect(config.redis.prefix == "{calsync}")
-        #expect(try config.redisConfiguration().database == 2)
-        #expect(try config.databaseConfiguration().sslMode == .require)
+        #expect(config.queue.prefix == "{calsync}")
+        #expect(config.redis.database == 2 && config.redis.host == "10.0.0.1" && config.redis.port == 6380)
+        #expect(config.database.sslMode == .require && config.database.host == "db" && config.database.port == 5433)
         #expect(config.encryption.key == Array(repeating: 7, count: 32))
         #expect(config.google.clientSecret == "gsecret")
-        #expect(config.google.apiURL == "http://127.0.0.1:9000/calendar/v3")
-        #expect(config.microsoft.apiURL == "http://127.0.0.1:9001/v1.0")
+        #expect(config.google.apiBaseURL == "http://127.0.0.1:9000/calendar/v3")
+        #expect(config.microsoft.graphBaseURL == "http://127.0.0.1:9001/v1.0")
         #expect(config.worker.concurrency == 8)
-        #expect(config.worker.typeConcurrency == ["import_window": 16, "refresh_token": 8])
-        #expect(config.worker.leaseDuration == .seconds(5))
-        #expect(config.worker.maxLeaseExpiries == 5)
-        #expect(config.worker.jobMaxAge == .seconds(600))
-        #expect(config.worker.maxDeferrals == 9)
-        #expect(config.worker.maxJobBytes == 65536)
-        #expect(config.retry.maxAttempts == 4)
-        #expect(config.retry.maxDelay == .seconds(60))
-        #expect(config.deadLetter.maxCount == 100)
-        #expect(config.deadLetter.maxAgeDays == 7)
-        #expect(config.importWindow.futureDays == 30)
+        #expect(config.worker.perTypeLimits == ["import_window": 16, "refresh_token": 8])
+        #expect(config.queue.leaseDuration == .seconds(5))
+        #expect(config.sync.lockTTL == .seconds(5))
+        #expect(config.queue.maxLeaseExpiries == 5)
+        #expect(config.queue.maxJobAge == .seconds(600))
+        #expect(config.queue.maxDeferrals == 9)
+        #expect(config.queue.maxJobBytes == 65536)
+        #expect(config.queue.retry.maxAttempts == 4)
+        #expect(config.queue.retry.base == .seconds(1))
+        #expect(config.queue.retry.cap == .seconds(60))
+        #expect(config.queue.deadLetterMaxCount == 100)
+        #expect(config.queue.deadLetterMaxAge == .seconds(7 * 86_400))
+        #expect(config.sync.importPastDays == 2 && config.sync.importFutureDays == 30)
         #expect(config.metrics.port == 0)
         #expect(config.logging.format == .json)
         #expect(config.logging.level == .debug)
-        let queue = config.queueConfiguration
-        #expect(queue.prefix == "{calsync}")
-        #expect(queue.leaseDuration == .seconds(5))
-        #expect(queue.retry.maxAttempts == 4)
-        #expect(queue.deadLetterMaxAge == .seconds(7 * 86_400))
-        #expect(config.workerConfiguration.perTypeLimits["import_window"] == 16)
     }
 
     @Test("the worker refuses a missing or malformed encryption key with one line naming calsync keygen")
@@ -137,9 +136,9 @@ struct ConfigurationTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = try await CalsyncConfiguration.load(
             requiring: [], environment: ["CALSYNC_CONFIG_FILE": path, "CALSYNC_WORKER_CONCURRENCY": "3"])
-        #expect(config.redis.prefix == "fromfile")
+        #expect(config.queue.prefix == "fromfile")
         #expect(config.worker.concurrency == 3)
-        #expect(config.google.clientID == nil)
+        #expect(config.google.clientID.isEmpty)
         await #expect(throws: ConfigurationError.self) {
             _ = try await CalsyncConfiguration.load(requiring: [], environment: ["CALSYNC_CONFIG_FILE": path + ".missing"])
         }

@@ -124,7 +124,7 @@ struct DatabaseTimeoutTests {
 
     @Test("the limits are read from CALSYNC_DATABASE_*_TIMEOUT_MS (0 = none), with 30 s / 10 s / 60 s by default")
     func configuration() async throws {
-        let defaults = try await CalsyncConfiguration.load(requiring: [.database], environment: [:]).databaseConfiguration()
+        let defaults = try await CalsyncConfiguration.load(requiring: [.database], environment: [:]).database
         #expect(defaults.timeouts == DatabaseConfiguration.Timeouts(statement: .seconds(30), lock: .seconds(10), idleInTransaction: .seconds(60)))
         let set = try await CalsyncConfiguration.load(
             requiring: [.database],
@@ -132,7 +132,7 @@ struct DatabaseTimeoutTests {
                 "CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS": "1500", "CALSYNC_DATABASE_LOCK_TIMEOUT_MS": "0",
                 "CALSYNC_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "120000",
             ]
-        ).databaseConfiguration()
+        ).database
         #expect(set.clientConfiguration().options.additionalStartupParameters.map(\.1) == ["1500", "0", "120000"])
         await #expect(throws: ConfigurationError.self) {
             _ = try await CalsyncConfiguration.load(requiring: [], environment: ["CALSYNC_DATABASE_LOCK_TIMEOUT_MS": "-1"])

@@ -13,21 +13,20 @@ struct SchedulerConfigurationTests {
 
     @Test("defaults, values from the environment, and a bad value named in the error")
     func parsing() async throws {
-        let defaults = SchedulerAssembly.schedulerConfiguration(
-            try await CalsyncConfiguration.load(requiring: [], environment: [:]))
+        let defaults = try await CalsyncConfiguration.load(requiring: [], environment: [:]).scheduler
         #expect(defaults.tick == .seconds(15) && defaults.importIntervalSeconds == 300)
         #expect(defaults.refreshMarginSeconds == 600 && defaults.fullResyncAfterSeconds == 86_400)
         #expect(defaults.leaderTTL == .seconds(10) && defaults.batchSize == 5000 && defaults.prefix == "calsync")
 
-        let set = SchedulerAssembly.schedulerConfiguration(
-            try await CalsyncConfiguration.load(
+        let set = try await CalsyncConfiguration.load(
                 requiring: [],
                 environment: [
                     "CALSYNC_SCHEDULER_TICK_SECONDS": "2", "CALSYNC_IMPORT_INTERVAL_SECONDS": "60",
                     "CALSYNC_REFRESH_MARGIN_SECONDS": "120", "CALSYNC_FULL_RESYNC_HOURS": "6",
                     "CALSYNC_SCHEDULER_LEADER_TTL_SECONDS": "3", "CALSYNC_SCHEDULER_BATCH_SIZE": "100",
                     "CALSYNC_REDIS_PREFIX": "{calsync}",
-                ]))
+                ]
+            ).scheduler
         #expect(set.tick == .seconds(2) && set.importIntervalSeconds == 60 && set.refreshMarginSeconds == 120)
         #expect(set.fullResyncAfterSeconds == 21_600 && set.leaderTTL == .seconds(3) && set.batchSize == 100)
         #expect(set.prefix == "{calsync}")

@@ -1,6 +1,11 @@
+import CalsyncGoogle
+import CalsyncHTTP
 import CalsyncJobs
+import CalsyncMicrosoft
 import CalsyncQueue
 import CalsyncRedis
+import CalsyncScheduler
+import CalsyncSync
 import CalsyncStore
 import Configuration
 import Foundation
@@ -64,22 +69,49 @@ extension CalsyncConfiguration {
         return try CalsyncConfiguration(reader: ConfigReader(providers: providers), requiring: requirements)
     }
 
-    /// Reads every key from `reader` and validates what `requirements` names; throws one `ConfigurationError`.
+    /// Reads every key from `reader` into the components' configurations and validates what `requirements` names;
+    /// throws one `ConfigurationError`. An unset key leaves the component's default.
     package init(reader: ConfigReader, requiring requirements: Requirements) throws {
         self.init()
         let values = Values(reader: reader)
 
-        // Redis.
-        redis.url = values.string("CALSYNC_REDIS_URL", secret: true) ?? redis.url
-        redis.prefix = values.string("CALSYNC_REDIS_PREFIX") ?? redis.prefix
+        // Redis: the URL is checked only by commands that use Redis.
+        if let url = values.string("CALSYNC_REDIS_URL", secret: true) {
+            do {
+                redis = try RedisConfiguration(url: url)
+            } catch {
+                // A command that does not use Redis keeps the default and never connects.
+                guard !requirements.contains(.redis) else {
+                    throw ConfigurationError(
+                        code: .invalidValue,
+                        message: "calsync: CALSYNC_REDIS_URL is malformed: set it to redis://[:password@]host:port/db, "
+                            + "e.g. redis://127.0.0.1:6379/0")
+                }
+            }
+        }
+        queue.prefix = values.string("CALSYNC_REDIS_PREFIX") ?? queue.prefix
+        scheduler.prefix = queue.prefix
 
-        // PostgreSQL.
-        database.url = values.string("CALSYNC_DATABASE_URL", secret: true) ?? database.url
-        database.schema = values.string("CALSYNC_DATABASE_SCHEMA")
+        // PostgreSQL: likewise, the URL is checked only by commands that use the database.
+        let schema = values.string("CALSYNC_DATABASE_SCHEMA")
+        if let url = values.string("CALSYNC_DATABASE_URL", secret: true) {
+            do {
+                database = try DatabaseConfiguration(url: url, schema: schema)
+            } catch {
+                guard !requirements.contains(.database) else {
+                    throw ConfigurationError(
+                        code: .invalidValue,
+                        message: "calsync: CALSYNC_DATABASE_URL is malformed: set it to "
+                            + "postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full], "
+                            + "e.g. postgres://calsync@127.0.0.1:5432/calsync")
+                }
+            }
+        }
+        if let schema { database.schema = schema }
         database.connectTimeout = try values.seconds(
             "CALSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS", default: database.connectTimeout, range: 1...600)
-        database.maxConnections = try values.int(
-            "CALSYNC_DATABASE_MAX_CONNECTIONS", default: database.maxConnections, range: 1...1000)
+        database.maximumConnections = try values.int(
+            "CALSYNC_DATABASE_MAX_CONNECTIONS", default: database.maximumConnections, range: 1...1000)
         database.timeouts.statement = try values.milliseconds(
             "CALSYNC_DATABASE_STATEMENT_TIMEOUT_MS", default: database.timeouts.statement, range: 0...86_400_000)
         database.timeouts.lock = try values.milliseconds(
@@ -111,77 +143,88 @@ extension CalsyncConfiguration {
             }
         }
 
-        // Providers.
-        google.clientID = values.string("CALSYNC_GOOGLE_CLIENT_ID")
-        google.clientSecret = values.string("CALSYNC_GOOGLE_CLIENT_SECRET", secret: true)
-        google.apiURL = values.string("CALSYNC_GOOGLE_API_URL") ?? google.apiURL
+        // Providers: clients, endpoints, quotas, and one request timeout for all of them.
+        google.clientID = values.string("CALSYNC_GOOGLE_CLIENT_ID") ?? google.clientID
+        google.clientSecret = values.string("CALSYNC_GOOGLE_CLIENT_SECRET", secret: true) ?? google.clientSecret
+        google.apiBaseURL = values.string("CALSYNC_GOOGLE_API_URL") ?? google.apiBaseURL
         google.tokenURL = values.string("CALSYNC_GOOGLE_TOKEN_URL") ?? google.tokenURL
-        microsoft.clientID = values.string("CALSYNC_MICROSOFT_CLIENT_ID")
-        microsoft.clientSecret = values.string("CALSYNC_MICROSOFT_CLIENT_SECRET", secret: true)
-        microsoft.apiURL = values.string("CALSYNC_MICROSOFT_GRAPH_URL") ?? microsoft.apiURL
+        microsoft.clientID = values.string("CALSYNC_MICROSOFT_CLIENT_ID") ?? microsoft.clientID
+        microsoft.clientSecret = values.string("CALSYNC_MICROSOFT_CLIENT_SECRET", secret: true) ?? microsoft.clientSecret
+        microsoft.graphBaseURL = values.string("CALSYNC_MICROSOFT_GRAPH_URL") ?? microsoft.graphBaseURL
         microsoft.tokenURL = values.string("CALSYNC_MICROSOFT_TOKEN_URL") ?? microsoft.tokenURL
-        google.appRequestsPerMinute = try values.int(
-            "CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE", default: google.appRequestsPerMinute, range: 0...100_000_000)
-        google.connectionRequestsPerMinute = try values.int(
-            "CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE", default: google.connectionRequestsPerMinute, range: 0...100_000_000)
-        microsoft.connectionRequestsPerMinute = try values.int(
-            "CALSYNC_MICROSOFT_MAILBOX_REQUESTS_PER_MINUTE", default: microsoft.connectionRequestsPerMinute,
+        google.quota.appRequestsPerMinute = try values.int(
+            "CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE", default: google.quota.appRequestsPerMinute, range: 0...100_000_000)
+        google.quota.connectionRequestsPerMinute = try values.int(
+            "CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE", default: google.quota.connectionRequestsPerMinute,
             range: 0...100_000_000)
-        microsoft.connectionConcurrency = try values.int(
-            "CALSYNC_MICROSOFT_MAILBOX_CONCURRENCY", default: microsoft.connectionConcurrency, range: 0...1000)
+        microsoft.quota.connectionRequestsPerMinute = try values.int(
+            "CALSYNC_MICROSOFT_MAILBOX_REQUESTS_PER_MINUTE", default: microsoft.quota.connectionRequestsPerMinute,
+            range: 0...100_000_000)
+        microsoft.quota.connectionConcurrency = try values.int(
+            "CALSYNC_MICROSOFT_MAILBOX_CONCURRENCY", default: microsoft.quota.connectionConcurrency, range: 0...1000)
         if requirements.contains(.encryptionKey) {
-            try Self.checkHTTPURL(google.apiURL, variable: "CALSYNC_GOOGLE_API_URL")
+            try Self.checkHTTPURL(google.apiBaseURL, variable: "CALSYNC_GOOGLE_API_URL")
             try Self.checkHTTPURL(google.tokenURL, variable: "CALSYNC_GOOGLE_TOKEN_URL")
-            try Self.checkHTTPURL(microsoft.apiURL, variable: "CALSYNC_MICROSOFT_GRAPH_URL")
+            try Self.checkHTTPURL(microsoft.graphBaseURL, variable: "CALSYNC_MICROSOFT_GRAPH_URL")
             try Self.checkHTTPURL(microsoft.tokenURL, variable: "CALSYNC_MICROSOFT_TOKEN_URL")
         }
+        let providerTimeout = try values.seconds(
+            "CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: google.http.requestTimeout, range: 1...3600)
+        google.http.requestTimeout = providerTimeout
+        microsoft.http.requestTimeout = providerTimeout
 
-        // Worker.
+        // Worker loop.
         worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: worker.concurrency, range: 1...10_000)
-        worker.typeConcurrency = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY")
-        worker.leaseDuration = try values.seconds("CALSYNC_JOB_LEASE_SECONDS", default: worker.leaseDuration, range: 1...86_400)
-        worker.maxLeaseExpiries = try values.int("CALSYNC_MAX_LEASE_EXPIRIES", default: worker.maxLeaseExpiries, range: 1...1000)
+        worker.perTypeLimits = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY") ?? worker.perTypeLimits
         worker.shutdownGrace = try values.seconds("CALSYNC_SHUTDOWN_GRACE_SECONDS", default: worker.shutdownGrace, range: 0...3600)
-        worker.jobMaxAge = try values.seconds("CALSYNC_JOB_MAX_AGE_SECONDS", default: worker.jobMaxAge, range: 1...31_536_000)
-        worker.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: worker.maxDeferrals, range: 0...1_000_000)
-        worker.maxJobBytes = try values.int("CALSYNC_MAX_JOB_BYTES", default: worker.maxJobBytes, range: 4096...536_870_912)
         worker.jobTimeout = try values.seconds("CALSYNC_JOB_TIMEOUT_SECONDS", default: worker.jobTimeout, range: 2...86_400)
-        worker.providerTimeout = try values.seconds(
-            "CALSYNC_PROVIDER_TIMEOUT_SECONDS", default: worker.providerTimeout, range: 1...3600)
-        worker.providerWriteSettle = try values.seconds(
-            "CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS", default: worker.providerWriteSettle, range: 0...3600)
-        worker.unknownTypeSweep = try values.seconds(
-            "CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: worker.unknownTypeSweep, range: 1...86_400)
-        guard worker.jobTimeout > worker.providerTimeout else {
+        worker.unknownTypeSweepInterval = try values.seconds(
+            "CALSYNC_UNKNOWN_TYPE_SWEEP_SECONDS", default: worker.unknownTypeSweepInterval, range: 1...86_400)
+        guard worker.jobTimeout > providerTimeout else {
             throw ConfigurationError(
                 code: .invalidJobTimeout,
-                message: "CALSYNC_JOB_TIMEOUT_SECONDS (\(worker.jobTimeout.components.seconds)) must be longer than CALSYNC_PROVIDER_TIMEOUT_SECONDS (\(worker.providerTimeout.components.seconds)): a provider request must fit inside its job")
+                message: "CALSYNC_JOB_TIMEOUT_SECONDS (\(worker.jobTimeout.components.seconds)) must be longer than CALSYNC_PROVIDER_TIMEOUT_SECONDS (\(providerTimeout.components.seconds)): a provider request must fit inside its job")
         }
 
-        // Retry.
-        retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: retry.maxAttempts, range: 1...1000)
-        retry.base = try values.seconds("CALSYNC_RETRY_BASE_SECONDS", default: retry.base, range: 0...86_400)
-        retry.maxDelay = try values.seconds("CALSYNC_RETRY_MAX_DELAY_SECONDS", default: retry.maxDelay, range: 0...604_800)
+        // Queue engine: leases, job limits, retry policy, dead letters.
+        queue.leaseDuration = try values.seconds("CALSYNC_JOB_LEASE_SECONDS", default: queue.leaseDuration, range: 1...86_400)
+        queue.maxLeaseExpiries = try values.int("CALSYNC_MAX_LEASE_EXPIRIES", default: queue.maxLeaseExpiries, range: 1...1000)
+        queue.maxJobAge = try values.seconds("CALSYNC_JOB_MAX_AGE_SECONDS", default: queue.maxJobAge, range: 1...31_536_000)
+        queue.maxDeferrals = try values.int("CALSYNC_MAX_DEFERRALS", default: queue.maxDeferrals, range: 0...1_000_000)
+        queue.maxJobBytes = try values.int("CALSYNC_MAX_JOB_BYTES", default: queue.maxJobBytes, range: 4096...536_870_912)
+        queue.retry.maxAttempts = try values.int("CALSYNC_RETRY_MAX_ATTEMPTS", default: queue.retry.maxAttempts, range: 1...1000)
+        queue.retry.base = try values.seconds("CALSYNC_RETRY_BASE_SECONDS", default: queue.retry.base, range: 0...86_400)
+        queue.retry.cap = try values.seconds("CALSYNC_RETRY_MAX_DELAY_SECONDS", default: queue.retry.cap, range: 0...604_800)
+        queue.deadLetterMaxCount = try values.int(
+            "CALSYNC_DEAD_LETTER_MAX_COUNT", default: queue.deadLetterMaxCount, range: 1...100_000_000)
+        queue.deadLetterMaxAge = .seconds(
+            86_400 * (try values.int(
+                "CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", default: Int(queue.deadLetterMaxAge.components.seconds / 86_400),
+                range: 1...36_500)))
 
-        // Dead letters.
-        deadLetter.maxCount = try values.int("CALSYNC_DEAD_LETTER_MAX_COUNT", default: deadLetter.maxCount, range: 1...100_000_000)
-        deadLetter.maxAgeDays = try values.int("CALSYNC_DEAD_LETTER_MAX_AGE_DAYS", default: deadLetter.maxAgeDays, range: 1...36_500)
-
-        // Import window.
-        importWindow.pastDays = try values.int("CALSYNC_IMPORT_PAST_DAYS", default: importWindow.pastDays, range: 0...3650)
-        importWindow.futureDays = try values.int("CALSYNC_IMPORT_FUTURE_DAYS", default: importWindow.futureDays, range: 1...3650)
+        // Sync rules. A lock lives as long as its job: taken for one lease and renewed with the job's lease (one
+        // script); a job whose lease or lock is lost is cancelled before its next provider call. A provider write
+        // (all its requests) ends within two request timeouts; after that plus the settle margin, a write whose
+        // answer never came can no longer land (a newer revision verifies then).
+        sync.importPastDays = try values.int("CALSYNC_IMPORT_PAST_DAYS", default: sync.importPastDays, range: 0...3650)
+        sync.importFutureDays = try values.int("CALSYNC_IMPORT_FUTURE_DAYS", default: sync.importFutureDays, range: 1...3650)
+        sync.refreshMargin = try values.seconds("CALSYNC_REFRESH_MARGIN_SECONDS", default: sync.refreshMargin, range: 0...86_400)
+        sync.providerWriteSettle = try values.seconds(
+            "CALSYNC_PROVIDER_WRITE_SETTLE_SECONDS", default: sync.providerWriteSettle, range: 0...3600)
+        sync.lockTTL = queue.leaseDuration
+        sync.providerWriteWindow = providerTimeout * 2
 
         // Metrics.
         metrics.port = try values.int("CALSYNC_METRICS_PORT", default: metrics.port, range: 0...65_535)
         metrics.host = values.string("CALSYNC_METRICS_HOST") ?? metrics.host
 
-        // Scheduler.
+        // Scheduler (it refreshes ahead with the sync rules' margin).
         scheduler.tick = try values.seconds("CALSYNC_SCHEDULER_TICK_SECONDS", default: scheduler.tick, range: 1...3600)
-        scheduler.importInterval = try values.int(
-            "CALSYNC_IMPORT_INTERVAL_SECONDS", default: scheduler.importInterval, range: 1...604_800)
-        scheduler.refreshMargin = try values.int(
-            "CALSYNC_REFRESH_MARGIN_SECONDS", default: scheduler.refreshMargin, range: 0...86_400)
-        scheduler.fullResyncHours = try values.int("CALSYNC_FULL_RESYNC_HOURS", default: scheduler.fullResyncHours, range: 1...8760)
+        scheduler.importIntervalSeconds = try values.int(
+            "CALSYNC_IMPORT_INTERVAL_SECONDS", default: scheduler.importIntervalSeconds, range: 1...604_800)
+        scheduler.refreshMarginSeconds = Int(sync.refreshMargin.components.seconds)
+        scheduler.fullResyncAfterSeconds = 3600 * (try values.int(
+            "CALSYNC_FULL_RESYNC_HOURS", default: scheduler.fullResyncAfterSeconds / 3600, range: 1...8760))
         scheduler.leaderTTL = try values.seconds(
             "CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: scheduler.leaderTTL, range: 1...600)
         scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: scheduler.batchSize, range: 1...100_000)
@@ -203,40 +246,6 @@ extension CalsyncConfiguration {
             }
             logging.level = parsed
         }
-
-        // Validate the URLs the command needs (parsing again later cannot fail then).
-        if requirements.contains(.redis) { _ = try redisConfiguration() }
-        if requirements.contains(.database) { _ = try databaseConfiguration() }
-    }
-
-    /// The Redis settings, from `redis.url`; throws a `ConfigurationError` naming `CALSYNC_REDIS_URL`.
-    package func redisConfiguration() throws -> RedisConfiguration {
-        do {
-            return try RedisConfiguration(url: redis.url)
-        } catch {
-            throw ConfigurationError(
-                code: .invalidValue,
-                message: "calsync: CALSYNC_REDIS_URL is malformed: set it to redis://[:password@]host:port/db, "
-                    + "e.g. redis://127.0.0.1:6379/0")
-        }
-    }
-
-    /// The PostgreSQL settings, from `database`; throws a `ConfigurationError` naming `CALSYNC_DATABASE_URL`.
-    package func databaseConfiguration() throws -> DatabaseConfiguration {
-        var parsed: DatabaseConfiguration
-        do {
-            parsed = try DatabaseConfiguration(url: database.url, schema: database.schema)
-        } catch {
-            throw ConfigurationError(
-                code: .invalidValue,
-                message: "calsync: CALSYNC_DATABASE_URL is malformed: set it to "
-                    + "postgres://user[:password]@host:port/db[?sslmode=disable|require|verify-full], "
-                    + "e.g. postgres://calsync@127.0.0.1:5432/calsync")
-        }
-        parsed.connectTimeout = database.connectTimeout
-        parsed.maximumConnections = database.maxConnections
-        parsed.timeouts = database.timeouts
-        return parsed
     }
 
     static func keyError(problem: String) -> ConfigurationError {
@@ -297,8 +306,8 @@ private struct Values {
     }
 
     /// `type=N,type=N` pairs.
-    func typeLimits(_ variable: String) throws -> [String: Int] {
-        guard let text = string(variable) else { return [:] }
+    func typeLimits(_ variable: String) throws -> [String: Int]? {
+        guard let text = string(variable) else { return nil }
         var limits: [String: Int] = [:]
         for item in text.split(separator: ",") {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -5,7 +5,7 @@ import Logging
 package enum MigrateOperation {
     /// Applies every pending migration; returns the lines to print ("up to date" when there was nothing to do).
     package static func run(configuration: CalsyncConfiguration, logger: Logger) async throws -> String {
-        let databaseConfiguration = try configuration.databaseConfiguration()
+        let databaseConfiguration = configuration.database
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
         let report: MigrationReport
         do {

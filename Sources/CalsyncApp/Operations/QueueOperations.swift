@@ -15,11 +15,11 @@ package struct QueueOperations: Sendable {
     package static func withConnection<Result: Sendable>(
         configuration: CalsyncConfiguration, logger: Logger, _ body: (QueueOperations) async throws -> Result
     ) async throws -> Result {
-        let redisConfiguration = try configuration.redisConfiguration()
+        let redisConfiguration = configuration.redis
         try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 1)
         let operations = QueueOperations(
-            queue: JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger), redis: redis)
+            queue: JobQueue(redis: redis, configuration: configuration.queue, logger: logger), redis: redis)
         return try await redis.withRunning { try await body(operations) }
     }
 

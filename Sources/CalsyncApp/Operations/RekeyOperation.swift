@@ -20,7 +20,7 @@ package enum RekeyOperation {
         } catch {
             throw CalsyncAppError.config(ConfigurationError(code: .invalidEncryptionKey, message: error.message))
         }
-        let databaseConfiguration = try configuration.databaseConfiguration()
+        let databaseConfiguration = configuration.database
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let report = try await withThrowingTaskGroup(of: Void.self) { group in

@@ -8,18 +8,6 @@ import ServiceLifecycle
 
 /// Builds and runs `calsync scheduler`: Redis, PostgreSQL, the metrics endpoint and the `Scheduler` in one `ServiceGroup`.
 package enum SchedulerAssembly {
-    /// The scheduler's settings from the process configuration.
-    package static func schedulerConfiguration(_ configuration: CalsyncConfiguration) -> Scheduler.Configuration {
-        var scheduler = Scheduler.Configuration(prefix: configuration.redis.prefix)
-        scheduler.tick = configuration.scheduler.tick
-        scheduler.importIntervalSeconds = configuration.scheduler.importInterval
-        scheduler.refreshMarginSeconds = configuration.scheduler.refreshMargin
-        scheduler.fullResyncAfterSeconds = configuration.scheduler.fullResyncHours * 3600
-        scheduler.leaderTTL = configuration.scheduler.leaderTTL
-        scheduler.batchSize = configuration.scheduler.batchSize
-        return scheduler
-    }
-
     /// A replica id for the leader lock: host, process id and a random suffix.
     package static func replicaID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
@@ -33,8 +21,8 @@ package enum SchedulerAssembly {
         let registry = once ? nil : MetricsBootstrap.bootstrap()
         let logger = Logger(label: "calsync.scheduler")
 
-        let redisConfiguration = try configuration.redisConfiguration()
-        let databaseConfiguration = try configuration.databaseConfiguration()
+        let redisConfiguration = configuration.redis
+        let databaseConfiguration = configuration.database
         try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
         // Runs in the service group below (first, so it stops last), or beside the single tick.
@@ -42,7 +30,7 @@ package enum SchedulerAssembly {
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let scheduler = Scheduler(
             redis: redis, store: PostgresSchedulerStore(client: database.client, logger: logger),
-            configuration: schedulerConfiguration(configuration), replicaID: replicaID(), logger: logger)
+            configuration: configuration.scheduler, replicaID: replicaID(), logger: logger)
 
         if once {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -20,26 +20,12 @@ package struct ConfiguredProviders: ProviderDirectory {
 
     /// Builds the clients that the configuration has credentials for.
     package init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
-        if let id = configuration.google.clientID, let secret = configuration.google.clientSecret {
-            google = GoogleCalendarProvider(
-                httpClient: httpClient,
-                configuration: .init(
-                    apiBaseURL: configuration.google.apiURL, tokenURL: configuration.google.tokenURL, clientID: id,
-                    clientSecret: secret, http: .init(requestTimeout: configuration.worker.providerTimeout)),
-                logger: logger)
-        } else {
-            google = nil
-        }
-        if let id = configuration.microsoft.clientID, let secret = configuration.microsoft.clientSecret {
-            microsoft = MicrosoftCalendarProvider(
-                httpClient: httpClient,
-                configuration: .init(
-                    graphBaseURL: configuration.microsoft.apiURL, tokenURL: configuration.microsoft.tokenURL, clientID: id,
-                    clientSecret: secret, http: .init(requestTimeout: configuration.worker.providerTimeout)),
-                logger: logger)
-        } else {
-            microsoft = nil
-        }
+        google =
+            configuration.google.clientID.isEmpty || configuration.google.clientSecret.isEmpty
+            ? nil : GoogleCalendarProvider(httpClient: httpClient, configuration: configuration.google, logger: logger)
+        microsoft =
+            configuration.microsoft.clientID.isEmpty || configuration.microsoft.clientSecret.isEmpty
+            ? nil : MicrosoftCalendarProvider(httpClient: httpClient, configuration: configuration.microsoft, logger: logger)
     }
 
     package func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
@@ -93,29 +79,20 @@ package enum SyncAssembly {
         } catch {
             throw CalsyncAppError.config(ConfigurationError(code: .invalidEncryptionKey, message: "\(error)"))
         }
-        var sync = SyncConfiguration()
-        sync.importPastDays = configuration.importWindow.pastDays
-        sync.importFutureDays = configuration.importWindow.futureDays
-        sync.refreshMargin = .seconds(configuration.scheduler.refreshMargin)
-        // A lock lives as long as its job: taken for one lease and renewed with the job's lease (one
-        // script); a job whose lease or lock is lost is cancelled before its next provider call. After a
-        // crash the lock frees when the lease expires, about when the job comes back.
-        sync.lockTTL = configuration.worker.leaseDuration
-        // A provider write (all its requests) ends within two request timeouts; after that plus the settle
-        // margin, a write whose answer never came can no longer land (a newer revision verifies then).
-        sync.providerWriteWindow = configuration.worker.providerTimeout * 2
-        sync.providerWriteSettle = configuration.worker.providerWriteSettle
         return SyncEnvironment(
             store: PostgresSyncStore(client: database.client, logger: logger),
             providers: ConfiguredProviders(configuration: configuration, httpClient: httpClient, logger: logger),
             sealer: sealer,
-            locks: RedisSyncLocks(redis: redis, prefix: configuration.redis.prefix),
-            events: RedisSyncEvents(redis: redis, prefix: configuration.redis.prefix),
+            locks: RedisSyncLocks(redis: redis, prefix: configuration.queue.prefix),
+            events: RedisSyncEvents(redis: redis, prefix: configuration.queue.prefix),
             enqueuer: QueueJobEnqueuer(queue: queue),
             limiter: RedisRateLimiter(
-                redis: redis, prefix: configuration.redis.prefix,
-                limits: ["google": configuration.google.rateLimits, "microsoft": configuration.microsoft.rateLimits]),
-            configuration: sync)
+                redis: redis, prefix: configuration.queue.prefix,
+                limits: [
+                    "google": ProviderRateLimits(configuration.google.quota),
+                    "microsoft": ProviderRateLimits(configuration.microsoft.quota),
+                ]),
+            configuration: configuration.sync)
     }
 
     /// The handlers of `connect_calendar`, `disconnect_calendar`, `export_appointment`,

@@ -30,7 +30,7 @@ package enum WorkerAssembly {
     ) -> [any JobHandler] {
         var handlers: [any JobHandler] = []
         if diagnosticJobs {
-            handlers.append(DiagnosticJobHandler(redis: dependencies.redis, prefix: dependencies.configuration.redis.prefix))
+            handlers.append(DiagnosticJobHandler(redis: dependencies.redis, prefix: dependencies.configuration.queue.prefix))
         }
         if let sync {
             handlers += SyncAssembly.handlers(sync)
@@ -45,8 +45,8 @@ package enum WorkerAssembly {
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "calsync.worker")
 
-        let redisConfiguration = try configuration.redisConfiguration()
-        var databaseConfiguration = try configuration.databaseConfiguration()
+        let redisConfiguration = configuration.redis
+        var databaseConfiguration = configuration.database
         databaseConfiguration.persistentConnections = true
         // Blocking hiredis calls each hold a connection: enough for every in-flight job plus the loop.
         let redisPool = min(max(4, configuration.worker.concurrency / 4 + 4), 64)
@@ -56,7 +56,7 @@ package enum WorkerAssembly {
         // Runs in the service group below (first, so it stops last).
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: redisPool)
         let database = Database(configuration: databaseConfiguration, logger: logger)
-        let queue = JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger)
+        let queue = JobQueue(redis: redis, configuration: configuration.queue, logger: logger)
         let dependencies = Dependencies(
             configuration: configuration, redis: redis, database: database, queue: queue, logger: logger)
         // The provider clients share one HTTP client, sized for the worker's concurrency and shut down last.
@@ -73,7 +73,7 @@ package enum WorkerAssembly {
         let handlers = makeHandlers(dependencies, diagnosticJobs: diagnosticJobs, sync: sync)
         var knownTypes = Set(CalsyncConfiguration.contractJobTypes)
         for handler in handlers { knownTypes.insert(handler.jobType) }
-        let workerConfiguration = configuration.workerConfiguration
+        let workerConfiguration = configuration.worker
         let worker = JobWorker(
             queue: queue, handlers: handlers, knownTypes: knownTypes, configuration: workerConfiguration, logger: logger)
 

@@ -15,6 +15,23 @@ package struct RateScope: Sendable, Hashable {
     }
 }
 
+/// A provider's documented request quotas, owned by its client's configuration (0 = no limit).
+package struct ProviderQuota: Sendable, Hashable {
+    /// Requests per minute for the whole app, shared by every worker.
+    package var appRequestsPerMinute: Int
+    /// Requests per minute per connection (a Google user, a Microsoft mailbox).
+    package var connectionRequestsPerMinute: Int
+    /// Concurrent requests per connection.
+    package var connectionConcurrency: Int
+
+    /// Creates a quota; 0 means no limit.
+    package init(appRequestsPerMinute: Int = 0, connectionRequestsPerMinute: Int = 0, connectionConcurrency: Int = 0) {
+        self.appRequestsPerMinute = appRequestsPerMinute
+        self.connectionRequestsPerMinute = connectionRequestsPerMinute
+        self.connectionConcurrency = connectionConcurrency
+    }
+}
+
 /// A request may not be sent yet: the job is deferred until `retryAfter` has passed.
 package struct RateLimited: Error, Sendable, CustomStringConvertible {
     /// How long to wait at least.
