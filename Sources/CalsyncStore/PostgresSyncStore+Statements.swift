@@ -186,6 +186,10 @@ struct ExportRecord: Sendable {
     var verifyAfter: Date?
     /// The event's version as the provider last answered ('' none).
     var etag: String = ""
+    /// The times written (two-way; nil when no event).
+    var written: DateInterval?
+    /// The applied payload, for `restore` ('' none).
+    var appliedPayload: String = ""
 
     /// The row's key in `appointment_exports`, as the statement returns it.
     var key: String { memberID + "\u{0}" + appointmentID }
@@ -198,21 +202,26 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
-                                 $10::text[], $11::timestamptz[], $12::text[])
+                                 $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[])
                 AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present,
-                      write_token, verify_after, etag)
+                      write_token, verify_after, etag, written_starts_at, written_ends_at, applied_payload)
         ), up AS (
             INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                calendar_id, external_event_id, content_hash, event_present, verify_after, etag, updated_at)
+                calendar_id, external_event_id, content_hash, event_present, verify_after, etag,
+                written_starts_at, written_ends_at, applied_payload, updated_at)
             SELECT member_id, appointment_id, revision, NULLIF(connection_id, '')::uuid, NULLIF(calendar_id, ''),
                    NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present,
-                   NULLIF(verify_after, 'epoch'::timestamptz), NULLIF(etag, ''), now()
+                   NULLIF(verify_after, 'epoch'::timestamptz), NULLIF(etag, ''),
+                   NULLIF(written_starts_at, 'epoch'::timestamptz), NULLIF(written_ends_at, 'epoch'::timestamptz),
+                   NULLIF(applied_payload, ''), now()
             FROM input
             ON CONFLICT (member_id, appointment_id) DO UPDATE SET
                 applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
                 calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
                 content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present,
-                verify_after = EXCLUDED.verify_after, etag = EXCLUDED.etag, updated_at = now()
+                verify_after = EXCLUDED.verify_after, etag = EXCLUDED.etag,
+                written_starts_at = EXCLUDED.written_starts_at, written_ends_at = EXCLUDED.written_ends_at,
+                applied_payload = EXCLUDED.applied_payload, updated_at = now()
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
         ), settled AS (
@@ -240,7 +249,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     init(_ rows: [ExportRecord]) { self.rows = rows }
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 12)
+        var bindings = PostgresBindings(capacity: 15)
         bindings.append(rows.map(\.memberID))
         bindings.append(rows.map(\.appointmentID))
         bindings.append(rows.map(\.revision))
@@ -254,6 +263,9 @@ struct RecordExportsStatement: PostgresPreparedStatement {
         // postgres-nio has no arrays of optionals: 'epoch' stands for none.
         bindings.append(rows.map { $0.verifyAfter ?? Date(timeIntervalSince1970: 0) })
         bindings.append(rows.map(\.etag))
+        bindings.append(rows.map { $0.written?.start ?? Date(timeIntervalSince1970: 0) })
+        bindings.append(rows.map { $0.written?.end ?? Date(timeIntervalSince1970: 0) })
+        bindings.append(rows.map(\.appliedPayload))
         return bindings
     }
 

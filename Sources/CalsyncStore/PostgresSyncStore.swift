@@ -118,7 +118,8 @@ package struct PostgresSyncStore: SyncStore {
                 memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
                 calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
                 eventPresent: state.eventPresent, calledConnectionID: calledConnectionID, writeToken: writeToken ?? "",
-                verifyAfter: state.verifyAfter, etag: state.etag ?? ""))
+                verifyAfter: state.verifyAfter, etag: state.etag ?? "", written: state.written,
+                appliedPayload: state.appliedPayload.map { String(decoding: $0, as: UTF8.self) } ?? ""))
     }
 
     package func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {

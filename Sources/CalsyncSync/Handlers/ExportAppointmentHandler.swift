@@ -123,6 +123,11 @@ package struct ExportAppointmentHandler: JobHandler {
                 try await env.store.park(with(parked, reason: "reconnect_required"))
                 return (.skipped("reconnect_required"), member)
             }
+            // Two-way: the times written and the payload, to tell a member's move and to restore (contract §8).
+            if next.eventPresent {
+                next.written = DateInterval(start: snapshot.startsAt, end: max(snapshot.endsAt, snapshot.startsAt))
+                next.appliedPayload = job.payload
+            }
             // Still pending when an older write could land after this one started.
             if let pending, let write, pending > write.startedAt { next.verifyAfter = pending }
             if verifying, let seen = state?.verifyAfter, let write {

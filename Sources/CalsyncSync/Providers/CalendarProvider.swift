@@ -182,6 +182,8 @@ package struct BusySnapshot: Sendable, Hashable {
     package var events: [BusyEvent]
     /// The cursor for the next incremental read, when the provider gave one.
     package var cursor: SyncCursor?
+    /// calsync's own exported events found in the window, with their current times (two-way, contract §8).
+    package var ownEvents: [OwnEvent] = []
 
     /// Creates a snapshot.
     package init(events: [BusyEvent], cursor: SyncCursor?) {
@@ -198,6 +200,9 @@ package struct BusyChanges: Sendable, Hashable {
     package var removedEventIDs: [String]
     /// The cursor for the next incremental read.
     package var cursor: SyncCursor?
+    /// calsync's own exported events whose last word is "present", with their current times (two-way, contract §8);
+    /// an own event deleted or cancelled since shows up in `removedEventIDs` only.
+    package var ownEvents: [OwnEvent] = []
 
     /// Creates a change set.
     package init(upserts: [BusyEvent], removedEventIDs: [String], cursor: SyncCursor?) {
