@@ -98,6 +98,39 @@ struct TwoWayEndToEndTests {
             #expect(published.map { $0["resolution"] } == ["restore", "restore"])
         }
     }
+
+    /// The PATCH of revision 2 is applied but its answer is lost (504): the calendar shows revision 2 while
+    /// PostgreSQL still says revision 1. That is calsync's own write in flight, not the member's move.
+    @Test("calsync's own write whose answer was lost is not reported as the member's change", arguments: providers)
+    func unsettledWriteIsNotAChange(provider: SandboxProvider) async throws {
+        try await SyncWorld.with { world in
+            try await world.organization()
+            try await world.member("m-1")
+            try world.startWorker()
+            _ = try await world.connect("m-1", provider: provider)
+            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
+            try await world.idle()
+            var fault = SandboxFault(kind: .dropAfterProcessing)
+            fault.method = "PATCH"
+            fault.pathContains = "/events"
+            _ = world.sandbox.addFault(fault)
+            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-05T13:00:00Z", end: "2026-12-05T14:00:00Z")
+            try await eventually("revision 2's answer to be lost", timeout: .seconds(10), context: world.allLogs) {
+                world.allLogs.contains("job failed; will retry")
+            }
+            let before = try await world.connection("m-1", provider)?.lastInboundSyncAt
+            try await world.enqueue("import_window", #"{"member_id":"m-1","full_resync":true}"#)
+            try await eventually("the import to run", timeout: .seconds(10), context: world.allLogs) {
+                try await world.connection("m-1", provider)?.lastInboundSyncAt != before
+            }
+            #expect(try await world.externalChanges("m-1").isEmpty, "\(world.allLogs)")
+            world.sandbox.clearFaults()
+            try await world.idle(timeout: .seconds(30))
+            try await world.importNow("m-1")
+            try await world.importNow("m-1", full: true)
+            #expect(try await world.externalChanges("m-1").isEmpty, "\(world.allLogs)")
+        }
+    }
 }
 
 /// One row of `external_changes`.
