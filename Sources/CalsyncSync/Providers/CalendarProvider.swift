@@ -82,6 +82,12 @@ package protocol CalendarProvider: Sendable {
         memberTimeZone: TimeZone,
         credentials: ProviderCredentials
     ) async throws -> BusyChanges
+
+    /// Gives the written event its video meeting (contract §9) unless it has one, and reads its join URL; nil for
+    /// a provider without video links (see `Providers/VideoLink.swift`).
+    func ensureVideoLink(
+        _ event: RenderedEvent, key: ExportKey, written: WrittenEvent, calendarID: String, credentials: ProviderCredentials
+    ) async throws -> VideoLinkResult?
 }
 
 /// OAuth credentials of one connection; `description` never shows a token.
@@ -247,6 +253,8 @@ package struct BusyChangeAccumulator: Sendable {
 package struct WrittenEvent: Sendable, Hashable {
     package var id: String
     package var etag: String?
+    /// What became of the event's video meeting, when one was asked for (nil: not asked, or no video links).
+    package var video: VideoLinkResult?
 
     /// Creates a written event.
     package init(id: String, etag: String?) {
