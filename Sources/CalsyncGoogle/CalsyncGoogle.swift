@@ -205,7 +205,9 @@ package struct GoogleCalendarProvider: CalendarProvider {
                 ("timeMin", ProviderTime.formatRFC3339(window.start)), ("timeMax", ProviderTime.formatRFC3339(window.end)),
             ],
             memberTimeZone: memberTimeZone, credentials: credentials)
-        return BusySnapshot(events: read.accumulator.events, cursor: read.cursor)
+        var snapshot = BusySnapshot(events: read.accumulator.events, cursor: read.cursor)
+        snapshot.ownEvents = read.own.events
+        return snapshot
     }
 
     /// Reads the changes since a sync token; an expired token throws `.fullResyncRequired`.
@@ -214,14 +216,17 @@ package struct GoogleCalendarProvider: CalendarProvider {
     ) async throws -> BusyChanges {
         let read = try await readPages(
             calendarID: calendarID, query: [("syncToken", cursor.value)], memberTimeZone: memberTimeZone, credentials: credentials)
-        return BusyChanges(upserts: read.accumulator.events, removedEventIDs: read.accumulator.removedIDs, cursor: read.cursor)
+        var changes = BusyChanges(upserts: read.accumulator.events, removedEventIDs: read.accumulator.removedIDs, cursor: read.cursor)
+        changes.ownEvents = read.own.events
+        return changes
     }
 
     private func readPages(
         calendarID: String, query fixed: [(String, String)], memberTimeZone: TimeZone, credentials: ProviderCredentials
-    ) async throws -> (accumulator: BusyChangeAccumulator, cursor: SyncCursor?) {
+    ) async throws -> (accumulator: BusyChangeAccumulator, own: OwnEventAccumulator, cursor: SyncCursor?) {
         let calendar = ProviderTime.calendar(in: memberTimeZone)
         var accumulator = BusyChangeAccumulator()
+        var own = OwnEventAccumulator()
         var pageToken: String?
         var skipped = 0
         for _ in 0..<configuration.maxPages {
@@ -232,6 +237,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
             let result = try await call(.GET, URLEncoding.url(eventsURL(calendarID), query: query), credentials)
             let page = try result.decode(GoogleEventsPage.self, what: "event list")
             for item in page.items ?? [] {
+                if let event = GoogleBusyRules.ownEvent(item, calendar: calendar) { own.present(event) } else { own.other(item.id) }
                 switch GoogleBusyRules.classify(item, calendarID: calendarID, calendar: calendar) {
                 case .busy(let event): accumulator.busy(event)
                 case .notBusy: accumulator.notBusy(item.id)
@@ -247,7 +253,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
             if skipped > 0 {
                 logger.warning("skipped Google events with unreadable times", metadata: [LogKey.skipped: "\(skipped)"])
             }
-            return (accumulator, page.nextSyncToken.map(SyncCursor.init))
+            return (accumulator, own, page.nextSyncToken.map(SyncCursor.init))
         }
         throw tooManyPages()
     }

@@ -30,4 +30,21 @@ enum GoogleBusyRules {
         guard e > s else { return .notBusy }
         return .busy(BusyEvent(externalEventID: event.id, calendarID: calendarID, start: s, end: e, isAllDay: false))
     }
+
+    /// calsync's own event (its marker) with the times it shows now; nil for a cancelled one or anyone else's.
+    static func ownEvent(_ event: GoogleEvent, calendar: Calendar) -> OwnEvent? {
+        guard event.extendedProperties?.private?[ExportMarker.propertyName] != nil, event.status != "cancelled",
+            let start = event.start, let end = event.end
+        else { return nil }
+        if let startDate = start.date {
+            guard let endDate = end.date, let s = ProviderTime.startOfDay(startDate, in: calendar),
+                let e = ProviderTime.startOfDay(endDate, in: calendar)
+            else { return nil }
+            return OwnEvent(externalEventID: event.id, start: s, end: e)
+        }
+        guard let startText = start.dateTime, let endText = end.dateTime,
+            let s = ProviderTime.parseDateTime(startText), let e = ProviderTime.parseDateTime(endText)
+        else { return nil }
+        return OwnEvent(externalEventID: event.id, start: s, end: e)
+    }
 }

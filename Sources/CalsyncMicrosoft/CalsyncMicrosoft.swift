@@ -269,7 +269,9 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
                 ("endDateTime", ProviderTime.formatRFC3339(window.end)),
             ])
         let read = try await readPages(from: url, calendarID: calendarID, memberTimeZone: memberTimeZone, credentials: credentials)
-        return BusySnapshot(events: read.accumulator.events, cursor: read.cursor)
+        var snapshot = BusySnapshot(events: read.accumulator.events, cursor: read.cursor)
+        snapshot.ownEvents = read.own.events
+        return snapshot
     }
 
     /// Follows the stored delta link; an expired one throws `.fullResyncRequired`.
@@ -278,7 +280,9 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     ) async throws -> BusyChanges {
         let url = try checkedLink(cursor.value)
         let read = try await readPages(from: url, calendarID: calendarID, memberTimeZone: memberTimeZone, credentials: credentials)
-        return BusyChanges(upserts: read.accumulator.events, removedEventIDs: read.accumulator.removedIDs, cursor: read.cursor)
+        var changes = BusyChanges(upserts: read.accumulator.events, removedEventIDs: read.accumulator.removedIDs, cursor: read.cursor)
+        changes.ownEvents = read.own.events
+        return changes
     }
 
     /// Reads events of a window with `calendarView` (no cursor): single instances, occurrences, exceptions.
@@ -298,9 +302,10 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
 
     private func readPages(
         from start: String, calendarID: String, memberTimeZone: TimeZone, credentials: ProviderCredentials
-    ) async throws -> (accumulator: BusyChangeAccumulator, cursor: SyncCursor?) {
+    ) async throws -> (accumulator: BusyChangeAccumulator, own: OwnEventAccumulator, cursor: SyncCursor?) {
         let calendar = ProviderTime.calendar(in: memberTimeZone)
         var accumulator = BusyChangeAccumulator()
+        var own = OwnEventAccumulator()
         var url = start
         var skipped = 0
         let prefer = "outlook.timezone=\"UTC\", odata.maxpagesize=\(configuration.pageSize)"
@@ -308,6 +313,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             let result = try await call(.GET, url, credentials, extraHeaders: [("Prefer", prefer)])
             let page = try result.decode(GraphEventsPage.self, what: "event list")
             for item in page.value {
+                if let event = GraphBusyRules.ownEvent(item, calendar: calendar) { own.present(event) } else { own.other(item.id) }
                 switch GraphBusyRules.classify(item, calendarID: calendarID, calendar: calendar) {
                 case .busy(let event): accumulator.busy(event)
                 case .notBusy: accumulator.notBusy(item.id)
@@ -324,7 +330,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             if skipped > 0 {
                 logger.warning("skipped Graph events with unreadable times", metadata: [LogKey.skipped: "\(skipped)"])
             }
-            return (accumulator, page.deltaLink.map(SyncCursor.init))
+            return (accumulator, own, page.deltaLink.map(SyncCursor.init))
         }
         throw tooManyPages()
     }

@@ -44,4 +44,18 @@ enum GraphBusyRules {
         guard let zoneName = time.timeZone, zoneName != "UTC", let zone = TimeZone(identifier: zoneName) else { return wall }
         return wall.addingTimeInterval(-Double(zone.secondsFromGMT(for: wall)))
     }
+
+    /// calsync's own event with the times it shows now; nil for a removed or cancelled one or anyone else's.
+    static func ownEvent(_ event: GraphEvent, calendar: Calendar) -> OwnEvent? {
+        guard event.removed == nil, event.isCancelled != true, isOwn(event), let start = event.start, let end = event.end
+        else { return nil }
+        if event.isAllDay == true {
+            guard let s = ProviderTime.startOfDay(String(start.dateTime.prefix(10)), in: calendar),
+                let e = ProviderTime.startOfDay(String(end.dateTime.prefix(10)), in: calendar)
+            else { return nil }
+            return OwnEvent(externalEventID: event.id, start: s, end: e)
+        }
+        guard let s = instant(start), let e = instant(end) else { return nil }
+        return OwnEvent(externalEventID: event.id, start: s, end: e)
+    }
 }

@@ -130,7 +130,7 @@ struct ExportStateStatement: PostgresPreparedStatement {
          WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3),
         (SELECT max(i.settles_at) FROM export_write_intents i
          WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision = $3),
-        e.etag
+        e.etag, e.video_url
         """
     static let sql = """
         SELECT \(columns)
@@ -159,11 +159,12 @@ struct ExportStateStatement: PostgresPreparedStatement {
         guard let revision = try cells[base].decode(Int64?.self) else {
             return ExportView(state: nil, olderUnsettledUntil: unsettled, sameRevisionUnsettledUntil: sameRevision)
         }
-        let state = ExportState(
+        var state = ExportState(
             appliedRevision: revision, connectionID: try cells[base + 1].decode(String?.self),
             calendarID: try cells[base + 2].decode(String?.self), externalEventID: try cells[base + 3].decode(String?.self),
             contentHash: try cells[base + 4].decode(String?.self), eventPresent: try cells[base + 5].decode(Bool.self),
             verifyAfter: try cells[base + 6].decode(Date?.self), etag: try cells[base + 9].decode(String?.self))
+        state.videoURL = try cells[base + 10].decode(String?.self)
         return ExportView(state: state, olderUnsettledUntil: unsettled, sameRevisionUnsettledUntil: sameRevision)
     }
 }
@@ -186,6 +187,12 @@ struct ExportRecord: Sendable {
     var verifyAfter: Date?
     /// The event's version as the provider last answered ('' none).
     var etag: String = ""
+    /// The times written (two-way; nil when no event).
+    var written: DateInterval?
+    /// The applied payload, for `restore` ('' none).
+    var appliedPayload: String = ""
+    /// The video join URL ('' none).
+    var videoURL: String = ""
 
     /// The row's key in `appointment_exports`, as the statement returns it.
     var key: String { memberID + "\u{0}" + appointmentID }
@@ -198,21 +205,26 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
-                                 $10::text[], $11::timestamptz[], $12::text[])
+                                 $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[])
                 AS i (member_id, appointment_id, revision, connection_id, calendar_id, external_event_id, content_hash, event_present,
-                      write_token, verify_after, etag)
+                      write_token, verify_after, etag, written_starts_at, written_ends_at, applied_payload, video_url)
         ), up AS (
             INSERT INTO appointment_exports AS e (member_id, appointment_id, applied_revision, connection_id,
-                calendar_id, external_event_id, content_hash, event_present, verify_after, etag, updated_at)
+                calendar_id, external_event_id, content_hash, event_present, verify_after, etag,
+                written_starts_at, written_ends_at, applied_payload, video_url, updated_at)
             SELECT member_id, appointment_id, revision, NULLIF(connection_id, '')::uuid, NULLIF(calendar_id, ''),
                    NULLIF(external_event_id, ''), NULLIF(content_hash, ''), event_present,
-                   NULLIF(verify_after, 'epoch'::timestamptz), NULLIF(etag, ''), now()
+                   NULLIF(verify_after, 'epoch'::timestamptz), NULLIF(etag, ''),
+                   NULLIF(written_starts_at, 'epoch'::timestamptz), NULLIF(written_ends_at, 'epoch'::timestamptz),
+                   NULLIF(applied_payload, ''), NULLIF(video_url, ''), now()
             FROM input
             ON CONFLICT (member_id, appointment_id) DO UPDATE SET
                 applied_revision = EXCLUDED.applied_revision, connection_id = EXCLUDED.connection_id,
                 calendar_id = EXCLUDED.calendar_id, external_event_id = EXCLUDED.external_event_id,
                 content_hash = EXCLUDED.content_hash, event_present = EXCLUDED.event_present,
-                verify_after = EXCLUDED.verify_after, etag = EXCLUDED.etag, updated_at = now()
+                verify_after = EXCLUDED.verify_after, etag = EXCLUDED.etag,
+                written_starts_at = EXCLUDED.written_starts_at, written_ends_at = EXCLUDED.written_ends_at,
+                applied_payload = EXCLUDED.applied_payload, video_url = EXCLUDED.video_url, updated_at = now()
             WHERE e.applied_revision < EXCLUDED.applied_revision
             RETURNING e.member_id, e.appointment_id, e.applied_revision
         ), settled AS (
@@ -240,7 +252,7 @@ struct RecordExportsStatement: PostgresPreparedStatement {
     init(_ rows: [ExportRecord]) { self.rows = rows }
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 12)
+        var bindings = PostgresBindings(capacity: 16)
         bindings.append(rows.map(\.memberID))
         bindings.append(rows.map(\.appointmentID))
         bindings.append(rows.map(\.revision))
@@ -254,6 +266,10 @@ struct RecordExportsStatement: PostgresPreparedStatement {
         // postgres-nio has no arrays of optionals: 'epoch' stands for none.
         bindings.append(rows.map { $0.verifyAfter ?? Date(timeIntervalSince1970: 0) })
         bindings.append(rows.map(\.etag))
+        bindings.append(rows.map { $0.written?.start ?? Date(timeIntervalSince1970: 0) })
+        bindings.append(rows.map { $0.written?.end ?? Date(timeIntervalSince1970: 0) })
+        bindings.append(rows.map(\.appliedPayload))
+        bindings.append(rows.map(\.videoURL))
         return bindings
     }
 

@@ -118,7 +118,8 @@ package struct PostgresSyncStore: SyncStore {
                 memberID: memberID, appointmentID: appointmentID, revision: revision, connectionID: state.connectionID,
                 calendarID: state.calendarID, externalEventID: state.externalEventID, contentHash: state.contentHash,
                 eventPresent: state.eventPresent, calledConnectionID: calledConnectionID, writeToken: writeToken ?? "",
-                verifyAfter: state.verifyAfter, etag: state.etag ?? ""))
+                verifyAfter: state.verifyAfter, etag: state.etag ?? "", written: state.written,
+                appliedPayload: state.appliedPayload.map { String(decoding: $0, as: UTF8.self) } ?? "", videoURL: state.videoURL ?? ""))
     }
 
     package func beginProviderWrite(_ intent: ProviderWriteIntent) async throws {
@@ -151,7 +152,7 @@ package struct PostgresSyncStore: SyncStore {
                 SET verify_after = CASE WHEN verify_after <= \(verifyAfter) THEN NULL ELSE verify_after END,
                     connection_id = \(state.connectionID)::uuid, calendar_id = \(state.calendarID),
                     external_event_id = \(state.externalEventID), content_hash = \(state.contentHash),
-                    event_present = \(state.eventPresent), etag = \(state.etag), updated_at = now()
+                    event_present = \(state.eventPresent), etag = \(state.etag), video_url = \(state.videoURL), updated_at = now()
                 WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND applied_revision = \(revision)
                 RETURNING 1
                 """,

@@ -47,10 +47,11 @@ package struct RedisSyncEvents: SyncEventPublisher {
 
     package func publish(_ event: SyncLifecycleEvent) async throws {
         let at = RFC3339.formatSeconds(event.at)
-        _ = try await redis.send([
-            "XADD", key, "MAXLEN", "~", "100000", "*",
-            "type", event.type, "member_id", event.memberID, "provider", event.provider.rawValue, "at", at,
-            "detail", event.detail,
-        ])
+        _ = try await redis.send(
+            [
+                "XADD", key, "MAXLEN", "~", "100000", "*",
+                "type", event.type, "member_id", event.memberID, "provider", event.provider.rawValue, "at", at,
+                "detail", event.detail,
+            ] + event.fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] })
     }
 }

@@ -198,6 +198,7 @@ enum ControlAPI {
                 return .empty(204)
             }
         }
+        add(.post, "video") { request, _ in video(request, sandbox: sandbox) }
         add(.post, "faults") { request, _ in
             switch decode(SandboxFault.self, request) {
             case .failure(let r): return r

@@ -103,6 +103,10 @@ final class AccountState {
     var retryAfterUntil = 0.0
     /// The status of the answer that carried that `Retry-After`.
     var retryAfterStatus = 0
+    /// Google: whether Meet links can be created (Workspace admins can turn Meet off). Default true.
+    var meetEnabled = true
+    /// Graph: the calendars' `allowedOnlineMeetingProviders` (a personal account has none or `skypeForConsumer`).
+    var onlineMeetingProviders = ["teamsForBusiness"]
 
     init(provider: SandboxProvider, email: String, timeZone: String, primaryCalendarID: String) {
         self.provider = provider

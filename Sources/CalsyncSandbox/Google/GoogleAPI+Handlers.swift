@@ -72,16 +72,23 @@ extension GoogleAPI {
         if method != "GET", let failed = checkIfMatch(request, existing) { return failed }
         switch method {
         case "GET":
+            // A Meet link that was `pending` is ready at the next read.
+            if let ready = conferenceReady(existing) {
+                Sandbox.store(ready, in: calendar, account: account)
+                return .json(200, .object(ready.resource), headers: [("ETag", ready.etag)])
+            }
             return .json(200, .object(existing.resource), headers: [("ETag", existing.etag)])
         case "PATCH", "PUT":
-            guard let body = request.jsonObject else {
+            guard var body = request.jsonObject else {
                 return errorResponse(SandboxAPIError(400, "parseError", "Parse Error"))
             }
+            let conference = body.removeValue(forKey: "conferenceData")
             switch write(
                 state: &s, account: account, calendar: calendar, existing: existing, id: eventID, input: body,
                 replace: method == "PUT")
             {
-            case .success(let stored):
+            case .success(var stored):
+                applyConference(&stored, conference, request: request, account: account)
                 Sandbox.store(stored, in: calendar, account: account)
                 return .json(200, .object(stored.resource), headers: [("ETag", stored.etag)])
             case .failure(let error):
@@ -126,9 +133,10 @@ extension GoogleAPI {
     }
 
     static func insert(_ s: inout SandboxState, _ request: APIRequest, account: AccountState, calendar: CalendarState) -> APIResponse {
-        guard let body = request.jsonObject else {
+        guard var body = request.jsonObject else {
             return errorResponse(SandboxAPIError(400, "parseError", "Parse Error"))
         }
+        let conference = body.removeValue(forKey: "conferenceData")
         let id: String
         if let given = body["id"] {
             guard let text = given.stringValue, isValidID(text) else {
@@ -142,7 +150,8 @@ extension GoogleAPI {
             id = newEventID()
         }
         switch write(state: &s, account: account, calendar: calendar, existing: nil, id: id, input: body, replace: true) {
-        case .success(let stored):
+        case .success(var stored):
+            applyConference(&stored, conference, request: request, account: account)
             Sandbox.store(stored, in: calendar, account: account)
             return .json(200, .object(stored.resource), headers: [("ETag", stored.etag)])
         case .failure(let error):

@@ -56,8 +56,9 @@ extension GraphAPI {
             "id": .string(calendar.id), "name": .string(calendar.name), "color": "auto", "hexColor": "",
             "isDefaultCalendar": .bool(calendar.isPrimary), "changeKey": .string(String(calendar.changeSeq)),
             "canShare": true, "canViewPrivateItems": true, "canEdit": true, "isRemovable": .bool(!calendar.isPrimary),
-            "isTallyingResponses": true, "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-            "defaultOnlineMeetingProvider": "teamsForBusiness",
+            "isTallyingResponses": true,
+            "allowedOnlineMeetingProviders": .array(account.onlineMeetingProviders.map { .string($0) }),
+            "defaultOnlineMeetingProvider": .string(account.onlineMeetingProviders.first ?? "none"),
             "owner": ["name": .string(account.email), "address": .string(account.email)],
         ]
     }
@@ -202,7 +203,8 @@ extension GraphAPI {
             guard let body = request.jsonObject else { return badRequest("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.") }
             if let refusal = refuseUnknownProperties(body) { return refusal }
             switch write(state: &s, account: account, calendar: calendar, existing: existing, id: existing.id, input: body, replace: false, internalWrite: false) {
-            case .success(let stored):
+            case .success(var stored):
+                onlineMeeting(&stored, input: body, account: account)
                 Sandbox.store(stored, in: calendar, account: account)
                 return .json(200, render(stored, zone: prefs.timeZone, expandProperty: nil))
             case .failure(let error):
@@ -249,7 +251,8 @@ extension GraphAPI {
         }
         let id = newID()
         switch write(state: &s, account: account, calendar: calendar, existing: nil, id: id, input: body, replace: true, internalWrite: false) {
-        case .success(let stored):
+        case .success(var stored):
+            onlineMeeting(&stored, input: body, account: account)
             if let transactionID { account.transactionIDs.insert(transactionID) }
             Sandbox.store(stored, in: calendar, account: account)
             var json = render(stored, zone: preferences(request).timeZone, expandProperty: nil)

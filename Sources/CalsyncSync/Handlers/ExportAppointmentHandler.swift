@@ -72,11 +72,15 @@ package struct ExportAppointmentHandler: JobHandler {
             // revision that lands late is refused by the provider.
             let knownETag = sameTarget ? state?.etag : nil
             var write: (token: String, startedAt: Date)?
+            var writtenEvent: WrittenEvent?
             do {
                 if snapshot.wantsEvent {
-                    let rendered = EventRenderer.render(snapshot, details: connection.eventDetails, key: key)
+                    var rendered = EventRenderer.render(snapshot, details: connection.eventDetails, key: key)
+                    rendered.video = appointment.video
                     let hash = rendered.contentHash
-                    if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash {
+                    if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash,
+                        appointment.video?.wanted != true || state.videoURL != nil
+                    {
                         // Nothing the provider shows changed (e.g. status only): no write.
                         next.contentHash = hash
                         next.eventPresent = true
@@ -93,10 +97,13 @@ package struct ExportAppointmentHandler: JobHandler {
                                     try await client.removeStrayEvents(
                                         key: key, calendarID: calendarID, keeping: written.id, credentials: credentials)
                                 }
-                                return written
+                                // The video meeting (contract §9): made once, kept by later writes.
+                                return try await client.addingVideoLink(
+                                    to: written, rendered, key: key, calendarID: calendarID, credentials: credentials)
                             }
                         }
                         write = (done.token, done.startedAt)
+                        writtenEvent = done.value
                         next.externalEventID = done.value.id
                         next.etag = done.value.etag
                         next.contentHash = hash
@@ -123,18 +130,29 @@ package struct ExportAppointmentHandler: JobHandler {
                 try await env.store.park(with(parked, reason: "reconnect_required"))
                 return (.skipped("reconnect_required"), member)
             }
+            // Two-way: the times written and the payload, to tell a member's move and to restore (contract §8).
+            if next.eventPresent {
+                next.written = DateInterval(start: snapshot.startsAt, end: max(snapshot.endsAt, snapshot.startsAt))
+                next.appliedPayload = job.payload
+            }
+            let video = env.videoLink(
+                writtenEvent, previous: sameTarget ? state?.videoURL : nil, memberID: payload.memberID,
+                appointmentID: appointment.id, provider: connection.provider)
+            next.videoURL = next.eventPresent ? video.url : nil
             // Still pending when an older write could land after this one started.
             if let pending, let write, pending > write.startedAt { next.verifyAfter = pending }
             if verifying, let seen = state?.verifyAfter, let write {
                 let recorded = try await env.store.recordVerification(
                     memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision,
                     verifyAfter: seen, state: next, writeToken: write.token)
+                if recorded { await env.publishAll(video.events, logger: logger) }
                 return (recorded ? .completed : .skipped("stale_revision"), member)
             }
             let applied = try await env.store.recordExport(
                 memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision, state: next,
                 calledConnectionID: write == nil ? nil : connection.id, writeToken: write?.token)
             if !applied { return (.skipped("stale_revision"), member) }
+            await env.publishAll(video.events, logger: logger)
             if let verifyAfter = next.verifyAfter { throw env.verifyLater(verifyAfter) }
             return (write != nil ? .completed : .skipped("unchanged"), member)
         }

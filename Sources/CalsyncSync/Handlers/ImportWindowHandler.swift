@@ -64,6 +64,8 @@ package struct ImportWindowHandler: JobHandler {
         var total = ImportCounts()
         for calendarID in connection.busyCalendarIDs {
             let cursor = fullRead ? nil : try await env.store.cursor(connectionID: connection.id, calendarID: calendarID)
+            // Two-way (contract §8): what calsync wrote, taken before the read (Sync/ExternalChanges.swift).
+            let exported = try await env.exportsBeforeRead(connection, calendarID: calendarID)
             if let cursor {
                 do {
                     let changes = try await env.callProvider(connection, client: client, logger: logger) { credentials in
@@ -76,6 +78,9 @@ package struct ImportWindowHandler: JobHandler {
                     total = total + (try await env.store.applyBusyChanges(
                         connectionID: connection.id, memberID: member.memberID, calendarID: calendarID, upserts: inside,
                         removedEventIDs: changes.removedEventIDs + outside.map(\.externalEventID), cursor: changes.cursor))
+                    await env.noticeExternalChanges(
+                        connection, calendarID: calendarID, before: exported,
+                        read: OwnEventsRead(present: changes.ownEvents, removedIDs: changes.removedEventIDs, window: nil), logger: logger)
                     continue
                 } catch let error as ProviderError where error.kind == .fullResyncRequired {
                     logger.info("sync cursor expired; reading the whole window again")
@@ -89,6 +94,9 @@ package struct ImportWindowHandler: JobHandler {
             total = total + (try await env.store.replaceBusyBlocks(
                 connectionID: connection.id, memberID: member.memberID, calendarID: calendarID, window: window,
                 events: snapshot.events, scope: explicit ? .explicit : .rolling(cursor: snapshot.cursor)))
+            await env.noticeExternalChanges(
+                connection, calendarID: calendarID, before: exported,
+                read: OwnEventsRead(present: snapshot.ownEvents, removedIDs: [], window: window), logger: logger)
         }
         return total
     }

@@ -85,11 +85,13 @@ package struct ExportAppointmentPayload: JobPayload {
         package let customerEmail: String?
         package let notes: String?
         package let location: String?
+        /// The video meeting to attach (`google_meet`, `teams`, `none`; absent: none), contract §9.
+        package let video: VideoKind?
 
         enum CodingKeys: String, CodingKey {
             case id, revision, status, countsAsBusy = "counts_as_busy", startsAt = "starts_at", endsAt = "ends_at"
             case timeZone = "time_zone", serviceName = "service_name", customerName = "customer_name"
-            case customerEmail = "customer_email", notes, location
+            case customerEmail = "customer_email", notes, location, video
         }
 
         /// True when the appointment should not be in the calendar at all.

@@ -82,6 +82,12 @@ package protocol CalendarProvider: Sendable {
         memberTimeZone: TimeZone,
         credentials: ProviderCredentials
     ) async throws -> BusyChanges
+
+    /// Gives the written event its video meeting (contract §9) unless it has one, and reads its join URL; nil for
+    /// a provider without video links (see `Providers/VideoLink.swift`).
+    func ensureVideoLink(
+        _ event: RenderedEvent, key: ExportKey, written: WrittenEvent, calendarID: String, credentials: ProviderCredentials
+    ) async throws -> VideoLinkResult?
 }
 
 /// OAuth credentials of one connection; `description` never shows a token.
@@ -182,6 +188,8 @@ package struct BusySnapshot: Sendable, Hashable {
     package var events: [BusyEvent]
     /// The cursor for the next incremental read, when the provider gave one.
     package var cursor: SyncCursor?
+    /// calsync's own exported events found in the window, with their current times (two-way, contract §8).
+    package var ownEvents: [OwnEvent] = []
 
     /// Creates a snapshot.
     package init(events: [BusyEvent], cursor: SyncCursor?) {
@@ -198,6 +206,9 @@ package struct BusyChanges: Sendable, Hashable {
     package var removedEventIDs: [String]
     /// The cursor for the next incremental read.
     package var cursor: SyncCursor?
+    /// calsync's own exported events whose last word is "present", with their current times (two-way, contract §8);
+    /// an own event deleted or cancelled since shows up in `removedEventIDs` only.
+    package var ownEvents: [OwnEvent] = []
 
     /// Creates a change set.
     package init(upserts: [BusyEvent], removedEventIDs: [String], cursor: SyncCursor?) {
@@ -242,6 +253,8 @@ package struct BusyChangeAccumulator: Sendable {
 package struct WrittenEvent: Sendable, Hashable {
     package var id: String
     package var etag: String?
+    /// What became of the event's video meeting, when one was asked for (nil: not asked, or no video links).
+    package var video: VideoLinkResult?
 
     /// Creates a written event.
     package init(id: String, etag: String?) {

@@ -27,6 +27,9 @@ package struct RenderedEvent: Sendable, Hashable, Codable {
     package var visibility: Visibility
     /// The value of the private marker property (``ExportMarker``) that tells imports to skip it.
     package var markerValue: String
+    /// The video meeting asked for (nil or `none`: no meeting). Not part of `contentHash`: a meeting is made once
+    /// and kept, never rewritten by a move.
+    package var video: VideoKind?
 
     /// Creates a rendered event.
     package init(

@@ -105,6 +105,12 @@ package struct ExportState: Sendable, Hashable {
     /// The event's version as the provider last answered calsync (Google `etag`, Graph `@odata.etag`): the
     /// next update or delete is conditional on it (`If-Match`).
     package var etag: String?
+    /// The times calsync wrote for the applied revision, when the event is present (two-way, contract §8).
+    package var written: DateInterval?
+    /// The applied revision's `export_appointment` payload, kept so that `restore` can write it back.
+    package var appliedPayload: [UInt8]?
+    /// The event's video join URL, once the provider made one (contract §9).
+    package var videoURL: String?
 
     /// Creates a state.
     package init(
@@ -273,6 +279,17 @@ package protocol SyncStore: Sendable {
     /// Records that the applied `revision` was written again after every older write settled: clears
     /// `verify_after` (when it is still `verifyAfter`) and stores where the event is. False when a newer
     /// revision was applied meanwhile.
+    /// The exports in one calendar of a connection, with what could make their provider state not the
+    /// member's (two-way, contract §8); stores without two-way answer none.
+    func exportedEvents(memberID: String, connectionID: String, calendarID: String) async throws -> ExportedEvents
+
+    /// Records an external change once (dedupe on appointment, applied revision, change and times); true when new.
+    func recordExternalChange(_ change: ExternalChange) async throws -> Bool
+
+    /// Marks the applied revision to be written again (`verify_after` now), unless something is pending already;
+    /// true when marked: then the caller enqueues the applied payload (the restore of `external_changes = restore`).
+    func requestRestore(memberID: String, appointmentID: String, revision: Int64) async throws -> Bool
+
     func recordVerification(
         memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool

@@ -30,6 +30,8 @@ package struct SyncLifecycleEvent: Sendable, Hashable {
     package var at: Date
     /// Words a person can act on (never a token or customer detail).
     package var detail: String
+    /// Further fields of the event, by name (e.g. `appointment_id`, `starts_at` of `appointment.changed_externally`).
+    package var fields: [String: String] = [:]
 
     /// Creates an event.
     package init(type: String, memberID: String, provider: ProviderKind, at: Date = Date(), detail: String) {
