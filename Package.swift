@@ -118,6 +118,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // CalDAV (RFC 4791/6578/6764): discovery, conditional object writes, window reads.
+        .target(
+            name: "CalsyncCalDAV",
+            dependencies: [
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // PostgreSQL: migrations and the store behind CalsyncSync's protocols.
         .target(
             name: "CalsyncStore",
@@ -157,7 +167,7 @@ let package = Package(
             name: "CalsyncApp",
             dependencies: [
                 "CalsyncJobs", "CalsyncQueue", "CalsyncSync", "CalsyncSyncRedis", "CalsyncScheduler", "CalsyncStore",
-                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis",
+                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis", "CalsyncCalDAV",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -241,6 +251,7 @@ let package = Package(
             name: "CalsyncProviderTests",
             dependencies: [
                 "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
+                "CalsyncCalDAV",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

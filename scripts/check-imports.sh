@@ -60,6 +60,7 @@ allow CalsyncSync CalsyncJobs Crypto Logging Metrics Foundation Synchronization
 deny CalsyncStore CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp AsyncHTTPClient CalsyncHTTP
 deny CalsyncQueue CalsyncSync CalsyncStore CalsyncSyncRedis CalsyncScheduler CalsyncApp PostgresNIO AsyncHTTPClient CalsyncHTTP 'Calsync*Tests'
 deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP CalsyncApp
+deny CalsyncCalDAV CalsyncStore PostgresNIO CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.
@@ -72,7 +73,7 @@ if command -v "$swift" >/dev/null && command -v python3 >/dev/null; then
     if ! CHECK_ROOT="$root" python3 -c '
 import glob, json, os, re, sys
 root = os.environ["CHECK_ROOT"]
-system = {"Foundation", "FoundationNetworking", "Synchronization", "Dispatch", "Glibc", "Musl", "Darwin", "Testing", "XCTest"}
+system = {"Foundation", "FoundationNetworking", "FoundationXML", "Synchronization", "Dispatch", "Glibc", "Musl", "Darwin", "Testing", "XCTest"}
 pattern = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|package|internal)\s+)?import\s+(?:(?:struct|class|enum|protocol|func|var|let|typealias)\s+)?(\w+)")
 bad = 0
 for target in json.load(sys.stdin)["targets"]:

@@ -136,6 +136,8 @@ extension CalsyncConfiguration {
             try Self.checkHTTPURL(microsoft.tokenURL, variable: "CALSYNC_MICROSOFT_TOKEN_URL")
         }
 
+        try readCalDAV(values)
+
         // Worker.
         worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: worker.concurrency, range: 1...10_000)
         worker.typeConcurrency = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY")
@@ -258,7 +260,7 @@ extension CalsyncConfiguration {
 }
 
 /// Typed reads of CALSYNC_* variables with one-line errors.
-private struct Values {
+struct Values {
     let reader: ConfigReader
 
     /// The key for an environment variable name: `CALSYNC_REDIS_URL` → `calsync.redis.url`.

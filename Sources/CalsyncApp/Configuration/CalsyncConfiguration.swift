@@ -1,4 +1,5 @@
 import CalsyncJobs
+import CalsyncCalDAV
 import CalsyncGoogle
 import CalsyncHTTP
 import CalsyncMicrosoft
@@ -299,6 +300,8 @@ package struct CalsyncConfiguration: Sendable {
     package var google: Provider
     /// Microsoft OAuth client and endpoints.
     package var microsoft: Provider
+    /// The CalDAV client (`CALSYNC_CALDAV_*`); its defaults are `CalDAVConfiguration`'s.
+    package var caldav = CalDAVConfiguration()
     /// Worker loop settings.
     package var worker: Worker
     /// Retry policy.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CalsyncCalDAV
 import CalsyncGoogle
 import CalsyncHTTP
 import CalsyncJobs
@@ -17,6 +18,7 @@ import ServiceLifecycle
 package struct ConfiguredProviders: ProviderDirectory {
     let google: GoogleCalendarProvider?
     let microsoft: MicrosoftCalendarProvider?
+    let caldav: CalDAVCalendarProvider
 
     /// Builds the clients that the configuration has credentials for.
     package init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
@@ -40,13 +42,16 @@ package struct ConfiguredProviders: ProviderDirectory {
         } else {
             microsoft = nil
         }
+        var caldavConfiguration = configuration.caldav
+        caldavConfiguration.http.requestTimeout = configuration.worker.providerTimeout
+        caldav = CalDAVCalendarProvider(httpClient: httpClient, configuration: caldavConfiguration, logger: logger)
     }
 
     package func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
         switch kind {
         case .google: google
         case .microsoft: microsoft
-        case .caldav: nil
+        case .caldav: caldav
         }
     }
 }
@@ -114,7 +119,10 @@ package enum SyncAssembly {
             enqueuer: QueueJobEnqueuer(queue: queue),
             limiter: RedisRateLimiter(
                 redis: redis, prefix: configuration.redis.prefix,
-                limits: ["google": configuration.google.rateLimits, "microsoft": configuration.microsoft.rateLimits]),
+                limits: [
+                    "google": configuration.google.rateLimits, "microsoft": configuration.microsoft.rateLimits,
+                    "caldav": configuration.caldavRateLimits,
+                ]),
             configuration: sync)
     }
 
