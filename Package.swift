@@ -37,6 +37,18 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // libical 3, the C iCalendar library from Debian's libical-dev (parse, write, expand recurrences).
+        .systemLibrary(
+            name: "CLibical",
+            pkgConfig: "libical",
+            providers: [.apt(["libical-dev"])]
+        ),
+        // iCalendar over libical: safe parsing, busy occurrences with recurrences expanded, export rendering.
+        .target(
+            name: "CalsyncICal",
+            dependencies: ["CLibical"],
+            swiftSettings: swiftSettings
+        ),
         // A small, blocking-off-the-pool Swift layer over hiredis; the client is a Service.
         .target(
             name: "CalsyncRedis",
@@ -264,6 +276,12 @@ let package = Package(
         .testTarget(
             name: "CalsyncSyncTests",
             dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting", "CalsyncQueue", "CalsyncRedis"],
+            swiftSettings: swiftSettings
+        ),
+        // iCalendar parsing, recurrence expansion and rendering, in process.
+        .testTarget(
+            name: "CalsyncICalTests",
+            dependencies: ["CalsyncICal"],
             swiftSettings: swiftSettings
         ),
         // The real `calsync` binary, spawned: crash, shutdown, several processes, restarts.

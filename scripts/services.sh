@@ -5,7 +5,7 @@
 #   scripts/services.sh start DIR    start both; writes DIR/env (CALSYNC_* variables to source)
 #   scripts/services.sh stop DIR     stop both and remove DIR
 #   scripts/services.sh restart-redis DIR   graceful Redis restart (SHUTDOWN, then start on the same AOF)
-#   scripts/services.sh deps         install what is missing with apt (Debian: redis-server, libhiredis-dev,
+#   scripts/services.sh deps         install what is missing with apt (Debian: redis-server, libhiredis-dev, libical-dev,
 #                                    pkg-config, postgresql, python3-jsonschema for the job-schema tests,
 #                                    curl and postgresql-client for `make run`)
 #   scripts/services.sh missing-deps print the Debian packages `deps` would install, one a line
@@ -47,6 +47,8 @@ as_pg() {
 missing_deps() {
     command -v redis-server >/dev/null 2>&1 || echo redis-server
     [ -f /usr/include/hiredis/hiredis.h ] || echo libhiredis-dev
+    # CalsyncICal: libical 3 (iCalendar parsing, recurrence expansion, rendering) through the CLibical module.
+    [ -f /usr/include/libical/ical.h ] || echo libical-dev
     command -v pkg-config >/dev/null 2>&1 || echo pkg-config
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         echo postgresql
