@@ -37,6 +37,18 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // libical 3, the C iCalendar library from Debian's libical-dev (parse, write, expand recurrences).
+        .systemLibrary(
+            name: "CLibical",
+            pkgConfig: "libical",
+            providers: [.apt(["libical-dev"])]
+        ),
+        // iCalendar over libical: safe parsing, busy occurrences with recurrences expanded, export rendering.
+        .target(
+            name: "CalsyncICal",
+            dependencies: ["CLibical"],
+            swiftSettings: swiftSettings
+        ),
         // A small, blocking-off-the-pool Swift layer over hiredis; the client is a Service.
         .target(
             name: "CalsyncRedis",
@@ -118,6 +130,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // CalDAV (RFC 4791/6578/6764): discovery, conditional object writes, window reads.
+        .target(
+            name: "CalsyncCalDAV",
+            dependencies: [
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // PostgreSQL: migrations and the store behind CalsyncSync's protocols.
         .target(
             name: "CalsyncStore",
@@ -157,7 +179,7 @@ let package = Package(
             name: "CalsyncApp",
             dependencies: [
                 "CalsyncJobs", "CalsyncQueue", "CalsyncSync", "CalsyncSyncRedis", "CalsyncScheduler", "CalsyncStore",
-                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis",
+                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis", "CalsyncCalDAV",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -241,6 +263,7 @@ let package = Package(
             name: "CalsyncProviderTests",
             dependencies: [
                 "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
+                "CalsyncCalDAV",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -253,6 +276,12 @@ let package = Package(
         .testTarget(
             name: "CalsyncSyncTests",
             dependencies: ["CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting", "CalsyncQueue", "CalsyncRedis"],
+            swiftSettings: swiftSettings
+        ),
+        // iCalendar parsing, recurrence expansion and rendering, in process.
+        .testTarget(
+            name: "CalsyncICalTests",
+            dependencies: ["CalsyncICal"],
             swiftSettings: swiftSettings
         ),
         // The real `calsync` binary, spawned: crash, shutdown, several processes, restarts.

@@ -4,6 +4,8 @@
 #   CalsyncSync   the sync rules: CalsyncJobs, Crypto, Logging, Metrics, Foundation, Synchronization only
 #   CalsyncStore  PostgreSQL: never the Redis driver (CalsyncQueue, CalsyncRedis, CalsyncSyncRedis)
 #   CalsyncQueue  the Redis driver of CalsyncJobs: never the rules, PostgreSQL or HTTP
+#   CalsyncICal   iCalendar over libical: CLibical, Foundation and Synchronization only (no calsync target)
+#   CalsyncSandbox the emulators: no calsync target but CalsyncICal
 # and that Package.swift declares exactly the modules each target's files import.
 # Usage: scripts/check-imports.sh [ROOT]   (ROOT defaults to the repository holding this script)
 set -euo pipefail
@@ -59,7 +61,10 @@ allow CalsyncJobs Foundation Synchronization Logging Metrics
 allow CalsyncSync CalsyncJobs Crypto Logging Metrics Foundation Synchronization
 deny CalsyncStore CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp AsyncHTTPClient CalsyncHTTP
 deny CalsyncQueue CalsyncSync CalsyncStore CalsyncSyncRedis CalsyncScheduler CalsyncApp PostgresNIO AsyncHTTPClient CalsyncHTTP 'Calsync*Tests'
+allow CalsyncICal CLibical Foundation Synchronization
+deny CalsyncSandbox 'CalsyncJobs' 'CalsyncSync' 'CalsyncSyncRedis' 'CalsyncQueue' 'CalsyncRedis' 'CalsyncStore' 'CalsyncHTTP' 'CalsyncGoogle' 'CalsyncMicrosoft' 'CalsyncCalDAV' 'CalsyncApp' 'CalsyncScheduler' CLibical
 deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP CalsyncApp
+deny CalsyncCalDAV CalsyncStore PostgresNIO CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.
@@ -72,7 +77,7 @@ if command -v "$swift" >/dev/null && command -v python3 >/dev/null; then
     if ! CHECK_ROOT="$root" python3 -c '
 import glob, json, os, re, sys
 root = os.environ["CHECK_ROOT"]
-system = {"Foundation", "FoundationNetworking", "Synchronization", "Dispatch", "Glibc", "Musl", "Darwin", "Testing", "XCTest"}
+system = {"Foundation", "FoundationNetworking", "FoundationXML", "Synchronization", "Dispatch", "Glibc", "Musl", "Darwin", "Testing", "XCTest"}
 pattern = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|package|internal)\s+)?import\s+(?:(?:struct|class|enum|protocol|func|var|let|typealias)\s+)?(\w+)")
 bad = 0
 for target in json.load(sys.stdin)["targets"]:

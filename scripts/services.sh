@@ -5,12 +5,15 @@
 #   scripts/services.sh start DIR    start both; writes DIR/env (CALSYNC_* variables to source)
 #   scripts/services.sh stop DIR     stop both and remove DIR
 #   scripts/services.sh restart-redis DIR   graceful Redis restart (SHUTDOWN, then start on the same AOF)
-#   scripts/services.sh deps         install what is missing with apt (Debian: redis-server, libhiredis-dev,
+#   scripts/services.sh deps         install what is missing with apt (Debian: redis-server, libhiredis-dev, libical-dev,
 #                                    pkg-config, postgresql, python3-jsonschema for the job-schema tests,
 #                                    curl and postgresql-client for `make run`)
 #   scripts/services.sh missing-deps print the Debian packages `deps` would install, one a line
+#   (deps also installs the CalDAV servers Radicale and Xandikos, pinned, from PyPI into .build/caldav-venv;
+#   `start` then runs both on loopback and writes CALSYNC_TEST_RADICALE_URL / CALSYNC_TEST_XANDIKOS_URL)
 #
-# Ports: CALSYNC_TEST_REDIS_PORT (default 16379), CALSYNC_TEST_PG_PORT (default 15432).
+# Ports: CALSYNC_TEST_REDIS_PORT (default 16379), CALSYNC_TEST_PG_PORT (default 15432),
+# CALSYNC_TEST_RADICALE_PORT (default 15232), CALSYNC_TEST_XANDIKOS_PORT (default 15233).
 # PostgreSQL refuses to run as root: when run as root, the script creates the
 # unprivileged system user `calsync-pg` and runs the server as that user.
 set -euo pipefail
@@ -18,6 +21,12 @@ set -euo pipefail
 REDIS_PORT=${CALSYNC_TEST_REDIS_PORT:-16379}
 PG_PORT=${CALSYNC_TEST_PG_PORT:-15432}
 PG_USER_SYSTEM=calsync-pg
+RADICALE_PORT=${CALSYNC_TEST_RADICALE_PORT:-15232}
+XANDIKOS_PORT=${CALSYNC_TEST_XANDIKOS_PORT:-15233}
+# The CalDAV servers of the tests, pinned (Debian's versions predate their recurrence fixes).
+RADICALE_VERSION=3.9.0
+XANDIKOS_VERSION=0.4.10
+CALDAV_VENV=${CALSYNC_CALDAV_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.build/caldav-venv}
 
 die() { echo "services.sh: $*" >&2; exit 1; }
 
@@ -38,6 +47,8 @@ as_pg() {
 missing_deps() {
     command -v redis-server >/dev/null 2>&1 || echo redis-server
     [ -f /usr/include/hiredis/hiredis.h ] || echo libhiredis-dev
+    # CalsyncICal: libical 3 (iCalendar parsing, recurrence expansion, rendering) through the CLibical module.
+    [ -f /usr/include/libical/ical.h ] || echo libical-dev
     command -v pkg-config >/dev/null 2>&1 || echo pkg-config
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         echo postgresql
@@ -63,6 +74,66 @@ deps() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+    caldav_deps
+}
+
+# Radicale and Xandikos, pinned, from PyPI into a virtual environment under the build folder.
+caldav_deps() {
+    if [ -x "$CALDAV_VENV/bin/radicale" ] && [ -x "$CALDAV_VENV/bin/xandikos" ] \
+        && "$CALDAV_VENV/bin/pip" freeze 2>/dev/null | grep -qx "[Rr]adicale==$RADICALE_VERSION" \
+        && "$CALDAV_VENV/bin/pip" freeze 2>/dev/null | grep -qx "xandikos==$XANDIKOS_VERSION"; then
+        return 0
+    fi
+    echo "services.sh: installing Radicale $RADICALE_VERSION and Xandikos $XANDIKOS_VERSION into $CALDAV_VENV"
+    python3 -m venv "$CALDAV_VENV"
+    "$CALDAV_VENV/bin/pip" install -q "radicale==$RADICALE_VERSION" "xandikos==$XANDIKOS_VERSION"
+}
+
+# Radicale (htpasswd users in DIR/radicale/users, plain text: tests add and change users) and Xandikos
+# (no authentication of its own), both on loopback; skipped with a note when `deps` has not installed them.
+start_caldav() {
+    local dir=$1
+    if [ ! -x "$CALDAV_VENV/bin/radicale" ] || [ ! -x "$CALDAV_VENV/bin/xandikos" ]; then
+        echo "services.sh: no CalDAV servers (run scripts/services.sh deps); CalDAV tests against them are skipped" >&2
+        return 0
+    fi
+    mkdir -p "$dir/radicale/collections" "$dir/xandikos"
+    : >"$dir/radicale/users"
+    cat >"$dir/radicale/config" <<CONF
+[server]
+hosts = 127.0.0.1:$RADICALE_PORT
+max_content_length = 100000000
+[auth]
+type = htpasswd
+htpasswd_filename = $dir/radicale/users
+htpasswd_encryption = plain
+delay = 0
+[rights]
+type = owner_only
+[storage]
+filesystem_folder = $dir/radicale/collections
+[logging]
+level = warning
+CONF
+    "$CALDAV_VENV/bin/radicale" --config "$dir/radicale/config" >"$dir/radicale/radicale.log" 2>&1 &
+    echo $! >"$dir/radicale/radicale.pid"
+    "$CALDAV_VENV/bin/xandikos" serve -d "$dir/xandikos/data" --defaults -l 127.0.0.1 -p "$XANDIKOS_PORT" \
+        --state-dir "$dir/xandikos/state" >"$dir/xandikos/xandikos.log" 2>&1 &
+    echo $! >"$dir/xandikos/xandikos.pid"
+    local port
+    for port in "$RADICALE_PORT" "$XANDIKOS_PORT"; do
+        for _ in $(seq 1 100); do
+            curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+            sleep 0.1
+        done
+        curl -s -o /dev/null "http://127.0.0.1:$port/" || die "a CalDAV server did not start on port $port: see $dir/radicale, $dir/xandikos"
+    done
+    cat >>"$dir/env" <<ENV
+export CALSYNC_TEST_RADICALE_URL=http://127.0.0.1:$RADICALE_PORT
+export CALSYNC_TEST_RADICALE_USERS=$dir/radicale/users
+export CALSYNC_TEST_XANDIKOS_URL=http://127.0.0.1:$XANDIKOS_PORT
+ENV
+    echo "services.sh: Radicale on 127.0.0.1:$RADICALE_PORT, Xandikos on 127.0.0.1:$XANDIKOS_PORT"
 }
 
 # Redis: AOF on, so a restart during a test keeps what was acknowledged.
@@ -124,6 +195,7 @@ export CALSYNC_DATABASE_URL=postgres://calsync@127.0.0.1:$PG_PORT/calsync?sslmod
 export CALSYNC_TEST_SERVICES_DIR=$dir
 ENV
     echo "services.sh: Redis on 127.0.0.1:$REDIS_PORT, PostgreSQL on 127.0.0.1:$PG_PORT (folder $dir)"
+    start_caldav "$dir"
 }
 
 stop() {
@@ -135,6 +207,10 @@ stop() {
     # Also any redis-server still running from this folder (whatever its pid file says).
     for pid in $(pgrep -x redis-server 2>/dev/null || true); do
         case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in "$dir"/redis*) kill -9 "$pid" 2>/dev/null || true ;; esac
+    done
+    local pidfile
+    for pidfile in "$dir/radicale/radicale.pid" "$dir/xandikos/xandikos.pid"; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
     if [ -f "$dir/pg/postmaster.pid" ]; then
         as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" -m immediate -w -t 30 stop >/dev/null 2>&1 || true

@@ -26,6 +26,8 @@ trap cleanup EXIT INT TERM
 
 export CALSYNC_TEST_REDIS_PORT=${CALSYNC_TEST_REDIS_PORT:-$(free_port)}
 export CALSYNC_TEST_PG_PORT=${CALSYNC_TEST_PG_PORT:-$(free_port)}
+export CALSYNC_TEST_RADICALE_PORT=${CALSYNC_TEST_RADICALE_PORT:-$(free_port)}
+export CALSYNC_TEST_XANDIKOS_PORT=${CALSYNC_TEST_XANDIKOS_PORT:-$(free_port)}
 "$here/services.sh" start "$dir"
 # shellcheck disable=SC1091
 source "$dir/env"

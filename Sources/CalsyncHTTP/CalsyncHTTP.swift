@@ -58,6 +58,10 @@ package struct HTTPTransport: Sendable {
         case PUT
         /// DELETE
         case DELETE
+        /// PROPFIND (WebDAV)
+        case PROPFIND
+        /// REPORT (WebDAV)
+        case REPORT
     }
 
     /// Sends a request; any HTTP status is returned (classify it), transport failures throw ``ProviderError``.

@@ -122,7 +122,7 @@ package struct RedisRateLimiter: RateLimiter {
     }
 
     package func acquire(_ scope: RateScope, reserveUpTo: Duration) async throws -> RateDecision {
-        let limit = limits[scope.provider] ?? ProviderRateLimits(appPerSecond: nil, connectionPerSecond: nil, connectionConcurrency: nil)
+        let limit = limits(of: scope.provider) ?? ProviderRateLimits(appPerSecond: nil, connectionPerSecond: nil, connectionConcurrency: nil)
         let app = Self.interval(limit.appPerSecond)
         let connection = Self.interval(limit.connectionPerSecond)
         let cap = limit.connectionConcurrency ?? 0
@@ -139,7 +139,7 @@ package struct RedisRateLimiter: RateLimiter {
     }
 
     package func release(_ scope: RateScope, permit: String) async {
-        guard !permit.isEmpty, (limits[scope.provider]?.connectionConcurrency ?? 0) > 0 else { return }
+        guard !permit.isEmpty, (limits(of: scope.provider)?.connectionConcurrency ?? 0) > 0 else { return }
         _ = try? await redis.send(["ZREM", keys(scope)[2], permit])
     }
 

@@ -173,6 +173,9 @@ extension CalsyncConfiguration {
         google.http.requestTimeout = providerTimeout
         microsoft.http.requestTimeout = providerTimeout
 
+        try readCalDAV(values)
+        caldav.http.requestTimeout = providerTimeout
+
         // Worker loop.
         worker.concurrency = try values.int("CALSYNC_WORKER_CONCURRENCY", default: worker.concurrency, range: 1...10_000)
         worker.perTypeLimits = try values.typeLimits("CALSYNC_TYPE_CONCURRENCY") ?? worker.perTypeLimits
@@ -267,7 +270,7 @@ extension CalsyncConfiguration {
 }
 
 /// Typed reads of CALSYNC_* variables with one-line errors.
-private struct Values {
+struct Values {
     let reader: ConfigReader
 
     /// The key for an environment variable name: `CALSYNC_REDIS_URL` → `calsync.redis.url`.

@@ -1,3 +1,4 @@
+import CalsyncCalDAV
 import CalsyncGoogle
 import CalsyncMicrosoft
 import CalsyncQueue
@@ -82,6 +83,8 @@ package struct CalsyncConfiguration: Sendable {
     package var microsoft: MicrosoftCalendarProvider.Configuration
     /// `calsync scheduler`: ticks, intervals, leader lease, batch size.
     package var scheduler: Scheduler.Configuration
+    /// The CalDAV client (`CALSYNC_CALDAV_*`): discovery, multiget batches, per-host and per-connection limits.
+    package var caldav = CalDAVConfiguration()
     /// Metrics endpoint.
     package var metrics: Metrics
     /// Log output.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CalsyncCalDAV
 import CalsyncGoogle
 import CalsyncHTTP
 import CalsyncJobs
@@ -17,6 +18,7 @@ import ServiceLifecycle
 package struct ConfiguredProviders: ProviderDirectory {
     let google: GoogleCalendarProvider?
     let microsoft: MicrosoftCalendarProvider?
+    let caldav: CalDAVCalendarProvider
 
     /// Builds the clients that the configuration has credentials for.
     package init(configuration: CalsyncConfiguration, httpClient: HTTPClient, logger: Logger) {
@@ -26,13 +28,14 @@ package struct ConfiguredProviders: ProviderDirectory {
         microsoft =
             configuration.microsoft.clientID.isEmpty || configuration.microsoft.clientSecret.isEmpty
             ? nil : MicrosoftCalendarProvider(httpClient: httpClient, configuration: configuration.microsoft, logger: logger)
+        caldav = CalDAVCalendarProvider(httpClient: httpClient, configuration: configuration.caldav, logger: logger)
     }
 
     package func provider(_ kind: ProviderKind) -> (any CalendarProvider)? {
         switch kind {
         case .google: google
         case .microsoft: microsoft
-        case .caldav: nil
+        case .caldav: caldav
         }
     }
 }
@@ -91,6 +94,7 @@ package enum SyncAssembly {
                 limits: [
                     "google": ProviderRateLimits(configuration.google.quota),
                     "microsoft": ProviderRateLimits(configuration.microsoft.quota),
+                    "caldav": configuration.caldavRateLimits,
                 ]),
             configuration: configuration.sync)
     }

@@ -23,11 +23,7 @@ package struct ConnectCalendarHandler: JobHandler {
         }
         guard let member = try await env.store.memberState(payload.memberID) else { throw unknownMember(payload.memberID) }
         guard member.eligible else { return .skipped("ineligible") }
-        guard payload.provider != .caldav else {
-            throw JobError.permanent(
-                .unsupportedProvider, "CalDAV connections are not supported by this worker version yet",
-                reason: "unsupported_provider")
-        }
+        if payload.provider == .caldav { return try await connectWithPassword(job, payload: payload, logger: logger) }
         guard let code = payload.authorizationCode, let redirectURI = payload.redirectURI else {
             throw JobError.invalid("payload.authorization_code and payload.redirect_uri are required")
         }
@@ -112,7 +108,7 @@ package struct ConnectCalendarHandler: JobHandler {
     }
 
     /// What follows a connect: the first import, and the replay of parked exports (both safe to repeat).
-    private func followUps(_ job: Job, payload: ConnectCalendarPayload, logger: Logger) async throws {
+    func followUps(_ job: Job, payload: ConnectCalendarPayload, logger: Logger) async throws {
         let env = environment
         let importPayload = try Job.jsonEncoder.encode(ImportWindowPayload(memberID: payload.memberID, provider: payload.provider))
         try await env.enqueuer.enqueue(

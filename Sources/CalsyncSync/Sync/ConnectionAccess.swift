@@ -83,7 +83,7 @@ extension SyncEnvironment {
         let credentials = try await ProviderRequestGate.$write.withValue(nil) {
             try await self.credentials(for: connection, client: client, logger: logger)
         }
-        let scope = RateScope(provider: connection.provider.rawValue, connectionID: connection.id)
+        let scope = RateScope(provider: connection.rateBucket, connectionID: connection.id)
         let gate = ProviderRequestGate(limiter: limiter, scope: scope, reserveUpTo: configuration.rateLimitReserve)
         do {
             return try await ProviderRequestGate.$current.withValue(gate) {

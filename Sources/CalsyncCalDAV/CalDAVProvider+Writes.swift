@@ -1,0 +1,110 @@
+import CalsyncHTTP
+import CalsyncJobs
+import CalsyncSync
+import Foundation
+import Logging
+
+extension CalDAVCalendarProvider {
+    /// The iCalendar UID of an appointment's event in a member's calendar: derived from (member, appointment).
+    static func uid(_ key: ExportKey) -> String { "calsync-\(key.digest)" }
+
+    /// Creates or updates the event (unconditional when no version is known).
+    package func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials
+    ) async throws -> String {
+        try await upsertEvent(event, key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials).id
+    }
+
+    /// Creates the event with `If-None-Match: *` at `<calendar>/<uid>.ics`, or updates the stored object with
+    /// `If-Match` of its stored ETag. The object's id is the URL the server answered with; its ETag is re-read
+    /// when the server sends none. A 412 (the object changed since calsync wrote it, or a create was retried)
+    /// re-reads the current version and writes over it: the job holds the appointment's lock and its newest revision.
+    package func upsertEvent(
+        _ event: RenderedEvent, key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?,
+        credentials: ProviderCredentials
+    ) async throws -> WrittenEvent {
+        let body = try CalDAVICalendar.render(event, uid: Self.uid(key))
+        if let knownEventID {
+            let url = try url(knownEventID)
+            let result = try await put(url, body, credentials, condition: knownETag.map { ("If-Match", $0) })
+            if result.status == 412 {
+                logger.debug("CalDAV object changed since calsync wrote it; writing over its current version")
+                if let written = try await writeOver(url, body, credentials) { return written }
+            } else if result.status == 404 {
+                logger.debug("known CalDAV object missing, creating it", metadata: [LogKey.exportKey: "\(key)"])
+            } else {
+                guard result.isSuccess else { throw classify(result) }
+                return try await written(result, url: url, credentials)
+            }
+        }
+        let calendar = try url(calendarID)
+        let objectURL = calendar.appendingPathComponent("\(Self.uid(key)).ics")
+        let result = try await put(objectURL, body, credentials, condition: ("If-None-Match", "*"))
+        if result.status == 412 {
+            // The object exists already (a retried create whose answer was lost): write over it.
+            if let written = try await writeOver(objectURL, body, credentials) { return written }
+            let again = try await put(objectURL, body, credentials, condition: ("If-None-Match", "*"))
+            guard again.isSuccess else { throw classify(again) }
+            return try await written(again, url: objectURL, credentials)
+        }
+        guard result.isSuccess else { throw classify(result) }
+        return try await written(result, url: objectURL, credentials)
+    }
+
+    /// Deletes the event.
+    package func deleteEvent(key: ExportKey, calendarID: String, knownEventID: String?, credentials: ProviderCredentials) async throws {
+        try await deleteEvent(key: key, calendarID: calendarID, knownEventID: knownEventID, knownETag: nil, credentials: credentials)
+    }
+
+    /// Deletes the object with `If-Match` of its stored ETag (a 412 re-reads the current one and deletes that);
+    /// 404 and 410 count as success.
+    package func deleteEvent(
+        key: ExportKey, calendarID: String, knownEventID: String?, knownETag: String?, credentials: ProviderCredentials
+    ) async throws {
+        let target = try knownEventID.map(url) ?? url(calendarID).appendingPathComponent("\(Self.uid(key)).ics")
+        var result = try await send(.DELETE, target, credentials, headers: knownETag.map { [("If-Match", $0)] } ?? [])
+        if result.status == 412 {
+            guard let etag = try await currentETag(target, credentials) else { return }
+            result = try await send(.DELETE, target, credentials, headers: [("If-Match", etag)])
+        }
+        if result.isSuccess || result.status == 404 || result.status == 410 { return }
+        throw classify(result)
+    }
+
+    /// Reads the object's current ETag and writes over it; nil when the object is gone.
+    private func writeOver(_ url: URL, _ body: String, _ credentials: ProviderCredentials) async throws -> WrittenEvent? {
+        guard let etag = try await currentETag(url, credentials) else { return nil }
+        let result = try await put(url, body, credentials, condition: ("If-Match", etag))
+        guard result.isSuccess else { throw classify(result) }
+        return try await written(result, url: url, credentials)
+    }
+
+    /// PUT of an iCalendar object with one precondition header.
+    private func put(_ url: URL, _ body: String, _ credentials: ProviderCredentials, condition: (String, String)?) async throws -> HTTPResult {
+        try await send(.PUT, url, credentials, headers: condition.map { [$0] } ?? [], body: body, contentType: "text/calendar; charset=utf-8")
+    }
+
+    /// The written object: the URL the server answered with (`Location`, else the request's), and its ETag
+    /// (read back when the server sent none, as servers that change the body on the way in do).
+    private func written(_ result: HTTPResult, url: URL, _ credentials: ProviderCredentials) async throws -> WrittenEvent {
+        var objectURL = url
+        if let location = result.header("Location"), let answered = Self.resolve(location, against: url), CalDAVURLPolicy.allowed(answered) {
+            objectURL = answered
+        }
+        let etag: String?
+        if let header = result.header("ETag"), !header.hasPrefix("W/") {
+            etag = header
+        } else {
+            etag = try await currentETag(objectURL, credentials)
+        }
+        return WrittenEvent(id: objectURL.absoluteString, etag: etag)
+    }
+
+    /// The object's current ETag (PROPFIND `getetag`); nil when it does not exist.
+    func currentETag(_ url: URL, _ credentials: ProviderCredentials) async throws -> String? {
+        let result = try await send(.PROPFIND, url, credentials, headers: [("Depth", "0")], body: DAVRequests.propfind([.d("getetag")]))
+        if result.status == 404 || result.status == 410 { return nil }
+        guard result.status == 207 else { throw classify(result) }
+        return try multistatus(result).responses.first?[.d("getetag")]?.text
+    }
+}
