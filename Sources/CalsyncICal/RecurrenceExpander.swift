@@ -77,21 +77,7 @@ struct RecurrenceExpander {
     /// The occurrences of one master and its overrides.
     private mutating func expand(_ master: OpaquePointer, uid: String, overrides: [OpaquePointer]) throws(ICalError) {
         guard !isCalsyncExport(master), icalcomponent_get_status(master) != ICAL_STATUS_CANCELLED else { return }
-        let timing = try timing(of: master, fallback: nil)
-        let rules = LibICal.properties(of: master, ICAL_RRULE_PROPERTY)
-        let dates = LibICal.properties(of: master, ICAL_RDATE_PROPERTY)
-        let recurs = !rules.isEmpty || !dates.isEmpty
-
-        var candidates: [Int: Candidate] = [:]
-        let first = timing.clock.instant(timing.start)
-        candidates[first] = Candidate(start: first, end: end(of: timing, startingAt: timing.start, instant: first), wall: timing.start)
-        for rule in rules {
-            try iterate(rule, timing: timing, into: &candidates)
-        }
-        for date in dates {
-            addDate(date, timing: timing, into: &candidates)
-        }
-        removeExceptions(of: master, timing: timing, from: &candidates)
+        let (timing, candidates, recurs) = try recurrenceSet(of: master)
 
         var overridden: Set<Int> = []
         for event in overrides {
@@ -106,6 +92,45 @@ struct RecurrenceExpander {
             let id = recurs ? recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate) : nil
             try emit(uid: uid, recurrenceID: id, start: candidate.start, end: candidate.end, allDay: timing.isDate)
         }
+    }
+
+    /// The instances of a master from DTSTART, RRULE, RDATE and EXDATE (overrides not applied) that may overlap the window.
+    mutating func recurrenceSet(of master: OpaquePointer) throws(ICalError) -> (Timing, [Int: Candidate], recurs: Bool) {
+        let timing = try timing(of: master, fallback: nil)
+        let rules = LibICal.properties(of: master, ICAL_RRULE_PROPERTY)
+        let dates = LibICal.properties(of: master, ICAL_RDATE_PROPERTY)
+        var candidates: [Int: Candidate] = [:]
+        let first = timing.clock.instant(timing.start)
+        candidates[first] = Candidate(start: first, end: end(of: timing, startingAt: timing.start, instant: first), wall: timing.start)
+        for rule in rules {
+            try iterate(rule, timing: timing, into: &candidates)
+        }
+        for date in dates {
+            addDate(date, timing: timing, into: &candidates)
+        }
+        removeExceptions(of: master, timing: timing, from: &candidates)
+        return (timing, candidates, !rules.isEmpty || !dates.isEmpty)
+    }
+
+    /// The instances of the object's first master that overlap the window, by start; busy rules not applied.
+    mutating func seriesInstances() throws(ICalError) -> [ICalSeriesInstance] {
+        guard let master = LibICal.events(of: root).first else { return [] }
+        let (timing, candidates, _) = try recurrenceSet(of: master)
+        var out: [ICalSeriesInstance] = []
+        for candidate in candidates.values.sorted(by: { $0.start < $1.start }) {
+            let overlaps = candidate.start < windowEnd
+                && (candidate.end > windowStart || (candidate.end == candidate.start && candidate.start >= windowStart))
+            guard overlaps else { continue }
+            guard out.count < limits.maxOccurrences else {
+                throw ICalError(.tooManyOccurrences, "the series has more than \(limits.maxOccurrences) instances in the window")
+            }
+            out.append(ICalSeriesInstance(
+                recurrenceID: recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate),
+                start: Date(timeIntervalSince1970: TimeInterval(candidate.start)),
+                end: Date(timeIntervalSince1970: TimeInterval(candidate.end))
+            ))
+        }
+        return out
     }
 
     /// Adds the instances of one RRULE that may overlap the window, iterated by libical on wall-clock time.

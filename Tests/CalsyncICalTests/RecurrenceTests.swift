@@ -142,3 +142,26 @@ import Testing
         ])
     }
 }
+
+/// A provider's series (Google `recurrence` lines) expanded without an iCalendar object.
+@Suite struct SeriesInstanceTests {
+    /// Weekly 10:00 New York with an EXDATE across the March 2027 change: the same wall-clock time, ids in UTC.
+    @Test func weeklyWithExdate() throws {
+        let zone = "America/New_York"
+        let found = try ICalendar.seriesInstances(
+            start: Fixture.local(2027, 3, 2, 10, in: zone), end: Fixture.local(2027, 3, 2, 11, in: zone), timeZone: zone,
+            allDay: false, recurrence: ["RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=America/New_York:20270309T100000"],
+            window: Fixture.window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")
+        )
+        #expect(found.map(\.start) == [
+            Fixture.local(2027, 3, 2, 10, in: zone), Fixture.local(2027, 3, 16, 10, in: zone), Fixture.local(2027, 3, 23, 10, in: zone),
+        ])
+        #expect(found.map(\.recurrenceID) == ["20270302T150000Z", "20270316T140000Z", "20270323T140000Z"])
+        #expect(throws: ICalError.self) {
+            try ICalendar.seriesInstances(
+                start: Date(), end: Date(), timeZone: zone, allDay: false, recurrence: ["SUMMARY:x"],
+                window: Fixture.window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")
+            )
+        }
+    }
+}
