@@ -4,6 +4,7 @@
 #   CalsyncSync   the sync rules: CalsyncJobs, Crypto, Logging, Metrics, Foundation, Synchronization only
 #   CalsyncStore  PostgreSQL: never the Redis driver (CalsyncQueue, CalsyncRedis, CalsyncSyncRedis)
 #   CalsyncQueue  the Redis driver of CalsyncJobs: never the rules, PostgreSQL or HTTP
+#   CalsyncWebhooks  push notifications: never a provider client, a driver or the app
 # and that Package.swift declares exactly the modules each target's files import.
 # Usage: scripts/check-imports.sh [ROOT]   (ROOT defaults to the repository holding this script)
 set -euo pipefail
@@ -60,6 +61,8 @@ allow CalsyncSync CalsyncJobs Crypto Logging Metrics Foundation Synchronization
 deny CalsyncStore CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp AsyncHTTPClient CalsyncHTTP
 deny CalsyncQueue CalsyncSync CalsyncStore CalsyncSyncRedis CalsyncScheduler CalsyncApp PostgresNIO AsyncHTTPClient CalsyncHTTP 'Calsync*Tests'
 deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP CalsyncApp
+# `calsync webhooks` holds no provider credential and no driver: the push types and Hummingbird only.
+deny CalsyncWebhooks CalsyncGoogle CalsyncMicrosoft CalsyncHTTP AsyncHTTPClient CalsyncRedis CalsyncQueue CalsyncSyncRedis CalsyncStore PostgresNIO CalsyncApp CHiredis
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.

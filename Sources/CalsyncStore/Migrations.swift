@@ -9,6 +9,7 @@ package enum Migrations {
         v5FencedWrites,
         v6Eligibility,
         v7ConditionalWrites,
+        v9Push,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

@@ -313,6 +313,8 @@ package struct CalsyncConfiguration: Sendable {
     package var logging: Logging
     /// Scheduler settings.
     package var scheduler: Scheduler
+    /// Push notifications (`calsync webhooks`, channels, the safety-net interval); defaults in `PushConfiguration`.
+    package var push: PushConfiguration
 
     /// Creates the documented defaults.
     package init() {
@@ -328,6 +330,7 @@ package struct CalsyncConfiguration: Sendable {
         self.metrics = Metrics()
         self.logging = Logging()
         self.scheduler = Scheduler()
+        self.push = PushConfiguration()
     }
 }
 

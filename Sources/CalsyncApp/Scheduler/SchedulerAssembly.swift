@@ -17,6 +17,7 @@ package enum SchedulerAssembly {
         scheduler.fullResyncAfterSeconds = configuration.scheduler.fullResyncHours * 3600
         scheduler.leaderTTL = configuration.scheduler.leaderTTL
         scheduler.batchSize = configuration.scheduler.batchSize
+        scheduler.push = configuration.push
         return scheduler
     }
 
