@@ -174,12 +174,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `calsync webhooks`: the providers' push notifications, checked and turned into coalesced imports.
+        .target(
+            name: "CalsyncWebhooks",
+            dependencies: [
+                "CalsyncJobs", "CalsyncSync",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Configuration reading, wiring of services, observability, operator commands.
         .target(
             name: "CalsyncApp",
             dependencies: [
                 "CalsyncJobs", "CalsyncQueue", "CalsyncSync", "CalsyncSyncRedis", "CalsyncScheduler", "CalsyncStore",
-                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis", "CalsyncCalDAV",
+                "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncHTTP", "CalsyncRedis", "CalsyncCalDAV", "CalsyncWebhooks",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -292,6 +306,20 @@ let package = Package(
                 "CalsyncSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Push: the webhooks' checks and routes in process, the Redis coalescing and the Postgres channel store.
+        .testTarget(
+            name: "CalsyncPushTests",
+            dependencies: [
+                "CalsyncTestSupport", "CalsyncJobs", "CalsyncSync", "CalsyncSyncTesting", "CalsyncWebhooks", "CalsyncRedis",
+                "CalsyncQueue", "CalsyncSyncRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

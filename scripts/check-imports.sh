@@ -6,6 +6,7 @@
 #   CalsyncQueue  the Redis driver of CalsyncJobs: never the rules, PostgreSQL or HTTP
 #   CalsyncICal   iCalendar over libical: CLibical, Foundation and Synchronization only (no calsync target)
 #   CalsyncSandbox the emulators: no calsync target but CalsyncICal
+#   CalsyncWebhooks  push notifications: never a provider client, a driver or the app
 # and that Package.swift declares exactly the modules each target's files import.
 # Usage: scripts/check-imports.sh [ROOT]   (ROOT defaults to the repository holding this script)
 set -euo pipefail
@@ -65,6 +66,8 @@ allow CalsyncICal CLibical Foundation Synchronization
 deny CalsyncSandbox 'CalsyncJobs' 'CalsyncSync' 'CalsyncSyncRedis' 'CalsyncQueue' 'CalsyncRedis' 'CalsyncStore' 'CalsyncHTTP' 'CalsyncGoogle' 'CalsyncMicrosoft' 'CalsyncCalDAV' 'CalsyncApp' 'CalsyncScheduler' CLibical
 deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP CalsyncApp
 deny CalsyncCalDAV CalsyncStore PostgresNIO CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp
+# `calsync webhooks` holds no provider credential and no driver: the push types and Hummingbird only.
+deny CalsyncWebhooks CalsyncGoogle CalsyncMicrosoft CalsyncHTTP AsyncHTTPClient CalsyncRedis CalsyncQueue CalsyncSyncRedis CalsyncStore PostgresNIO CalsyncApp CHiredis
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.

@@ -33,6 +33,8 @@ package final class Scheduler: Service, Sendable {
         package var leaderTTL: Duration
         /// Connections per statement and per Redis script; default 5000.
         package var batchSize: Int
+        /// Push channels to keep open and the safety-net interval of push-healthy connections (`Scheduler+Push.swift`).
+        package var push: PushConfiguration
 
         /// Creates the defaults for a prefix.
         package init(prefix: String) {
@@ -44,6 +46,7 @@ package final class Scheduler: Service, Sendable {
             self.fullResyncAfterSeconds = 86_400
             self.leaderTTL = .seconds(10)
             self.batchSize = 5000
+            self.push = PushConfiguration()
         }
     }
 
@@ -65,6 +68,8 @@ package final class Scheduler: Service, Sendable {
         package var reconciled = 0
         /// Whether the tick stopped early because this replica lost the lead.
         package var interrupted = false
+        /// `renew_push` jobs enqueued (channels to open or renew) and connections fallen back to polling.
+        package var pushWork = 0
 
         /// An empty report.
         package init() {}
@@ -317,6 +322,8 @@ package final class Scheduler: Service, Sendable {
             report.replays += changes.count
         }
 
+        if isLeader { report.pushWork = try await maintainPushChannels(enqueuedAt: enqueuedAt, epoch: epoch) }
+
         report.interrupted = !isLeader
         let elapsed = ContinuousClock.now - started
         tickTimer.recordNanoseconds(elapsed.nanoseconds)
@@ -364,7 +371,8 @@ package final class Scheduler: Service, Sendable {
                 try Task.checkCancellation()
                 let batch = try await store.claimDueImports(
                     limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
-                    jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds)
+                    jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds,
+                    pushPollIntervalSeconds: configuration.push.pollIntervalSeconds)
                 report.newlyScheduled += batch.scheduled
                 var regular: [PendingJob] = []
                 var full: [PendingJob] = []

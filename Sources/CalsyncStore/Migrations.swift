@@ -9,6 +9,7 @@ package enum Migrations {
         v5FencedWrites,
         v6Eligibility,
         v7ConditionalWrites,
+        v9Push,
         v10TwoWay,
     ]
 

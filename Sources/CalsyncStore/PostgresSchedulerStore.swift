@@ -57,15 +57,19 @@ package struct PostgresSchedulerStore: Sendable {
     /// moves their `next_import_at` in the same statement: `now + interval·(1 + jitter·random)`, or, for a
     /// connection never scheduled, `now + interval·random` (so a fleet of new connections never fires at once;
     /// its daily full resync is spread over the day the same way). A connection whose last full resync is
-    /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import.
+    /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with
+    /// working push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
     package func claimDueImports(
-        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int
+        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int, pushPollIntervalSeconds: Int? = nil
     ) async throws -> ImportBatch {
+        let pushInterval = pushPollIntervalSeconds.map {
+            "CASE WHEN c.push_status = 'active' AND c.push_expires_at > now() THEN \($0)::bigint END, "
+        } ?? ""
         let rows = try await client.query(
             """
             WITH due AS (
                 SELECT c.id, c.next_import_at IS NULL AS is_new,
-                       coalesce(c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) AS every,
+                       coalesce(\(unescaped: pushInterval)c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) AS every,
                        (c.next_import_at IS NOT NULL AND (c.last_full_resync_at IS NULL
                             OR c.last_full_resync_at <= now() - \(fullResyncAfterSeconds) * interval '1 second')) AS full
                 FROM calendar_connections c

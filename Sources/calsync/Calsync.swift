@@ -16,6 +16,7 @@ struct Calsync: AsyncParsableCommand {
         subcommands: [
             WorkerCommand.self,
             SchedulerCommand.self,
+            WebhooksCommand.self,
             MigrateCommand.self,
             QueuesCommand.self,
             DeadCommand.self,

@@ -7,6 +7,7 @@ import CalsyncRedis
 import CalsyncScheduler
 import CalsyncSync
 import CalsyncStore
+import CalsyncSync
 import Configuration
 import Foundation
 import Logging
@@ -232,6 +233,10 @@ extension CalsyncConfiguration {
             "CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: scheduler.leaderTTL, range: 1...600)
         scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: scheduler.batchSize, range: 1...100_000)
 
+        // Push notifications.
+        push = try Self.readPush(values, defaults: push)
+        scheduler.push = push
+
         // Logging.
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
@@ -323,5 +328,27 @@ struct Values {
             limits[parts[0]] = limit
         }
         return limits
+    }
+}
+
+extension CalsyncConfiguration {
+    /// The push keys: `CALSYNC_PUBLIC_URL`, `CALSYNC_WEBHOOK_PORT`, `CALSYNC_WEBHOOK_HOST`, `CALSYNC_PUSH_DEBOUNCE_MS`,
+    /// `CALSYNC_PUSH_POLL_INTERVAL_SECONDS`, `CALSYNC_PUSH_CHANNEL_TTL_SECONDS`, `CALSYNC_PUSH_RENEW_BEFORE_SECONDS`.
+    fileprivate static func readPush(_ values: Values, defaults: PushConfiguration) throws -> PushConfiguration {
+        var push = defaults
+        if let url = values.string("CALSYNC_PUBLIC_URL") {
+            try checkHTTPURL(url, variable: "CALSYNC_PUBLIC_URL")
+            push.publicURL = url
+        }
+        push.webhookPort = try values.int("CALSYNC_WEBHOOK_PORT", default: push.webhookPort, range: 0...65_535)
+        push.webhookHost = values.string("CALSYNC_WEBHOOK_HOST") ?? push.webhookHost
+        push.debounce = try values.milliseconds("CALSYNC_PUSH_DEBOUNCE_MS", default: push.debounce, range: 0...600_000)
+        push.pollIntervalSeconds = try values.int(
+            "CALSYNC_PUSH_POLL_INTERVAL_SECONDS", default: push.pollIntervalSeconds, range: 1...604_800)
+        push.channelTTLSeconds = try values.int(
+            "CALSYNC_PUSH_CHANNEL_TTL_SECONDS", default: push.channelTTLSeconds, range: 60...604_800)
+        push.renewBeforeSeconds = try values.int(
+            "CALSYNC_PUSH_RENEW_BEFORE_SECONDS", default: push.renewBeforeSeconds, range: 1...604_800)
+        return push
     }
 }

@@ -89,6 +89,8 @@ package struct CalsyncConfiguration: Sendable {
     package var metrics: Metrics
     /// Log output.
     package var logging: Logging
+    /// Push notifications (`calsync webhooks`, channels, the safety-net interval); defaults in `PushConfiguration`.
+    package var push: PushConfiguration
 
     /// Every component's defaults.
     package init() {
@@ -103,6 +105,7 @@ package struct CalsyncConfiguration: Sendable {
         self.scheduler = Scheduler.Configuration(prefix: queue.prefix)
         self.metrics = Metrics()
         self.logging = Logging()
+        self.push = PushConfiguration()
     }
 }
 

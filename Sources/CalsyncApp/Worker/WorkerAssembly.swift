@@ -33,7 +33,9 @@ package enum WorkerAssembly {
             handlers.append(DiagnosticJobHandler(redis: dependencies.redis, prefix: dependencies.configuration.queue.prefix))
         }
         if let sync {
-            handlers += SyncAssembly.handlers(sync)
+            handlers += PushAssembly.handlers(
+                SyncAssembly.handlers(sync), sync: sync, configuration: dependencies.configuration, redis: dependencies.redis,
+                database: dependencies.database, logger: dependencies.logger)
         }
         return handlers
     }
