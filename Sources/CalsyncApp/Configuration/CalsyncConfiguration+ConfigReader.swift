@@ -1,3 +1,4 @@
+import CalsyncConsole
 import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
@@ -32,7 +33,7 @@ extension CalsyncConfiguration {
     /// Variables whose values never appear in logs or access reports.
     static let secretVariables: Set<String> = [
         "CALSYNC_ENCRYPTION_KEY", "CALSYNC_PREVIOUS_ENCRYPTION_KEYS", "CALSYNC_GOOGLE_CLIENT_SECRET", "CALSYNC_MICROSOFT_CLIENT_SECRET",
-        "CALSYNC_REDIS_URL", "CALSYNC_DATABASE_URL",
+        "CALSYNC_REDIS_URL", "CALSYNC_DATABASE_URL", "CALSYNC_CONSOLE_PASSWORD_HASH",
     ]
 
     /// Reads the configuration from `environment` (default: the process's) over the `.env` file named by `CALSYNC_CONFIG_FILE`.
@@ -186,6 +187,9 @@ extension CalsyncConfiguration {
             "CALSYNC_SCHEDULER_LEADER_TTL_SECONDS", default: scheduler.leaderTTL, range: 1...600)
         scheduler.batchSize = try values.int("CALSYNC_SCHEDULER_BATCH_SIZE", default: scheduler.batchSize, range: 1...100_000)
 
+        // Console.
+        try readConsole(values)
+
         // Logging.
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
@@ -311,5 +315,32 @@ private struct Values {
             limits[parts[0]] = limit
         }
         return limits
+    }
+}
+
+extension CalsyncConfiguration {
+    /// Reads the `CALSYNC_CONSOLE_*` keys of `calsync console`.
+    private mutating func readConsole(_ values: Values) throws {
+        console.host = values.string("CALSYNC_CONSOLE_HOST") ?? console.host
+        console.port = try values.int("CALSYNC_CONSOLE_PORT", default: console.port, range: 0...65_535)
+        console.passwordHash = values.string("CALSYNC_CONSOLE_PASSWORD_HASH", secret: true)
+        console.sessionLifetime = .seconds(
+            try values.int("CALSYNC_CONSOLE_SESSION_HOURS", default: Int(console.sessionLifetime.components.seconds / 3600), range: 1...720) * 3600)
+        console.loginAttemptsPerMinute = try values.int(
+            "CALSYNC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE", default: console.loginAttemptsPerMinute, range: 1...10_000)
+        console.lockoutFailures = try values.int(
+            "CALSYNC_CONSOLE_LOCKOUT_FAILURES", default: console.lockoutFailures, range: 1...1000)
+        console.lockout = try values.seconds("CALSYNC_CONSOLE_LOCKOUT_SECONDS", default: console.lockout, range: 1...86_400)
+        console.refreshInterval = try values.seconds(
+            "CALSYNC_CONSOLE_REFRESH_SECONDS", default: console.refreshInterval, range: 1...3600)
+        if let secure = values.string("CALSYNC_CONSOLE_SECURE_COOKIES") {
+            switch secure.lowercased() {
+            case "1", "true", "yes", "on": console.secureCookies = true
+            case "0", "false", "no", "off": console.secureCookies = false
+            default:
+                throw ConfigurationError(
+                    code: .invalidValue, message: "calsync: CALSYNC_CONSOLE_SECURE_COOKIES must be true or false (got '\(secure)')")
+            }
+        }
     }
 }

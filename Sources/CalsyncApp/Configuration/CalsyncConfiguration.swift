@@ -1,3 +1,4 @@
+import CalsyncConsole
 import CalsyncJobs
 import CalsyncGoogle
 import CalsyncHTTP
@@ -313,6 +314,8 @@ package struct CalsyncConfiguration: Sendable {
     package var logging: Logging
     /// Scheduler settings.
     package var scheduler: Scheduler
+    /// `calsync console`: the operators' web page.
+    package var console: ConsoleConfiguration
 
     /// Creates the documented defaults.
     package init() {
@@ -328,6 +331,7 @@ package struct CalsyncConfiguration: Sendable {
         self.metrics = Metrics()
         self.logging = Logging()
         self.scheduler = Scheduler()
+        self.console = ConsoleConfiguration()
     }
 }
 
