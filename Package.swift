@@ -289,11 +289,10 @@ let package = Package(
         .testTarget(
             name: "CalsyncConsoleTests",
             dependencies: [
-                "CalsyncTestSupport", "CalsyncConsole", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis",
+                "CalsyncTestSupport", "CalsyncConsole", "CalsyncQueue", "CalsyncRedis", "CalsyncStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,8 @@
 #   CalsyncSync   the sync rules: CalsyncJobs, Crypto, Logging, Metrics, Foundation, Synchronization only
 #   CalsyncStore  PostgreSQL: never the Redis driver (CalsyncQueue, CalsyncRedis, CalsyncSyncRedis)
 #   CalsyncQueue  the Redis driver of CalsyncJobs: never the rules, PostgreSQL or HTTP
+#   CalsyncConsole the operators' web page: reads through the queue and PostgreSQL, never the sync rules,
+#                 the scheduler, the provider clients or the process wiring (CalsyncApp)
 # and that Package.swift declares exactly the modules each target's files import.
 # Usage: scripts/check-imports.sh [ROOT]   (ROOT defaults to the repository holding this script)
 set -euo pipefail
@@ -60,6 +62,7 @@ allow CalsyncSync CalsyncJobs Crypto Logging Metrics Foundation Synchronization
 deny CalsyncStore CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp AsyncHTTPClient CalsyncHTTP
 deny CalsyncQueue CalsyncSync CalsyncStore CalsyncSyncRedis CalsyncScheduler CalsyncApp PostgresNIO AsyncHTTPClient CalsyncHTTP 'Calsync*Tests'
 deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP CalsyncApp
+deny CalsyncConsole CalsyncSync CalsyncSyncRedis CalsyncScheduler CalsyncApp CalsyncGoogle CalsyncMicrosoft CalsyncHTTP AsyncHTTPClient
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.
