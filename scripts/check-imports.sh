@@ -7,6 +7,8 @@
 #   CalsyncICal   iCalendar over libical: CLibical, Foundation and Synchronization only (no calsync target)
 #   CalsyncSandbox the emulators: no calsync target but CalsyncICal
 #   CalsyncWebhooks  push notifications: never a provider client, a driver or the app
+#   CalsyncConsole the operators' web page: reads through the queue and PostgreSQL, never the sync rules,
+#                 the scheduler, the provider clients or the process wiring (CalsyncApp)
 # and that Package.swift declares exactly the modules each target's files import.
 # Usage: scripts/check-imports.sh [ROOT]   (ROOT defaults to the repository holding this script)
 set -euo pipefail
@@ -68,6 +70,7 @@ deny CalsyncSyncRedis CalsyncStore PostgresNIO AsyncHTTPClient CalsyncHTTP Calsy
 deny CalsyncCalDAV CalsyncStore PostgresNIO CalsyncQueue CalsyncRedis CalsyncSyncRedis CHiredis CalsyncScheduler CalsyncApp
 # `calsync webhooks` holds no provider credential and no driver: the push types and Hummingbird only.
 deny CalsyncWebhooks CalsyncGoogle CalsyncMicrosoft CalsyncHTTP AsyncHTTPClient CalsyncRedis CalsyncQueue CalsyncSyncRedis CalsyncStore PostgresNIO CalsyncApp CHiredis
+deny CalsyncConsole CalsyncSync CalsyncSyncRedis CalsyncScheduler CalsyncApp CalsyncGoogle CalsyncMicrosoft CalsyncHTTP AsyncHTTPClient
 
 # Package.swift declares exactly what each target imports: no import without its dependency (which
 # MemberImportVisibility and transitive linking would let pass) and no dependency left unused.

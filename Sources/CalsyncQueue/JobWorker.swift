@@ -28,6 +28,9 @@ package struct JobWorker: Service {
     package func run() async throws {
         try await engine.run()
     }
+
+    /// Jobs in flight now, per type (the heartbeat's).
+    package var inFlightByType: [String: Int] { engine.inFlightByType }
 }
 
 /// The worker's state and loops (a final class guarding its state with a Mutex).
@@ -102,6 +105,9 @@ final class WorkerEngine: Sendable {
         self.logger = logger
         self.metrics = WorkerMetrics(types: self.knownTypes)
     }
+
+    /// Jobs in flight now, per type.
+    var inFlightByType: [String: Int] { state.withLock { $0.perType.filter { $0.value > 0 } } }
 
     // MARK: - Lifecycle
 

@@ -71,6 +71,22 @@ enum QueueScripts {
           end
           return raw
         end
+        -- Dead records per type (`<prefix>:dead:types`, the console's overview) follow every write and removal.
+        local function dead_count(jtype, n)
+          local field = jtype or '-'
+          if redis.call('HINCRBY', P .. ':dead:types', field, n) <= 0 then redis.call('HDEL', P .. ':dead:types', field) end
+        end
+        local function dead_forget(id)
+          local rec = redis.call('HGET', P .. ':dead', id)
+          if rec then
+            local r = parses(rec)
+            local jtype = nil
+            if r and type(r.type) == 'string' then jtype = r.type end
+            dead_count(jtype, -1)
+            redis.call('HDEL', P .. ':dead', id)
+          end
+          redis.call('ZREM', P .. ':dead:index', id)
+        end
         local function write_dead(now, rid, jtype, reason, err, http, attempts, first_failed, raw, max_count, max_age)
           if rid == nil or rid == '' then rid = 'invalid-' .. redis.call('INCR', P .. ':dead:seq') end
           local existing = redis.call('HGET', P .. ':dead', rid)
@@ -84,20 +100,17 @@ enum QueueScripts {
             http_status = http or cjson.null, attempts = attempts, first_failed_at = first_failed,
             last_failed_at = now, raw = raw}
           redis.call('HSET', P .. ':dead', rid, cjson.encode(rec))
+          if not existing then dead_count(jtype, 1) end
           redis.call('ZADD', P .. ':dead:index', now, rid)
           local trimmed = 0
           local n = redis.call('ZCARD', P .. ':dead:index')
           if n > max_count then
             local old = redis.call('ZRANGE', P .. ':dead:index', 0, n - max_count - 1)
-            for _, id in ipairs(old) do redis.call('HDEL', P .. ':dead', id) end
-            redis.call('ZREMRANGEBYRANK', P .. ':dead:index', 0, n - max_count - 1)
+            for _, id in ipairs(old) do dead_forget(id) end
             trimmed = trimmed + #old
           end
           local aged = redis.call('ZRANGEBYSCORE', P .. ':dead:index', '-inf', '(' .. (now - max_age), 'LIMIT', 0, 100)
-          for _, id in ipairs(aged) do
-            redis.call('HDEL', P .. ':dead', id)
-            redis.call('ZREM', P .. ':dead:index', id)
-          end
+          for _, id in ipairs(aged) do dead_forget(id) end
           trimmed = trimmed + #aged
           if trimmed > 0 then redis.call('INCRBY', P .. ':dead:trimmed', trimmed) end
           return rid
@@ -253,7 +266,7 @@ enum QueueScripts {
 
     /// Acknowledges finished tasks and releases the locks they held. KEYS: prefix, lock keys…; ARGV: tid1,
     /// fence1, tid2, fence2, …, then one token per lock (a lock is deleted only while it holds its token).
-    /// Returns {1|0, …} per task (0: stale fence).
+    /// Counts the completions per type in `<prefix>:stats:done:<minute>`. Returns {1|0, …} per task (0: stale fence).
     static let ack = RedisScript(common + #"""
         local res = {}
         -- KEYS[2..] are locks the jobs held; their tokens are the last #KEYS - 1 arguments.
@@ -262,16 +275,27 @@ enum QueueScripts {
         for j = 1, locks do
           if redis.call('GET', KEYS[j + 1]) == ARGV[last + j] then redis.call('DEL', KEYS[j + 1]) end
         end
+        local done = {}
         for i = 1, last, 2 do
           local key = P .. ':task:' .. ARGV[i]
-          if redis.call('HGET', key, 'fence') == ARGV[i + 1] then
+          local held = redis.call('HMGET', key, 'fence', 'type')
+          if held[1] == ARGV[i + 1] then
             redis.call('DEL', key)
             redis.call('ZREM', P .. ':leases', ARGV[i])
             res[#res + 1] = 1
+            if held[2] then done[held[2]] = (done[held[2]] or 0) + 1 end
           else
             res[#res + 1] = 0
           end
         end
+        -- Completions per type and minute (the console's throughput), kept 15 minutes.
+        local counted = P .. ':stats:done:' .. math.floor(now_ms() / 60000)
+        local any = false
+        for jtype, n in pairs(done) do
+          redis.call('HINCRBY', counted, jtype, n)
+          any = true
+        end
+        if any then redis.call('EXPIRE', counted, 900) end
         return res
         """#)
 
@@ -385,8 +409,7 @@ enum QueueScripts {
         local r = parses(rec)
         if not r or type(r.type) ~= 'string' or type(r.raw) ~= 'string' then return -1 end
         redis.call('LPUSH', P .. ':queue:' .. r.type, r.raw)
-        redis.call('HDEL', P .. ':dead', ARGV[1])
-        redis.call('ZREM', P .. ':dead:index', ARGV[1])
+        dead_forget(ARGV[1])
         return 1
         """#)
 
@@ -399,8 +422,7 @@ enum QueueScripts {
           local r = rec and parses(rec)
           if r and type(r.type) == 'string' and type(r.raw) == 'string' and (ARGV[1] == '' or r.type == ARGV[1]) then
             redis.call('LPUSH', P .. ':queue:' .. r.type, r.raw)
-            redis.call('HDEL', P .. ':dead', id)
-            redis.call('ZREM', P .. ':dead:index', id)
+            dead_forget(id)
             moved = moved + 1
           end
         end
@@ -415,21 +437,24 @@ enum QueueScripts {
         else
           ids = redis.call('ZRANGEBYSCORE', P .. ':dead:index', '-inf', '(' .. (now_ms() - tonumber(ARGV[1])))
         end
-        for _, id in ipairs(ids) do
-          redis.call('HDEL', P .. ':dead', id)
-          redis.call('ZREM', P .. ':dead:index', id)
-        end
         if ARGV[1] == '' then
+          for _, id in ipairs(ids) do
+            redis.call('HDEL', P .. ':dead', id)
+            redis.call('ZREM', P .. ':dead:index', id)
+          end
           local rest = redis.call('HKEYS', P .. ':dead')
           for _, id in ipairs(rest) do redis.call('HDEL', P .. ':dead', id) end
+          redis.call('DEL', P .. ':dead:types')
           return #ids + #rest
         end
+        for _, id in ipairs(ids) do dead_forget(id) end
         return #ids
         """#)
 
     /// Deletes one dead record. ARGV: record id. Returns 1 or 0.
     static let deadPurge = RedisScript(common + #"""
-        redis.call('ZREM', P .. ':dead:index', ARGV[1])
-        return redis.call('HDEL', P .. ':dead', ARGV[1])
+        local found = redis.call('HEXISTS', P .. ':dead', ARGV[1])
+        dead_forget(ARGV[1])
+        return found
         """#)
 }

@@ -23,6 +23,7 @@ struct Calsync: AsyncParsableCommand {
             EnqueueCommand.self,
             KeygenCommand.self,
             RekeyCommand.self,
+            ConsoleCommand.self,
             SandboxCommand.self,
         ]
     )

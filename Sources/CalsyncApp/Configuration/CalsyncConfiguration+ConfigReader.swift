@@ -1,3 +1,4 @@
+import CalsyncConsole
 import CalsyncGoogle
 import CalsyncHTTP
 import CalsyncJobs
@@ -7,7 +8,6 @@ import CalsyncRedis
 import CalsyncScheduler
 import CalsyncSync
 import CalsyncStore
-import CalsyncSync
 import Configuration
 import Foundation
 import Logging
@@ -38,7 +38,7 @@ extension CalsyncConfiguration {
     /// Variables whose values never appear in logs or access reports.
     static let secretVariables: Set<String> = [
         "CALSYNC_ENCRYPTION_KEY", "CALSYNC_PREVIOUS_ENCRYPTION_KEYS", "CALSYNC_GOOGLE_CLIENT_SECRET", "CALSYNC_MICROSOFT_CLIENT_SECRET",
-        "CALSYNC_REDIS_URL", "CALSYNC_DATABASE_URL",
+        "CALSYNC_REDIS_URL", "CALSYNC_DATABASE_URL", "CALSYNC_CONSOLE_PASSWORD_HASH",
     ]
 
     /// Reads the configuration from `environment` (default: the process's) over the `.env` file named by `CALSYNC_CONFIG_FILE`.
@@ -237,6 +237,9 @@ extension CalsyncConfiguration {
         push = try Self.readPush(values, defaults: push)
         scheduler.push = push
 
+        // Console.
+        try readConsole(values)
+
         // Logging.
         if let format = values.string("CALSYNC_LOG_FORMAT") {
             guard let parsed = Logging.Format(rawValue: format.lowercased()) else {
@@ -350,5 +353,8 @@ extension CalsyncConfiguration {
         push.renewBeforeSeconds = try values.int(
             "CALSYNC_PUSH_RENEW_BEFORE_SECONDS", default: push.renewBeforeSeconds, range: 1...604_800)
         return push
+
+        // Console.
+        try readConsole(values)
     }
 }

@@ -1,4 +1,5 @@
 import CalsyncCalDAV
+import CalsyncConsole
 import CalsyncGoogle
 import CalsyncMicrosoft
 import CalsyncQueue
@@ -91,6 +92,8 @@ package struct CalsyncConfiguration: Sendable {
     package var logging: Logging
     /// Push notifications (`calsync webhooks`, channels, the safety-net interval); defaults in `PushConfiguration`.
     package var push: PushConfiguration
+    /// `calsync console`: the operators' web page.
+    package var console: ConsoleConfiguration
 
     /// Every component's defaults.
     package init() {
@@ -106,6 +109,7 @@ package struct CalsyncConfiguration: Sendable {
         self.metrics = Metrics()
         self.logging = Logging()
         self.push = PushConfiguration()
+        self.console = ConsoleConfiguration()
     }
 }
 

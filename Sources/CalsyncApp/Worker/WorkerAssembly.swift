@@ -82,6 +82,11 @@ package enum WorkerAssembly {
         // Clients first, consumers last: shutdown runs in reverse, so the worker drains before PostgreSQL stops.
         var services: [any Service] = [redis, database.client, http]
         if let metrics = ProcessServices.metricsServer(configuration, registry: registry) { services.append(metrics) }
+        // The heartbeat (the console's list of live workers) stops after the worker has drained.
+        services.append(
+            WorkerHeartbeat(
+                worker: worker, redis: redis, prefix: configuration.redis.prefix, workerID: workerConfiguration.workerID,
+                concurrency: workerConfiguration.concurrency, logger: logger))
         services.append(worker)
 
         // The worker stops claiming, lets jobs finish for the grace period and hands back the rest;
