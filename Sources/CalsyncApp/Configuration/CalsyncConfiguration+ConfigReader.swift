@@ -1,3 +1,4 @@
+import CalsyncCalDAV
 import CalsyncConsole
 import CalsyncGoogle
 import CalsyncHTTP
@@ -353,8 +354,30 @@ extension CalsyncConfiguration {
         push.renewBeforeSeconds = try values.int(
             "CALSYNC_PUSH_RENEW_BEFORE_SECONDS", default: push.renewBeforeSeconds, range: 1...604_800)
         return push
+    }
 
-        // Console.
-        try readConsole(values)
+    /// The console's keys (`CALSYNC_CONSOLE_*`).
+    private mutating func readConsole(_ values: Values) throws {
+        console.host = values.string("CALSYNC_CONSOLE_HOST") ?? console.host
+        console.port = try values.int("CALSYNC_CONSOLE_PORT", default: console.port, range: 0...65_535)
+        console.passwordHash = values.string("CALSYNC_CONSOLE_PASSWORD_HASH", secret: true)
+        console.sessionLifetime = .seconds(
+            try values.int("CALSYNC_CONSOLE_SESSION_HOURS", default: Int(console.sessionLifetime.components.seconds / 3600), range: 1...720) * 3600)
+        console.loginAttemptsPerMinute = try values.int(
+            "CALSYNC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE", default: console.loginAttemptsPerMinute, range: 1...10_000)
+        console.lockoutFailures = try values.int(
+            "CALSYNC_CONSOLE_LOCKOUT_FAILURES", default: console.lockoutFailures, range: 1...1000)
+        console.lockout = try values.seconds("CALSYNC_CONSOLE_LOCKOUT_SECONDS", default: console.lockout, range: 1...86_400)
+        console.refreshInterval = try values.seconds(
+            "CALSYNC_CONSOLE_REFRESH_SECONDS", default: console.refreshInterval, range: 1...3600)
+        if let secure = values.string("CALSYNC_CONSOLE_SECURE_COOKIES") {
+            switch secure.lowercased() {
+            case "1", "true", "yes", "on": console.secureCookies = true
+            case "0", "false", "no", "off": console.secureCookies = false
+            default:
+                throw ConfigurationError(
+                    code: .invalidValue, message: "calsync: CALSYNC_CONSOLE_SECURE_COOKIES must be true or false (got '\(secure)')")
+            }
+        }
     }
 }

@@ -17,15 +17,15 @@ package enum ConsoleAssembly {
         } catch let error as ConsoleError {
             throw CalsyncAppError(code: .config, message: error.message, exitCode: 78)
         }
-        let redisConfiguration = try configuration.redisConfiguration()
-        var databaseConfiguration = try configuration.databaseConfiguration()
+        let redisConfiguration = configuration.redis
+        var databaseConfiguration = configuration.database
         databaseConfiguration.maximumConnections = min(databaseConfiguration.maximumConnections, 4)
         try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
 
         let redis = RedisClient(configuration: redisConfiguration, logger: logger, poolSize: 8)
         let database = Database(configuration: databaseConfiguration, logger: logger)
-        let queue = JobQueue(redis: redis, configuration: configuration.queueConfiguration, logger: logger)
+        let queue = JobQueue(redis: redis, configuration: configuration.queue, logger: logger)
         let console: Console
         do {
             console = try Console(

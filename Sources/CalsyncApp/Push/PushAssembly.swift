@@ -1,4 +1,5 @@
 import CalsyncJobs
+import CalsyncQueue
 import CalsyncRedis
 import CalsyncStore
 import CalsyncSync
@@ -17,7 +18,7 @@ package enum PushAssembly {
         database: Database, logger: Logger
     ) -> [any JobHandler] {
         let store = PostgresPushStore(client: database.client, logger: logger)
-        let gate = RedisPushImportGate(redis: redis, prefix: configuration.redis.prefix, debounce: configuration.push.debounce)
+        let gate = RedisPushImportGate(redis: redis, prefix: configuration.queue.prefix, debounce: configuration.push.debounce)
         var wrapped: [any JobHandler] = handlers.map { handler in
             switch handler.jobType {
             case ImportWindowPayload.jobType: PushAwareImportHandler(wrapping: handler, gate: gate)
@@ -36,8 +37,8 @@ package enum PushAssembly {
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "calsync.webhooks")
 
-        let redisConfiguration = try configuration.redisConfiguration()
-        var databaseConfiguration = try configuration.databaseConfiguration()
+        let redisConfiguration = configuration.redis
+        var databaseConfiguration = configuration.database
         databaseConfiguration.persistentConnections = true
         try await ServiceChecks.checkRedis(redisConfiguration, logger: logger)
         try await ServiceChecks.checkDatabase(databaseConfiguration, logger: logger)
@@ -46,7 +47,7 @@ package enum PushAssembly {
         let database = Database(configuration: databaseConfiguration, logger: logger)
         let receiver = WebhookReceiver(
             store: PostgresPushStore(client: database.client, logger: logger),
-            gate: RedisPushImportGate(redis: redis, prefix: configuration.redis.prefix, debounce: configuration.push.debounce),
+            gate: RedisPushImportGate(redis: redis, prefix: configuration.queue.prefix, debounce: configuration.push.debounce),
             capacity: configuration.push.inboxCapacity, concurrency: 16, logger: logger)
         let server = WebhooksServer(receiver: receiver, configuration: configuration.push, logger: logger) { port in
             logger.info("calsync webhooks listening", metadata: ["port": "\(port)"])

@@ -85,7 +85,7 @@ package enum WorkerAssembly {
         // The heartbeat (the console's list of live workers) stops after the worker has drained.
         services.append(
             WorkerHeartbeat(
-                worker: worker, redis: redis, prefix: configuration.redis.prefix, workerID: workerConfiguration.workerID,
+                worker: worker, redis: redis, prefix: configuration.queue.prefix, workerID: workerConfiguration.workerID,
                 concurrency: workerConfiguration.concurrency, logger: logger))
         services.append(worker)
 
