@@ -1,6 +1,7 @@
 import CalsyncSandbox
 import CalsyncSync
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// Recurring events through the real Google and Graph clients against the sandbox, which expands a series in its own
@@ -112,6 +113,38 @@ import Testing
                 calendarID: h.calendarID, cursor: try #require(snapshot.cursor), memberTimeZone: member, credentials: h.credentials)
             Self.apply(changes, to: &blocks)
             #expect(blocks.isEmpty)
+        }
+    }
+
+    /// The control API creates a series and changes an instance; Google's list shows instances, an exception and a
+    /// cancelled instance (with `showDeleted`), each with `recurringEventId` and `originalStartTime`.
+    @Test func controlAPICreatesASeries() async throws {
+        let sandbox = Sandbox()
+        try await withSandboxServer(sandbox) { e in
+            let email = "r@example.test"
+            #expect(try await SandboxTests.send(.POST, e.control + "/accounts", json: #"{"provider":"google","email":"r@example.test","timeZone":"Europe/Berlin"}"#).status == 201)
+            let insert = #"{"provider":"google","email":"r@example.test","event":{"summary":"Weekly","start":"2027-03-09T09:00:00Z","end":"2027-03-09T10:00:00Z","timeZone":"Europe/Berlin","free":false,"cancelled":false,"declinedBySelf":false,"privateProperties":{}},"recurrence":["RRULE:FREQ=WEEKLY;COUNT=3"]}"#
+            let created = try await SandboxTests.send(.POST, e.control + "/recurring-events", json: insert)
+            #expect(created.status == 201)
+            let series = try #require(created.json["id"] as? String)
+            let cancel = #"{"provider":"google","email":"r@example.test","seriesID":"\#(series)","recurrenceID":"20270316T090000Z","cancel":true}"#
+            #expect(try await SandboxTests.send(.POST, e.control + "/instance-changes", json: cancel).status == 204)
+            let move = #"{"provider":"google","email":"r@example.test","seriesID":"\#(series)","recurrenceID":"20270323T090000Z","start":"2027-03-30T12:00:00Z","end":"2027-03-30T13:00:00Z"}"#
+            #expect(try await SandboxTests.send(.POST, e.control + "/instance-changes", json: move).status == 204)
+            let access = try #require(sandbox.issueTokens(.google, email: email)?.accessToken)
+            let list = try await SandboxTests.send(
+                .GET, e.googleAPI + "/calendars/r%40example.test/events?singleEvents=true&showDeleted=true&orderBy=startTime"
+                    + "&timeMin=2027-03-01T00:00:00Z&timeMax=2027-05-01T00:00:00Z", bearer: access)
+            #expect(list.status == 200)
+            let items = list.items
+            #expect(items.map { $0["id"] as? String } == ["\(series)_20270309T090000Z", "\(series)_20270316T090000Z", "\(series)_20270323T090000Z"])
+            #expect(items.map { $0["status"] as? String } == ["confirmed", "cancelled", "confirmed"])
+            #expect(items.allSatisfy { $0["recurringEventId"] as? String == series && $0["recurrence"] == nil })
+            #expect((items.last?["start"] as? [String: Any])?["dateTime"] as? String == "2027-03-30T14:00:00+02:00")
+            #expect((items.last?["originalStartTime"] as? [String: Any])?["dateTime"] as? String == "2027-03-23T10:00:00+01:00")
+            let masters = try await SandboxTests.send(
+                .GET, e.googleAPI + "/calendars/r%40example.test/events?timeMin=2027-03-01T00:00:00Z&timeMax=2027-05-01T00:00:00Z", bearer: access)
+            #expect(masters.items.map { $0["recurrence"] as? [String] } == [["RRULE:FREQ=WEEKLY;COUNT=3"]])
         }
     }
 }
