@@ -304,7 +304,7 @@ struct RecurrenceExpander {
     /// A TZID's zone: libical's builtin zone of that IANA name, else the object's VTIMEZONE, else Foundation's zone of
     /// that name (or of its IANA tail, as in `/mozilla.org/…/Europe/Berlin`), else the member's zone.
     private func resolve(_ tzid: String, near property: OpaquePointer) -> WallClock {
-        if let zone = icaltimezone_get_builtin_timezone(tzid) { return .libical(zone) }
+        if let zone = LibICal.builtinZone(tzid) { return .libical(zone) }
         var calendar = icalproperty_get_parent(property)
         while let current = calendar, icalcomponent_isa(current) != ICAL_VCALENDAR_COMPONENT {
             calendar = icalcomponent_get_parent(current)
@@ -314,7 +314,7 @@ struct RecurrenceExpander {
         let parts = tzid.split(separator: "/")
         for count in [3, 2, 1] where parts.count > count {
             let tail = parts.suffix(count).joined(separator: "/")
-            if let zone = icaltimezone_get_builtin_timezone(tail) { return .libical(zone) }
+            if let zone = LibICal.builtinZone(tail) { return .libical(zone) }
             if let zone = TimeZone(identifier: tail) { return .foundation(zone) }
         }
         return member
