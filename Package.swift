@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "CalsyncCalDAV",
             dependencies: [
-                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP", "CalsyncICal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
