@@ -265,6 +265,8 @@ let package = Package(
                 "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
                 "CalsyncCalDAV",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
