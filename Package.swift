@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "CalsyncCalDAV",
             dependencies: [
-                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP",
+                "CalsyncJobs", "CalsyncSync", "CalsyncHTTP", "CalsyncICal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -299,6 +299,8 @@ let package = Package(
                 "CalsyncTestSupport", "CalsyncSync", "CalsyncHTTP", "CalsyncGoogle", "CalsyncMicrosoft", "CalsyncSandbox",
                 "CalsyncCalDAV",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

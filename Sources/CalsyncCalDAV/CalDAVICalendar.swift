@@ -1,8 +1,9 @@
+import CalsyncICal
 import CalsyncSync
 import Foundation
 
 /// The seam to CalsyncICal (libical): renders an appointment's VEVENT and reads the busy instances of one
-/// calendar object. TEMPORARY STUB until h5's CalsyncICal lands: render only, in UTC; reads refuse.
+/// calendar object. No iCalendar is parsed or written anywhere else in this target.
 enum CalDAVICalendar {
     /// What a busy read needs to know of the member.
     struct ReadContext: Sendable {
@@ -11,7 +12,7 @@ enum CalDAVICalendar {
         var memberAddresses: [String]
     }
 
-    /// One busy stretch of an object; `idSuffix` is empty for a single event, the instance's id otherwise.
+    /// One busy stretch of an object; `idSuffix` is empty for a single event, the instance's recurrence id otherwise.
     struct BusyInstance: Sendable {
         var idSuffix: String
         var start: Date
@@ -19,18 +20,29 @@ enum CalDAVICalendar {
         var isAllDay: Bool
     }
 
-    /// The VCALENDAR text of the appointment's event.
+    /// The VCALENDAR text of the appointment's event: its VTIMEZONE, CLASS:PRIVATE for private events, calsync's
+    /// marker property, no ATTENDEE or ORGANIZER (nobody is invited).
     static func render(_ event: RenderedEvent, uid: String) throws -> String {
-        let lines = [
-            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calsync//EN", "BEGIN:VEVENT", "UID:\(uid)",
-            "DTSTAMP:\(DAVRequests.utc(Date()))", "DTSTART:\(DAVRequests.utc(event.start))", "DTEND:\(DAVRequests.utc(event.end))",
-            "SUMMARY:calsync", "X-CALSYNC-APPOINTMENT:\(event.markerValue)", "END:VEVENT", "END:VCALENDAR",
-        ]
-        return lines.joined(separator: "\r\n") + "\r\n"
+        let export = ICalExportEvent(
+            uid: uid, sequence: Int(Date().timeIntervalSince1970) - 1_700_000_000, stamp: Date(), start: event.start, end: event.end,
+            timeZone: event.timeZone, summary: event.title, description: event.description, location: event.location,
+            classification: event.visibility == .private ? .private : nil, markerValue: event.markerValue)
+        do {
+            return try ICalendar.render(export)
+        } catch {
+            throw ProviderError.permanent(.encodingFailed, "The event could not be written as iCalendar (\(error.code)); this is a calsync bug.")
+        }
     }
 
-    /// The busy instances of one object that overlap the window.
+    /// The busy instances of one object that overlap the window; unreadable or hostile text throws a
+    /// ``ProviderError`` with code `unreadable_calendar_data` and libical's reason (never the text).
     static func busyInstances(_ text: String, _ context: ReadContext) throws -> [BusyInstance] {
-        throw ProviderError.permanent(.unreadableCalendarData, "iCalendar reading is not available yet.")
+        do {
+            return try ICalendar.busyOccurrences(
+                in: text, window: context.window, memberTimeZone: context.memberTimeZone, memberAddresses: context.memberAddresses
+            ).map { BusyInstance(idSuffix: $0.recurrenceID ?? "", start: $0.start, end: $0.end, isAllDay: $0.allDay) }
+        } catch {
+            throw ProviderError.permanent(.unreadableCalendarData, "A calendar object is not readable iCalendar: \(error.message)")
+        }
     }
 }

@@ -8,8 +8,8 @@ struct Calsync: AsyncParsableCommand {
         commandName: "calsync",
         abstract: "Keeps a booking service's appointments and its staff's own calendars in step.",
         discussion: """
-            Producers push jobs to Redis lists; `calsync worker` runs them against Google and Microsoft \
-            (CalDAV is not supported yet) and records the results in PostgreSQL; `calsync scheduler` enqueues the periodic \
+            Producers push jobs to Redis lists; `calsync worker` runs them against Google, Microsoft \
+            and CalDAV servers (iCloud, Fastmail, Nextcloud, …) and records the results in PostgreSQL; `calsync scheduler` enqueues the periodic \
             imports and token refreshes. Configuration comes from CALSYNC_* \
             environment variables (see config/calsync.env.example and the README).
             """,

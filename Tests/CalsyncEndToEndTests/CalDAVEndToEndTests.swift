@@ -46,7 +46,9 @@ struct CalDAVEndToEndTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["curl", "-s", "-X", method, "-u", "\(account.username):\(account.password)", "-w", "\n%{http_code}"]
         if let depth { arguments += ["-H", "Depth: \(depth)"] }
-        if let body { arguments += ["-H", "Content-Type: application/xml", "--data-binary", body] }
+        if let body {
+            arguments += ["-H", method == "PUT" ? "Content-Type: text/calendar" : "Content-Type: application/xml", "--data-binary", body]
+        }
         process.arguments = arguments + [url]
         let out = Pipe()
         process.standardOutput = out
@@ -149,6 +151,57 @@ struct CalDAVEndToEndTests {
             }
             let connection = try #require(try await caldavConnection(world, "m-1"))
             #expect(connection.detail?.contains("password") == true)
+        }
+    }
+
+    /// `YYYYMMDDTHHMMSSZ`.
+    static func utc(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
+    }
+
+    @Test func importMakesTheMembersBusyBlocksEqualToTheCalendarsBusyEvents() async throws {
+        guard let base = Self.radicale else { return }
+        let account = try Self.account(base: base)
+        // Tomorrow 09:00–10:00 UTC (inside the rolling window), and a free event next to it.
+        let day = Calendar(identifier: .gregorian).startOfDay(for: Date().addingTimeInterval(86_400))
+        let busyStart = day.addingTimeInterval(9 * 3600)
+        func vevent(_ uid: String, _ start: Date, _ extra: String = "") -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:\(uid)\r\nDTSTAMP:20261101T000000Z\r\n"
+                + "DTSTART:\(Self.utc(start))\r\nDTEND:\(Self.utc(start.addingTimeInterval(3600)))\r\n\(extra)SUMMARY:Private\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        #expect(try Self.dav("PUT", account.calendarURL + "dentist.ics", account, body: vevent("dentist", busyStart)).status == 201)
+        #expect(try Self.dav("PUT", account.calendarURL + "free.ics", account, body: vevent("free", busyStart.addingTimeInterval(7200), "TRANSP:TRANSPARENT\r\n")).status == 201)
+        try await SyncWorld.with { world in
+            try await world.organization()
+            try await world.member("m-1")
+            try world.startWorker()
+            _ = try await world.enqueue("connect_calendar", connectJob("m-1", base, account))
+            try await eventually("the CalDAV connection", timeout: .seconds(20), context: world.allLogs) {
+                try await caldavConnection(world, "m-1")?.status == "active"
+            }
+            // The connect's first import.
+            try await world.idle()
+            #expect(try await world.visibleBusy("m-1") == [DateInterval(start: busyStart, duration: 3600)])
+            // calsync's own export is never imported back; an unchanged calendar is not read again.
+            try await world.export(
+                "m-1", "apt-1", revision: 1, start: ISO8601DateFormatter().string(from: busyStart.addingTimeInterval(4 * 3600)),
+                end: ISO8601DateFormatter().string(from: busyStart.addingTimeInterval(5 * 3600)))
+            try await world.idle()
+            #expect(try Self.objects(account).count == 3)
+            _ = try await world.enqueue("import_window", #"{"member_id":"m-1","provider":"caldav"}"#)
+            try await world.idle()
+            #expect(try await world.visibleBusy("m-1") == [DateInterval(start: busyStart, duration: 3600)])
+            // The member deletes the dentist: the next import (sync-collection sees a change) removes the block.
+            #expect((200..<300).contains(try Self.dav("DELETE", account.calendarURL + "dentist.ics", account).status))
+            _ = try await world.enqueue("import_window", #"{"member_id":"m-1","provider":"caldav"}"#)
+            try await world.idle()
+            #expect(try await world.visibleBusy("m-1") == [])
+            let connection = try #require(try await caldavConnection(world, "m-1"))
+            #expect(connection.status == "active")
         }
     }
 }

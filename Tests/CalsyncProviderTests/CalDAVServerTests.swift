@@ -90,7 +90,7 @@ struct CalDAVServerTests {
         #expect(moved.id == created.id)
         #expect(moved.etag != retried.etag)
         stored = try await CalDAVTests.raw("GET", created.id, account)
-        #expect(stored.body.contains(DAVTestTime.utc(Self.start.addingTimeInterval(7200))))
+        #expect(stored.body.contains("DTSTART;TZID=Europe/Berlin:" + DAVTestTime.berlin(Self.start.addingTimeInterval(7200))))
         // Cancel: DELETE with If-Match.
         try await provider.deleteEvent(
             key: key, calendarID: account.calendarURL, knownEventID: moved.id, knownETag: moved.etag, credentials: account.credentials)
@@ -118,7 +118,7 @@ struct CalDAVServerTests {
             knownETag: created.etag, credentials: account.credentials)
         #expect(written.id == created.id)
         let stored = try await CalDAVTests.raw("GET", created.id, account)
-        #expect(stored.body.contains(DAVTestTime.utc(newer)))
+        #expect(stored.body.contains("DTSTART;TZID=Europe/Berlin:" + DAVTestTime.berlin(newer)))
         #expect(!stored.body.contains("Dentist"))
         // A stale delete also reads the current version first.
         try await provider.deleteEvent(
@@ -202,6 +202,66 @@ struct CalDAVServerTests {
     }
 
     @Test(arguments: CalDAVServer.all)
+    func importReadsBusyTimeByTheRulesWithMultigetBatches(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        let objects: [(String, String)] = [
+            ("busy.ics", CalDAVTests.vevent(uid: "busy", start: "20261120T090000Z", end: "20261120T100000Z")),
+            ("free.ics", CalDAVTests.vevent(uid: "free", start: "20261120T110000Z", end: "20261120T120000Z", extra: ["TRANSP:TRANSPARENT"])),
+            ("cancelled.ics", CalDAVTests.vevent(uid: "cancelled", start: "20261120T130000Z", end: "20261120T140000Z", extra: ["STATUS:CANCELLED"])),
+            ("declined.ics", CalDAVTests.vevent(
+                uid: "declined", start: "20261120T150000Z", end: "20261120T160000Z",
+                extra: ["ATTENDEE;PARTSTAT=DECLINED:mailto:\(account.username)"])),
+            ("allday.ics", (["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", "BEGIN:VEVENT", "UID:allday", "DTSTAMP:20261101T000000Z",
+                "DTSTART;VALUE=DATE:20261121", "DTEND;VALUE=DATE:20261122", "SUMMARY:Off", "END:VEVENT", "END:VCALENDAR"]).joined(separator: "\r\n") + "\r\n"),
+            ("floating.ics", CalDAVTests.vevent(uid: "floating", start: "20261122T090000", end: "20261122T100000")),
+            // Weekly at 10:00 Berlin from before to after the end of daylight saving (2026-10-25), one instance
+            // cancelled and one moved.
+            ("weekly.ics", (["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
+                "BEGIN:VTIMEZONE", "TZID:Europe/Berlin",
+                "BEGIN:DAYLIGHT", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "TZNAME:CEST", "DTSTART:19700329T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", "END:DAYLIGHT",
+                "BEGIN:STANDARD", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100", "TZNAME:CET", "DTSTART:19701025T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU", "END:STANDARD",
+                "END:VTIMEZONE",
+                "BEGIN:VEVENT", "UID:weekly", "DTSTAMP:20261101T000000Z", "DTSTART;TZID=Europe/Berlin:20261014T100000",
+                "DTEND;TZID=Europe/Berlin:20261014T110000", "RRULE:FREQ=WEEKLY;COUNT=5", "EXDATE;TZID=Europe/Berlin:20261028T100000",
+                "SUMMARY:Weekly", "END:VEVENT",
+                "BEGIN:VEVENT", "UID:weekly", "DTSTAMP:20261101T000000Z", "RECURRENCE-ID;TZID=Europe/Berlin:20261104T100000",
+                "DTSTART;TZID=Europe/Berlin:20261104T150000", "DTEND;TZID=Europe/Berlin:20261104T160000", "SUMMARY:Weekly moved", "END:VEVENT",
+                "END:VCALENDAR"]).joined(separator: "\r\n") + "\r\n"),
+        ]
+        for (name, text) in objects {
+            let put = try await CalDAVTests.raw("PUT", account.calendarURL + name, account, body: text)
+            #expect(put.status < 300, "PUT \(name) answered \(put.status): \(put.body.prefix(200))")
+        }
+        // calsync's own export is not imported back.
+        let key = ExportKey(memberID: "m1", appointmentID: "apt-own")
+        _ = try await CalDAVTests.provider().upsertEvent(
+            Self.event(key, start: Self.at("2026-11-20T17:00:00Z")), key: key, calendarID: account.calendarURL, knownEventID: nil,
+            knownETag: nil, credentials: account.credentials)
+        let member = TimeZone(identifier: "America/New_York")!
+        let window = DateInterval(start: Self.at("2026-10-01T00:00:00Z"), end: Self.at("2026-12-01T00:00:00Z"))
+        var configuration = CalDAVConfiguration(http: .init(requestTimeout: .seconds(20)))
+        configuration.multigetBatch = 2
+        let snapshot = try await CalDAVTests.provider(configuration).readBusy(
+            calendarID: account.calendarURL, window: window, memberTimeZone: member, credentials: account.credentials)
+        let spans = snapshot.events.map { "\(Self.iso($0.start))/\(Self.iso($0.end))\($0.isAllDay ? " all-day" : "")" }.sorted()
+        #expect(spans == [
+            "2026-10-14T08:00:00Z/2026-10-14T09:00:00Z",  // 10:00 CEST
+            "2026-10-21T08:00:00Z/2026-10-21T09:00:00Z",
+            "2026-11-04T14:00:00Z/2026-11-04T15:00:00Z",  // moved to 15:00 CET
+            "2026-11-11T09:00:00Z/2026-11-11T10:00:00Z",  // 10:00 CET, after the change
+            "2026-11-20T09:00:00Z/2026-11-20T10:00:00Z",
+            "2026-11-21T05:00:00Z/2026-11-22T05:00:00Z all-day",  // midnight to midnight in New York
+            "2026-11-22T14:00:00Z/2026-11-22T15:00:00Z",  // floating 09:00 in New York
+        ])
+        #expect(Set(snapshot.events.map(\.externalEventID)).count == snapshot.events.count)
+        #expect(snapshot.events.allSatisfy { $0.externalEventID.hasPrefix(account.calendarURL) })
+    }
+
+    static func at(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    @Test(arguments: CalDAVServer.all)
     func tenMegabytesOfHostileICalendarIsAClearErrorNotACrash(_ server: CalDAVServer) async throws {
         guard server.isRunning else { return }
         let account = try await CalDAVTests.account(on: server)
@@ -225,6 +285,15 @@ struct CalDAVServerTests {
 }
 
 enum DAVTestTime {
+    /// `YYYYMMDDTHHMMSS` in Europe/Berlin.
+    static func berlin(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Europe/Berlin")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        return formatter.string(from: date)
+    }
+
     /// `YYYYMMDDTHHMMSSZ`.
     static func utc(_ date: Date) -> String {
         let formatter = DateFormatter()

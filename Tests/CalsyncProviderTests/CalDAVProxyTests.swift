@@ -1,0 +1,187 @@
+import CalsyncCalDAV
+import CalsyncHTTP
+import CalsyncSync
+import Foundation
+import Testing
+
+/// What a server cannot produce by itself, through a fault-injecting proxy in front of real Radicale and Xandikos.
+@Suite("CalDAV client through a fault proxy")
+struct CalDAVProxyTests {
+    /// The account's calendar as seen through the proxy.
+    static func throughProxy(_ account: CalDAVAccount, _ proxy: String) -> CalDAVAccount {
+        CalDAVAccount(
+            server: account.server, username: account.username, password: account.password, serverURL: proxy,
+            calendarURL: proxy + String(account.calendarURL.dropFirst(account.serverURL.count)))
+    }
+
+    @Test(arguments: CalDAVServer.all)
+    func theServerChoosesTheObjectURLAndSendsNoETag(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        let log = ProxyState<[String]>([])
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            log.with { $0.append("\(request.method) \(request.path)") }
+            var request = request
+            var location: String?
+            if request.method == "PUT", request.header("If-None-Match") == "*" {
+                // The server stores the new object under a name of its own and says where (Location).
+                let folder = request.path[..<(request.path.lastIndex(of: "/").map { request.path.index(after: $0) } ?? request.path.endIndex)]
+                request.path = folder + "srv-\(UUID().uuidString.lowercased()).ics"
+                location = request.path
+            }
+            var answer = try await forward(request)
+            if request.method == "PUT" {
+                answer.headers.removeAll { $0.0.lowercased() == "etag" }
+                if let location { answer.headers.append(("Location", location)) }
+            }
+            return answer
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let provider = CalDAVTests.provider()
+            let key = ExportKey(memberID: "m1", appointmentID: "apt-srv-name")
+            let created = try await provider.upsertEvent(
+                CalDAVServerTests.event(key), key: key, calendarID: via.calendarURL, knownEventID: nil, knownETag: nil, credentials: via.credentials)
+            #expect(created.id.hasPrefix(via.calendarURL + "srv-"))
+            #expect(created.etag != nil)  // read back with PROPFIND
+            #expect(!created.id.contains(key.digest))
+            let moved = try await provider.upsertEvent(
+                CalDAVServerTests.event(key, start: CalDAVServerTests.start.addingTimeInterval(3600)), key: key, calendarID: via.calendarURL,
+                knownEventID: created.id, knownETag: created.etag, credentials: via.credentials)
+            #expect(moved.id == created.id)
+            #expect(try await CalDAVTests.objects(account).count == 1)
+            try await provider.deleteEvent(
+                key: key, calendarID: via.calendarURL, knownEventID: moved.id, knownETag: moved.etag, credentials: via.credentials)
+            #expect(try await CalDAVTests.objects(account).isEmpty)
+            // Only the create asked for <uid>.ics; the move and the delete went to the URL the server answered.
+            #expect(log.with { $0 }.filter { $0.contains("calsync-\(key.digest).ics") }.map { $0.prefix(4) } == ["PUT "])
+            #expect(log.with { $0 }.contains { $0.hasPrefix("DELETE ") && $0.contains("/srv-") })
+        }
+    }
+
+    @Test(arguments: CalDAVServer.all)
+    func a429AndA503WithRetryAfterAreRateLimitsWithTheirWait(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        let faults = ProxyState<[ProxyResponse]>([
+            ProxyResponse(status: 429, headers: [("Retry-After", "7")], body: ""),
+            ProxyResponse(status: 503, headers: [("Retry-After", "3")], body: ""),
+        ])
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            if request.method == "PUT", let fault = faults.with({ $0.isEmpty ? nil : $0.removeFirst() }) { return fault }
+            return try await forward(request)
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let provider = CalDAVTests.provider()
+            let key = ExportKey(memberID: "m1", appointmentID: "apt-429")
+            for expected in [Duration.seconds(7), .seconds(3)] {
+                await #expect {
+                    _ = try await provider.upsertEvent(
+                        CalDAVServerTests.event(key), key: key, calendarID: via.calendarURL, knownEventID: nil, knownETag: nil,
+                        credentials: via.credentials)
+                } throws: { error in
+                    guard let error = error as? ProviderError else { return false }
+                    return error.code == .rateLimited && error.retryAfter == expected
+                }
+            }
+            // Then it goes through.
+            _ = try await provider.upsertEvent(
+                CalDAVServerTests.event(key), key: key, calendarID: via.calendarURL, knownEventID: nil, knownETag: nil, credentials: via.credentials)
+            #expect(try await CalDAVTests.objects(account).count == 1)
+        }
+    }
+
+    @Test(arguments: CalDAVServer.all)
+    func aPasswordChangedAtTheServerIsRefusedAtConnectAndAsksForAReconnectLater(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        // The proxy checks passwords in front of both servers (Xandikos has no authentication of its own).
+        let password = ProxyState(account.password)
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            guard let basic = CalDAVFaultProxy.basic(request), basic.password == password.with({ $0 }) else {
+                return ProxyResponse(status: 401, headers: [("WWW-Authenticate", "Basic realm=\"test\"")], body: "")
+            }
+            var request = request
+            // Upstream (Radicale) still knows the original password.
+            request.headers.removeAll { $0.0.lowercased() == "authorization" }
+            request.headers.append(("Authorization", "Basic " + Data("\(account.username):\(account.password)".utf8).base64EncodedString()))
+            return try await forward(request)
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let provider = CalDAVTests.provider()
+            let found = try await provider.connect(serverURL: via.calendarURL, username: via.username, password: via.password)
+            #expect(found.calendars.map(\.id) == [via.calendarURL])
+            password.with { $0 = "changed" }
+            await #expect {
+                _ = try await provider.connect(serverURL: via.serverURL, username: via.username, password: via.password)
+            } throws: { error in (error as? ProviderError)?.code == .invalidCredentials }
+            let key = ExportKey(memberID: "m1", appointmentID: "apt-401")
+            await #expect {
+                _ = try await provider.upsertEvent(
+                    CalDAVServerTests.event(key), key: key, calendarID: via.calendarURL, knownEventID: nil, knownETag: nil, credentials: via.credentials)
+            } throws: { error in (error as? ProviderError)?.kind == .authExpired }
+            await #expect {
+                _ = try await provider.refresh(via.credentials)
+            } throws: { error in (error as? ProviderError)?.kind == .reconnectRequired }
+        }
+    }
+
+    @Test(arguments: CalDAVServer.all)
+    func withoutSyncCollectionTheCtagIsTheCursorAndCalendarQueryReads(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        let put = try await CalDAVTests.raw(
+            "PUT", account.calendarURL + "a.ics", account, body: CalDAVTests.vevent(uid: "a", start: "20261120T090000Z", end: "20261120T100000Z"))
+        #expect(put.status < 300)
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            // A server without RFC 6578: no sync-token property, sync-collection not implemented.
+            if request.method == "REPORT", request.body.contains("sync-collection") {
+                return ProxyResponse(status: 501, headers: [], body: "")
+            }
+            var request = request
+            request.body = request.body.replacingOccurrences(of: "<d:sync-token/>", with: "")
+            return try await forward(request)
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let provider = CalDAVTests.provider()
+            let utc = TimeZone(identifier: "UTC")!
+            let window = DateInterval(start: CalDAVServerTests.at("2026-11-01T00:00:00Z"), end: CalDAVServerTests.at("2026-12-01T00:00:00Z"))
+            let snapshot = try await provider.readBusy(calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            #expect(snapshot.events.map(\.start) == [CalDAVServerTests.at("2026-11-20T09:00:00Z")])
+            let cursor = try #require(snapshot.cursor)
+            #expect(cursor.value.hasPrefix("ctag:"))
+            let none = try await provider.readBusyChanges(calendarID: via.calendarURL, cursor: cursor, memberTimeZone: utc, credentials: via.credentials)
+            #expect(none.upserts.isEmpty && none.removedEventIDs.isEmpty)
+            _ = try await CalDAVTests.raw(
+                "PUT", account.calendarURL + "b.ics", account, body: CalDAVTests.vevent(uid: "b", start: "20261121T090000Z", end: "20261121T100000Z"))
+            await #expect {
+                _ = try await provider.readBusyChanges(calendarID: via.calendarURL, cursor: cursor, memberTimeZone: utc, credentials: via.credentials)
+            } throws: { error in (error as? ProviderError)?.kind == .fullResyncRequired }
+            let again = try await provider.readBusy(calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            #expect(again.events.count == 2)
+        }
+    }
+
+    @Test(arguments: CalDAVServer.all)
+    func discoveryFollowsARedirectToAnotherLoopbackHostButNotToPlainHTTPElsewhere(_ server: CalDAVServer) async throws {
+        guard server.isRunning else { return }
+        let account = try await CalDAVTests.account(on: server)
+        let target = ProxyState("")
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            if request.path.hasPrefix("/.well-known/caldav") {
+                return ProxyResponse(status: 301, headers: [("Location", target.with { $0 })], body: "")
+            }
+            return try await forward(request)
+        }) { proxy in
+            let port = proxy.split(separator: ":").last.map(String.init) ?? ""
+            // 127.0.0.1 → localhost: another host, on loopback.
+            target.with { $0 = "http://localhost:\(port)/" }
+            let found = try await CalDAVTests.provider().connect(serverURL: proxy + "/", username: account.username, password: account.password)
+            #expect(found.calendars.contains { $0.id == "http://localhost:\(port)" + String(account.calendarURL.dropFirst(account.serverURL.count)) })
+            // Plain http to a host that is not loopback: refused, the password is never sent there.
+            target.with { $0 = "http://caldav.example.com/" }
+            await #expect {
+                _ = try await CalDAVTests.provider().connect(serverURL: proxy + "/", username: account.username, password: account.password)
+            } throws: { error in (error as? ProviderError)?.code == .untrustedRedirect }
+        }
+    }
+}
