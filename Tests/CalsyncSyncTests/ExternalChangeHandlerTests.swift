@@ -93,8 +93,9 @@ struct ExternalChangeHandlerTests {
         #expect(rig.store.export(memberID: "m-1", appointmentID: "a-1")?.videoURL == nil)
         let unavailable = rig.events.published.filter { $0.type == "appointment.video_link_unavailable" }
         #expect(unavailable.count == 1 && unavailable.first?.fields["reason"] == "provider_has_no_video_links")
-        // Without `video`, nothing is said.
-        #expect(try await rig.run(.export(revision: 2) { $0.move(toDay: 2) }) == "completed")
+        // The same content again writes nothing and says nothing again; without `video`, nothing is said.
+        #expect(try await rig.run(.export(revision: 2) { $0.video = "google_meet" }) == "skipped:unchanged")
+        #expect(try await rig.run(.export(revision: 3) { $0.move(toDay: 2) }) == "completed")
         #expect(rig.events.published.filter { $0.type.hasPrefix("appointment.video") }.count == 1)
     }
 }
