@@ -112,6 +112,25 @@ echo "  (appt-2 was moved to 15:00 UTC; appt-3 was cancelled and removed.)"
 echo "  Busy blocks imported for member-ana (what the availability engine sees in member_busy_intervals):"
 psql_q "SELECT '    ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' - ' || to_char(ends_at AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC' FROM member_busy_intervals WHERE member_id = 'member-ana' ORDER BY starts_at"
 echo "  Last sync: outbound $(psql_q "SELECT coalesce(to_char(last_outbound_sync_at, 'HH24:MI:SS'), 'never') || ' (' || coalesce(last_outbound_error, 'no error') || ')' FROM calendar_connections WHERE member_id = 'member-ana'"), inbound $(psql_q "SELECT coalesce(to_char(last_inbound_sync_at, 'HH24:MI:SS'), 'never') || ' (' || coalesce(last_inbound_error, 'no error') || ')' FROM calendar_connections WHERE member_id = 'member-ana'")."
+
+# Two-way: the member drags appt-1 to another hour in the calendar app (here: the sandbox's control API).
+sandbox_control="${CALSYNC_GOOGLE_API_URL%/google/calendar/v3}/_sandbox"
+moved_start=$(day 1 13)
+moved_end=$(day 1 14)
+appt1_event=$(curl -s "$sandbox_control/events?provider=google&email=demo@sandbox.test" | python3 -c '
+import json, sys
+want = sys.argv[1]
+for e in json.load(sys.stdin):
+    if e["event"].get("privateProperties") and e["event"]["start"] == want:
+        print(e["id"])
+' "$(day 1 8)")
+curl -sX PATCH "$sandbox_control/events" -d "{\"provider\":\"google\",\"email\":\"demo@sandbox.test\",\"eventID\":\"$appt1_event\",\"event\":{\"start\":\"$moved_start\",\"end\":\"$moved_end\"}}"
+enqueue import_window '{"member_id":"member-ana"}'
+wait_idle
+echo "  The member moved appt-1 to $moved_start in the calendar itself; the next import reported it back:"
+psql_q "SELECT '    external_changes: ' || appointment_id || ' ' || change || ' at revision ' || applied_revision || ' to ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' FROM external_changes WHERE member_id = 'member-ana' ORDER BY id"
+published=$(redis-cli -u "$CALSYNC_REDIS_URL" XRANGE "${CALSYNC_REDIS_PREFIX:-calsync}:events" - + | grep -c '^appointment.changed_externally$' || true)
+echo "    and published $published appointment.changed_externally event(s) on ${CALSYNC_REDIS_PREFIX:-calsync}:events"
 echo
 "$bin" queues
 echo

@@ -39,8 +39,8 @@ struct GoogleConferenceRequest: Encodable {
 
 extension GoogleCalendarProvider {
     /// How many times a `pending` Meet request is read again, and how long apart.
-    static let meetPendingReads = 5
-    static let meetPendingPause: Duration = .milliseconds(300)
+    static let meetPendingReads = 8
+    static let meetPendingPause: Duration = .milliseconds(250)
 
     /// The Meet link of the event: the one it has, else one asked for now (`pending` read again, bounded).
     package func ensureVideoLink(

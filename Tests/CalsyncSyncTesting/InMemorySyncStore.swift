@@ -53,6 +53,10 @@ package final class InMemorySyncStore: SyncStore {
         package var blocks: [Block] = []
         /// "connection \0 calendar" → cursor.
         package var cursors: [String: SyncCursor] = [:]
+        /// The members' changes found by imports (two-way), in the order found.
+        package var externalChanges: [ExternalChange] = []
+        /// Connection id → `external_changes` mode (absent: `notify`).
+        package var externalChangeModes: [String: ExternalChangeMode] = [:]
     }
 
     /// How long a replay stays marked before another job may replay the change again (the store's guard).
@@ -205,6 +209,8 @@ package final class InMemorySyncStore: SyncStore {
             row.externalEventID = recorded.externalEventID
             row.contentHash = recorded.contentHash
             row.eventPresent = recorded.eventPresent
+            row.etag = recorded.etag
+            row.videoURL = recorded.videoURL
             state.exports[key] = row
             return true
         }

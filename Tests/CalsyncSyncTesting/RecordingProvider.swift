@@ -250,7 +250,9 @@ package final class RecordingProvider: CalendarProvider, Sendable {
             state.withLock { state in
                 state.fullReads += 1
                 let inside = (state.busy[calendarID] ?? []).filter { $0.start < window.end && $0.end > window.start }
-                return BusySnapshot(events: inside, cursor: SyncCursor("full-\(state.fullReads)"))
+                var snapshot = BusySnapshot(events: inside, cursor: SyncCursor("full-\(state.fullReads)"))
+                snapshot.ownEvents = Self.ownEvents(state, calendarID).filter { $0.start < window.end && $0.end > window.start }
+                return snapshot
             }
         }
     }
@@ -263,8 +265,37 @@ package final class RecordingProvider: CalendarProvider, Sendable {
                 state.changeReads += 1
                 var changes = state.changes.removeValue(forKey: calendarID) ?? BusyChanges(upserts: [], removedEventIDs: [], cursor: nil)
                 changes.cursor = SyncCursor("delta-\(state.changeReads)")
+                changes.ownEvents = Self.ownEvents(state, calendarID)
                 return changes
             }
+        }
+    }
+}
+
+extension RecordingProvider {
+    /// calsync's events in a calendar as a read shows them (two-way): every event the double holds, with its times.
+    static func ownEvents(_ state: State, _ calendarID: String) -> [OwnEvent] {
+        (state.events[calendarID] ?? [:]).values.sorted { $0.id < $1.id }.map {
+            OwnEvent(externalEventID: $0.id, start: $0.rendered.start, end: $0.rendered.end)
+        }
+    }
+
+    /// Moves an event as the member would in the calendar app.
+    package func memberMoves(_ eventID: String, calendarID: String? = nil, to start: Date, end: Date) {
+        state.withLock { state in
+            state.events[calendarID ?? primaryCalendarID]?[eventID]?.rendered.start = start
+            state.events[calendarID ?? primaryCalendarID]?[eventID]?.rendered.end = end
+        }
+    }
+
+    /// Deletes an event as the member would; the next incremental read reports its id removed.
+    package func memberDeletes(_ eventID: String, calendarID: String? = nil) {
+        state.withLock { state in
+            let calendar = calendarID ?? primaryCalendarID
+            state.events[calendar]?[eventID] = nil
+            var changes = state.changes[calendar] ?? BusyChanges(upserts: [], removedEventIDs: [], cursor: nil)
+            changes.removedEventIDs.append(eventID)
+            state.changes[calendar] = changes
         }
     }
 }

@@ -41,6 +41,8 @@ package struct TestJob: Sendable {
         package var service_name: String? = "Haircut"
         package var customer_name: String? = "Ada Lovelace"
         package var location: String?
+        /// `google_meet`, `teams` or `none` (nil: not sent).
+        package var video: String?
 
         /// Moves the appointment to `day` days from now (an hour long): a change every provider shows.
         package mutating func move(toDay day: Double) {

@@ -78,9 +78,7 @@ package struct ExportAppointmentHandler: JobHandler {
                     var rendered = EventRenderer.render(snapshot, details: connection.eventDetails, key: key)
                     rendered.video = appointment.video
                     let hash = rendered.contentHash
-                    if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash,
-                        appointment.video?.wanted != true || state.videoURL != nil
-                    {
+                    if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash {
                         // Nothing the provider shows changed (e.g. status only): no write.
                         next.contentHash = hash
                         next.eventPresent = true

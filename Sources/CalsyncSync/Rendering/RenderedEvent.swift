@@ -27,8 +27,8 @@ package struct RenderedEvent: Sendable, Hashable, Codable {
     package var visibility: Visibility
     /// The value of the private marker property (``ExportMarker``) that tells imports to skip it.
     package var markerValue: String
-    /// The video meeting asked for (nil or `none`: no meeting). Not part of `contentHash`: a meeting is made once
-    /// and kept, never rewritten by a move.
+    /// The video meeting asked for (nil or `none`: no meeting). Only whether one is wanted is part of `contentHash`
+    /// (asking for one writes once); the meeting itself is made once and kept, never rewritten by a move.
     package var video: VideoKind?
 
     /// Creates a rendered event.
@@ -68,6 +68,8 @@ package struct RenderedEvent: Sendable, Hashable, Codable {
         field(description)
         field(location)
         field(visibility.rawValue)
+        // Appended only when wanted, so that the hashes of events without video stay as they were.
+        if video?.wanted == true { field("video") }
         return SHA256.hash(data: bytes).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

@@ -276,9 +276,6 @@ package protocol SyncStore: Sendable {
     /// Settles a write whose answer said it did not happen (a refusal): its outcome is known.
     func settleProviderWrite(memberID: String, appointmentID: String, token: String) async throws
 
-    /// Records that the applied `revision` was written again after every older write settled: clears
-    /// `verify_after` (when it is still `verifyAfter`) and stores where the event is. False when a newer
-    /// revision was applied meanwhile.
     /// The exports in one calendar of a connection, with what could make their provider state not the
     /// member's (two-way, contract §8); stores without two-way answer none.
     func exportedEvents(memberID: String, connectionID: String, calendarID: String) async throws -> ExportedEvents
@@ -290,6 +287,9 @@ package protocol SyncStore: Sendable {
     /// true when marked: then the caller enqueues the applied payload (the restore of `external_changes = restore`).
     func requestRestore(memberID: String, appointmentID: String, revision: Int64) async throws -> Bool
 
+    /// Records that the applied `revision` was written again after every older write settled: clears
+    /// `verify_after` (when it is still `verifyAfter`) and stores where the event is. False when a newer
+    /// revision was applied meanwhile.
     func recordVerification(
         memberID: String, appointmentID: String, revision: Int64, verifyAfter: Date, state: ExportState, writeToken: String
     ) async throws -> Bool

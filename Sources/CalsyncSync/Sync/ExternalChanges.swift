@@ -1,6 +1,7 @@
 import CalsyncJobs
 import Foundation
 import Logging
+import Metrics
 
 // Two-way (contract §8): every import compares calsync's own events as the provider shows them with what
 // calsync last wrote (`appointment_exports`), and records a member's move or delete once in `external_changes`,
@@ -166,6 +167,10 @@ extension SyncEnvironment {
             for (export, change) in found {
                 let isNew = try await store.recordExternalChange(change)
                 if isNew {
+                    Counter(
+                        label: "calsync.external_changes",
+                        dimensions: [("provider", connection.provider.rawValue), ("change", change.change.rawValue)]
+                    ).increment()
                     logger.info("an exported event was \(change.change.rawValue) in the member's calendar (\(after.mode.rawValue))")
                     await publish(change, mode: after.mode, logger: logger)
                 }
