@@ -96,6 +96,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -144,6 +145,8 @@ let package = Package(
         .target(
             name: "CalsyncSandbox",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -273,6 +276,9 @@ let package = Package(
         .testTarget(
             name: "CalsyncEndToEndTests",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncRedis", "CalsyncQueue", "CalsyncSync", "CalsyncStore",
                 "CalsyncSandbox",
                 .product(name: "Logging", package: "swift-log"),

@@ -21,7 +21,7 @@ extension Scheduler {
                 guard let provider = ProviderKind(rawValue: work.provider) else { return nil }
                 return PendingJob(
                     marker: "\(configuration.prefix):pending:renew_push:\(work.memberID):\(work.provider)",
-                    ttlSeconds: 60,
+                    ttlSeconds: 10,
                     envelope: try JobQueue.envelope(
                         id: followUpJobID("sched-push-\(work.memberID)-\(work.provider)-\(epoch)"),
                         type: RenewPushPayload.jobType, enqueuedAt: enqueuedAt,
