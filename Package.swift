@@ -96,7 +96,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -209,6 +208,9 @@ let package = Package(
         .executableTarget(
             name: "CalsyncBench",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync",
                 "CalsyncSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
