@@ -170,6 +170,9 @@ let package = Package(
             name: "CalsyncSandbox",
             dependencies: [
                 "CalsyncICal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -248,6 +251,9 @@ let package = Package(
         .executableTarget(
             name: "CalsyncBench",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync",
                 "CalsyncSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -325,6 +331,9 @@ let package = Package(
         .testTarget(
             name: "CalsyncEndToEndTests",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncRedis", "CalsyncQueue", "CalsyncSync", "CalsyncStore",
                 "CalsyncSandbox",
                 .product(name: "Logging", package: "swift-log"),

@@ -27,7 +27,7 @@ struct CalsyncBench: AsyncParsableCommand {
     @Option(help: "Where the Markdown results go.")
     var output = "bench/results.md"
 
-    @Option(help: "Scenarios to run, comma-separated: export, latency, steady, import, memory, scheduler (default: all).")
+    @Option(help: "Scenarios to run, comma-separated: export, latency, steady, import, memory, scheduler, push (default: all).")
     var only: String?
 
     @Option(help: "Export jobs of the throughput scenarios.")
@@ -51,7 +51,7 @@ struct CalsyncBench: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: calsync) else {
             throw ValidationError("no calsync binary at \(calsync): run `swift build -c release` first (make bench does)")
         }
-        let known: Set = ["export", "latency", "steady", "import", "memory", "scheduler"]
+        let known: Set = ["export", "latency", "steady", "import", "memory", "scheduler", "push"]
         for name in selected where !known.contains(name) {
             throw ValidationError("unknown scenario '\(name)': choose from \(known.sorted().joined(separator: ", "))")
         }
@@ -59,7 +59,7 @@ struct CalsyncBench: AsyncParsableCommand {
 
     var selected: [String] {
         only?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            ?? ["export", "latency", "steady", "import", "memory", "scheduler"]
+            ?? ["export", "latency", "steady", "import", "memory", "scheduler", "push"]
     }
 
     func run() async throws {
@@ -108,6 +108,7 @@ struct CalsyncBench: AsyncParsableCommand {
         if scenarios.contains("import") { try await importCost(rig, &report) }
         if scenarios.contains("memory") { try await memory(rig, memberIDs, &report) }
         if scenarios.contains("scheduler") { try await scheduler(rig, &report) }
+        if scenarios.contains("push") { try await pushScenario(rig, memberIDs, &report) }
         report.details.append(
             "Rate limits: every provider request passes calsync's Redis rate-limit script, with the Google limits "
                 + "raised (CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE and CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE = 100,000,000) "
@@ -118,6 +119,29 @@ struct CalsyncBench: AsyncParsableCommand {
     }
 
     // MARK: scenarios
+
+    private func pushScenario(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
+        let members = Array(memberIDs.prefix(50))
+        print("\n[7] push: change → busy block at 50 changes/s over \(members.count) members (webhooks + worker), then one webhooks process under load")
+        let latency = try await rig.pushLatency(members: members, rate: 50, seconds: 10)
+        let p50 = quantile(latency.latencies, 0.5)
+        let p99 = quantile(latency.latencies, 0.99)
+        report.add(Figure("7 push", "change → busy block p50 (s)", grouped(p50, decimals: 2)))
+        report.add(
+            Figure(
+                "7 push", "change → busy block p99 (s)", grouped(p99, decimals: 2), target: "≤ 2",
+                met: latency.missing == 0 && p99 <= 2))
+        if latency.missing > 0 { report.details.append("Push latency: \(latency.missing) changes never reached the busy view within 20 s.") }
+        let load = try await rig.webhooksThroughput(concurrency: 64, seconds: 10)
+        let rate = Double(load.latencies.count) / 10
+        let answerP99 = quantile(load.latencies, 0.99) * 1000
+        report.add(
+            Figure(
+                "7 push", "notifications/s one webhooks process accepts (64 clients)", grouped(rate), target: "≥ 10,000 at p99 ≤ 50 ms",
+                met: rate >= 10_000 && answerP99 <= 50))
+        report.add(Figure("7 push", "notification answer p99 (ms)", grouped(answerP99, decimals: 1), target: "≤ 50", met: answerP99 <= 50))
+        report.add(Figure("7 push", "webhooks RSS / peak (MiB)", "\(grouped(Double(load.rss) / 1_048_576)) / \(grouped(Double(load.peak) / 1_048_576))"))
+    }
 
     private func exportThroughput(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
         print("\n[1] export throughput: \(exports) export_appointment jobs, \(members) members, 0 ms provider latency, one worker")

@@ -24,7 +24,7 @@ extension PostgresSchedulerStore {
                   AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
                   AND (c.push_checked_at IS NULL
                        OR (c.push_status = 'active' AND c.push_expires_at <= now() + \(renewBeforeSeconds) * interval '1 second'
-                           AND c.push_checked_at <= now() - interval '1 minute')
+                           AND c.push_checked_at <= now() - interval '10 seconds')
                        OR (c.push_status <> 'active' AND c.push_checked_at <= now() - \(retryAfterSeconds) * interval '1 second'))
                 LIMIT \(limit)
                 FOR UPDATE OF c SKIP LOCKED

@@ -89,7 +89,7 @@ package struct RedisPushImportGate: PushImportGate {
 
     package func requestChannelWork(memberID: String, provider: ProviderKind, recreate: Bool, force: Bool) async throws -> Bool {
         let marker = "\(prefix):pending:renew_push:\(memberID):\(provider.rawValue)"
-        let claimed = try await redis.send(["SET", marker, "1", "NX", "EX", "60"])
+        let claimed = try await redis.send(["SET", marker, "1", "NX", "EX", "10"])
         guard !claimed.isNull else { return false }
         let job = try JobQueue.envelope(
             id: "push-renew-" + UUID().uuidString.lowercased(), type: RenewPushPayload.jobType,

@@ -6,6 +6,8 @@ import Synchronization
 package final class Sandbox: Sendable {
     let state: Mutex<SandboxState>
     let logger: Logger
+    /// Watch channels, subscriptions and their deliveries (`Push/`); locked after `state` when both are.
+    let push = Mutex(SandboxPushState())
 
     /// Creates an empty sandbox.
     package init(configuration: SandboxConfiguration = .init(), logger: Logger = Logger(label: "calsync.sandbox")) {

@@ -29,6 +29,7 @@ extension Sandbox {
     static func router(_ sandbox: Sandbox) -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
         router.add(middleware: SandboxGate(sandbox: sandbox))
+        SandboxPushRoutes.addRoutes(to: router, sandbox: sandbox)
         GoogleAPI.addRoutes(to: router, sandbox: sandbox)
         GraphAPI.addRoutes(to: router, sandbox: sandbox)
         OAuthEndpoints.addRoutes(to: router, sandbox: sandbox)

@@ -39,7 +39,12 @@ package struct SandboxServer: Service {
                 await onRunning?(channel.localAddress?.port ?? 0)
             },
             logger: logger)
-        try await app.run()
+        // Push notifications are delivered for as long as the server runs.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.sandbox.runPushDelivery() }
+            defer { group.cancelAll() }
+            try await app.run()
+        }
     }
 }
 
