@@ -280,6 +280,9 @@ let package = Package(
             dependencies: [
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncRedis", "CalsyncQueue", "CalsyncSync", "CalsyncStore",
                 "CalsyncSandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
