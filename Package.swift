@@ -211,7 +211,10 @@ let package = Package(
             name: "CalsyncBench",
             dependencies: [
                 "CalsyncTestSupport", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncStore", "CalsyncSync",
-                "CalsyncSandbox",
+                "CalsyncSandbox", "CalsyncConsole",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
