@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the built test suite in five phases, so that tests which spawn busy processes do not
+# Runs the built test suite in six phases, so that tests which spawn busy processes do not
 # starve the in-process ones on a small machine (CI has two cores):
 #   1. everything that runs inside the test process (engine, store, providers, sandbox, domain)
 #   2. the end-to-end tests that spawn the real `calsync` binary
@@ -9,6 +9,7 @@
 #      test of requests before a 1 s Retry-After ran out (real time too)
 #   5. the short chaos test (1,000 random jobs under faults, worker kills and server restarts; about
 #      two minutes), which also needs the machine to itself (`make chaos` runs the long one)
+#   6. the console in a real browser (headless chromium over WebDriver; screenshots in .build/console-screenshots)
 # Every phase runs; the script fails if any did. Needs the servers of scripts/with-services.sh.
 set -uo pipefail
 swift=${SWIFT:-swift}
@@ -18,8 +19,9 @@ run() {
     "$swift" test --skip-build "$@" || status=1
 }
 run --skip CalsyncEndToEndTests --skip SchedulerTickTests --skip requestsBeforeARetryAfterRanOut
-run --filter CalsyncEndToEndTests --skip WorkerProcessTests --skip RateLimitEndToEndTests --skip ChaosTests
+run --filter CalsyncEndToEndTests --skip WorkerProcessTests --skip RateLimitEndToEndTests --skip ChaosTests --skip ConsoleBrowserTests
 run --filter WorkerProcessTests --filter SchedulerTickTests
 run --filter RateLimitEndToEndTests --filter requestsBeforeARetryAfterRanOut
 run --filter ChaosTests
+run --filter ConsoleBrowserTests
 exit $status

@@ -61,6 +61,9 @@ missing_deps() {
     # `make run` (scripts/run-demo.sh) reads the demo's results with curl and psql.
     command -v curl >/dev/null 2>&1 || echo curl
     command -v psql >/dev/null 2>&1 || echo postgresql-client
+    # The console's browser tests drive Debian's headless chromium through chromedriver (WebDriver).
+    [ -x /usr/bin/chromium ] || echo chromium
+    [ -x /usr/bin/chromedriver ] || echo chromium-driver
     return 0
 }
 

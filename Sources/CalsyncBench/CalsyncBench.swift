@@ -27,7 +27,7 @@ struct CalsyncBench: AsyncParsableCommand {
     @Option(help: "Where the Markdown results go.")
     var output = "bench/results.md"
 
-    @Option(help: "Scenarios to run, comma-separated: export, latency, steady, import, memory, scheduler, push (default: all).")
+    @Option(help: "Scenarios to run, comma-separated: export, latency, steady, import, memory, scheduler, push, console (default: all).")
     var only: String?
 
     @Option(help: "Export jobs of the throughput scenarios.")
@@ -38,6 +38,9 @@ struct CalsyncBench: AsyncParsableCommand {
 
     @Option(help: "Connections of the scheduler scenario.")
     var schedulerConnections = 100_000
+
+    @Option(help: "Dead records of the console scenario.")
+    var consoleDeadRecords = 100_000
 
     @Option(help: ArgumentHelp(
         "Run each worker under this command, e.g. \"valgrind --tool=callgrind\" (profiling; figures then mean nothing).",
@@ -51,7 +54,7 @@ struct CalsyncBench: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: calsync) else {
             throw ValidationError("no calsync binary at \(calsync): run `swift build -c release` first (make bench does)")
         }
-        let known: Set = ["export", "latency", "steady", "import", "memory", "scheduler", "push"]
+        let known: Set = ["export", "latency", "steady", "import", "memory", "scheduler", "push", "console"]
         for name in selected where !known.contains(name) {
             throw ValidationError("unknown scenario '\(name)': choose from \(known.sorted().joined(separator: ", "))")
         }
@@ -59,7 +62,7 @@ struct CalsyncBench: AsyncParsableCommand {
 
     var selected: [String] {
         only?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            ?? ["export", "latency", "steady", "import", "memory", "scheduler", "push"]
+            ?? ["export", "latency", "steady", "import", "memory", "scheduler", "push", "console"]
     }
 
     func run() async throws {
@@ -91,17 +94,20 @@ struct CalsyncBench: AsyncParsableCommand {
         report.machine = Report.describeMachine(redisVersion: String(redisVersion), postgresVersion: postgresVersion)
 
         let memberIDs = BenchRig.memberIDs(members)
-        print("setting up: \(members) members (+1 importer) connected through connect_calendar jobs")
-        let setup = try await rig.startWorker()
-        do {
-            try await rig.connectMembers(memberIDs + [BenchRig.importer])
-            await setup.stop()
-        } catch {
-            await setup.stop()
-            throw error
+        let scenarios = Set(selected)
+        // The console scenario needs no connected members.
+        if !scenarios.subtracting(["console"]).isEmpty {
+            print("setting up: \(members) members (+1 importer) connected through connect_calendar jobs")
+            let setup = try await rig.startWorker()
+            do {
+                try await rig.connectMembers(memberIDs + [BenchRig.importer])
+                await setup.stop()
+            } catch {
+                await setup.stop()
+                throw error
+            }
         }
 
-        let scenarios = Set(selected)
         if scenarios.contains("export") { try await exportThroughput(rig, memberIDs, &report) }
         if scenarios.contains("latency") { try await exportUnderLatency(rig, memberIDs, &report) }
         if scenarios.contains("steady") { try await steadyLatency(rig, memberIDs, &report) }
@@ -109,6 +115,7 @@ struct CalsyncBench: AsyncParsableCommand {
         if scenarios.contains("memory") { try await memory(rig, memberIDs, &report) }
         if scenarios.contains("scheduler") { try await scheduler(rig, &report) }
         if scenarios.contains("push") { try await pushScenario(rig, memberIDs, &report) }
+        if scenarios.contains("console") { try await console(rig, &report) }
         report.details.append(
             "Rate limits: every provider request passes calsync's Redis rate-limit script, with the Google limits "
                 + "raised (CALSYNC_GOOGLE_APP_REQUESTS_PER_MINUTE and CALSYNC_GOOGLE_USER_REQUESTS_PER_MINUTE = 100,000,000) "
@@ -248,6 +255,27 @@ struct CalsyncBench: AsyncParsableCommand {
         report.details.append(
             "Scheduler: the tick's duration is the one it logs; the whole `calsync scheduler --once` process took "
                 + "\(grouped(result.wall, decimals: 2)) s (start-up, checks and exit included).")
+    }
+}
+
+extension CalsyncBench {
+    fileprivate func console(_ rig: BenchRig, _ report: inout Report) async throws {
+        let samples = 20
+        print("\n[7] console: \(consoleDeadRecords) dead records; server time of the dead-jobs page and the overview (\(samples) requests each)")
+        let run = try await rig.consoleScenario(records: consoleDeadRecords, samples: samples)
+        let name = "7 console"
+        let records = grouped(Double(consoleDeadRecords))
+        func ms(_ value: Double) -> String { "\(grouped(value, decimals: 1)) ms" }
+        let p95 = quantile(run.deadFirst, 0.95)
+        report.add(Figure(name, "dead jobs, first page, \(records) records (p50 / p95)", "\(ms(quantile(run.deadFirst, 0.5))) / \(ms(p95))", target: "≤ 200 ms", met: p95 <= 200))
+        let deep = quantile(run.deadDeep, 0.95)
+        report.add(Figure(name, "dead jobs, a page half-way down (p95)", ms(deep), target: "≤ 200 ms", met: deep <= 200))
+        let filtered = quantile(run.deadFiltered, 0.95)
+        report.add(Figure(name, "dead jobs, filtered by a 1 % type (p95)", ms(filtered), target: "≤ 200 ms", met: filtered <= 200))
+        report.add(Figure(name, "overview (p50 / p95)", "\(ms(quantile(run.overview, 0.5))) / \(ms(quantile(run.overview, 0.95)))"))
+        report.details.append(
+            "Console: server time is the console's own Server-Timing header (request in to response rendered), "
+                + "50 records a page; the deep page starts from a cursor at record \(grouped(Double(consoleDeadRecords / 2))).")
     }
 }
 

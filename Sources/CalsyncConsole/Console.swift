@@ -87,6 +87,7 @@ package final class Console: Sendable {
     /// The routes: pages, actions, the style sheet and the script.
     package func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ServerTimingMiddleware())
         router.get("/static/console.css") { _, _ in Self.asset(ConsoleTemplates.css, type: "text/css; charset=utf-8") }
         router.get("/static/console.js") { _, _ in Self.asset(ConsoleTemplates.javascript, type: "text/javascript; charset=utf-8") }
         router.get("/login") { request, _ in self.loginPage(request, problem: nil) }

@@ -232,7 +232,7 @@ enum ConsoleTemplates {
         table.grid { border-collapse: collapse; background: #fff; width: 100%; }
         table.grid th, table.grid td { border: 1px solid #dde1e6; padding: .3em .5em; text-align: left; vertical-align: top; }
         table.grid thead th { background: #eef1f5; }
-        td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+        table.grid td.n, table.grid th.n { text-align: right; font-variant-numeric: tabular-nums; }
         .error { color: #a4262c; }
         tr.status-reconnect_required td { background: #fff4e5; }
         tr.status-disconnected td { color: #889; }

@@ -21,6 +21,48 @@ package struct DeadFilter: Sendable, Equatable {
     /// True when nothing is filtered.
     package var isEmpty: Bool { type == nil && reason == nil && text == nil }
 
+    /// The exact bytes a stored record (compact JSON) must contain to match the type and reason: `"type":"…"`.
+    /// Text inside the record's strings is escaped (`\"type\":…`), so only the field itself can contain them.
+    var needles: [[UInt8]] {
+        var needles: [[UInt8]] = []
+        func quoted(_ value: String) -> String {
+            var out = ""
+            for c in value.unicodeScalars {
+                if c == "\"" || c == "\\" || c.value < 0x20 || c == "/" { return "" }
+                out.unicodeScalars.append(c)
+            }
+            return out
+        }
+        if let type, !quoted(type).isEmpty { needles.append(Array("\"type\":\"\(type)\"".utf8)) }
+        if let reason, !quoted(reason).isEmpty { needles.append(Array("\"reason\":\"\(reason)\"".utf8)) }
+        return needles
+    }
+
+    /// Whether `bytes` contains every needle: a cheap test that skips decoding most records a filter rejects.
+    static func contains(_ bytes: [UInt8], all needles: [[UInt8]]) -> Bool {
+        for needle in needles where !contains(bytes, needle) { return false }
+        return true
+    }
+
+    static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, bytes.count >= needle.count else { return needle.isEmpty }
+        return bytes.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { pin in
+                var i = 0
+                let last = hay.count - pin.count
+                while i <= last {
+                    if hay[i] == first {
+                        var j = 1
+                        while j < pin.count, hay[i + j] == pin[j] { j += 1 }
+                        if j == pin.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
     /// Whether `record` passes the filter.
     package func matches(_ record: DeadRecord) -> Bool {
         if let type, record.type != type { return false }
@@ -85,7 +127,8 @@ extension JobQueue {
         var position = cursor
         var records: [DeadRecord] = []
         var scanned = 0
-        let chunk = filter.isEmpty ? max(1, limit) : min(500, max(limit, 100))
+        let chunk = filter.isEmpty ? max(1, limit) : min(1_000, max(limit, 100))
+        let needles = filter.needles
         while records.count < limit, scanned < scanBudget {
             let max = position.map { String($0.score) } ?? "+inf"
             let reply = try await redis.send([
@@ -111,7 +154,9 @@ extension JobQueue {
                 } else {
                     position = DeadCursor(score: entry.score, skip: 1)
                 }
-                guard offset < values.count, let bytes = values[offset].bytes, let record = Self.decodeDead(bytes) else { continue }
+                guard offset < values.count, let bytes = values[offset].bytes, DeadFilter.contains(bytes, all: needles),
+                    let record = Self.decodeDead(bytes)
+                else { continue }
                 if filter.matches(record) {
                     records.append(record)
                     if records.count == limit { break }

@@ -79,6 +79,10 @@ struct DeadPageTests {
             }
             _ = try await queue.claim(workerID: "t", slots: [("import_window", 10)], total: 10)
             #expect(try await queue.deadCountsByType() == ["import_window": 3])
+            // Records the engine wrote (Lua cjson) pass the byte prefilter of a type and reason filter.
+            let matched = try await queue.deadPage(filter: DeadFilter(type: "import_window", reason: "invalid_job"), after: nil, limit: 10)
+            #expect(matched.records.count == 3)
+            #expect(try await queue.deadPage(filter: DeadFilter(type: "import_windows"), after: nil, limit: 10).records.isEmpty)
             #expect(try await queue.deadPurge(id: "big-0"))
             #expect(try await queue.deadCountsByType() == ["import_window": 2])
             #expect(try await queue.deadPurgeAll(olderThan: nil) == 2)
