@@ -330,6 +330,14 @@ struct ChaosRun {
                 seen.inactiveConnections.append("\(member.id)'s \(member.provider.rawValue) connection is \(row.status): \(row.statusDetail ?? "")")
             }
         }
+        // Nobody edits an exported event in this run: a change an import reported would be calsync's own write
+        // taken for the member's (two-way, contract §8).
+        for member in plan.members {
+            for change in try await world.externalChanges(member.id) {
+                report.failures.append(
+                    "\(member.id): calsync's own write of \(change.appointment) (revision \(change.revision)) was reported as the member's \(change.change)")
+            }
+        }
         report.judge(seen)
         return report
     }

@@ -62,6 +62,33 @@ struct TwoWayEndToEndTests {
         }
     }
 
+    @Test("an explicit window's import notices a move inside it, and only there", arguments: providers)
+    func explicitWindow(provider: SandboxProvider) async throws {
+        try await SyncWorld.with { world in
+            try await world.organization()
+            try await world.member("m-1")
+            try world.startWorker()
+            let account = try await world.connect("m-1", provider: provider)
+            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
+            try await world.idle()
+            let event = try #require(world.providerEvents(account).first)
+            world.sandbox.updateEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: event.id) {
+                $0.start = instant("2026-12-05T12:00:00Z")
+                $0.end = instant("2026-12-05T13:00:00Z")
+            }
+            // A window elsewhere says nothing of it; the window around it reports the move.
+            try await world.enqueue(
+                "import_window", #"{"member_id":"m-1","window_start":"2026-12-20T00:00:00Z","window_end":"2026-12-21T00:00:00Z"}"#)
+            try await world.idle()
+            #expect(try await world.externalChanges("m-1").isEmpty, "\(world.allLogs)")
+            try await world.enqueue(
+                "import_window", #"{"member_id":"m-1","window_start":"2026-12-05T00:00:00Z","window_end":"2026-12-06T00:00:00Z"}"#)
+            try await world.idle()
+            let changes = try await world.externalChanges("m-1")
+            #expect(changes.map(\.change) == ["moved"] && changes.first?.start == instant("2026-12-05T12:00:00Z"), "\(world.allLogs)")
+        }
+    }
+
     @Test("restore writes the applied revision back and is not itself reported", arguments: providers)
     func restore(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
