@@ -12,7 +12,10 @@ extension Migrations {
             ALTER TABLE calendar_connections ADD COLUMN push_status text NOT NULL DEFAULT 'off'
                 CHECK (push_status IN ('active', 'unavailable', 'off'))
             """,
-            "ALTER TABLE calendar_connections ADD COLUMN push_detail text",
+            """
+            ALTER TABLE calendar_connections ADD COLUMN push_detail text DEFAULT
+                'No push channel is open: changes arrive by polling. Push needs CALSYNC_PUBLIC_URL and applies to Google and Microsoft.'
+            """,
             "ALTER TABLE calendar_connections ADD COLUMN push_expires_at timestamptz",
             "ALTER TABLE calendar_connections ADD COLUMN push_checked_at timestamptz",
             """
