@@ -365,7 +365,8 @@ let package = Package(
         .testTarget(
             name: "CalsyncConsoleTests",
             dependencies: [
-                "CalsyncTestSupport", "CalsyncConsole", "CalsyncQueue", "CalsyncRedis", "CalsyncStore",
+                "CalsyncTestSupport", "CalsyncConsole", "CalsyncJobs", "CalsyncQueue", "CalsyncRedis", "CalsyncStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

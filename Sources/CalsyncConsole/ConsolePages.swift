@@ -12,12 +12,7 @@ enum ConsolePages {
     ]
 
     /// `12.3 s`, `4.5 min`, `2.0 h`, `3.1 d`.
-    static func age(_ seconds: Double) -> String {
-        if seconds < 120 { return String(format: "%.1f s", seconds) }
-        if seconds < 7200 { return String(format: "%.1f min", seconds / 60) }
-        if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
-        return String(format: "%.1f d", seconds / 86_400)
-    }
+    static func age(_ seconds: Double) -> String { AgeText.format(seconds: seconds) }
 
     /// A timestamp as the page shows it (RFC 3339, seconds, UTC).
     static func time(_ date: Date) -> String { RFC3339.formatSeconds(date) }

@@ -70,12 +70,13 @@ package struct WorkerHeartbeat: Service {
     /// Beats until a graceful shutdown, then removes the beat.
     package func run() async throws {
         let id = makeBeat().id
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+        // A graceful shutdown (or cancellation) ends the sleep at once: the beat never delays a worker's exit.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
                 await beat()
-                try? await Task.sleep(for: interval)
+                try await Task.sleep(for: interval)
             }
-        } onGracefulShutdown: {}
+        }
         _ = try? await redis.pipeline([["DEL", Self.key(prefix: prefix, id: id)], ["ZREM", "\(prefix):workers", id]])
     }
 

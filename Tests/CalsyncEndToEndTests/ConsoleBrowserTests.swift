@@ -159,13 +159,13 @@ struct ConsoleBrowserTests {
         // A wrong password is refused.
         try await browser.type("#operator-name", "Ada")
         try await browser.type("#password", "not the password")
-        try await browser.click("#sign-in")
+        try await browser.clickAndWait("#sign-in")
         #expect(try await browser.text("#problem").contains("Wrong password"))
 
         // The right one opens the overview, which refreshes by itself.
         try await browser.type("#operator-name", "Ada")
         try await browser.type("#password", Self.password)
-        try await browser.click("#sign-in")
+        try await browser.clickAndWait("#sign-in")
         _ = try await browser.find("#queues")
         #expect(try await browser.text("#operator") == "Ada")
         let first = try await browser.text("#updated-at")
@@ -196,18 +196,17 @@ struct ConsoleBrowserTests {
         try await browser.open("\(site)/dead")
         #expect(try await browser.all("tr.dead-row").count == 3)
         try await browser.click("#filter-type option[value='diag_echo']")
-        try await browser.click("#apply-filter")
-        try await Task.sleep(for: .milliseconds(300))
+        try await browser.clickAndWait("#apply-filter")
         #expect(try await browser.url().contains("type=diag_echo"))
         #expect(try await browser.all("tr.dead-row").count == 2)
         try await browser.screenshot(to: shots.appendingPathComponent("dead.png"))
 
         // Retry one from its detail page: it leaves the list, and the worker runs it to success.
-        try await browser.click("a[href='/dead/show?id=diag-retry']")
+        try await browser.clickAndWait("a[href='/dead/show?id=diag-retry']")
         #expect(try await browser.text("#dead-reason") == "attempts_exhausted")
         #expect(try await browser.text("#dead-http") == "503")
         try await browser.screenshot(to: shots.appendingPathComponent("dead-detail.png"))
-        try await browser.click("#retry-one")
+        try await browser.clickAndWait("#retry-one")
         #expect(try await browser.text("#notice").contains("Retried 1"))
         #expect(try await browser.all("tr[data-id='diag-retry']").isEmpty)
         var succeeded = false
@@ -232,22 +231,21 @@ struct ConsoleBrowserTests {
 
         // Purge one.
         try await browser.open("\(site)/dead/show?id=diag-purge")
-        try await browser.click("#purge-one")
+        try await browser.clickAndWait("#purge-one")
         #expect(try await browser.text("#notice").contains("Purged 1"))
         #expect(try await redis.send(["HEXISTS", "\(prefix):dead", "diag-purge"]).int == 0)
 
         // Connections: search by email, the detail, and "resync now" enqueues a full resync.
         try await browser.open("\(site)/connections")
         try await browser.type("#connection-search", "ADA@example")
-        try await browser.click("#apply-connection-filter")
-        try await Task.sleep(for: .milliseconds(300))
+        try await browser.clickAndWait("#apply-connection-filter")
         #expect(try await browser.text("#connections tbody").contains("ada@example.com"))
         #expect(try await browser.text("#connections tbody").contains("invalid_grant"))
         try await browser.screenshot(to: shots.appendingPathComponent("connections.png"))
-        try await browser.click("#connections tbody a")
+        try await browser.clickAndWait("#connections tbody a")
         #expect(try await browser.text("#connection-status-value") == "reconnect_required")
         try await browser.screenshot(to: shots.appendingPathComponent("connection-detail.png"))
-        try await browser.click("#resync")
+        try await browser.clickAndWait("#resync")
         #expect(try await browser.text("#notice").contains("full resync"))
 
         // Every action is on the events stream with the operator.
@@ -261,17 +259,17 @@ struct ConsoleBrowserTests {
         #expect(texts.contains { $0.contains("action connection.resync") && $0.contains("member_id=member-7") && $0.contains("job=job-") })
 
         // Log out; three wrong passwords lock the login, even for the right one.
-        try await browser.click("#logout")
+        try await browser.clickAndWait("#logout")
         _ = try await browser.find("#login-form")
         for attempt in 1...3 {
             try await browser.type("#operator-name", "Mallory")
             try await browser.type("#password", "guess \(attempt)")
-            try await browser.click("#sign-in")
+            try await browser.clickAndWait("#sign-in")
         }
         #expect(try await browser.text("#problem").contains("locked"))
         try await browser.type("#operator-name", "Ada")
         try await browser.type("#password", Self.password)
-        try await browser.click("#sign-in")
+        try await browser.clickAndWait("#sign-in")
         #expect(try await browser.text("#problem").contains("locked"))
         #expect(try await browser.url() == "\(site)/login")
         try await browser.screenshot(to: shots.appendingPathComponent("lockout.png"))

@@ -114,19 +114,52 @@ final class WebDriver: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` again when the element it found was replaced meanwhile (a page refreshing part of itself).
+    func retryingStale<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as Failure where error.description.contains("stale element") && attempt < 10 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
     /// Clicks the element a selector finds.
-    func click(_ css: String) async throws { try await call("POST", "\(base)/element/\(try await find(css))/click", [:]) }
+    func click(_ css: String) async throws {
+        try await retryingStale { try await call("POST", "\(base)/element/\(try await find(css))/click", [:]) }
+    }
+
+    /// Clicks what a selector finds and waits until the browser has loaded the next page (a form's submission
+    /// or a link may start after the click's answer).
+    func clickAndWait(_ css: String, timeout: Duration = .seconds(15)) async throws {
+        try await call("POST", "\(base)/execute/sync", ["script": "window.__calsyncOldPage = true;", "args": []])
+        try await click(css)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let state = try? await call(
+                "POST", "\(base)/execute/sync",
+                ["script": "return window.__calsyncOldPage === true ? 'old' : document.readyState;", "args": []])
+            if let value = state?["value"] as? String, value == "complete" { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "clicking \(css) loaded no new page within \(timeout)")
+    }
 
     /// Types into the element a selector finds (after clearing it).
     func type(_ css: String, _ text: String) async throws {
-        let element = try await find(css)
-        try await call("POST", "\(base)/element/\(element)/clear", [:])
-        try await call("POST", "\(base)/element/\(element)/value", ["text": text])
+        try await retryingStale {
+            let element = try await find(css)
+            try await call("POST", "\(base)/element/\(element)/clear", [:])
+            try await call("POST", "\(base)/element/\(element)/value", ["text": text])
+        }
     }
 
     /// The visible text of the element a selector finds.
     func text(_ css: String) async throws -> String {
-        try await call("GET", "\(base)/element/\(try await find(css))/text")["value"] as? String ?? ""
+        try await retryingStale { try await call("GET", "\(base)/element/\(try await find(css))/text")["value"] as? String ?? "" }
     }
 
     /// The page's HTML.

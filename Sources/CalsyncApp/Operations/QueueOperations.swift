@@ -160,10 +160,5 @@ package struct QueueOperations: Sendable {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func age(_ seconds: Double) -> String {
-        if seconds < 120 { return String(format: "%.1f s", seconds) }
-        if seconds < 7200 { return String(format: "%.1f min", seconds / 60) }
-        if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
-        return String(format: "%.1f d", seconds / 86_400)
-    }
+    static func age(_ seconds: Double) -> String { AgeText.format(seconds: seconds) }
 }
