@@ -150,6 +150,12 @@ struct RecurrenceExpander {
             // UNTIL in UTC becomes the event's wall-clock time, so libical compares like with like.
             if icaltime_is_utc(rule.until) != 0 && !timing.isDate {
                 rule.until = timing.clock.wall(Int(icaltime_as_timet(rule.until)), isDate: false)
+            } else if rule.until.is_date != 0 && !timing.isDate {
+                // A date UNTIL on a timed event (against RFC 5545, common in practice) includes that whole day.
+                rule.until.is_date = 0
+                rule.until.hour = 23
+                rule.until.minute = 59
+                rule.until.second = 59
             }
             rule.until.zone = nil
             if timing.clock.instant(rule.until) < earliest { return }

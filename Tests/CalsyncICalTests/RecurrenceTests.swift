@@ -103,6 +103,19 @@ import Testing
         #expect(found[3].end == Fixture.utc("2026-12-11T12:00:00Z"))
     }
 
+    /// UNTIL in UTC ends the series at that instant; a date UNTIL on a timed event includes its day.
+    @Test func untilForms() throws {
+        let window = Fixture.window("2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z")
+        let utc = Fixture.calendar(Fixture.event(
+            "UID:until-utc", "DTSTART;TZID=Europe/Berlin:20261201T100000", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20261203T090000Z"
+        ))
+        #expect(try Fixture.busy(utc, window).count == 3)
+        let date = Fixture.calendar(Fixture.event(
+            "UID:until-date", "DTSTART;TZID=Europe/Berlin:20261201T100000", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20261203"
+        ))
+        #expect(try Fixture.busy(date, window).count == 3)
+    }
+
     /// A recurring all-day event: each instance midnight to midnight in the member's zone; a date EXDATE removes one.
     @Test func recurringAllDay() throws {
         let text = Fixture.calendar(Fixture.event(
