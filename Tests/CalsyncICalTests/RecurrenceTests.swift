@@ -142,6 +142,26 @@ import Testing
         #expect(found[2].recurrenceID == "20261209T100000Z")
     }
 
+    /// RANGE=THISANDFUTURE: from that instance on, the series moves by the override's shift and takes its length.
+    @Test func thisAndFutureOverride() throws {
+        let text = Fixture.calendar(
+            Fixture.event("UID:future", "DTSTART:20261201T100000Z", "DTEND:20261201T110000Z", "RRULE:FREQ=DAILY;COUNT=5"),
+            Fixture.event(
+                "UID:future", "RECURRENCE-ID;RANGE=THISANDFUTURE:20261203T100000Z", "DTSTART:20261203T120000Z",
+                "DTEND:20261203T123000Z"
+            )
+        )
+        let found = try Fixture.busy(text, Fixture.window("2026-12-01T00:00:00Z", "2026-12-10T00:00:00Z"))
+        #expect(found.map(\.start) == [
+            Fixture.utc("2026-12-01T10:00:00Z"), Fixture.utc("2026-12-02T10:00:00Z"), Fixture.utc("2026-12-03T12:00:00Z"),
+            Fixture.utc("2026-12-04T12:00:00Z"), Fixture.utc("2026-12-05T12:00:00Z"),
+        ])
+        #expect(found.map { $0.end.timeIntervalSince($0.start) } == [3600, 3600, 1800, 1800, 1800])
+        #expect(found.map(\.recurrenceID) == [
+            "20261201T100000Z", "20261202T100000Z", "20261203T100000Z", "20261204T100000Z", "20261205T100000Z",
+        ])
+    }
+
     /// A zone known only from the object's VTIMEZONE (an Outlook name) is honoured, daylight saving included.
     @Test func vtimezoneOfTheObjectIsHonoured() throws {
         let zone = Fixture.berlinTimeZone.replacingOccurrences(of: "TZID:Europe/Berlin", with: "TZID:W. Europe Standard Time")
