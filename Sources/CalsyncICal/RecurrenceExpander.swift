@@ -80,16 +80,32 @@ struct RecurrenceExpander {
         let (timing, candidates, recurs) = try recurrenceSet(of: master)
 
         var overridden: Set<Int> = []
+        // RANGE=THISANDFUTURE overrides: from their instance on, later instances shift and take their length and rules.
+        var futures: [(from: Int, shift: Int, timing: Timing, busy: Bool)] = []
         for event in overrides {
             let key = try recurrenceKey(of: event)
             overridden.insert(key.instant)
-            guard isBusy(event), !isCalsyncExport(event) else { continue }
+            let busy = isBusy(event) && !isCalsyncExport(event)
             let moved = try self.timing(of: event, fallback: timing)
-            try emit(uid: uid, recurrenceID: key.text, timing: moved, start: moved.clock.instant(moved.start))
+            let start = moved.clock.instant(moved.start)
+            if isThisAndFuture(event) {
+                futures.append((key.instant, start - key.instant, moved, busy))
+            }
+            guard busy else { continue }
+            try emit(uid: uid, recurrenceID: key.text, timing: moved, start: start)
         }
-        guard isBusy(master) else { return }
+        futures.sort { $0.from < $1.from }
+        let masterBusy = isBusy(master)
         for candidate in candidates.values where !overridden.contains(candidate.start) {
             let id = recurs ? recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate) : nil
+            if let future = futures.last(where: { $0.from < candidate.start }) {
+                guard future.busy else { continue }
+                let start = candidate.start + future.shift
+                let length = future.timing.isDate ? candidate.end - candidate.start : future.timing.seconds
+                try emit(uid: uid, recurrenceID: id, start: start, end: start + length, allDay: timing.isDate)
+                continue
+            }
+            guard masterBusy else { continue }
             try emit(uid: uid, recurrenceID: id, start: candidate.start, end: candidate.end, allDay: timing.isDate)
         }
     }
@@ -150,6 +166,12 @@ struct RecurrenceExpander {
             // UNTIL in UTC becomes the event's wall-clock time, so libical compares like with like.
             if icaltime_is_utc(rule.until) != 0 && !timing.isDate {
                 rule.until = timing.clock.wall(Int(icaltime_as_timet(rule.until)), isDate: false)
+            } else if rule.until.is_date != 0 && !timing.isDate {
+                // A date UNTIL on a timed event (against RFC 5545, common in practice) includes that whole day.
+                rule.until.is_date = 0
+                rule.until.hour = 23
+                rule.until.minute = 59
+                rule.until.second = 59
             }
             rule.until.zone = nil
             if timing.clock.instant(rule.until) < earliest { return }
@@ -233,6 +255,14 @@ struct RecurrenceExpander {
         time.zone = nil
         let instant = clock.instant(time)
         return (instant, recurrenceText(wall: time, instant: instant, isDate: time.is_date != 0))
+    }
+
+    /// Whether an override's RECURRENCE-ID carries `RANGE=THISANDFUTURE`.
+    private func isThisAndFuture(_ event: OpaquePointer) -> Bool {
+        guard let property = icalcomponent_get_first_property(event, ICAL_RECURRENCEID_PROPERTY),
+              let range = icalproperty_get_first_parameter(property, ICAL_RANGE_PARAMETER)
+        else { return false }
+        return icalparameter_get_range(range) == ICAL_RANGE_THISANDFUTURE
     }
 
     /// The text of a recurrence id: the date of an all-day instance, else its start in UTC.

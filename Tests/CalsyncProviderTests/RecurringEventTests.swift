@@ -90,6 +90,28 @@ import Testing
         }
     }
 
+    /// A weekly all-day series over the March change: each instance midnight to midnight in the member's zone.
+    @Test(arguments: SandboxProvider.allCases)
+    func allDaySeries(_ kind: SandboxProvider) async throws {
+        try await ProviderTests.withHarness(kind, timeZone: Self.zone) { h in
+            var first = SandboxEvent(summary: "Off", start: Self.berlin(3, 26, 0), end: Self.berlin(3, 27, 0))
+            first.allDayStart = "2027-03-26"
+            first.allDayEnd = "2027-03-27"
+            first.timeZone = Self.zone
+            let series = h.sandbox.insertRecurringEvent(
+                kind, email: h.email, calendarID: h.calendarID, first, recurrence: ["RRULE:FREQ=WEEKLY;COUNT=3"])
+            #expect(!series.isEmpty)
+            let window = DateInterval(start: Self.utc("2027-03-01T00:00:00Z"), end: Self.utc("2027-05-01T00:00:00Z"))
+            let snapshot = try await h.provider.readBusy(
+                calendarID: h.calendarID, window: window, memberTimeZone: TimeZone(identifier: Self.zone)!, credentials: h.credentials)
+            let sorted = snapshot.events.sorted { $0.start < $1.start }
+            #expect(sorted.map(\.start) == [Self.berlin(3, 26, 0), Self.berlin(4, 2, 0), Self.berlin(4, 9, 0)])
+            #expect(sorted.map(\.end) == [Self.berlin(3, 27, 0), Self.berlin(4, 3, 0), Self.berlin(4, 10, 0)])
+            #expect(sorted.allSatisfy { $0.isAllDay })
+            #expect(sorted.map(\.externalEventID) == ["\(series)_20270326", "\(series)_20270402", "\(series)_20270409"])
+        }
+    }
+
     /// A deleted series removes every block of it in the next incremental read.
     @Test(arguments: SandboxProvider.allCases)
     func deletedSeriesRemovesEveryInstance(_ kind: SandboxProvider) async throws {

@@ -14,7 +14,7 @@ package enum SandboxInstanceChange: Sendable, Codable, Equatable {
 struct SeriesState {
     /// RRULE / RDATE / EXDATE lines (Google's `recurrence`; for Graph, the rule behind its `pattern`).
     var recurrence: [String]
-    /// The IANA zone the rule runs in (Google `start.timeZone`, Graph `originalStartTimeZone`).
+    /// The IANA zone the rule runs in (Google `start.timeZone`, Graph `originalStartTimeZone`; all-day: where dates are midnights).
     var timeZone: String
     /// A series of all-day events.
     var allDay: Bool
@@ -43,7 +43,8 @@ extension Sandbox {
             guard let account = s.account(provider, email), let calendar = account.calendars[calendarID],
                   var stored = calendar.events[id]
             else { return }
-            let zone = event.allDayStart != nil ? account.timeZone : (event.timeZone ?? "UTC")
+            // All-day dates are midnights in the account's zone at Google, in the event's (else UTC) at Graph.
+            let zone = event.allDayStart != nil && provider == .google ? account.timeZone : (event.timeZone ?? "UTC")
             stored.series = SeriesState(recurrence: recurrence, timeZone: zone, allDay: event.allDayStart != nil)
             switch provider {
             case .google:
