@@ -26,14 +26,22 @@ struct RecurrenceExpander {
         var wall: icaltimetype
     }
 
+    /// The parsed object (owned by the caller).
     let root: OpaquePointer
+    /// The window, in seconds since 1970: [start, end).
     let windowStart: Int
     let windowEnd: Int
+    /// The clock of floating and all-day times: the member's zone.
     let member: WallClock
+    /// The member's addresses, normalized, for PARTSTAT=DECLINED.
     let addresses: Set<String>
+    /// The work bounds.
     let limits: ICalLimits
+    /// Resolved zones by TZID.
     private var clocks: [String: WallClock] = [:]
+    /// The occurrences found so far.
     private var found: [ICalBusyOccurrence] = []
+    /// Recurrence-iterator steps taken so far (bounded by ``ICalLimits/maxIterations``).
     private var iterations = 0
 
     /// Prepares an expansion of `root`'s events over `window`.
