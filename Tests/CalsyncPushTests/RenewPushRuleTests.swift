@@ -7,15 +7,18 @@ import Testing
 
 /// The push calls of the rig's provider, per provider instance.
 let pushCalls = Mutex<[ObjectIdentifier: [String]]>([:])
+/// Runs before a channel of that provider instance is opened (with the channel id asked for); may throw.
+let openHooks = Mutex<[ObjectIdentifier: @Sendable (String) async throws -> Void]>([:])
 
 extension RecordingProvider: PushChannelProvider {
     package var maximumPushLifetime: Duration { .seconds(7 * 86_400) }
 
     package func openPushChannel(
-        calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
+        channelID: String, calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
         credentials: ProviderCredentials
     ) async throws -> OpenedPushChannel {
-        let id = "chan-\(UUID().uuidString.prefix(8))"
+        if let hook = openHooks.withLock({ $0[ObjectIdentifier(self)] }) { try await hook(channelID) }
+        let id = calendarID == nil ? "chan-\(UUID().uuidString.prefix(8))" : channelID
         pushCalls.withLock { $0[ObjectIdentifier(self), default: []].append("open:\(calendarID ?? "-"):\(address)") }
         return OpenedPushChannel(channelID: id, resourceID: "res-\(calendarID ?? "-")", expiresAt: expiresAt)
     }
