@@ -53,7 +53,8 @@ struct RenewPushRuleTests {
 
     @Test("renew_push opens one channel per busy calendar, keeps a healthy one, and replaces one near expiry: new first, then stop the old")
     func opensAndRenews() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let payload = RenewPushPayload(memberID: "m-1", provider: .google)
@@ -78,7 +79,8 @@ struct RenewPushRuleTests {
 
     @Test("without CALSYNC_PUBLIC_URL push is off, with a detail, and no provider is called")
     func noPublicURL() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: PushConfiguration())
@@ -92,7 +94,8 @@ struct RenewPushRuleTests {
 
     @Test("disconnect forgets and stops the channels before the credentials go, then disconnects")
     func disconnectStops() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: push())
