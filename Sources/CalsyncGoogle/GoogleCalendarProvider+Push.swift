@@ -9,13 +9,13 @@ extension GoogleCalendarProvider: PushChannelProvider {
     package var maximumPushLifetime: Duration { .seconds(7 * 86_400) }
 
     package func openPushChannel(
-        calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
+        channelID: String, calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
         credentials: ProviderCredentials
     ) async throws -> OpenedPushChannel {
         guard let calendarID else {
             throw ProviderError.permanent(.badRequest, "A Google watch channel needs a calendar id; this is a calsync bug.")
         }
-        let id = PushSecret.channelID()
+        let id = channelID
         let ttl = max(1, Int(expiresAt.timeIntervalSinceNow.rounded()))
         let body = try JSONBody.encode(
             GoogleWatchRequest(

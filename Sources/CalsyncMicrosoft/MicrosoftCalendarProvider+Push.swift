@@ -9,7 +9,7 @@ extension MicrosoftCalendarProvider: PushChannelProvider {
     package var maximumPushLifetime: Duration { .seconds(4_230 * 60) }
 
     package func openPushChannel(
-        calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
+        channelID: String, calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
         credentials: ProviderCredentials
     ) async throws -> OpenedPushChannel {
         let body = try JSONBody.encode(

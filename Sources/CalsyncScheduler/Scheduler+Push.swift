@@ -7,12 +7,13 @@ import Metrics
 
 extension Scheduler {
     /// Push channel upkeep in a tick (only with `CALSYNC_PUBLIC_URL` set): connections whose channels expired
-    /// unrenewed fall back to polling at once; connections never tried, near expiry, or whose push failed or was off
+    /// unrenewed, or whose Google channel never delivered its `sync` message, fall back to polling at once; connections never tried, near expiry, or whose push failed or was off
     /// 5 minutes ago (a reconnect after a disconnect) get a `renew_push` job (one pending per connection). Returns jobs enqueued plus fallbacks.
     func maintainPushChannels(enqueuedAt: JobQueue.EnqueueTime, epoch: Int) async throws -> Int {
         let push = configuration.push
         guard push.publicURL != nil else { return 0 }
         var total = try await store.expireLapsedPush()
+        total += try await store.expireSilentPush(syncTimeoutSeconds: push.syncTimeoutSeconds)
         while isLeader {
             try Task.checkCancellation()
             let due = try await store.claimDuePushWork(

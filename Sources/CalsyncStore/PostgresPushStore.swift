@@ -16,16 +16,16 @@ package struct PostgresPushStore: PushChannelStore {
 
     /// The columns of a channel, in `decode` order.
     private static let columns = """
-        channel_id, connection_id::text, member_id, provider, resource_id, calendar_id, secret_hash, expires_at
+        channel_id, connection_id::text, member_id, provider, resource_id, calendar_id, secret_hash, expires_at, delivered_at
         """
 
-    private typealias Row = (String, String, String, String, String?, String?, String, Date)
+    private typealias Row = (String, String, String, String, String?, String?, String, Date, Date?)
 
     private static func record(_ row: Row) -> PushChannelRecord? {
         guard let provider = ProviderKind(rawValue: row.3) else { return nil }
         return PushChannelRecord(
             channelID: row.0, connectionID: row.1, memberID: row.2, provider: provider, resourceID: row.4,
-            calendarID: row.5, secretHash: row.6, expiresAt: row.7)
+            calendarID: row.5, secretHash: row.6, expiresAt: row.7, deliveredAt: row.8)
     }
 
     /// A channel that is known and not yet expired (an expired one is stale: its notifications change nothing).
@@ -48,15 +48,28 @@ package struct PostgresPushStore: PushChannelStore {
         return channels
     }
 
-    package func savePushChannel(_ channel: PushChannelRecord) async throws {
-        try await client.query(
+    /// Writes only while the connection is `active` (a disconnect meanwhile leaves no trusted channel behind).
+    @discardableResult
+    package func savePushChannel(_ channel: PushChannelRecord) async throws -> Bool {
+        let rows = try await client.query(
             """
             INSERT INTO push_channels (channel_id, connection_id, member_id, provider, resource_id, calendar_id, secret_hash, expires_at)
-            VALUES (\(channel.channelID), \(channel.connectionID)::uuid, \(channel.memberID), \(channel.provider.rawValue),
-                    \(channel.resourceID), \(channel.calendarID), \(channel.secretHash), \(channel.expiresAt))
+            SELECT \(channel.channelID), c.id, \(channel.memberID), \(channel.provider.rawValue),
+                   \(channel.resourceID), \(channel.calendarID), \(channel.secretHash), \(channel.expiresAt)
+            FROM calendar_connections c WHERE c.id = \(channel.connectionID)::uuid AND c.status = 'active'
             ON CONFLICT (channel_id) DO UPDATE SET resource_id = EXCLUDED.resource_id, secret_hash = EXCLUDED.secret_hash,
                 expires_at = EXCLUDED.expires_at
+            RETURNING 1
             """, logger: logger)
+        var written = false
+        for try await _ in rows { written = true }
+        return written
+    }
+
+    package func markPushDelivered(channelID: String) async throws {
+        try await client.query(
+            "UPDATE push_channels SET delivered_at = now() WHERE channel_id = \(channelID) AND delivered_at IS NULL",
+            logger: logger)
     }
 
     package func deletePushChannel(id: String) async throws {

@@ -96,19 +96,24 @@ package final class WebhookReceiver: Service, Sendable {
     }
 
     /// Trusts a notification only when its channel is known and unexpired, of the right provider, and its
-    /// secret (and Google's resource id) match; then enqueues what it asks for.
+    /// secret (and Google's resource id) match; then notes the channel delivers and enqueues what it asks for.
+    /// Google's `sync` may arrive before `events.watch` answered: a channel being opened (recorded without a
+    /// resource id yet) accepts a `sync` with the right token, and nothing else.
     func check(_ notification: PushNotification) async throws -> PushNotificationOutcome {
         switch notification {
         case .google(let channelID, let token, let resourceID, let state):
             guard let channel = try await store.pushChannel(id: channelID), channel.provider == .google,
-                PushSecret.matches(token, storedHash: channel.secretHash), channel.resourceID == resourceID
+                PushSecret.matches(token, storedHash: channel.secretHash),
+                resourceID != nil, channel.resourceID == resourceID || (state == "sync" && channel.resourceID == nil)
             else { return refused(.google) }
+            await delivered(channel)
             if state == "sync" { return .acknowledged }
             return try await importFor(channel)
         case .graph(let subscriptionID, let clientState, let lifecycleEvent):
             guard let channel = try await store.pushChannel(id: subscriptionID), channel.provider == .microsoft,
                 PushSecret.matches(clientState, storedHash: channel.secretHash)
             else { return refused(.microsoft) }
+            await delivered(channel)
             switch lifecycleEvent {
             case nil, "missed":
                 return try await importFor(channel)
@@ -121,6 +126,17 @@ package final class WebhookReceiver: Service, Sendable {
             default:
                 return .acknowledged
             }
+        }
+    }
+
+    /// Records the channel's first trusted delivery (one write per channel, not per notification); a failure
+    /// to record it never stops the notification (the sweep retries the channel at worst).
+    private func delivered(_ channel: PushChannelRecord) async {
+        guard channel.deliveredAt == nil else { return }
+        do {
+            try await store.markPushDelivered(channelID: channel.channelID)
+        } catch {
+            logger.debug("could not record a channel's delivery", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -13,7 +13,7 @@ struct PushChannelProviderTests {
             let push = try #require(h.provider as? any PushChannelProvider)
             let expiry = Date().addingTimeInterval(3600)
             let opened = try await push.openPushChannel(
-                calendarID: h.calendarID, address: "https://calsync.example.test/webhooks/google", lifecycleAddress: "",
+                channelID: PushSecret.channelID(), calendarID: h.calendarID, address: "https://calsync.example.test/webhooks/google", lifecycleAddress: "",
                 secret: "s3cret", expiresAt: expiry, credentials: h.credentials)
             #expect(opened.resourceID?.isEmpty == false)
             #expect(abs(opened.expiresAt.timeIntervalSince(expiry)) < 2)
@@ -36,7 +36,7 @@ struct PushChannelProviderTests {
             let push = try #require(h.provider as? any PushChannelProvider)
             await #expect(throws: ProviderError.self) {
                 _ = try await push.openPushChannel(
-                    calendarID: h.calendarID, address: "http://calsync.example.test/webhooks/google", lifecycleAddress: "",
+                    channelID: PushSecret.channelID(), calendarID: h.calendarID, address: "http://calsync.example.test/webhooks/google", lifecycleAddress: "",
                     secret: "s", expiresAt: Date().addingTimeInterval(3600), credentials: h.credentials)
             }
             #expect(h.sandbox.pushChannels().isEmpty)
@@ -50,7 +50,7 @@ struct PushChannelProviderTests {
             let closed = try PrivateServers.freePort()
             do {
                 _ = try await push.openPushChannel(
-                    calendarID: nil, address: "http://127.0.0.1:\(closed)/webhooks/microsoft",
+                    channelID: PushSecret.channelID(), calendarID: nil, address: "http://127.0.0.1:\(closed)/webhooks/microsoft",
                     lifecycleAddress: "http://127.0.0.1:\(closed)/webhooks/microsoft/lifecycle", secret: "state",
                     expiresAt: Date().addingTimeInterval(3600), credentials: h.credentials)
                 Issue.record("a subscription without validation was created")
@@ -61,7 +61,7 @@ struct PushChannelProviderTests {
             // Too far ahead is refused before any validation.
             await #expect(throws: ProviderError.self) {
                 _ = try await push.openPushChannel(
-                    calendarID: nil, address: "https://calsync.example.test/webhooks/microsoft",
+                    channelID: PushSecret.channelID(), calendarID: nil, address: "https://calsync.example.test/webhooks/microsoft",
                     lifecycleAddress: "https://calsync.example.test/webhooks/microsoft/lifecycle", secret: "state",
                     expiresAt: Date().addingTimeInterval(30 * 86_400), credentials: h.credentials)
             }

@@ -27,8 +27,20 @@ final class MemoryPushStore: PushChannelStore, Sendable {
         channels.withLock { $0.values.filter { $0.connectionID == connectionID } }
     }
 
-    func savePushChannel(_ channel: PushChannelRecord) async throws {
+    /// Decides whether a save is written (as PostgreSQL does only while the connection is active); nil: always.
+    let admits = Mutex<(@Sendable (PushChannelRecord) -> Bool)?>(nil)
+
+    @discardableResult
+    func savePushChannel(_ channel: PushChannelRecord) async throws -> Bool {
+        guard admits.withLock({ $0?(channel) ?? true }) else { return false }
         channels.withLock { $0[channel.channelID] = channel }
+        return true
+    }
+
+    func markPushDelivered(channelID: String) async throws {
+        channels.withLock { channels in
+            if channels[channelID]?.deliveredAt == nil { channels[channelID]?.deliveredAt = Date() }
+        }
     }
 
     func deletePushChannel(id: String) async throws {
@@ -50,7 +62,11 @@ final class RecordingGate: PushImportGate, Sendable {
         return .enqueued
     }
 
-    func importStarted(memberID: String, provider: ProviderKind) async throws {}
+    let started = Mutex<[String]>([])
+
+    func importStarted(memberID: String, provider: ProviderKind) async throws {
+        started.withLock { $0.append("\(memberID):\(provider.rawValue)") }
+    }
 
     func requestChannelWork(memberID: String, provider: ProviderKind, recreate: Bool, force: Bool) async throws -> Bool {
         channelWork.withLock { $0.append("\(memberID):\(provider.rawValue):\(recreate ? "recreate" : force ? "renew" : "check")") }

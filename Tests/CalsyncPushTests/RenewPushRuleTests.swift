@@ -7,15 +7,18 @@ import Testing
 
 /// The push calls of the rig's provider, per provider instance.
 let pushCalls = Mutex<[ObjectIdentifier: [String]]>([:])
+/// Runs before a channel of that provider instance is opened (with the channel id asked for); may throw.
+let openHooks = Mutex<[ObjectIdentifier: @Sendable (String) async throws -> Void]>([:])
 
 extension RecordingProvider: PushChannelProvider {
     package var maximumPushLifetime: Duration { .seconds(7 * 86_400) }
 
     package func openPushChannel(
-        calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
+        channelID: String, calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
         credentials: ProviderCredentials
     ) async throws -> OpenedPushChannel {
-        let id = "chan-\(UUID().uuidString.prefix(8))"
+        if let hook = openHooks.withLock({ $0[ObjectIdentifier(self)] }) { try await hook(channelID) }
+        let id = calendarID == nil ? "chan-\(UUID().uuidString.prefix(8))" : channelID
         pushCalls.withLock { $0[ObjectIdentifier(self), default: []].append("open:\(calendarID ?? "-"):\(address)") }
         return OpenedPushChannel(channelID: id, resourceID: "res-\(calendarID ?? "-")", expiresAt: expiresAt)
     }
@@ -50,7 +53,8 @@ struct RenewPushRuleTests {
 
     @Test("renew_push opens one channel per busy calendar, keeps a healthy one, and replaces one near expiry: new first, then stop the old")
     func opensAndRenews() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let payload = RenewPushPayload(memberID: "m-1", provider: .google)
@@ -75,7 +79,8 @@ struct RenewPushRuleTests {
 
     @Test("without CALSYNC_PUBLIC_URL push is off, with a detail, and no provider is called")
     func noPublicURL() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: PushConfiguration())
@@ -89,7 +94,8 @@ struct RenewPushRuleTests {
 
     @Test("disconnect forgets and stops the channels before the credentials go, then disconnects")
     func disconnectStops() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
+        defer { forgetPushCalls(rig) }
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: push())

@@ -337,7 +337,8 @@ struct Values {
 
 extension CalsyncConfiguration {
     /// The push keys: `CALSYNC_PUBLIC_URL`, `CALSYNC_WEBHOOK_PORT`, `CALSYNC_WEBHOOK_HOST`, `CALSYNC_PUSH_DEBOUNCE_MS`,
-    /// `CALSYNC_PUSH_POLL_INTERVAL_SECONDS`, `CALSYNC_PUSH_CHANNEL_TTL_SECONDS`, `CALSYNC_PUSH_RENEW_BEFORE_SECONDS`.
+    /// `CALSYNC_PUSH_POLL_INTERVAL_SECONDS`, `CALSYNC_PUSH_CHANNEL_TTL_SECONDS`, `CALSYNC_PUSH_RENEW_BEFORE_SECONDS`,
+    /// `CALSYNC_PUSH_SYNC_TIMEOUT_SECONDS`.
     fileprivate static func readPush(_ values: Values, defaults: PushConfiguration) throws -> PushConfiguration {
         var push = defaults
         if let url = values.string("CALSYNC_PUBLIC_URL") {
@@ -353,6 +354,8 @@ extension CalsyncConfiguration {
             "CALSYNC_PUSH_CHANNEL_TTL_SECONDS", default: push.channelTTLSeconds, range: 60...604_800)
         push.renewBeforeSeconds = try values.int(
             "CALSYNC_PUSH_RENEW_BEFORE_SECONDS", default: push.renewBeforeSeconds, range: 1...604_800)
+        push.syncTimeoutSeconds = try values.int(
+            "CALSYNC_PUSH_SYNC_TIMEOUT_SECONDS", default: push.syncTimeoutSeconds, range: 1...86_400)
         return push
     }
 

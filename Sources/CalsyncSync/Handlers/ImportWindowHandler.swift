@@ -6,6 +6,8 @@ import Logging
 package struct ImportWindowHandler: JobHandler {
     package let jobType = ImportWindowPayload.jobType
     let environment: SyncEnvironment
+    /// Runs once the member's import lock is held, before anything is read (push clears its mark here).
+    var onLockAcquired: (@Sendable (ImportWindowPayload, Logger) async -> Void)?
 
     /// Creates the handler.
     package init(environment: SyncEnvironment) { self.environment = environment }
@@ -30,6 +32,7 @@ package struct ImportWindowHandler: JobHandler {
         let fullRead = payload.fullResync || explicit != nil
 
         let counts: ImportCounts = try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
+            await onLockAcquired?(payload, logger)
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {

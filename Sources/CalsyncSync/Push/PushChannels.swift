@@ -29,12 +29,15 @@ package struct PushChannelRecord: Sendable, Hashable {
     package var secretHash: String
     /// When the provider stops delivering.
     package var expiresAt: Date
+    /// When the first trusted message (Google's `sync`, any notification) arrived; nil: none yet.
+    package var deliveredAt: Date?
 
     /// Creates a record.
     package init(
         channelID: String, connectionID: String, memberID: String, provider: ProviderKind, resourceID: String?,
-        calendarID: String?, secretHash: String, expiresAt: Date
+        calendarID: String?, secretHash: String, expiresAt: Date, deliveredAt: Date? = nil
     ) {
+        self.deliveredAt = deliveredAt
         self.channelID = channelID
         self.connectionID = connectionID
         self.memberID = memberID
@@ -66,9 +69,10 @@ package struct OpenedPushChannel: Sendable, Hashable {
 /// The push calls of a provider (beside ``CalendarProvider``): open, renew and stop channels.
 package protocol PushChannelProvider: Sendable {
     /// Opens a channel delivering to `address`; `calendarID` is the watched calendar (Google) or nil (Graph:
-    /// the member's events, with `lifecycleAddress`). `secret` is echoed with every notification.
+    /// the member's events, with `lifecycleAddress`). `secret` is echoed with every notification; `channelID` is
+    /// the id to give it where the caller chooses it (Google; Graph assigns its own).
     func openPushChannel(
-        calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
+        channelID: String, calendarID: String?, address: String, lifecycleAddress: String, secret: String, expiresAt: Date,
         credentials: ProviderCredentials
     ) async throws -> OpenedPushChannel
 
@@ -89,8 +93,12 @@ package protocol PushChannelStore: Sendable {
     func pushChannel(id: String) async throws -> PushChannelRecord?
     /// The open channels of a connection.
     func pushChannels(connectionID: String) async throws -> [PushChannelRecord]
-    /// Records a channel just opened (or replaces the record of the same id, after a renewal).
-    func savePushChannel(_ channel: PushChannelRecord) async throws
+    /// Records a channel just opened or about to be (or replaces the record of the same id, after a renewal),
+    /// only while its connection is `active`; false: nothing was written (disconnected meanwhile).
+    @discardableResult
+    func savePushChannel(_ channel: PushChannelRecord) async throws -> Bool
+    /// Notes that a trusted message arrived on a channel (only the first one is recorded).
+    func markPushDelivered(channelID: String) async throws
     /// Forgets a channel: notifications from it are not trusted any more.
     func deletePushChannel(id: String) async throws
     /// Sets the connection's `push_status`, `push_detail` and `push_expires_at` (not for a disconnected connection).
@@ -143,6 +151,10 @@ package struct PushConfiguration: Sendable, Equatable {
     /// Notifications waiting for PostgreSQL and Redis in one webhooks process; more are dropped (polling
     /// catches up). Default 20 000.
     package var inboxCapacity: Int
+    /// A Google channel whose `sync` message has not arrived this long after it was opened is taken as not
+    /// delivering: push becomes `unavailable` and the normal interval applies (`CALSYNC_PUSH_SYNC_TIMEOUT_SECONDS`).
+    /// Default 300.
+    package var syncTimeoutSeconds: Int
 
     /// Creates the defaults.
     package init() {
@@ -156,6 +168,7 @@ package struct PushConfiguration: Sendable, Equatable {
         self.answerWithin = .milliseconds(800)
         self.maxBodyBytes = 256 * 1024
         self.inboxCapacity = 20_000
+        self.syncTimeoutSeconds = 300
     }
 
     /// The notification URL of a provider under the public base, e.g. `https://…/webhooks/google`.

@@ -3,29 +3,45 @@ import Foundation
 import Logging
 
 /// Wraps the `import_window` handler: an incremental import of the rolling window clears the connection's
-/// push mark when it starts, so that a notification arriving from then on enqueues one more import.
+/// push mark once it holds the member's import lock (an import deferred by a running one clears nothing), so
+/// that a notification arriving from then on enqueues one more import.
 package struct PushAwareImportHandler: JobHandler {
     package var jobType: String { inner.jobType }
     let inner: any JobHandler
     let gate: any PushImportGate
+    /// False when `inner` is an ``ImportWindowHandler``, which calls the gate itself once the lock is held.
+    let clearsBeforeInner: Bool
 
     /// Wraps `inner` (the `import_window` handler).
     package init(wrapping inner: any JobHandler, gate: any PushImportGate) {
-        self.inner = inner
         self.gate = gate
+        if var importer = inner as? ImportWindowHandler {
+            importer.onLockAcquired = { payload, logger in await Self.clearMark(payload, gate: gate, logger: logger) }
+            self.inner = importer
+            self.clearsBeforeInner = false
+        } else {
+            self.inner = inner
+            self.clearsBeforeInner = true
+        }
     }
 
     package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
-        if let payload = try? ImportWindowPayload.decode(from: job.payload), payload.windowStart == nil {
-            for provider in payload.provider.map({ [$0] }) ?? [.google, .microsoft] where provider != .caldav {
-                do {
-                    try await gate.importStarted(memberID: payload.memberID, provider: provider)
-                } catch {
-                    context.logger.debug("could not clear the push mark", metadata: [LogKey.error: "\(error)"])
-                }
-            }
+        if clearsBeforeInner, let payload = try? ImportWindowPayload.decode(from: job.payload) {
+            await Self.clearMark(payload, gate: gate, logger: context.logger)
         }
         return try await inner.handle(job, context: context)
+    }
+
+    /// Clears the push mark of the connections an incremental import of the rolling window covers.
+    static func clearMark(_ payload: ImportWindowPayload, gate: any PushImportGate, logger: Logger) async {
+        guard payload.windowStart == nil else { return }
+        for provider in payload.provider.map({ [$0] }) ?? [.google, .microsoft] where provider != .caldav {
+            do {
+                try await gate.importStarted(memberID: payload.memberID, provider: provider)
+            } catch {
+                logger.debug("could not clear the push mark", metadata: [LogKey.error: "\(error)"])
+            }
+        }
     }
 }
 
@@ -45,7 +61,21 @@ package struct PushAwareDisconnectHandler: JobHandler {
     }
 
     package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
-        if let payload = try? DisconnectCalendarPayload.decode(from: job.payload), payload.actorMemberID == payload.memberID,
+        guard let payload = try? DisconnectCalendarPayload.decode(from: job.payload) else {
+            return try await inner.handle(job, context: context)
+        }
+        // Under the connection's push lock until the disconnect is done: no `renew_push` opens a channel meanwhile.
+        return try await environment.withLock(
+            pushLockKey(payload.memberID, payload.provider), what: "connection's push channels", context: context
+        ) {
+            try await stopChannels(payload, context: context)
+            return try await inner.handle(job, context: context)
+        }
+    }
+
+    /// Forgets and stops the channels of the connection being disconnected, and sets its push `off`.
+    private func stopChannels(_ payload: DisconnectCalendarPayload, context: JobContext) async throws {
+        if payload.actorMemberID == payload.memberID,
             let member = try await environment.store.memberState(payload.memberID), member.eligible,
             let connection = member.connection(payload.provider), connection.status != .disconnected
         {
@@ -67,6 +97,5 @@ package struct PushAwareDisconnectHandler: JobHandler {
             try await pushStore.setPushState(
                 connectionID: connection.id, status: .off, detail: "Disconnected: no push channel is open.", expiresAt: nil)
         }
-        return try await inner.handle(job, context: context)
     }
 }

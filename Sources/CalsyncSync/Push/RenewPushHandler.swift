@@ -4,7 +4,8 @@ import Logging
 
 /// `renew_push`: keeps a connection's push channels open. Google: one watch channel per busy calendar; a
 /// channel near expiry is replaced (open the new one, then stop the old). Graph: one subscription on the
-/// member's events, renewed in place with a PATCH. The outcome lands in `push_status`/`push_detail`.
+/// member's events, renewed in place with a PATCH. The outcome lands in `push_status`/`push_detail`. It runs
+/// under the connection's push lock, which a disconnect holds too (``pushLockKey(_:_:)``).
 package struct RenewPushHandler: JobHandler {
     package let jobType = RenewPushPayload.jobType
     let environment: SyncEnvironment
@@ -20,6 +21,15 @@ package struct RenewPushHandler: JobHandler {
 
     package func handle(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let payload = try decodePayload(RenewPushPayload.self, job)
+        return try await environment.withLock(
+            pushLockKey(payload.memberID, payload.provider), what: "connection's push channels", context: context
+        ) {
+            try await renew(payload, context: context)
+        }
+    }
+
+    /// Opens, renews or replaces the channels of one connection (the push lock held).
+    private func renew(_ payload: RenewPushPayload, context: JobContext) async throws -> JobOutcome {
         let env = environment
         var logger = context.logger
         logger[metadataKey: LogKey.memberID] = "\(payload.memberID)"
@@ -116,28 +126,51 @@ package struct RenewPushHandler: JobHandler {
             logger.warning(
                 "push channel refused; polling applies",
                 metadata: [LogKey.connectionID: "\(connection.id)", LogKey.errorCode: "\(error.code)"])
-            throw env.jobError(error)
+            let jobError = env.jobError(error)
+            // Recorded, and retrying will not help: the scheduler tries again later (no dead job every time).
+            if case .permanent = jobError.disposition { return .skipped("push_unavailable") }
+            throw jobError
         } catch is ReconnectRequired {
             return .skipped("reconnect_required")
+        } catch is PushConnectionGone {
+            return .skipped("not_connected")
         }
     }
 
-    /// Opens one channel with a fresh id and secret and records it (the secret only as its hash).
+    /// Opens one channel with a fresh id and secret and records it (the secret only as its hash). A Google
+    /// channel is recorded before `events.watch` (without its resource id), so that the `sync` message Google may
+    /// send before answering is accepted and counted as delivery. A record refused because the connection is
+    /// no longer active (a disconnect) stops the channel just opened.
     private func open(
         _ pushClient: any PushChannelProvider, client: any CalendarProvider, connection: ConnectionRecord, calendarID: String?,
         address: String, lifecycle: String, expiresAt: Date, logger: Logger
     ) async throws -> OpenedPushChannel {
         let secret = PushSecret.random()
-        let opened = try await environment.callProvider(connection, client: client, logger: logger) { credentials in
-            try await pushClient.openPushChannel(
-                calendarID: calendarID, address: address, lifecycleAddress: lifecycle, secret: secret, expiresAt: expiresAt,
-                credentials: credentials)
+        var record = PushChannelRecord(
+            channelID: PushSecret.channelID(), connectionID: connection.id, memberID: connection.memberID,
+            provider: connection.provider, resourceID: nil, calendarID: calendarID, secretHash: PushSecret.hash(secret),
+            expiresAt: expiresAt)
+        let provisional = connection.provider == .google
+        if provisional, try await pushStore.savePushChannel(record) == false { throw PushConnectionGone() }
+        let opened: OpenedPushChannel
+        do {
+            opened = try await environment.callProvider(connection, client: client, logger: logger) { [record] credentials in
+                try await pushClient.openPushChannel(
+                    channelID: record.channelID, calendarID: calendarID, address: address, lifecycleAddress: lifecycle,
+                    secret: secret, expiresAt: expiresAt, credentials: credentials)
+            }
+        } catch {
+            if provisional { try? await pushStore.deletePushChannel(id: record.channelID) }
+            throw error
         }
-        try await pushStore.savePushChannel(
-            PushChannelRecord(
-                channelID: opened.channelID, connectionID: connection.id, memberID: connection.memberID,
-                provider: connection.provider, resourceID: opened.resourceID, calendarID: calendarID,
-                secretHash: PushSecret.hash(secret), expiresAt: opened.expiresAt))
+        if provisional, opened.channelID != record.channelID { try? await pushStore.deletePushChannel(id: record.channelID) }
+        record.channelID = opened.channelID
+        record.resourceID = opened.resourceID
+        record.expiresAt = opened.expiresAt
+        guard try await pushStore.savePushChannel(record) else {
+            await stop(record, pushClient: pushClient, client: client, connection: connection, logger: logger)
+            throw PushConnectionGone()
+        }
         return opened
     }
 
@@ -157,3 +190,9 @@ package struct RenewPushHandler: JobHandler {
         }
     }
 }
+
+/// The lock `renew_push` and a disconnect share per connection, so that no channel is opened behind a disconnect.
+package func pushLockKey(_ memberID: String, _ provider: ProviderKind) -> String { "push:\(memberID):\(provider.rawValue)" }
+
+/// The connection stopped being active while its channel was being opened: nothing is kept.
+struct PushConnectionGone: Error {}
