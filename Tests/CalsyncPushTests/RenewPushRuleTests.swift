@@ -29,6 +29,13 @@ extension RecordingProvider: PushChannelProvider {
     }
 }
 
+/// A rig whose provider has no recorded push calls (an address can be reused after an earlier rig was freed).
+func freshRig() -> SyncTestRig {
+    let rig = SyncTestRig()
+    pushCalls.withLock { $0[ObjectIdentifier(rig.provider)] = nil }
+    return rig
+}
+
 /// Runs a handler on a job of `type` with `payload` in process; returns `completed` or `skipped:<reason>`.
 func runHandler(_ handler: any JobHandler, type: String, _ payload: some Encodable, rig: SyncTestRig) async throws -> String {
     let bytes = Array(try JSONEncoder().encode(payload))
@@ -50,7 +57,7 @@ struct RenewPushRuleTests {
 
     @Test("renew_push opens one channel per busy calendar, keeps a healthy one, and replaces one near expiry: new first, then stop the old")
     func opensAndRenews() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let payload = RenewPushPayload(memberID: "m-1", provider: .google)
@@ -75,7 +82,7 @@ struct RenewPushRuleTests {
 
     @Test("without CALSYNC_PUBLIC_URL push is off, with a detail, and no provider is called")
     func noPublicURL() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: PushConfiguration())
@@ -89,7 +96,7 @@ struct RenewPushRuleTests {
 
     @Test("disconnect forgets and stops the channels before the credentials go, then disconnects")
     func disconnectStops() async throws {
-        let rig = SyncTestRig()
+        let rig = freshRig()
         let connection = try await rig.connect()
         let store = MemoryPushStore()
         let handler = RenewPushHandler(environment: rig.environment, pushStore: store, push: push())
