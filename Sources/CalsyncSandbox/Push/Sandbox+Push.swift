@@ -132,11 +132,16 @@ extension Sandbox {
         }
     }
 
-    /// Delivers notifications until cancelled: every 20 ms it looks for changes and sends what is due,
+    /// Delivers notifications until cancelled: every 20 ms (100 ms while nothing is open) it looks for changes and sends what is due,
     /// retrying failed attempts with doubling delays up to the faults' `maxAttempts`.
     package func runPushDelivery() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                // A sandbox without channels (most tests) only checks that, a few times a second.
+                if push.withLock({ $0.channels.isEmpty && $0.subscriptions.isEmpty && $0.pending.isEmpty }) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
                 collectChanges()
                 let due: [PendingDelivery] = push.withLock { p in
                     let now = Self.now

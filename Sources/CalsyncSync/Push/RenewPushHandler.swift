@@ -57,6 +57,19 @@ package struct RenewPushHandler: JobHandler {
                 expiresAt: nil)
             return .skipped("no_push")
         }
+        // The push lock (taken in `handle`) makes this one job at a time per connection: the scheduler's upkeep and a
+        // lifecycle event may meet, and two jobs never open two channels for one calendar.
+        return try await maintain(
+            payload, connection: connection, client: client, pushClient: pushClient, address: address, lifecycle: lifecycle,
+            logger: logger)
+    }
+
+    /// Opens, renews or replaces the channels of one connection and records the outcome.
+    private func maintain(
+        _ payload: RenewPushPayload, connection: ConnectionRecord, client: any CalendarProvider,
+        pushClient: any PushChannelProvider, address: String, lifecycle: String, logger: Logger
+    ) async throws -> JobOutcome {
+        let env = environment
         let lifetime = min(Duration.seconds(push.channelTTLSeconds), pushClient.maximumPushLifetime)
         let wanted = Date().addingTimeInterval(lifetime.timeInterval)
         let renewBy = Date().addingTimeInterval(Double(push.renewBeforeSeconds))
