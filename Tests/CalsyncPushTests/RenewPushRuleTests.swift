@@ -32,13 +32,6 @@ extension RecordingProvider: PushChannelProvider {
     }
 }
 
-/// A rig whose provider has no recorded push calls (an address can be reused after an earlier rig was freed).
-func freshRig() -> SyncTestRig {
-    let rig = SyncTestRig()
-    pushCalls.withLock { $0[ObjectIdentifier(rig.provider)] = nil }
-    return rig
-}
-
 /// Runs a handler on a job of `type` with `payload` in process; returns `completed` or `skipped:<reason>`.
 func runHandler(_ handler: any JobHandler, type: String, _ payload: some Encodable, rig: SyncTestRig) async throws -> String {
     let bytes = Array(try JSONEncoder().encode(payload))
