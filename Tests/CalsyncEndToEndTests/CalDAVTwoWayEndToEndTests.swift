@@ -1,12 +1,23 @@
+import CalsyncTestSupport
 import Foundation
 import PostgresNIO
 import Testing
 
 /// Two-way (contract §8) and video links (§9) for CalDAV, end to end: the real `calsync worker` against a real
-/// Radicale; the member's own calendar app is the test, writing the exported object with plain HTTP PUT/DELETE.
-@Suite("CalDAV two-way end to end (Radicale)")
+/// Radicale and Xandikos; the member's own calendar app is the test, writing the exported object with plain HTTP PUT/DELETE.
+@Suite("CalDAV two-way end to end (Radicale, Xandikos)")
 struct CalDAVTwoWayEndToEndTests {
     typealias DAV = CalDAVEndToEndTests
+
+    /// The servers scripts/with-services.sh starts.
+    enum Server: String, Sendable, CaseIterable, CustomStringConvertible {
+        case radicale, xandikos
+        var description: String { rawValue }
+        /// The server's base URL, when it runs.
+        var base: String? {
+            ProcessInfo.processInfo.environment[self == .radicale ? "CALSYNC_TEST_RADICALE_URL" : "CALSYNC_TEST_XANDIKOS_URL"]
+        }
+    }
 
     /// Times relative to today, so they fall inside the rolling import window whatever the date.
     struct Times {
@@ -15,13 +26,28 @@ struct CalDAVTwoWayEndToEndTests {
         func text(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
     }
 
-    /// A connected Radicale account for member `m-1`, with the worker running.
-    func connected(_ world: SyncWorld, _ base: String) async throws -> DAV.Account {
-        let account = try DAV.account(base: base)
+    /// A connected account for member `m-1` (on Xandikos, which has no users, a calendar of its own connected by its
+    /// URL), with the worker running.
+    func connected(_ world: SyncWorld, _ server: Server, _ base: String) async throws -> DAV.Account {
+        let account: DAV.Account
+        let job: String
+        switch server {
+        case .radicale:
+            account = try DAV.account(base: base)
+            job = DAV().connectJob("m-1", base, account)
+        case .xandikos:
+            let username = TestEnvironment.uniqueName("e2e").lowercased()
+            account = DAV.Account(username: username, password: "unused", calendarURL: "\(base)/user/calendars/\(username)/")
+            let made = try DAV.dav(
+                "MKCALENDAR", account.calendarURL, account,
+                body: #"<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#)
+            #expect(made.status == 201)
+            job = #"{"member_id":"m-1","actor_member_id":"m-1","provider":"caldav","server_url":"\#(account.calendarURL)","username":"\#(username)","password":"unused"}"#
+        }
         try await world.organization()
         try await world.member("m-1")
         try world.startWorker()
-        _ = try await world.enqueue("connect_calendar", DAV().connectJob("m-1", base, account))
+        _ = try await world.enqueue("connect_calendar", job)
         try await eventually("the CalDAV connection", timeout: .seconds(20), context: world.allLogs) {
             try await DAV().caldavConnection(world, "m-1")?.status == "active"
         }
@@ -45,6 +71,18 @@ struct CalDAVTwoWayEndToEndTests {
         #expect((200..<300).contains(status))
     }
 
+    /// The absolute URLs of the calendar's `.ics` objects.
+    static func objects(_ account: DAV.Account) throws -> [String] {
+        let answer = try DAV.dav(
+            "PROPFIND", account.calendarURL, account,
+            body: #"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#, depth: "1")
+        let base = URL(string: account.calendarURL)!
+        return answer.body.components(separatedBy: "href>").compactMap { part in
+            guard let href = part.components(separatedBy: "</").first, href.hasSuffix(".ics") else { return nil }
+            return URL(string: href, relativeTo: base)?.absoluteURL.absoluteString
+        }
+    }
+
     /// The object URL calsync recorded for an appointment.
     static func objectURL(_ world: SyncWorld, _ appointment: String) async throws -> String? {
         let rows = try await world.db.query(
@@ -53,12 +91,12 @@ struct CalDAVTwoWayEndToEndTests {
         return nil
     }
 
-    @Test("a member's move and delete are reported once, by incremental and full imports alike")
-    func moveAndDeleteReportedOnce() async throws {
-        guard let base = DAV.radicale else { return }
+    @Test("a member's move and delete are reported once, by incremental and full imports alike", arguments: Server.allCases)
+    func moveAndDeleteReportedOnce(server: Server) async throws {
+        guard let base = server.base else { return }
         let t = Times()
         try await SyncWorld.with { world in
-            let account = try await connected(world, base)
+            let account = try await connected(world, server, base)
             try await world.export("m-1", "a-1", revision: 1, start: t.text(t.at(10)), end: t.text(t.at(11)))
             try await world.export("m-1", "a-2", revision: 1, start: t.text(t.at(10, dayOffset: 1)), end: t.text(t.at(11, dayOffset: 1)))
             try await world.idle()
@@ -93,7 +131,7 @@ struct CalDAVTwoWayEndToEndTests {
             #expect(published.first?["provider"] == "caldav" && published.first?["resolution"] == "notify")
             #expect(published.last?["appointment_id"] == "a-2" && published.last?["change"] == "deleted")
             // The calendar stays as the member made it (notify): one object left, at the member's times.
-            #expect(try DAV.objects(account).count == 1)
+            #expect(try Self.objects(account).count == 1)
             #expect(try DAV.dav("GET", first, account).body.contains("DTSTART:\(DAV.utc(t.at(15)))"))
             // A later export from the web tier wins, and calsync's own write is no change.
             try await world.export("m-1", "a-1", revision: 2, start: t.text(t.at(9)), end: t.text(t.at(10)))
@@ -105,12 +143,12 @@ struct CalDAVTwoWayEndToEndTests {
         }
     }
 
-    @Test("restore writes the applied revision back and is not itself reported")
-    func restore() async throws {
-        guard let base = DAV.radicale else { return }
+    @Test("restore writes the applied revision back and is not itself reported", arguments: Server.allCases)
+    func restore(server: Server) async throws {
+        guard let base = server.base else { return }
         let t = Times()
         try await SyncWorld.with { world in
-            let account = try await connected(world, base)
+            let account = try await connected(world, server, base)
             try await world.db.query("UPDATE calendar_connections SET external_changes = 'restore'", logger: e2eLogger)
             try await world.export("m-1", "a-1", revision: 1, start: t.text(t.at(10)), end: t.text(t.at(11)))
             try await world.idle()
@@ -128,9 +166,9 @@ struct CalDAVTwoWayEndToEndTests {
 
             #expect((200..<300).contains(try DAV.dav("DELETE", url, account).status))
             try await world.importNow("m-1")
-            let objects = try DAV.objects(account)
+            let objects = try Self.objects(account)
             try #require(objects.count == 1, "\(world.allLogs)")
-            let recreated = try DAV.dav("GET", "\(base)\(objects[0])", account).body
+            let recreated = try DAV.dav("GET", objects[0], account).body
             #expect(Self.startLine(recreated) == Self.startLine(original))
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
@@ -140,16 +178,16 @@ struct CalDAVTwoWayEndToEndTests {
         }
     }
 
-    @Test("video asked on a CalDAV connection: the event without a link, and the reason")
-    func noVideoLinkOnCalDAV() async throws {
-        guard let base = DAV.radicale else { return }
+    @Test("video asked on a CalDAV connection: the event without a link, and the reason", arguments: Server.allCases)
+    func noVideoLinkOnCalDAV(server: Server) async throws {
+        guard let base = server.base else { return }
         let t = Times()
         try await SyncWorld.with { world in
-            let account = try await connected(world, base)
+            let account = try await connected(world, server, base)
             try await world.export(
                 "m-1", "a-1", revision: 1, start: t.text(t.at(10)), end: t.text(t.at(11)), extra: #","video":"google_meet""#)
             try await world.idle()
-            #expect(try DAV.objects(account).count == 1, "\(world.allLogs)")
+            #expect(try Self.objects(account).count == 1, "\(world.allLogs)")
             #expect(try await world.videoURL("m-1", "a-1") == nil)
             let published = try await world.lifecycleEvents()
             #expect(!published.contains { $0["type"] == "appointment.video_link" })
