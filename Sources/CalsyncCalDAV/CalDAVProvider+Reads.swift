@@ -24,6 +24,7 @@ extension CalDAVCalendarProvider {
             return response.href
         }
         var accumulator = BusyChangeAccumulator()
+        var own = OwnEventAccumulator()
         var unreadable = 0
         let context = CalDAVICalendar.ReadContext(
             window: window, memberTimeZone: memberTimeZone, memberAddresses: credentials.accountEmail.map { [$0] } ?? [])
@@ -37,6 +38,7 @@ extension CalDAVCalendarProvider {
                     continue
                 }
                 do {
+                    if let event = try CalDAVICalendar.ownEvent(text, objectID: objectID, context) { own.present(event) }
                     for instance in try CalDAVICalendar.busyInstances(text, context) {
                         guard instance.start < window.end, instance.end > window.start else { continue }
                         accumulator.busy(
@@ -53,7 +55,9 @@ extension CalDAVCalendarProvider {
             logger.warning(
                 "skipped CalDAV objects that are not readable iCalendar (or too large)", metadata: [LogKey.skipped: "\(unreadable)"])
         }
-        return BusySnapshot(events: accumulator.events, cursor: cursor)
+        var snapshot = BusySnapshot(events: accumulator.events, cursor: cursor)
+        snapshot.ownEvents = own.events
+        return snapshot
     }
 
     /// Whether anything changed since the cursor: `sync-collection` from the stored token (or the `getctag`).
