@@ -166,6 +166,7 @@ let package = Package(
         .target(
             name: "CalsyncSandbox",
             dependencies: [
+                "CalsyncICal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

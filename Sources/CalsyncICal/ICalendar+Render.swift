@@ -20,8 +20,7 @@ extension ICalendar {
             let utc = WallClock.utcZone
             var zone = utc
             var tzid: String?
-            let builtin = icaltimezone_get_builtin_timezone(event.timeZone)
-            icalerror_clear_errno()  // an unknown name leaves a file error behind; it is no error here
+            let builtin = LibICal.builtinZone(event.timeZone)
             if let builtin, builtin != utc,
                let definition = icaltimezone_get_component(builtin),
                let copy = icalcomponent_new_clone(definition) {

@@ -151,6 +151,21 @@ enum LibICal {
         return String(cString: text)
     }
 
+    /// libical's builtin zone of an IANA name, or nil. Only a plausible name reaches libical: it reads the zone's file
+    /// under the system's zoneinfo folder, so a hostile TZID such as `../../dev/stdin` must never become a path.
+    static func builtinZone(_ name: String) -> OpaquePointer? {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == 0x2F || byte == 0x5F || byte == 0x2D || byte == 0x2B
+        }
+        guard allowed, !name.isEmpty, name.utf8.count <= 64, !name.hasPrefix("/"), !name.contains("//"),
+              !name.split(separator: "/").contains(where: { $0.hasPrefix("-") || $0.hasPrefix("+") })
+        else { return nil }
+        let zone = icaltimezone_get_builtin_timezone(name)
+        if zone == nil { icalerror_clear_errno() }  // an unknown name leaves a file error behind; it is no error here
+        return zone
+    }
+
     /// The UID of a component, if any.
     static func uid(of component: OpaquePointer) -> String? {
         guard let property = icalcomponent_get_first_property(component, ICAL_UID_PROPERTY),

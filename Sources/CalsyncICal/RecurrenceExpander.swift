@@ -26,14 +26,22 @@ struct RecurrenceExpander {
         var wall: icaltimetype
     }
 
+    /// The parsed object (owned by the caller).
     let root: OpaquePointer
+    /// The window, in seconds since 1970: [start, end).
     let windowStart: Int
     let windowEnd: Int
+    /// The clock of floating and all-day times: the member's zone.
     let member: WallClock
+    /// The member's addresses, normalized, for PARTSTAT=DECLINED.
     let addresses: Set<String>
+    /// The work bounds.
     let limits: ICalLimits
+    /// Resolved zones by TZID.
     private var clocks: [String: WallClock] = [:]
+    /// The occurrences found so far.
     private var found: [ICalBusyOccurrence] = []
+    /// Recurrence-iterator steps taken so far (bounded by ``ICalLimits/maxIterations``).
     private var iterations = 0
 
     /// Prepares an expansion of `root`'s events over `window`.
@@ -77,11 +85,44 @@ struct RecurrenceExpander {
     /// The occurrences of one master and its overrides.
     private mutating func expand(_ master: OpaquePointer, uid: String, overrides: [OpaquePointer]) throws(ICalError) {
         guard !isCalsyncExport(master), icalcomponent_get_status(master) != ICAL_STATUS_CANCELLED else { return }
+        let (timing, candidates, recurs) = try recurrenceSet(of: master)
+
+        var overridden: Set<Int> = []
+        // RANGE=THISANDFUTURE overrides: from their instance on, later instances shift and take their length and rules.
+        var futures: [(from: Int, shift: Int, timing: Timing, busy: Bool)] = []
+        for event in overrides {
+            let key = try recurrenceKey(of: event)
+            overridden.insert(key.instant)
+            let busy = isBusy(event) && !isCalsyncExport(event)
+            let moved = try self.timing(of: event, fallback: timing)
+            let start = moved.clock.instant(moved.start)
+            if isThisAndFuture(event) {
+                futures.append((key.instant, start - key.instant, moved, busy))
+            }
+            guard busy else { continue }
+            try emit(uid: uid, recurrenceID: key.text, timing: moved, start: start)
+        }
+        futures.sort { $0.from < $1.from }
+        let masterBusy = isBusy(master)
+        for candidate in candidates.values where !overridden.contains(candidate.start) {
+            let id = recurs ? recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate) : nil
+            if let future = futures.last(where: { $0.from < candidate.start }) {
+                guard future.busy else { continue }
+                let start = candidate.start + future.shift
+                let length = future.timing.isDate ? candidate.end - candidate.start : future.timing.seconds
+                try emit(uid: uid, recurrenceID: id, start: start, end: start + length, allDay: timing.isDate)
+                continue
+            }
+            guard masterBusy else { continue }
+            try emit(uid: uid, recurrenceID: id, start: candidate.start, end: candidate.end, allDay: timing.isDate)
+        }
+    }
+
+    /// The instances of a master from DTSTART, RRULE, RDATE and EXDATE (overrides not applied) that may overlap the window.
+    mutating func recurrenceSet(of master: OpaquePointer) throws(ICalError) -> (Timing, [Int: Candidate], recurs: Bool) {
         let timing = try timing(of: master, fallback: nil)
         let rules = LibICal.properties(of: master, ICAL_RRULE_PROPERTY)
         let dates = LibICal.properties(of: master, ICAL_RDATE_PROPERTY)
-        let recurs = !rules.isEmpty || !dates.isEmpty
-
         var candidates: [Int: Candidate] = [:]
         let first = timing.clock.instant(timing.start)
         candidates[first] = Candidate(start: first, end: end(of: timing, startingAt: timing.start, instant: first), wall: timing.start)
@@ -92,20 +133,28 @@ struct RecurrenceExpander {
             addDate(date, timing: timing, into: &candidates)
         }
         removeExceptions(of: master, timing: timing, from: &candidates)
+        return (timing, candidates, !rules.isEmpty || !dates.isEmpty)
+    }
 
-        var overridden: Set<Int> = []
-        for event in overrides {
-            let key = try recurrenceKey(of: event)
-            overridden.insert(key.instant)
-            guard isBusy(event), !isCalsyncExport(event) else { continue }
-            let moved = try self.timing(of: event, fallback: timing)
-            try emit(uid: uid, recurrenceID: key.text, timing: moved, start: moved.clock.instant(moved.start))
+    /// The instances of the object's first master that overlap the window, by start; busy rules not applied.
+    mutating func seriesInstances() throws(ICalError) -> [ICalSeriesInstance] {
+        guard let master = LibICal.events(of: root).first else { return [] }
+        let (timing, candidates, _) = try recurrenceSet(of: master)
+        var out: [ICalSeriesInstance] = []
+        for candidate in candidates.values.sorted(by: { $0.start < $1.start }) {
+            let overlaps = candidate.start < windowEnd
+                && (candidate.end > windowStart || (candidate.end == candidate.start && candidate.start >= windowStart))
+            guard overlaps else { continue }
+            guard out.count < limits.maxOccurrences else {
+                throw ICalError(.tooManyOccurrences, "the series has more than \(limits.maxOccurrences) instances in the window")
+            }
+            out.append(ICalSeriesInstance(
+                recurrenceID: recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate),
+                start: Date(timeIntervalSince1970: TimeInterval(candidate.start)),
+                end: Date(timeIntervalSince1970: TimeInterval(candidate.end))
+            ))
         }
-        guard isBusy(master) else { return }
-        for candidate in candidates.values where !overridden.contains(candidate.start) {
-            let id = recurs ? recurrenceText(wall: candidate.wall, instant: candidate.start, isDate: timing.isDate) : nil
-            try emit(uid: uid, recurrenceID: id, start: candidate.start, end: candidate.end, allDay: timing.isDate)
-        }
+        return out
     }
 
     /// Adds the instances of one RRULE that may overlap the window, iterated by libical on wall-clock time.
@@ -125,6 +174,12 @@ struct RecurrenceExpander {
             // UNTIL in UTC becomes the event's wall-clock time, so libical compares like with like.
             if icaltime_is_utc(rule.until) != 0 && !timing.isDate {
                 rule.until = timing.clock.wall(Int(icaltime_as_timet(rule.until)), isDate: false)
+            } else if rule.until.is_date != 0 && !timing.isDate {
+                // A date UNTIL on a timed event (against RFC 5545, common in practice) includes that whole day.
+                rule.until.is_date = 0
+                rule.until.hour = 23
+                rule.until.minute = 59
+                rule.until.second = 59
             }
             rule.until.zone = nil
             if timing.clock.instant(rule.until) < earliest { return }
@@ -210,6 +265,14 @@ struct RecurrenceExpander {
         return (instant, recurrenceText(wall: time, instant: instant, isDate: time.is_date != 0))
     }
 
+    /// Whether an override's RECURRENCE-ID carries `RANGE=THISANDFUTURE`.
+    private func isThisAndFuture(_ event: OpaquePointer) -> Bool {
+        guard let property = icalcomponent_get_first_property(event, ICAL_RECURRENCEID_PROPERTY),
+              let range = icalproperty_get_first_parameter(property, ICAL_RANGE_PARAMETER)
+        else { return false }
+        return icalparameter_get_range(range) == ICAL_RANGE_THISANDFUTURE
+    }
+
     /// The text of a recurrence id: the date of an all-day instance, else its start in UTC.
     private func recurrenceText(wall: icaltimetype, instant: Int, isDate: Bool) -> String {
         isDate ? ICalTimeText.date(wall) : ICalTimeText.utc(instant)
@@ -279,7 +342,7 @@ struct RecurrenceExpander {
     /// A TZID's zone: libical's builtin zone of that IANA name, else the object's VTIMEZONE, else Foundation's zone of
     /// that name (or of its IANA tail, as in `/mozilla.org/…/Europe/Berlin`), else the member's zone.
     private func resolve(_ tzid: String, near property: OpaquePointer) -> WallClock {
-        if let zone = icaltimezone_get_builtin_timezone(tzid) { return .libical(zone) }
+        if let zone = LibICal.builtinZone(tzid) { return .libical(zone) }
         var calendar = icalproperty_get_parent(property)
         while let current = calendar, icalcomponent_isa(current) != ICAL_VCALENDAR_COMPONENT {
             calendar = icalcomponent_get_parent(current)
@@ -289,7 +352,7 @@ struct RecurrenceExpander {
         let parts = tzid.split(separator: "/")
         for count in [3, 2, 1] where parts.count > count {
             let tail = parts.suffix(count).joined(separator: "/")
-            if let zone = icaltimezone_get_builtin_timezone(tail) { return .libical(zone) }
+            if let zone = LibICal.builtinZone(tail) { return .libical(zone) }
             if let zone = TimeZone(identifier: tail) { return .foundation(zone) }
         }
         return member

@@ -68,6 +68,40 @@ import Testing
         )) == nil)
     }
 
+    /// A TZID naming a path (or anything but a zone name) never reaches the file system; the time is read in the member's zone.
+    @Test func pathLikeTZIDs() throws {
+        for tzid in ["../../../../dev/stdin", "/etc/passwd", "Europe/../../../../dev/zero", String(repeating: "A/", count: 100)] {
+            let text = Fixture.calendar(Fixture.event("UID:path", "DTSTART;TZID=\(tzid):20261205T090000", "DURATION:PT1H"))
+            #expect(try Fixture.busy(text, window, zone: "UTC").map(\.start) == [Fixture.utc("2026-12-05T09:00:00Z")])
+        }
+    }
+
+    /// Many threads at once parse and expand safely (libical runs behind one lock) and agree with a single-threaded run.
+    @Test func concurrentCallers() async throws {
+        let text = Fixture.calendar(Fixture.berlinTimeZone, Fixture.event(
+            "UID:concurrent", "DTSTART;TZID=Europe/Berlin:20261201T100000", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=40"
+        ))
+        let window = self.window
+        let expected = try Fixture.busy(text, window)
+        let results = try await withThrowingTaskGroup(of: [ICalBusyOccurrence].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await Fixture.onOwnThread {
+                        var last: [ICalBusyOccurrence] = []
+                        for _ in 0..<50 { last = try Fixture.busy(text, window) }
+                        return last
+                    }
+                }
+            }
+            var all: [[ICalBusyOccurrence]] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 4)
+        #expect(results.allSatisfy { $0 == expected })
+        #expect(expected.count == 40)
+    }
+
     /// Every prefix of a valid object, and random bytes, end in a result or an ICalError (the test would crash otherwise).
     @Test func truncationsAndRandomBytes() {
         let valid = Fixture.calendar(

@@ -1,5 +1,8 @@
 import CalsyncICal
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Helpers of the iCalendar tests: instants from local wall-clock times, calendar text, windows.
 enum Fixture {
@@ -68,4 +71,20 @@ enum Fixture {
         END:STANDARD\r
         END:VTIMEZONE
         """
+
+    /// Runs `body` on a thread of its own, off Swift's cooperative pool (CPU-bound work and libical's lock would hold
+    /// one of its few threads and starve the other suites running in parallel).
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.start()
+        }
+    }
+
+    /// CPU seconds the calling thread has used (unlike wall time, not stretched by other processes on a loaded machine).
+    static func threadCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
 }

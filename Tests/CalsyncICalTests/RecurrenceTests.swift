@@ -103,6 +103,19 @@ import Testing
         #expect(found[3].end == Fixture.utc("2026-12-11T12:00:00Z"))
     }
 
+    /// UNTIL in UTC ends the series at that instant; a date UNTIL on a timed event includes its day.
+    @Test func untilForms() throws {
+        let window = Fixture.window("2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z")
+        let utc = Fixture.calendar(Fixture.event(
+            "UID:until-utc", "DTSTART;TZID=Europe/Berlin:20261201T100000", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20261203T090000Z"
+        ))
+        #expect(try Fixture.busy(utc, window).count == 3)
+        let date = Fixture.calendar(Fixture.event(
+            "UID:until-date", "DTSTART;TZID=Europe/Berlin:20261201T100000", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20261203"
+        ))
+        #expect(try Fixture.busy(date, window).count == 3)
+    }
+
     /// A recurring all-day event: each instance midnight to midnight in the member's zone; a date EXDATE removes one.
     @Test func recurringAllDay() throws {
         let text = Fixture.calendar(Fixture.event(
@@ -129,6 +142,26 @@ import Testing
         #expect(found[2].recurrenceID == "20261209T100000Z")
     }
 
+    /// RANGE=THISANDFUTURE: from that instance on, the series moves by the override's shift and takes its length.
+    @Test func thisAndFutureOverride() throws {
+        let text = Fixture.calendar(
+            Fixture.event("UID:future", "DTSTART:20261201T100000Z", "DTEND:20261201T110000Z", "RRULE:FREQ=DAILY;COUNT=5"),
+            Fixture.event(
+                "UID:future", "RECURRENCE-ID;RANGE=THISANDFUTURE:20261203T100000Z", "DTSTART:20261203T120000Z",
+                "DTEND:20261203T123000Z"
+            )
+        )
+        let found = try Fixture.busy(text, Fixture.window("2026-12-01T00:00:00Z", "2026-12-10T00:00:00Z"))
+        #expect(found.map(\.start) == [
+            Fixture.utc("2026-12-01T10:00:00Z"), Fixture.utc("2026-12-02T10:00:00Z"), Fixture.utc("2026-12-03T12:00:00Z"),
+            Fixture.utc("2026-12-04T12:00:00Z"), Fixture.utc("2026-12-05T12:00:00Z"),
+        ])
+        #expect(found.map { $0.end.timeIntervalSince($0.start) } == [3600, 3600, 1800, 1800, 1800])
+        #expect(found.map(\.recurrenceID) == [
+            "20261201T100000Z", "20261202T100000Z", "20261203T100000Z", "20261204T100000Z", "20261205T100000Z",
+        ])
+    }
+
     /// A zone known only from the object's VTIMEZONE (an Outlook name) is honoured, daylight saving included.
     @Test func vtimezoneOfTheObjectIsHonoured() throws {
         let zone = Fixture.berlinTimeZone.replacingOccurrences(of: "TZID:Europe/Berlin", with: "TZID:W. Europe Standard Time")
@@ -140,5 +173,28 @@ import Testing
         #expect(found.map(\.start) == [
             Fixture.utc("2026-03-20T09:00:00Z"), Fixture.utc("2026-03-27T09:00:00Z"), Fixture.utc("2026-04-03T08:00:00Z"),
         ])
+    }
+}
+
+/// A provider's series (Google `recurrence` lines) expanded without an iCalendar object.
+@Suite struct SeriesInstanceTests {
+    /// Weekly 10:00 New York with an EXDATE across the March 2027 change: the same wall-clock time, ids in UTC.
+    @Test func weeklyWithExdate() throws {
+        let zone = "America/New_York"
+        let found = try ICalendar.seriesInstances(
+            start: Fixture.local(2027, 3, 2, 10, in: zone), end: Fixture.local(2027, 3, 2, 11, in: zone), timeZone: zone,
+            allDay: false, recurrence: ["RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=America/New_York:20270309T100000"],
+            window: Fixture.window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")
+        )
+        #expect(found.map(\.start) == [
+            Fixture.local(2027, 3, 2, 10, in: zone), Fixture.local(2027, 3, 16, 10, in: zone), Fixture.local(2027, 3, 23, 10, in: zone),
+        ])
+        #expect(found.map(\.recurrenceID) == ["20270302T150000Z", "20270316T140000Z", "20270323T140000Z"])
+        #expect(throws: ICalError.self) {
+            try ICalendar.seriesInstances(
+                start: Date(), end: Date(), timeZone: zone, allDay: false, recurrence: ["SUMMARY:x"],
+                window: Fixture.window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")
+            )
+        }
     }
 }

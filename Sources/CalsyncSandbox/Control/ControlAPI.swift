@@ -104,6 +104,7 @@ enum ControlAPI {
         ) {
             control.on(path, method: method) { _, context in answer(context.api, context.parameters) }
         }
+        addRecurrenceRoutes(to: control, sandbox: sandbox)
         add(.post, "reset") { _, _ in
             sandbox.reset()
             return .empty(204)

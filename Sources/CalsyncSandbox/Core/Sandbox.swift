@@ -251,6 +251,8 @@ package final class Sandbox: Sendable {
     // MARK: shared helpers
 
     static func store(_ stored: StoredEvent, in calendar: CalendarState, account: AccountState) {
+        var stored = stored
+        carrySeries(into: &stored, from: calendar.events[stored.id], provider: account.provider, account: account)
         if calendar.events[stored.id] == nil {
             var e = stored
             e.ordinal = calendar.order.count

@@ -16,6 +16,8 @@ struct StoredEvent {
     var ordinal: Int
     /// Graph single-value extended properties (id → value).
     var extendedProperties: [String: String]
+    /// A recurring event's rule, zone and instance changes (nil: a single event). See `Sandbox+Recurrence.swift`.
+    var series: SeriesState? = nil
 }
 
 /// A calendar with its events, indexed by id and by creation order.

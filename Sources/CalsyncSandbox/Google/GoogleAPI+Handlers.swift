@@ -264,6 +264,14 @@ extension GoogleAPI {
             }
             return true
         }
+        // singleEvents: a series stands for its instances (over the window; an incremental read: the horizon).
+        func expand(_ e: StoredEvent) -> [StoredEvent] {
+            guard singleEvents else { return [e] }
+            let now = Sandbox.now
+            let window = mode == "inc" ? nil
+                : (timeMin ?? now - Sandbox.seriesHorizon.past, timeMax ?? now + Sandbox.seriesHorizon.future)
+            return Sandbox.expanded(e, provider: .google, account: account, window: window)
+        }
         func render(_ e: StoredEvent) -> JSONValue {
             if mode == "inc", e.deleted {
                 return ["kind": "calendar#event", "etag": .string(e.etag), "id": .string(e.id), "status": "cancelled"]
@@ -276,7 +284,7 @@ extension GoogleAPI {
         var more = false
         let emptyPage = config.googleEmptyPageEvery.map { $0 > 0 && (pageIndex + 1) % $0 == 0 } ?? false
         if mode == "sorted" {
-            var all = calendar.order.compactMap { calendar.events[$0] }.filter(matches)
+            var all = calendar.order.compactMap { calendar.events[$0] }.flatMap(expand).filter(matches)
             if orderBy == "startTime" {
                 all.sort { ($0.startInstant, $0.ordinal) < ($1.startInstant, $1.ordinal) }
             } else {
@@ -295,7 +303,9 @@ extension GoogleAPI {
         } else {
             var i = cursor
             while i < calendar.order.count, items.count < pageSize {
-                if let e = calendar.events[calendar.order[i]], matches(e) { items.append(render(e)) }
+                if let e = calendar.events[calendar.order[i]] {
+                    for instance in expand(e) where matches(instance) { items.append(render(instance)) }
+                }
                 i += 1
             }
             nextCursor = i

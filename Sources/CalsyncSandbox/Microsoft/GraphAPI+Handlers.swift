@@ -372,8 +372,12 @@ extension GraphAPI {
         let pageSize = options.top ?? prefs.maxPageSize ?? defaultPageSize
         var matched: [StoredEvent] = []
         for id in calendar.order {
-            guard let e = calendar.events[id], !e.deleted, e.startInstant < hi, e.endInstant > lo || (e.endInstant == e.startInstant && e.startInstant >= lo) else { continue }
-            matched.append(e)
+            guard let stored = calendar.events[id] else { continue }
+            // A series master is never listed: its occurrences and exceptions are.
+            for e in Sandbox.expanded(stored, provider: .microsoft, account: account, window: (lo, hi)) {
+                guard !e.deleted, e.startInstant < hi, e.endInstant > lo || (e.endInstant == e.startInstant && e.startInstant >= lo) else { continue }
+                matched.append(e)
+            }
         }
         matched.sort { ($0.startInstant, $0.ordinal) < ($1.startInstant, $1.ordinal) }
         let page = matched.dropFirst(options.skip).prefix(pageSize)
@@ -449,16 +453,18 @@ extension GraphAPI {
         var i = cursor
         while i < calendar.order.count, items.count < pageSize {
             defer { i += 1 }
-            guard let e = calendar.events[calendar.order[i]] else { continue }
-            if since < 0 {
-                guard !e.deleted, inWindow(e) else { continue }
-                items.append(render(e, zone: prefs.timeZone, expandProperty: nil))
-            } else {
-                guard e.changeSeq > since else { continue }
-                if e.deleted || !inWindow(e) {
-                    items.append(["@odata.type": "#microsoft.graph.event", "id": .string(e.id), "@removed": ["reason": "deleted"]])
-                } else {
+            guard let stored = calendar.events[calendar.order[i]] else { continue }
+            for e in Sandbox.expanded(stored, provider: .microsoft, account: account, window: (lo, hi)) {
+                if since < 0 {
+                    guard !e.deleted, inWindow(e) else { continue }
                     items.append(render(e, zone: prefs.timeZone, expandProperty: nil))
+                } else {
+                    guard e.changeSeq > since else { continue }
+                    if e.deleted || !inWindow(e) {
+                        items.append(["@odata.type": "#microsoft.graph.event", "id": .string(e.id), "@removed": ["reason": "deleted"]])
+                    } else {
+                        items.append(render(e, zone: prefs.timeZone, expandProperty: nil))
+                    }
                 }
             }
         }
