@@ -24,6 +24,8 @@ trap 'exit 130' INT TERM
 
 export CALSYNC_TEST_REDIS_PORT=${CALSYNC_TEST_REDIS_PORT:-$(free_port)}
 export CALSYNC_TEST_PG_PORT=${CALSYNC_TEST_PG_PORT:-$(free_port)}
+export CALSYNC_TEST_RADICALE_PORT=${CALSYNC_TEST_RADICALE_PORT:-$(free_port)}
+export CALSYNC_TEST_XANDIKOS_PORT=${CALSYNC_TEST_XANDIKOS_PORT:-$(free_port)}
 "$here/services.sh" start "$dir"
 # shellcheck disable=SC1091
 source "$dir/env"
@@ -132,6 +134,30 @@ psql_q "SELECT '    external_changes: ' || appointment_id || ' ' || change || ' 
 published=$(redis-cli -u "$CALSYNC_REDIS_URL" XRANGE "${CALSYNC_REDIS_PREFIX:-calsync}:events" - + | grep -c '^appointment.changed_externally$' || true)
 echo "    and published $published appointment.changed_externally event(s) on ${CALSYNC_REDIS_PREFIX:-calsync}:events"
 echo
+# CalDAV: member-ben keeps his calendar in a CalDAV server (here the local Radicale; iCloud, Fastmail or
+# Nextcloud the same way), connected with a user name and an app-specific password.
+if [ -n "${CALSYNC_TEST_RADICALE_URL:-}" ]; then
+    psql_q "INSERT INTO members (id, organization_id, time_zone) VALUES ('member-ben', 'org-demo', 'Europe/Berlin')"
+    ben_password="demo-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+    echo "ben:$ben_password" >>"$CALSYNC_TEST_RADICALE_USERS"
+    ben_calendar="$CALSYNC_TEST_RADICALE_URL/ben/work/"
+    curl -s -o /dev/null -u "ben:$ben_password" -X MKCALENDAR "$ben_calendar"
+    printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//demo//EN\r\nBEGIN:VEVENT\r\nUID:ben-dentist\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
+        "$(day 1 13 | tr -d ':-')" "$(day 1 14 | tr -d ':-')" \
+        | curl -s -o /dev/null -u "ben:$ben_password" -X PUT -H 'Content-Type: text/calendar' --data-binary @- "${ben_calendar}dentist.ics"
+    enqueue connect_calendar "{\"member_id\":\"member-ben\",\"actor_member_id\":\"member-ben\",\"provider\":\"caldav\",\"server_url\":\"$CALSYNC_TEST_RADICALE_URL/\",\"username\":\"ben\",\"password\":\"$ben_password\"}"
+    wait_idle
+    enqueue export_appointment "{\"member_id\":\"member-ben\",\"appointment\":{\"id\":\"appt-ben-1\",\"revision\":1,\"status\":\"confirmed\",\"counts_as_busy\":true,\"starts_at\":\"$(day 1 9)\",\"ends_at\":\"$(day 1 10)\",\"time_zone\":\"Europe/Berlin\",\"service_name\":\"Massage\",\"customer_name\":\"Demo Customer\"}}"
+    wait_idle
+    echo "  member-ben connected CalDAV account $(psql_q "SELECT account_email FROM calendar_connections WHERE member_id = 'member-ben'") on the local Radicale (status: $(psql_q "SELECT status FROM calendar_connections WHERE member_id = 'member-ben'")), calendar $(psql_q "SELECT export_calendar_id FROM calendar_connections WHERE member_id = 'member-ben'")."
+    echo "  Objects in that calendar (appt-ben-1 exported by calsync as one VEVENT; the dentist is the member's own):"
+    curl -s -u "ben:$ben_password" -X PROPFIND -H 'Depth: 1' "$ben_calendar" | grep -o '<href>[^<]*\.ics</href>' | sed 's/<[^>]*>//g; s/^/    /'
+    echo "  Busy blocks imported for member-ben (the dentist; calsync's own export is not imported back):"
+    psql_q "SELECT '    ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' - ' || to_char(ends_at AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC' FROM member_busy_intervals WHERE member_id = 'member-ben' ORDER BY starts_at"
+    echo
+else
+    echo "  (No CalDAV member: run scripts/services.sh deps to install the local Radicale.)"
+fi
 "$bin" queues
 echo
 echo "The worker and the scheduler keep running (the worker's log follows; the scheduler's is $dir/scheduler.log)."

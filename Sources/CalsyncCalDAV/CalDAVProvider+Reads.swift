@@ -28,27 +28,24 @@ extension CalDAVCalendarProvider {
         var unreadable = 0
         let context = CalDAVICalendar.ReadContext(
             window: window, memberTimeZone: memberTimeZone, memberAddresses: credentials.accountEmail.map { [$0] } ?? [])
-        for start in stride(from: 0, to: hrefs.count, by: max(1, configuration.multigetBatch)) {
-            let batch = Array(hrefs[start..<min(hrefs.count, start + max(1, configuration.multigetBatch))])
-            for object in try await multiget(calendar, batch, credentials) {
-                guard let objectURL = Self.resolve(object.href, against: calendar) else { continue }
-                let objectID = objectURL.absoluteString
-                guard let text = object.data else {
-                    unreadable += 1
-                    continue
+        for object in try await fetchAll(calendar, hrefs, credentials) {
+            guard let objectURL = Self.resolve(object.href, against: calendar) else { continue }
+            let objectID = objectURL.absoluteString
+            guard let text = object.data else {
+                unreadable += 1
+                continue
+            }
+            do {
+                if let event = try CalDAVICalendar.ownEvent(text, objectID: objectID, context) { own.present(event) }
+                for instance in try CalDAVICalendar.busyInstances(text, context) {
+                    guard instance.start < window.end, instance.end > window.start else { continue }
+                    accumulator.busy(
+                        BusyEvent(
+                            externalEventID: instance.idSuffix.isEmpty ? objectID : "\(objectID)#\(instance.idSuffix)",
+                            calendarID: calendarID, start: instance.start, end: instance.end, isAllDay: instance.isAllDay))
                 }
-                do {
-                    if let event = try CalDAVICalendar.ownEvent(text, objectID: objectID, context) { own.present(event) }
-                    for instance in try CalDAVICalendar.busyInstances(text, context) {
-                        guard instance.start < window.end, instance.end > window.start else { continue }
-                        accumulator.busy(
-                            BusyEvent(
-                                externalEventID: instance.idSuffix.isEmpty ? objectID : "\(objectID)#\(instance.idSuffix)",
-                                calendarID: calendarID, start: instance.start, end: instance.end, isAllDay: instance.isAllDay))
-                    }
-                } catch {
-                    unreadable += 1
-                }
+            } catch {
+                unreadable += 1
             }
         }
         if unreadable > 0 {
@@ -110,8 +107,33 @@ extension CalDAVCalendarProvider {
         return nil
     }
 
+    /// Fetches the objects in `calendar-multiget` batches, up to the connection's concurrency cap at once, in order.
+    func fetchAll(_ calendar: URL, _ hrefs: [String], _ credentials: ProviderCredentials) async throws -> [FetchedObject] {
+        let size = max(1, configuration.multigetBatch)
+        let batches = stride(from: 0, to: hrefs.count, by: size).map { Array(hrefs[$0..<min(hrefs.count, $0 + size)]) }
+        let parallel = max(1, configuration.connectionConcurrency)
+        var results = [[FetchedObject]](repeating: [], count: batches.count)
+        try await withThrowingTaskGroup(of: (Int, [FetchedObject]).self) { group in
+            var next = 0
+            for _ in 0..<min(parallel, batches.count) {
+                let index = next
+                group.addTask { (index, try await multiget(calendar, batches[index], credentials)) }
+                next += 1
+            }
+            while let (index, objects) = try await group.next() {
+                results[index] = objects
+                if next < batches.count {
+                    let index = next
+                    group.addTask { (index, try await multiget(calendar, batches[index], credentials)) }
+                    next += 1
+                }
+            }
+        }
+        return results.flatMap { $0 }
+    }
+
     /// One object of a multiget answer.
-    struct FetchedObject {
+    struct FetchedObject: Sendable {
         var href: String
         var etag: String?
         var data: String?

@@ -48,7 +48,33 @@ extension CalDAVCalendarProvider {
             return try await written(again, url: objectURL, credentials)
         }
         guard result.isSuccess else { throw classify(result) }
-        return try await written(result, url: objectURL, credentials)
+        let created = try await written(result, url: objectURL, credentials)
+        if created.id != objectURL.absoluteString {
+            // The server names objects itself: a retried create (its answer lost) may have made another object
+            // of this UID under another name. Keep only this one.
+            try await removeStrayEvents(key: key, calendarID: calendarID, keeping: created.id, credentials: credentials)
+        }
+        return created
+    }
+
+    /// Deletes every object of the appointment's UID in the calendar except `keeping` (a create that landed
+    /// twice on a server that names objects itself).
+    package func removeStrayEvents(
+        key: ExportKey, calendarID: String, keeping eventID: String, credentials: ProviderCredentials
+    ) async throws {
+        let calendar = try url(calendarID)
+        let (result, _) = try await sendFollowing(
+            .REPORT, calendar, credentials, headers: [("Depth", "1")], body: DAVRequests.uidQuery(Self.uid(key)))
+        guard result.status == 207 else { throw classify(result) }
+        let keep = try url(eventID)
+        for response in try multistatus(result).responses where response.status == nil || response.status == 200 {
+            guard let object = Self.resolve(response.href, against: calendar), !CalDAVDiscovery.sameCollection(object, calendar),
+                !CalDAVDiscovery.sameCollection(object, keep)
+            else { continue }
+            logger.debug("removing a second CalDAV object of one appointment", metadata: [LogKey.exportKey: "\(key)"])
+            let gone = try await send(.DELETE, object, credentials)
+            guard gone.isSuccess || gone.status == 404 || gone.status == 410 else { throw classify(gone) }
+        }
     }
 
     /// Deletes the event.

@@ -10,7 +10,6 @@ import Testing
 struct CalDAVEndToEndTests {
     static var radicale: String? { ProcessInfo.processInfo.environment["CALSYNC_TEST_RADICALE_URL"] }
     static var users: String? { ProcessInfo.processInfo.environment["CALSYNC_TEST_RADICALE_USERS"] }
-    static let usersLock = NSLock()
 
     struct Account: Sendable {
         var username: String
@@ -31,13 +30,7 @@ struct CalDAVEndToEndTests {
     }
 
     static func setPassword(_ username: String, _ password: String) throws {
-        guard let path = users else { return }
-        usersLock.lock()
-        defer { usersLock.unlock() }
-        let current = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        var lines = current.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("\(username):") }
-        lines.append("\(username):\(password)")
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try RadicaleUsers.set(username, password)
     }
 
     /// One WebDAV request with curl (the test's own hand in the calendar).

@@ -86,13 +86,8 @@ enum CalDAVTests {
 
     /// Writes (or changes) a Radicale user's password in its htpasswd file.
     static func setRadicalePassword(_ username: String, _ password: String) throws {
-        let path = try requireValueImpl(CalDAVServer.radicaleUsers, "CalDAVServer.radicaleUsers")
-        radicaleUsersLock.lock()
-        defer { radicaleUsersLock.unlock() }
-        let current = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        var lines = current.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("\(username):") }
-        lines.append("\(username):\(password)")
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try requireValueImpl(CalDAVServer.radicaleUsers, "CalDAVServer.radicaleUsers")
+        try RadicaleUsers.set(username, password)
     }
 
     struct RawAnswer: Sendable {
@@ -142,9 +137,6 @@ enum CalDAVTests {
         return hrefs
     }
 }
-
-/// Tests change the users file concurrently.
-let radicaleUsersLock = NSLock()
 
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
