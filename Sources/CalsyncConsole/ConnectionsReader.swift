@@ -13,6 +13,7 @@ package struct ConnectionView: Sendable, Equatable {
     /// Column `name`, or nil.
     package subscript(_ name: String) -> String? { columns[name] }
 
+    /// Equal columns and equal push columns, in order.
     package static func == (a: ConnectionView, b: ConnectionView) -> Bool {
         a.columns == b.columns && a.push.map(\.name) == b.push.map(\.name) && a.push.map(\.value) == b.push.map(\.value)
     }

@@ -10,6 +10,7 @@ import NIOPosix
 extension Console {
     // MARK: - Login
 
+    /// The sign-in form.
     struct LoginForm: Decodable {
         var csrf: String?
         var `operator`: String?
@@ -93,6 +94,7 @@ extension Console {
 
     // MARK: - Overview and workers
 
+    /// The overview's values: queue stats, dead per type, oldest ages, completions, workers' in-flight jobs.
     func overviewValues() async throws -> [String: Any] {
         async let stats = queue.stats(knownTypes: jobTypes)
         async let deadByType = queue.deadCountsByType()
@@ -106,6 +108,7 @@ extension Console {
             workers: try await workers)
     }
 
+    /// The overview page.
     func overviewPage(_ session: ConsoleSession) async throws -> Response {
         var values = base(session, title: "Overview", nav: "navOverview")
         for (key, value) in try await overviewValues() { values[key] = value }
@@ -125,6 +128,7 @@ extension Console {
         }
     }
 
+    /// The workers page: every live heartbeat.
     func workersPage(_ session: ConsoleSession) async throws -> Response {
         var values = base(session, title: "Workers", nav: "navWorkers")
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -134,6 +138,7 @@ extension Console {
 
     // MARK: - Dead jobs
 
+    /// The dead-jobs pages' query string.
     struct DeadQuery: Decodable {
         var type: String?
         var reason: String?
@@ -144,10 +149,12 @@ extension Console {
         var n: Int?
     }
 
+    /// Adds the notice of a finished action, if the query names one.
     func notice(_ values: inout [String: Any], _ query: DeadQuery) {
         if let text = Self.noticeText(query.notice, count: query.n ?? 0) { values["notice"] = text }
     }
 
+    /// The dead-jobs list: one page from the query's cursor and filter.
     func deadPage(_ session: ConsoleSession, request: Request) async throws -> Response {
         let query = Self.query(request, as: DeadQuery.self, empty: DeadQuery())
         let filter = DeadFilter(type: query.type, reason: query.reason, text: query.q)
@@ -177,6 +184,7 @@ extension Console {
         return html("dead", values)
     }
 
+    /// One dead job.
     func deadShowPage(_ session: ConsoleSession, request: Request) async throws -> Response {
         let query = Self.query(request, as: DeadQuery.self, empty: DeadQuery())
         guard let id = query.id, !id.isEmpty, let record = try await queue.deadShow(id: id) else {
@@ -243,6 +251,7 @@ extension Console {
 
     // MARK: - Connections
 
+    /// The connections pages' query string.
     struct ConnectionQuery: Decodable {
         var q: String?
         var status: String?
@@ -251,6 +260,7 @@ extension Console {
         var n: Int?
     }
 
+    /// The connections list: search by member or email, filter by status.
     func connectionsPage(_ session: ConsoleSession, request: Request) async throws -> Response {
         let query = Self.query(request, as: ConnectionQuery.self, empty: ConnectionQuery())
         let search = (query.q ?? "").trimmingCharacters(in: .whitespaces)
@@ -264,6 +274,7 @@ extension Console {
         return html("connections", values)
     }
 
+    /// One connection.
     func connectionShowPage(_ session: ConsoleSession, request: Request) async throws -> Response {
         let query = Self.query(request, as: ConnectionQuery.self, empty: ConnectionQuery())
         guard let id = query.id, let connection = try await connections.find(id: id) else {

@@ -130,12 +130,14 @@ package final class Console: Sendable {
         return headers
     }
 
+    /// A static asset (style sheet, script), cacheable for 5 minutes.
     static func asset(_ text: String, type: String) -> Response {
         var headers = pageHeaders(type: type)
         headers[.cacheControl] = "max-age=300"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// A rendered template with the page headers.
     func html(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         let text = library.render(values, withTemplate: template) ?? ""
         return Response(status: status, headers: Self.pageHeaders(), body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -148,6 +150,7 @@ package final class Console: Sendable {
         return request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
     }
 
+    /// A cookie of the console: HttpOnly, SameSite=Strict, Secure over https.
     func cookie(_ name: String, _ value: String, maxAge: Int, request: Request) -> Cookie {
         Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: isSecure(request), httpOnly: true, sameSite: .strict)
     }
@@ -176,6 +179,7 @@ package final class Console: Sendable {
         }
     }
 
+    /// The page shown when Redis or PostgreSQL fails (503); the log says why.
     func unavailable(_ error: any Error) -> Response {
         logger.warning("console request failed", metadata: ["error": "\(error)"])
         return html(

@@ -10,6 +10,7 @@ package struct ConsoleSession: Sendable, Codable, Equatable {
     /// The session's CSRF token.
     package var csrf: String
 
+    /// The stored field names.
     enum CodingKeys: String, CodingKey {
         case operatorName = "operator"
         case csrf

@@ -36,8 +36,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             commandName: "hash-password",
             abstract: "Print a bcrypt hash for CALSYNC_CONSOLE_PASSWORD_HASH.",
             discussion: """
-                Reads the password from standard input (one line; prompts when it is a terminal, without echo), \
-                or from --password-stdin's pipe; prints only the hash.
+                Prompts for the password without echo on a terminal, else reads one line from standard input; \
+                prints only the hash (bcrypt, cost 12). The password needs at least 8 characters.
 
                 Examples:
                   calsync console hash-password

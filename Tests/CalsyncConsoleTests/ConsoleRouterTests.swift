@@ -207,7 +207,7 @@ struct ConsoleRouterTests {
 
     @Test("connections: search, filter, detail without credentials, push columns when present, resync and refresh enqueue jobs")
     func connections() async throws {
-        try await ConsoleRig.with { rig in
+        try await ConsoleRig.with(migrated: true) { rig in
             try await rig.client.query(
                 """
                 INSERT INTO organizations (id, plan, external_calendar_sync_enabled) VALUES ('o1', 'pro', true);

@@ -26,9 +26,11 @@ struct ConsoleRig {
     /// A cheap hash (cost 4) so the tests do not spend seconds in bcrypt.
     static let hash = Bcrypt.hash(password, cost: 4)
 
-    /// Runs `body` with a fresh rig; `configure` adjusts the console's settings.
+    /// Runs `body` with a fresh rig; `configure` adjusts the console's settings. `migrated`: a private PostgreSQL
+    /// schema with the migrations applied (only the connection pages need one; the rest never query PostgreSQL).
     static func with(
-        configure: (inout ConsoleConfiguration) -> Void = { _ in }, _ body: @Sendable (ConsoleRig) async throws -> Void
+        migrated: Bool = false, configure: (inout ConsoleConfiguration) -> Void = { _ in },
+        _ body: @Sendable (ConsoleRig) async throws -> Void
     ) async throws {
         var logger = Logger(label: "calsync.test.console")
         logger.logLevel = .error
@@ -55,20 +57,22 @@ struct ConsoleRig {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.client.run() }
             defer { group.cancelAll() }
-            _ = try await Migrator(database: database, logger: logger).migrate()
+            if migrated { _ = try await Migrator(database: database, logger: logger).migrate() }
             let rig = ConsoleRig(queue: queue, redis: redis, client: database.client, console: console, prefix: prefix, logger: logger)
             do {
                 try await body(rig)
             } catch {
-                try? await rig.drop(schema)
+                try? await rig.drop(migrated ? schema : nil)
                 throw error
             }
-            try await rig.drop(schema)
+            try await rig.drop(migrated ? schema : nil)
         }
     }
 
-    func drop(_ schema: String) async throws {
-        try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"), logger: logger)
+    func drop(_ schema: String?) async throws {
+        if let schema {
+            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"), logger: logger)
+        }
         let keys = try await redis.send(["KEYS", prefix + ":*"]).array?.compactMap(\.string) ?? []
         if !keys.isEmpty { _ = try await redis.send(["DEL"] + keys) }
     }
