@@ -240,7 +240,7 @@ struct ConsoleRouterTests {
                 let detail = try await browser.request("/connections/show?id=\(id)")
                 #expect(detail.body.contains("Google refused the refresh token: reconnect"))
                 #expect(detail.body.contains("invalid_grant"))
-                #expect(detail.body.contains("no push columns on this database yet"))
+                #expect(detail.body.contains("push_status: off"))
 
                 let token = try #require(detail.field("csrf"))
                 let resync = try await browser.request("/connections/resync", method: .post, form: [("csrf", token), ("id", id)])
@@ -252,16 +252,16 @@ struct ConsoleRouterTests {
                 let refreshes = try await rig.redis.send(["LRANGE", "\(rig.prefix):queue:refresh_token", "0", "-1"]).array?.compactMap(\.string) ?? []
                 #expect(refreshes.count == 1 && refreshes[0].contains(#""force":true"#) && refreshes[0].contains(#""provider":"google""#))
             }
-            // Push columns (another migration adds them) are shown once they exist.
-            try await rig.client.query("ALTER TABLE calendar_connections ADD COLUMN push_status text", logger: rig.logger)
-            try await rig.client.query("UPDATE calendar_connections SET push_status = 'subscribed'", logger: rig.logger)
+            // The push columns (migration 9) show what the push upkeep recorded.
+            try await rig.client.query(
+                "UPDATE calendar_connections SET push_status = 'active', push_detail = 'watching 1 calendar'", logger: rig.logger)
             let fresh = try Console(
                 configuration: { var c = ConsoleConfiguration(); c.passwordHash = ConsoleRig.hash; return c }(), queue: rig.queue,
                 connections: ConnectionsReader(client: rig.client, logger: rig.logger), jobTypes: [], logger: rig.logger)
             try await Application(router: fresh.makeRouter()).test(.router) { client in
                 let browser = FormClient(client)
                 try await browser.login()
-                #expect(try await browser.request("/connections/show?id=\(id)").body.contains("push_status: subscribed"))
+                #expect(try await browser.request("/connections/show?id=\(id)").body.contains("push_status: active"))
             }
         }
     }
