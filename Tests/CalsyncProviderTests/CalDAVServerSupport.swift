@@ -58,7 +58,7 @@ enum CalDAVTests {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    static func provider(_ configuration: CalDAVConfiguration = .init(http: .init(requestTimeout: .seconds(20)))) -> CalDAVCalendarProvider {
+    static func provider(_ configuration: CalDAVConfiguration = .init(http: .init(requestTimeout: .seconds(60)))) -> CalDAVCalendarProvider {
         CalDAVCalendarProvider(httpClient: http, configuration: configuration, logger: logger)
     }
 

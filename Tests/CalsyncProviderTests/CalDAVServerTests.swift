@@ -240,7 +240,7 @@ struct CalDAVServerTests {
             knownETag: nil, credentials: account.credentials)
         let member = TimeZone(identifier: "America/New_York")!
         let window = DateInterval(start: Self.at("2026-10-01T00:00:00Z"), end: Self.at("2026-12-01T00:00:00Z"))
-        var configuration = CalDAVConfiguration(http: .init(requestTimeout: .seconds(20)))
+        var configuration = CalDAVConfiguration(http: .init(requestTimeout: .seconds(60)))
         configuration.multigetBatch = 2
         let snapshot = try await CalDAVTests.provider(configuration).readBusy(
             calendarID: account.calendarURL, window: window, memberTimeZone: member, credentials: account.credentials)
