@@ -42,6 +42,13 @@ enum DAVRequests {
             + "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
     }
 
+    /// `calendar-query` of the objects whose VEVENT has this UID, answering hrefs and ETags only.
+    static func calendarQuery(uid: String) -> String {
+        "\(header)<c:calendar-query \(namespaces)><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
+            + "<c:comp-filter name=\"VEVENT\"><c:prop-filter name=\"UID\"><c:text-match collation=\"i;octet\">\(escape(uid))</c:text-match>"
+            + "</c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
+    }
+
     /// `calendar-multiget` of some objects, with their ETags and data.
     static func multiget(_ hrefs: [String]) -> String {
         "\(header)<c:calendar-multiget \(namespaces)><d:prop><d:getetag/><c:calendar-data/></d:prop>"
