@@ -3,7 +3,8 @@ import CalsyncSync
 import Foundation
 
 /// The seam to CalsyncICal (libical): renders an appointment's VEVENT and reads the busy instances of one
-/// calendar object. No iCalendar is parsed or written anywhere else in this target.
+/// calendar object. No iCalendar is parsed or written anywhere else in this target; libical runs on CalsyncICal's
+/// own thread (``ICalendar/offload(_:)``), never blocking the cooperative pool.
 enum CalDAVICalendar {
     /// What a busy read needs to know of the member.
     struct ReadContext: Sendable {
@@ -21,14 +22,16 @@ enum CalDAVICalendar {
     }
 
     /// The VCALENDAR text of the appointment's event: its VTIMEZONE, CLASS:PRIVATE for private events, calsync's
-    /// marker property, no ATTENDEE or ORGANIZER (nobody is invited).
-    static func render(_ event: RenderedEvent, uid: String) throws -> String {
+    /// marker property and the appointment's revision (as SEQUENCE and ``ICalendar/revisionProperty``), no ATTENDEE
+    /// or ORGANIZER (nobody is invited).
+    static func render(_ event: RenderedEvent, uid: String) async throws -> String {
+        let sequence = event.revision.map { Int(clamping: $0) } ?? (Int(Date().timeIntervalSince1970) - 1_700_000_000)
         let export = ICalExportEvent(
-            uid: uid, sequence: Int(Date().timeIntervalSince1970) - 1_700_000_000, stamp: Date(), start: event.start, end: event.end,
+            uid: uid, sequence: sequence, stamp: Date(), start: event.start, end: event.end,
             timeZone: event.timeZone, summary: event.title, description: event.description, location: event.location,
-            classification: event.visibility == .private ? .private : nil, markerValue: event.markerValue)
+            classification: event.visibility == .private ? .private : nil, markerValue: event.markerValue, revision: event.revision)
         do {
-            return try ICalendar.render(export)
+            return try await ICalendar.offload { () throws(ICalError) -> String in try ICalendar.render(export) }
         } catch {
             throw ProviderError.permanent(.encodingFailed, "The event could not be written as iCalendar (\(error.code)); this is a calsync bug.")
         }
@@ -36,13 +39,20 @@ enum CalDAVICalendar {
 
     /// The busy instances of one object that overlap the window; unreadable or hostile text throws a
     /// ``ProviderError`` with code `unreadable_calendar_data` and libical's reason (never the text).
-    static func busyInstances(_ text: String, _ context: ReadContext) throws -> [BusyInstance] {
+    static func busyInstances(_ text: String, _ context: ReadContext) async throws -> [BusyInstance] {
         do {
-            return try ICalendar.busyOccurrences(
-                in: text, window: context.window, memberTimeZone: context.memberTimeZone, memberAddresses: context.memberAddresses
-            ).map { BusyInstance(idSuffix: $0.recurrenceID ?? "", start: $0.start, end: $0.end, isAllDay: $0.allDay) }
+            return try await ICalendar.offload { () throws(ICalError) -> [ICalBusyOccurrence] in
+                try ICalendar.busyOccurrences(
+                    in: text, window: context.window, memberTimeZone: context.memberTimeZone, memberAddresses: context.memberAddresses)
+            }.map { BusyInstance(idSuffix: $0.recurrenceID ?? "", start: $0.start, end: $0.end, isAllDay: $0.allDay) }
         } catch {
             throw ProviderError.permanent(.unreadableCalendarData, "A calendar object is not readable iCalendar: \(error.message)")
         }
+    }
+
+    /// The revision calsync wrote into an object (``ICalendar/revisionProperty``); nil when it holds none or
+    /// is not readable.
+    static func writtenRevision(_ text: String) async -> Int64? {
+        (try? await ICalendar.offload { () throws(ICalError) -> ICalObjectInfo in try ICalendar.inspect(text) })?.revision
     }
 }

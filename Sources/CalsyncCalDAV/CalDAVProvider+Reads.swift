@@ -37,7 +37,7 @@ extension CalDAVCalendarProvider {
             }
             do {
                 if let event = try CalDAVICalendar.ownEvent(text, objectID: objectID, context) { own.present(event) }
-                for instance in try CalDAVICalendar.busyInstances(text, context) {
+                for instance in try await CalDAVICalendar.busyInstances(text, context) {
                     guard instance.start < window.end, instance.end > window.start else { continue }
                     accumulator.busy(
                         BusyEvent(

@@ -86,31 +86,35 @@ package struct CalDAVCalendarProvider: PasswordCalendarProvider {
         return try await transport.send(method, url.absoluteString, headers: all, body: body.map { Array($0.utf8) })
     }
 
-    /// Sends a read (PROPFIND, REPORT, GET) and follows redirects by the rules of ``CalDAVURLPolicy``; returns
-    /// the final answer and the URL it came from.
+    /// Sends a read (PROPFIND, REPORT, GET) and follows redirects within `scope` (``CalDAVURLPolicy``; by
+    /// default the URL's own origin); returns the final answer and the URL it came from.
     func sendFollowing(
         _ method: HTTPTransport.Method, _ url: URL, _ credentials: ProviderCredentials, headers: [(String, String)] = [],
-        body: String? = nil
+        body: String? = nil, scope: CalDAVURLPolicy.Scope? = nil
     ) async throws -> (result: HTTPResult, url: URL) {
+        let scope = scope ?? .sameOrigin(url)
+        guard CalDAVURLPolicy.allowed(url, in: scope) else { throw CalDAVURLPolicy.refused(scope) }
         var url = url
         for _ in 0...configuration.maxRedirects {
             let result = try await send(method, url, credentials, headers: headers, body: body)
             guard result.isRedirect, let location = result.header("Location") else { return (result, url) }
-            url = try CalDAVURLPolicy.redirect(from: url, to: location)
+            url = try CalDAVURLPolicy.redirect(from: url, to: location, scope: scope)
         }
         throw ProviderError.permanent(
             .discoveryFailed, "The CalDAV server redirected more than \(configuration.maxRedirects) times; check the server address.")
     }
 
-    /// PROPFIND with the given properties; a 207 answer parsed, anything else classified.
+    /// PROPFIND with the given properties; a 207 answer parsed, anything else classified. `follow` follows
+    /// redirects within `scope` (by default the URL's own origin).
     func propfind(
-        _ url: URL, depth: Int, _ properties: [DAVName], _ credentials: ProviderCredentials, follow: Bool = false
+        _ url: URL, depth: Int, _ properties: [DAVName], _ credentials: ProviderCredentials, follow: Bool = false,
+        scope: CalDAVURLPolicy.Scope? = nil
     ) async throws -> (DAVMultistatus, URL) {
         let body = DAVRequests.propfind(properties)
         let headers = [("Depth", String(depth))]
         let (result, finalURL) =
             follow
-            ? try await sendFollowing(.PROPFIND, url, credentials, headers: headers, body: body)
+            ? try await sendFollowing(.PROPFIND, url, credentials, headers: headers, body: body, scope: scope)
             : (try await send(.PROPFIND, url, credentials, headers: headers, body: body), url)
         guard result.status == 207 else { throw classify(result) }
         return (try multistatus(result), finalURL)
@@ -170,28 +174,95 @@ package struct CalDAVConfiguration: Sendable {
     }
 }
 
-/// Which URLs calsync follows or talks to: https anywhere, plain http only on loopback.
+/// Which URLs calsync sends a password to. Discovery may move to another host over https (iCloud moves the
+/// principal to a `pNN-caldav.icloud.com` host); plain http only to loopback, and only when the member's own
+/// server URL is loopback itself. Once a calendar is known, reads and writes stay on its own origin, and an
+/// object URL must lie inside the calendar's collection.
 package enum CalDAVURLPolicy {
+    /// How far a sequence of requests (with its redirects and server hrefs) may move from its start.
+    package enum Scope: Sendable {
+        /// Discovery from the member's server URL: https anywhere, plain http only loopback-to-loopback.
+        case discovery(start: URL)
+        /// A stored calendar's requests: the calendar's own scheme, host and port only.
+        case sameOrigin(URL)
+    }
+
     /// Whether a host is loopback (`localhost`, `127.0.0.0/8`, `::1`).
     package static func isLoopback(_ host: String) -> Bool {
         let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Whether calsync may send a password to this URL.
+    /// Whether the member's server URL may be used at all: https, or plain http on loopback.
     package static func allowed(_ url: URL) -> Bool {
-        guard let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else { return false }
-        if scheme == "https" { return true }
-        return scheme == "http" && isLoopback(host)
+        allowed(url, start: url)
     }
 
-    /// The target of a redirect, when it may be followed: https to any host, plain http only to loopback.
-    static func redirect(from url: URL, to location: String) throws -> URL {
-        guard let target = URL(string: location, relativeTo: url)?.absoluteURL, allowed(target) else {
-            throw ProviderError.permanent(
-                .untrustedRedirect,
-                "The CalDAV server redirected to an address that is not https; calsync sends passwords over https only (plain http only on this machine).")
+    /// Whether calsync may send a password to `url` in a discovery that started at `start`: https to any host;
+    /// plain http only when both `url` and `start` are loopback (a remote server never steers it to this machine).
+    package static func allowed(_ url: URL, start: URL) -> Bool {
+        guard let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else { return false }
+        if scheme == "https" { return true }
+        guard scheme == "http", isLoopback(host), let startHost = start.host else { return false }
+        return isLoopback(startHost)
+    }
+
+    /// Whether `url` is within `scope`.
+    package static func allowed(_ url: URL, in scope: Scope) -> Bool {
+        switch scope {
+        case .discovery(let start): allowed(url, start: start)
+        case .sameOrigin(let origin): allowed(origin) && sameOrigin(url, origin)
+        }
+    }
+
+    /// Same scheme, host and port (the default port of the scheme when none is written).
+    package static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
+        func origin(_ url: URL) -> String? {
+            guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+            return "\(scheme)://\(host):\(url.port ?? (scheme == "https" ? 443 : 80))"
+        }
+        guard let left = origin(a) else { return false }
+        return left == origin(b)
+    }
+
+    /// Whether `object` is an object of the calendar collection `calendar`: same origin, and its path lies
+    /// below the collection's path (not the collection itself, no `..`).
+    package static func isObject(_ object: URL, inside calendar: URL) -> Bool {
+        guard allowed(calendar), sameOrigin(object, calendar) else { return false }
+        var collection = calendar.path
+        if !collection.hasSuffix("/") { collection += "/" }
+        let path = object.path
+        let components = path.split(separator: "/")
+        return path.hasPrefix(collection) && path.count > collection.count && !components.contains("..") && !components.contains(".")
+    }
+
+    /// The target of a redirect, when it may be followed within `scope`.
+    static func redirect(from url: URL, to location: String, scope: Scope) throws -> URL {
+        guard let target = URL(string: location, relativeTo: url)?.absoluteURL, allowed(target, in: scope) else {
+            throw refused(scope)
         }
         return target
+    }
+
+    /// A server href (principal, calendar home, default calendar) resolved against the answer's URL, when it
+    /// lies within `scope`; otherwise the error that names the rule.
+    static func href(_ href: String, against base: URL, scope: Scope) throws -> URL? {
+        guard let target = URL(string: href, relativeTo: base)?.absoluteURL else { return nil }
+        guard allowed(target, in: scope) else { throw refused(scope) }
+        return target
+    }
+
+    /// The error for an address outside `scope` (the address itself is not named: it came from the server).
+    static func refused(_ scope: Scope) -> ProviderError {
+        switch scope {
+        case .discovery:
+            ProviderError.permanent(
+                .untrustedRedirect,
+                "The CalDAV server sent calsync to an address that is not https; calsync sends passwords over https only (plain http only when the server address itself is on this machine).")
+        case .sameOrigin:
+            ProviderError.permanent(
+                .untrustedRedirect,
+                "The CalDAV server sent calsync to another host than the calendar's; calsync keeps the password on the calendar's own host. Connect the calendar again.")
+        }
     }
 }

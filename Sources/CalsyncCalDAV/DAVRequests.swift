@@ -42,8 +42,8 @@ enum DAVRequests {
             + "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
     }
 
-    /// `calendar-query` of the VEVENTs whose UID contains `uid` (hrefs and ETags only).
-    static func uidQuery(_ uid: String) -> String {
+    /// `calendar-query` of the objects whose VEVENT has this UID, answering hrefs and ETags only.
+    static func calendarQuery(uid: String) -> String {
         "\(header)<c:calendar-query \(namespaces)><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
             + "<c:comp-filter name=\"VEVENT\"><c:prop-filter name=\"UID\"><c:text-match collation=\"i;octet\">\(escape(uid))</c:text-match>"
             + "</c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"

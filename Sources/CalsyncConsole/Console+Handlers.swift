@@ -45,12 +45,12 @@ extension Console {
             guard Self.isValidOperatorName(name) else {
                 return loginPage(request, problem: "Give your name (1–64 letters, digits, spaces, . - _ @).", status: .badRequest)
             }
-            switch try await loginGuard.admit() {
+            switch try await loginGuard.admit(name) {
             case .rateLimited:
                 return loginPage(request, problem: "Too many sign-in attempts this minute; wait a minute.", status: .tooManyRequests)
             case .lockedOut(let seconds):
                 return loginPage(
-                    request, problem: "Sign-in is locked after too many wrong passwords; try again in \(seconds) s.",
+                    request, problem: "Sign-in under this name is locked after too many wrong passwords; try again in \(seconds) s.",
                     status: .tooManyRequests)
             case nil:
                 break
@@ -59,16 +59,16 @@ extension Console {
             let hash = passwordHash
             let good = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
             guard good else {
-                let locked = try await loginGuard.failed()
+                let locked = try await loginGuard.failed(name)
                 logger.notice("console sign-in failed", metadata: ["operator": "\(name)", "locked": "\(locked)"])
                 return loginPage(
                     request,
                     problem: locked
-                        ? "Wrong password. Sign-in is now locked for \(configuration.lockout.components.seconds) s."
+                        ? "Wrong password. Sign-in under this name is now locked for \(configuration.lockout.components.seconds) s."
                         : "Wrong password.",
                     status: locked ? .tooManyRequests : .unauthorized)
             }
-            try await loginGuard.succeeded()
+            try await loginGuard.succeeded(name)
             let (cookieValue, session) = try await sessions.create(operatorName: name)
             await record(session, "login", "signed in")
             var response = Response.redirect(to: "/", type: .normal)

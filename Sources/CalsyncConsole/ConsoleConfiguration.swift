@@ -11,7 +11,7 @@ package struct ConsoleConfiguration: Sendable {
     package var sessionLifetime: Duration
     /// `CALSYNC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE`: login attempts accepted per minute, all clients together; default 10.
     package var loginAttemptsPerMinute: Int
-    /// `CALSYNC_CONSOLE_LOCKOUT_FAILURES`: consecutive wrong passwords that lock the login; default 5.
+    /// `CALSYNC_CONSOLE_LOCKOUT_FAILURES`: consecutive wrong passwords that lock one operator name's login; default 5.
     package var lockoutFailures: Int
     /// `CALSYNC_CONSOLE_LOCKOUT_SECONDS`: how long the login stays locked; default 900 s.
     package var lockout: Duration

@@ -68,7 +68,7 @@ enum ConsolePages {
         [
             "id": record.id, "type": record.type ?? "—", "reason": record.reason, "error": record.error ?? "—",
             "http": record.httpStatus.map(String.init) ?? "—", "attempts": record.attempts,
-            "firstFailed": time(record.firstFailedAt), "lastFailed": time(record.lastFailedAt), "raw": record.raw,
+            "firstFailed": time(record.firstFailedAt), "lastFailed": time(record.lastFailedAt), "raw": SecretRedaction.redactForDisplay(record.raw),
         ]
     }
 

@@ -76,8 +76,10 @@ package struct ConsoleSessions: Sendable {
     }
 }
 
-/// The login's guard in Redis: at most `attemptsPerMinute` attempts a minute (all clients together: the console
-/// has one password), and after `lockoutFailures` wrong passwords in a row the login is locked for `lockout`.
+/// The login's guard in Redis: at most `attemptsPerMinute` attempts a minute (all clients together: a ceiling on
+/// guessing the one password), and after `lockoutFailures` wrong passwords in a row for one operator name that
+/// name's sign-in is locked for `lockout`; other operators still sign in (a stranger cannot lock everyone out).
+/// Names are keyed by a hash of their lowercased form, so no name is stored in a key.
 package struct LoginGuard: Sendable {
     let redis: RedisClient
     let prefix: String
@@ -102,12 +104,17 @@ package struct LoginGuard: Sendable {
         self.lockout = lockout
     }
 
-    private var lockKey: String { "\(prefix):console:login:locked" }
-    private var failuresKey: String { "\(prefix):console:login:failures" }
+    /// `<prefix>:console:login:locked:<sha256 of the lowercased name>` (and `…:failures:…`).
+    package func lockKey(_ operatorName: String) -> String { "\(prefix):console:login:locked:\(Self.nameKey(operatorName))" }
+    private func failuresKey(_ operatorName: String) -> String { "\(prefix):console:login:failures:\(Self.nameKey(operatorName))" }
 
-    /// Counts an attempt; returns why it is refused, or nil when its password may be checked.
-    package func admit() async throws -> Refusal? {
-        let ttl = try await redis.send(["PTTL", lockKey]).int ?? -2
+    static func nameKey(_ operatorName: String) -> String {
+        SHA256.hash(data: Data(operatorName.lowercased().utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Counts an attempt of `operatorName`; returns why it is refused, or nil when its password may be checked.
+    package func admit(_ operatorName: String) async throws -> Refusal? {
+        let ttl = try await redis.send(["PTTL", lockKey(operatorName)]).int ?? -2
         if ttl > 0 { return .lockedOut(seconds: max(1, (ttl + 999) / 1000)) }
         let minute = Int(Date().timeIntervalSince1970) / 60
         let replies = try await redis.pipeline([
@@ -117,16 +124,18 @@ package struct LoginGuard: Sendable {
         return nil
     }
 
-    /// Records a wrong password; locks the login after `lockoutFailures` in a row. Returns true when it locked.
-    package func failed() async throws -> Bool {
-        let replies = try await redis.pipeline([["INCR", failuresKey], ["PEXPIRE", failuresKey, String(lockout.milliseconds)]])
+    /// Records a wrong password for `operatorName`; locks that name after `lockoutFailures` in a row. Returns true
+    /// when it locked.
+    package func failed(_ operatorName: String) async throws -> Bool {
+        let failures = failuresKey(operatorName)
+        let replies = try await redis.pipeline([["INCR", failures], ["PEXPIRE", failures, String(lockout.milliseconds)]])
         guard (replies.first?.int ?? 0) >= lockoutFailures else { return false }
-        _ = try await redis.pipeline([["SET", lockKey, "1", "PX", String(lockout.milliseconds)], ["DEL", failuresKey]])
+        _ = try await redis.pipeline([["SET", lockKey(operatorName), "1", "PX", String(lockout.milliseconds)], ["DEL", failures]])
         return true
     }
 
-    /// Records a good password (the run of failures starts again).
-    package func succeeded() async throws {
-        _ = try await redis.send(["DEL", failuresKey])
+    /// Records a good password for `operatorName` (its run of failures starts again).
+    package func succeeded(_ operatorName: String) async throws {
+        _ = try await redis.send(["DEL", failuresKey(operatorName)])
     }
 }

@@ -34,12 +34,16 @@ package struct ICalExportEvent: Sendable, Hashable {
     package var classification: Classification?
     /// The value of ``ICalendar/exportMarkerProperty`` (e.g. the appointment id).
     package var markerValue: String
+    /// The appointment's revision, written as ``ICalendar/revisionProperty`` (nil: not written).
+    package var revision: Int64?
 
     /// Creates an event to export.
     package init(
         uid: String, sequence: Int, stamp: Date, start: Date, end: Date, timeZone: String, summary: String,
-        description: String? = nil, location: String? = nil, classification: Classification? = nil, markerValue: String
+        description: String? = nil, location: String? = nil, classification: Classification? = nil, markerValue: String,
+        revision: Int64? = nil
     ) {
+        self.revision = revision
         self.uid = uid
         self.sequence = sequence
         self.stamp = stamp

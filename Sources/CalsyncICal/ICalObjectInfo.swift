@@ -6,9 +6,13 @@ package struct ICalObjectInfo: Sendable, Hashable {
     package var sequence: Int?
     /// The value of ``ICalendar/exportMarkerProperty`` when calsync wrote the event.
     package var markerValue: String?
+    /// The appointment revision calsync wrote (``ICalendar/revisionProperty``); nil in events written before it
+    /// was written, or by others.
+    package var revision: Int64?
 
     /// Creates the summary.
-    package init(uid: String?, sequence: Int?, markerValue: String?) {
+    package init(uid: String?, sequence: Int?, markerValue: String?, revision: Int64? = nil) {
+        self.revision = revision
         self.uid = uid
         self.sequence = sequence
         self.markerValue = markerValue

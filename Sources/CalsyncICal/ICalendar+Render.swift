@@ -67,6 +67,10 @@ extension ICalendar {
                 icalproperty_set_x_name(marker, exportMarkerProperty)
                 icalcomponent_add_property(vevent, marker)
             }
+            if let revision = event.revision, let property = icalproperty_new_x(String(revision)) {
+                icalproperty_set_x_name(property, revisionProperty)
+                icalcomponent_add_property(vevent, property)
+            }
             if let problem = LibICal.currentError() {
                 throw ICalError(.renderFailed, "libical could not build the event: \(problem)")
             }

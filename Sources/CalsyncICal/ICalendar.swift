@@ -5,6 +5,8 @@ import Foundation
 package enum ICalendar {
     /// The property calsync writes into every event it exports; imports skip events that carry it.
     package static let exportMarkerProperty = "X-CALSYNC-EXPORT"
+    /// The property holding the appointment's revision in an exported event (a 412 is decided by it).
+    package static let revisionProperty = "X-CALSYNC-REVISION"
 
     /// The busy occurrences of one calendar object (a VCALENDAR text: one event, or a recurring master with its
     /// RECURRENCE-ID overrides) that overlap `window`, recurrences expanded in the event's own time zone.
@@ -40,7 +42,8 @@ package enum ICalendar {
                 }
                 return ICalObjectInfo(
                     uid: LibICal.uid(of: main), sequence: sequence,
-                    markerValue: LibICal.xProperty(of: main, named: exportMarkerProperty)
+                    markerValue: LibICal.xProperty(of: main, named: exportMarkerProperty),
+                    revision: LibICal.xProperty(of: main, named: revisionProperty).flatMap { Int64($0) }
                 )
             }
         }

@@ -31,4 +31,62 @@ package enum SecretRedaction {
         output.append(contentsOf: raw[cursor...])
         return output
     }
+
+    /// The text to SHOW a person (console, CLI): the JSON redaction when the text parses, else a lenient scan that
+    /// masks the value after every `password` / `authorization_code` (any case, quoted or not, after `:` or `=`),
+    /// so a malformed or truncated job never shows its secret. The stored record keeps its bytes.
+    package static func redactForDisplay(_ raw: [UInt8]) -> String {
+        var scanner = JSONScanner(raw, secretKeys: secretKeys)
+        if (try? scanner.scanDocument()) != nil {
+            return String(decoding: apply(scanner.secretRanges, to: raw) ?? raw, as: UTF8.self)
+        }
+        return String(decoding: apply(lenientSecretRanges(raw), to: raw) ?? raw, as: UTF8.self)
+    }
+
+    /// Text to show a person (see ``redactForDisplay(_:)-([UInt8])``).
+    package static func redactForDisplay(_ text: String) -> String {
+        redactForDisplay(Array(text.utf8))
+    }
+
+    /// The value ranges after each secret key in text that need not parse: after the key (and its closing quote,
+    /// spaces, one `:` or `=`), a quoted value up to its closing unescaped quote (or the end), else up to the
+    /// next `,` `}` `]` `&` `;` quote, white space or the end.
+    static func lenientSecretRanges(_ raw: [UInt8]) -> [Range<Int>] {
+        let keys = secretKeys.map { Array($0.utf8) }
+        func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        var ranges: [Range<Int>] = []
+        var index = 0
+        while index < raw.count {
+            guard let key = keys.first(where: { key in
+                index + key.count <= raw.count && zip(key, raw[index..<(index + key.count)]).allSatisfy { $0 == lower($1) }
+            }) else {
+                index += 1
+                continue
+            }
+            var cursor = index + key.count
+            if cursor < raw.count, raw[cursor] == UInt8(ascii: "\"") || raw[cursor] == UInt8(ascii: "'") { cursor += 1 }
+            while cursor < raw.count, isSpace(raw[cursor]) { cursor += 1 }
+            guard cursor < raw.count, raw[cursor] == UInt8(ascii: ":") || raw[cursor] == UInt8(ascii: "=") else {
+                index += key.count
+                continue
+            }
+            cursor += 1
+            while cursor < raw.count, isSpace(raw[cursor]) { cursor += 1 }
+            let start = cursor
+            if cursor < raw.count, raw[cursor] == UInt8(ascii: "\"") {
+                cursor += 1
+                while cursor < raw.count, raw[cursor] != UInt8(ascii: "\"") {
+                    cursor += raw[cursor] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                cursor = min(raw.count, cursor + 1)
+            } else {
+                let stops: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: "&"), UInt8(ascii: ";"), UInt8(ascii: "\"")]
+                while cursor < raw.count, !stops.contains(raw[cursor]), !isSpace(raw[cursor]) { cursor += 1 }
+            }
+            if cursor > start { ranges.append(start..<cursor) }
+            index = max(cursor, index + key.count)
+        }
+        return ranges
+    }
 }

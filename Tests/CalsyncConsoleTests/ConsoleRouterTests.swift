@@ -76,7 +76,9 @@ struct ConsoleRouterTests {
                 #expect(browser.cookies["calsync_console"] == nil)
                 #expect(try await browser.request("/").status == .seeOther)
                 // The lockout ends: the right password works again.
-                _ = try await rig.redis.send(["DEL", "\(rig.prefix):console:login:locked"])
+                for key in try await rig.redis.send(["KEYS", "\(rig.prefix):console:login:locked:*"]).array ?? [] {
+                    _ = try await rig.redis.send(["DEL", key.string ?? ""])
+                }
                 #expect(try await browser.login().status == .seeOther)
             }
         }

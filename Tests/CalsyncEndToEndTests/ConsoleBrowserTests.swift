@@ -258,7 +258,7 @@ struct ConsoleBrowserTests {
         // (The worker may already have run the resync it enqueued: the event names the job.)
         #expect(texts.contains { $0.contains("action connection.resync") && $0.contains("member_id=member-7") && $0.contains("job=job-") })
 
-        // Log out; three wrong passwords lock the login, even for the right one.
+        // Log out; three wrong passwords lock that name's login, even for the right password (other names are not locked).
         try await browser.clickAndWait("#logout")
         _ = try await browser.find("#login-form")
         for attempt in 1...3 {
@@ -267,7 +267,7 @@ struct ConsoleBrowserTests {
             try await browser.clickAndWait("#sign-in")
         }
         #expect(try await browser.text("#problem").contains("locked"))
-        try await browser.type("#operator-name", "Ada")
+        try await browser.type("#operator-name", "Mallory")
         try await browser.type("#password", Self.password)
         try await browser.clickAndWait("#sign-in")
         #expect(try await browser.text("#problem").contains("locked"))

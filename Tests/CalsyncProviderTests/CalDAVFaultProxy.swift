@@ -43,7 +43,8 @@ struct CalDAVFaultProxy: Sendable {
             let bytes = try await request.body.collect(upTo: 64 << 20)
             let incoming = ProxyRequest(
                 method: request.method.rawValue, path: request.uri.string,
-                headers: request.headers.map { ($0.name.rawName, $0.value) }, body: String(buffer: bytes))
+                headers: request.headers.map { ($0.name.rawName, $0.value) } + [("Host", request.head.authority ?? "")],
+                body: String(buffer: bytes))
             let answer = try await handle(incoming) { outgoing in try await forward(outgoing, to: upstreamBase) }
             var fields = HTTPFields()
             for (name, value) in answer.headers {

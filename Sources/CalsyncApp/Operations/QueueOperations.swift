@@ -83,7 +83,8 @@ package struct QueueOperations: Sendable {
             "attempts:        \(record.attempts)",
             "first failed at: \(RFC3339.formatSeconds(record.firstFailedAt))",
             "last failed at:  \(RFC3339.formatSeconds(record.lastFailedAt))",
-            "raw:             \(safe(record.raw))",
+            // A job that never parsed keeps its bytes in the record; what is shown masks its secrets.
+            "raw:             \(safe(SecretRedaction.redactForDisplay(record.raw)))",
         ].joined(separator: "\n")
     }
 

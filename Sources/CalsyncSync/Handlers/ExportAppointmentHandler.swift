@@ -77,6 +77,7 @@ package struct ExportAppointmentHandler: JobHandler {
                 if snapshot.wantsEvent {
                     var rendered = EventRenderer.render(snapshot, details: connection.eventDetails, key: key)
                     rendered.video = appointment.video
+                    rendered.revision = appointment.revision
                     let hash = rendered.contentHash
                     if !mustWrite, let state, sameTarget, state.eventPresent, state.contentHash == hash {
                         // Nothing the provider shows changed (e.g. status only): no write.

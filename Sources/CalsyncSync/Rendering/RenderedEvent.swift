@@ -30,6 +30,9 @@ package struct RenderedEvent: Sendable, Hashable, Codable {
     /// The video meeting asked for (nil or `none`: no meeting). Only whether one is wanted is part of `contentHash`
     /// (asking for one writes once); the meeting itself is made once and kept, never rewritten by a move.
     package var video: VideoKind?
+    /// The appointment's revision, for providers that keep it in the event (CalDAV's SEQUENCE and revision marker,
+    /// to decide a 412 by revision); nil when unknown. Not part of `contentHash`.
+    package var revision: Int64?
 
     /// Creates a rendered event.
     package init(
