@@ -77,7 +77,7 @@ struct CalDAVEndToEndTests {
     }
 
     @Test func connectExportAndCancelOnRadicale() async throws {
-        guard let base = Self.radicale else { return }
+        let base = try #require(Self.radicale, "Radicale is not running: run the CalDAV tests through `make test`")
         let account = try Self.account(base: base)
         try await SyncWorld.with { world in
             try await world.organization()
@@ -116,7 +116,7 @@ struct CalDAVEndToEndTests {
     }
 
     @Test func aRefusedLoginIsDeadAsInvalidCredentialsAndALater401AsksForAReconnect() async throws {
-        guard let base = Self.radicale else { return }
+        let base = try #require(Self.radicale, "Radicale is not running: run the CalDAV tests through `make test`")
         let account = try Self.account(base: base)
         try await SyncWorld.with { world in
             try await world.organization()
@@ -157,7 +157,7 @@ struct CalDAVEndToEndTests {
     }
 
     @Test func importMakesTheMembersBusyBlocksEqualToTheCalendarsBusyEvents() async throws {
-        guard let base = Self.radicale else { return }
+        let base = try #require(Self.radicale, "Radicale is not running: run the CalDAV tests through `make test`")
         let account = try Self.account(base: base)
         // Tomorrow 09:00–10:00 UTC (inside the rolling window), and a free event next to it.
         let day = Calendar(identifier: .gregorian).startOfDay(for: Date().addingTimeInterval(86_400))

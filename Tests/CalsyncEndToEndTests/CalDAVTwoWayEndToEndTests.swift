@@ -93,7 +93,7 @@ struct CalDAVTwoWayEndToEndTests {
 
     @Test("a member's move and delete are reported once, by incremental and full imports alike", arguments: Server.allCases)
     func moveAndDeleteReportedOnce(server: Server) async throws {
-        guard let base = server.base else { return }
+        let base = try #require(server.base, "\(server) is not running: run the CalDAV tests through `make test`")
         let t = Times()
         try await SyncWorld.with { world in
             let account = try await connected(world, server, base)
@@ -145,7 +145,7 @@ struct CalDAVTwoWayEndToEndTests {
 
     @Test("restore writes the applied revision back and is not itself reported", arguments: Server.allCases)
     func restore(server: Server) async throws {
-        guard let base = server.base else { return }
+        let base = try #require(server.base, "\(server) is not running: run the CalDAV tests through `make test`")
         let t = Times()
         try await SyncWorld.with { world in
             let account = try await connected(world, server, base)
@@ -180,7 +180,7 @@ struct CalDAVTwoWayEndToEndTests {
 
     @Test("video asked on a CalDAV connection: the event without a link, and the reason", arguments: Server.allCases)
     func noVideoLinkOnCalDAV(server: Server) async throws {
-        guard let base = server.base else { return }
+        let base = try #require(server.base, "\(server) is not running: run the CalDAV tests through `make test`")
         let t = Times()
         try await SyncWorld.with { world in
             let account = try await connected(world, server, base)

@@ -11,7 +11,7 @@ import Testing
         #expect(inside)
     }
 
-    @Test(.disabled(if: ProcessInfo.processInfo.environment["CALSYNC_TIMING_TESTS"] == nil, "timing: run alone with CALSYNC_TIMING_TESTS=1"))
+    @Test(.disabled(if: ProcessInfo.processInfo.environment["CALSYNC_TIMING_TESTS"] == nil, "timing: runs in phase 5 of scripts/run-tests.sh (CALSYNC_TIMING_TESTS=1), which has the machine to itself"))
     func waitingForLibicalLeavesTheCooperativePoolFree() async throws {
         // Far more waiting calls than the pool has threads; each holds the libical thread 10 ms (0.64 s in all).
         let calls = 64

@@ -21,7 +21,7 @@ struct CalDAVOwnEventsTests {
 
     @Test(arguments: CalDAVServer.all)
     func aWindowReadReturnsOurObjectsWithTheirCurrentTimes(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-own")

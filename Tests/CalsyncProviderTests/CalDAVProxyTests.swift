@@ -16,7 +16,7 @@ struct CalDAVProxyTests {
 
     @Test(arguments: CalDAVServer.all)
     func theServerChoosesTheObjectURLAndSendsNoETag(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let log = ProxyState<[String]>([])
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
@@ -67,7 +67,7 @@ struct CalDAVProxyTests {
 
     @Test(arguments: CalDAVServer.all)
     func a429AndA503WithRetryAfterAreRateLimitsWithTheirWait(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let faults = ProxyState<[ProxyResponse]>([
             ProxyResponse(status: 429, headers: [("Retry-After", "7")], body: ""),
@@ -99,7 +99,7 @@ struct CalDAVProxyTests {
 
     @Test(arguments: CalDAVServer.all)
     func aPasswordChangedAtTheServerIsRefusedAtConnectAndAsksForAReconnectLater(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         // The proxy checks passwords in front of both servers (Xandikos has no authentication of its own).
         let password = ProxyState(account.password)
@@ -134,7 +134,7 @@ struct CalDAVProxyTests {
 
     @Test(arguments: CalDAVServer.all)
     func withoutSyncCollectionTheCtagIsTheCursorAndCalendarQueryReads(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let put = try await CalDAVTests.raw(
             "PUT", account.calendarURL + "a.ics", account, body: CalDAVTests.vevent(uid: "a", start: "20261120T090000Z", end: "20261120T100000Z"))
@@ -170,7 +170,7 @@ struct CalDAVProxyTests {
 
     @Test(arguments: CalDAVServer.all)
     func discoveryFollowsARedirectToAnotherLoopbackHostButNotToPlainHTTPElsewhere(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let target = ProxyState("")
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in

@@ -23,8 +23,14 @@ struct CalDAVServer: Sendable, CustomStringConvertible {
         ProcessInfo.processInfo.environment[kind == .radicale ? "CALSYNC_TEST_RADICALE_URL" : "CALSYNC_TEST_XANDIKOS_URL"]
     }
 
-    /// Whether the server runs (tests skip without it: run them through scripts/with-services.sh after `services.sh deps`).
+    /// Whether the services script started the server.
     var isRunning: Bool { baseURL != nil }
+
+    /// Fails the test loudly when the server is missing: the CalDAV tests need `make test` (or scripts/with-services.sh
+    /// after `scripts/services.sh deps`), which installs and starts Radicale and Xandikos.
+    func requireRunning() throws {
+        guard isRunning else { throw CalDAVServerMissing(server: kind.rawValue) }
+    }
 
     /// Whether the server checks passwords (Xandikos has no authentication of its own).
     var checksPasswords: Bool { kind == .radicale }
@@ -147,4 +153,12 @@ struct HarnessError: Error, CustomStringConvertible {
 func requireValueImpl<T>(_ value: T?, _ what: String) throws -> T {
     guard let value else { throw HarnessError("\(what) is not set: run the tests through scripts/with-services.sh after scripts/services.sh deps") }
     return value
+}
+
+/// A CalDAV test ran without its server: run it through `make test`.
+struct CalDAVServerMissing: Error, CustomStringConvertible {
+    let server: String
+    var description: String {
+        "\(server) is not running: run the CalDAV tests through `make test` (scripts/services.sh deps installs it, scripts/with-services.sh starts it)"
+    }
 }

@@ -18,7 +18,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func discoveryFindsTheAccountsEventCalendars(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         // An address book next to the calendars is not a calendar.
         let book = account.calendarURL.dropLast() + "-contacts/"
@@ -43,7 +43,7 @@ struct CalDAVServerTests {
     }
 
     @Test func aRefusedLoginIsInvalidCredentials() async throws {
-        guard CalDAVServer.radicale.isRunning else { return }
+        try CalDAVServer.radicale.requireRunning()
         let account = try await CalDAVTests.account(on: .radicale)
         await #expect {
             _ = try await CalDAVTests.provider().connect(serverURL: account.serverURL, username: account.username, password: "wrong")
@@ -65,7 +65,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func exportCreatesMovesAndCancels(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-\(UUID().uuidString.prefix(6))")
@@ -103,7 +103,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func aPUTAnswered412ReadsTheCurrentVersionAndWritesOverIt(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-412")
@@ -128,7 +128,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func anObjectNotNamedAfterItsUIDIsKeptAtItsURL(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-renamed")
@@ -148,7 +148,7 @@ struct CalDAVServerTests {
     }
 
     @Test func a401AfterThePasswordChangedAsksForAReconnect() async throws {
-        guard CalDAVServer.radicale.isRunning else { return }
+        try CalDAVServer.radicale.requireRunning()
         var account = try await CalDAVTests.account(on: .radicale)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-401")
@@ -167,7 +167,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func theSyncTokenIsTheCursorAndARefusedTokenAsksForAFullRead(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let window = DateInterval(start: Self.start.addingTimeInterval(-86_400), duration: 30 * 86_400)
@@ -203,7 +203,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func importReadsBusyTimeByTheRulesWithMultigetBatches(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let objects: [(String, String)] = [
             ("busy.ics", CalDAVTests.vevent(uid: "busy", start: "20261120T090000Z", end: "20261120T100000Z")),
@@ -263,7 +263,7 @@ struct CalDAVServerTests {
 
     @Test(arguments: CalDAVServer.all)
     func tenMegabytesOfHostileICalendarIsAClearErrorNotACrash(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         // 10 MB: one event whose DESCRIPTION is huge, plus deep nesting.
         let filler = String(repeating: "A", count: 10 << 20)

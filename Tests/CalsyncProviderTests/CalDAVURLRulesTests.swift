@@ -49,7 +49,7 @@ struct CalDAVURLRulesTests {
 
     @Test(arguments: CalDAVServer.all)
     func aLocationOnAnotherHostOrCollectionIsNotKeptAsTheObjectURL(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let location = ProxyState("")
         let log = ProxyState<[String]>([])
@@ -86,7 +86,7 @@ struct CalDAVURLRulesTests {
 
     @Test(arguments: CalDAVServer.all)
     func aStoredObjectURLOutsideTheCollectionIsNeverWrittenTo(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let log = ProxyState<[String]>([])
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
@@ -111,7 +111,7 @@ struct CalDAVURLRulesTests {
 
     @Test(arguments: CalDAVServer.all)
     func aStoredCalendarsReadsDoNotFollowARedirectToAnotherHost(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let log = ProxyState<[String]>([])
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
@@ -134,7 +134,7 @@ struct CalDAVURLRulesTests {
 
     @Test(arguments: CalDAVServer.all)
     func discoveryRefusesAPrincipalHrefOnPlainHTTPElsewhere(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
             var answer = try await forward(request)
@@ -153,7 +153,7 @@ struct CalDAVURLRulesTests {
 
     @Test(arguments: CalDAVServer.all)
     func aCancellationWithoutAStoredURLFindsTheObjectTheServerNamedItself(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
             var request = request
@@ -193,7 +193,7 @@ struct CalDAVRevisionTests {
 
     @Test(arguments: CalDAVServer.all)
     func aStaleWriteDoesNotReplaceANewerRevisionButANewerWriteDoes(_ server: CalDAVServer) async throws {
-        guard server.isRunning else { return }
+        try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
         let provider = CalDAVTests.provider()
         let key = ExportKey(memberID: "m1", appointmentID: "apt-revision")
