@@ -11,6 +11,7 @@ package enum Migrations {
         v7ConditionalWrites,
         v9Push,
         v10TwoWay,
+        v14Outbox,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).
