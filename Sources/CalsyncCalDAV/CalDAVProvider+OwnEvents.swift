@@ -24,3 +24,8 @@ extension CalDAVICalendar {
         }
     }
 }
+
+extension CalDAVCalendarProvider {
+    /// CalDAV window reads return calsync's own objects (`BusySnapshot.ownEvents`), so imports compare them (two-way).
+    package var reportsOwnEvents: Bool { true }
+}

@@ -11,6 +11,7 @@ package enum Migrations {
         v7ConditionalWrites,
         v9Push,
         v10TwoWay,
+        v14Outbox,
         v15PushDelivery,
     ]
 

@@ -75,3 +75,72 @@ extension PostgresSyncStore {
         }
     }
 }
+
+// The outbox (migration 14): what was recorded but not yet published.
+extension PostgresSyncStore {
+    /// The member's external changes without `published_at`, oldest first.
+    package func unpublishedExternalChanges(memberID: String) async throws -> [UnpublishedExternalChange] {
+        try await translatingTimeouts {
+            let rows = try await client.query(
+                """
+                SELECT id, appointment_id, provider, applied_revision, change, starts_at, ends_at, detected_at
+                FROM external_changes WHERE member_id = \(memberID) AND published_at IS NULL ORDER BY id LIMIT 500
+                """,
+                logger: logger)
+            var found: [UnpublishedExternalChange] = []
+            for try await (id, appointment, provider, revision, change, start, end, detected) in rows.decode(
+                (Int64, String, String, Int64, String, Date?, Date?, Date).self)
+            {
+                guard let provider = ProviderKind(rawValue: provider), let kind = ExternalChange.Kind(rawValue: change) else { continue }
+                found.append(
+                    UnpublishedExternalChange(
+                        id: id,
+                        change: ExternalChange(
+                            memberID: memberID, appointmentID: appointment, provider: provider, appliedRevision: revision,
+                            change: kind, startsAt: start, endsAt: end, detectedAt: detected)))
+            }
+            return found
+        }
+    }
+
+    /// Sets `published_at`.
+    package func markExternalChangePublished(id: Int64) async throws {
+        try await translatingTimeouts {
+            _ = try await client.query(
+                "UPDATE external_changes SET published_at = now() WHERE id = \(id) AND published_at IS NULL", logger: logger)
+        }
+    }
+
+    /// The member's exports whose `video_url` differs from the URL last published.
+    package func unpublishedVideoLinks(memberID: String) async throws -> [UnpublishedVideoLink] {
+        try await translatingTimeouts {
+            let rows = try await client.query(
+                """
+                SELECT e.appointment_id, e.video_url, c.provider
+                FROM appointment_exports e JOIN calendar_connections c ON c.id = e.connection_id
+                WHERE e.member_id = \(memberID) AND e.video_url IS NOT NULL
+                  AND e.video_url IS DISTINCT FROM e.video_published_url
+                ORDER BY e.appointment_id LIMIT 500
+                """,
+                logger: logger)
+            var found: [UnpublishedVideoLink] = []
+            for try await (appointment, url, provider) in rows.decode((String, String, String).self) {
+                guard let provider = ProviderKind(rawValue: provider) else { continue }
+                found.append(UnpublishedVideoLink(memberID: memberID, appointmentID: appointment, url: url, provider: provider))
+            }
+            return found
+        }
+    }
+
+    /// Records `url` as published while it is still the export's `video_url`.
+    package func markVideoLinkPublished(memberID: String, appointmentID: String, url: String) async throws {
+        try await translatingTimeouts {
+            _ = try await client.query(
+                """
+                UPDATE appointment_exports SET video_published_url = \(url)
+                WHERE member_id = \(memberID) AND appointment_id = \(appointmentID) AND video_url = \(url)
+                """,
+                logger: logger)
+        }
+    }
+}

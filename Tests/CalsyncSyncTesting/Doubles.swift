@@ -104,11 +104,18 @@ package final class RecordingEnqueuer: SyncJobEnqueuer {
 /// Records the lifecycle events it is given.
 package final class RecordingPublisher: SyncEventPublisher {
     private let events = Mutex<[SyncLifecycleEvent]>([])
+    /// How many of the next publishes fail (as if Redis were down).
+    package let failures = Mutex(0)
 
     /// Nothing published.
     package init() {}
 
     package func publish(_ event: SyncLifecycleEvent) async throws {
+        let fail = failures.withLock { count in
+            defer { count = max(0, count - 1) }
+            return count > 0
+        }
+        if fail { throw CancellationError() }
         events.withLock { $0.append(event) }
     }
 

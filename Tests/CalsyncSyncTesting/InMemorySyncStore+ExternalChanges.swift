@@ -60,3 +60,39 @@ extension InMemorySyncStore {
         }
     }
 }
+
+// The outbox of external changes and video links (review finding 3).
+extension InMemorySyncStore {
+    package func unpublishedExternalChanges(memberID: String) async throws -> [UnpublishedExternalChange] {
+        state.withLock { state in
+            state.externalChanges.indices.compactMap { index in
+                let change = state.externalChanges[index]
+                guard change.memberID == memberID, !state.publishedExternalChanges.contains(index) else { return nil }
+                return UnpublishedExternalChange(id: Int64(index), change: change)
+            }
+        }
+    }
+
+    package func markExternalChangePublished(id: Int64) async throws {
+        _ = state.withLock { $0.publishedExternalChanges.insert(Int(id)) }
+    }
+
+    package func unpublishedVideoLinks(memberID: String) async throws -> [UnpublishedVideoLink] {
+        state.withLock { state in
+            state.exports.sorted { $0.key < $1.key }.compactMap { key, row in
+                guard key.hasPrefix(memberID + "\u{0}"), let url = row.videoURL, state.publishedVideoLinks[key] != url,
+                    let provider = state.connections.first(where: { $0.record.id == row.connectionID })?.record.provider
+                else { return nil }
+                return UnpublishedVideoLink(
+                    memberID: memberID, appointmentID: String(key.dropFirst(memberID.count + 1)), url: url, provider: provider)
+            }
+        }
+    }
+
+    package func markVideoLinkPublished(memberID: String, appointmentID: String, url: String) async throws {
+        state.withLock { state in
+            let key = Self.key(memberID, appointmentID)
+            if state.exports[key]?.videoURL == url { state.publishedVideoLinks[key] = url }
+        }
+    }
+}

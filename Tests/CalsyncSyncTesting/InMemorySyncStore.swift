@@ -57,6 +57,10 @@ package final class InMemorySyncStore: SyncStore {
         package var externalChanges: [ExternalChange] = []
         /// Connection id → `external_changes` mode (absent: `notify`).
         package var externalChangeModes: [String: ExternalChangeMode] = [:]
+        /// Indexes into `externalChanges` of the changes published (the outbox's `published_at`).
+        package var publishedExternalChanges: Set<Int> = []
+        /// "member \0 appointment" → the video join URL last published.
+        package var publishedVideoLinks: [String: String] = [:]
     }
 
     /// How long a replay stays marked before another job may replay the change again (the store's guard).

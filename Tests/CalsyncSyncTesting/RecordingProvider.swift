@@ -67,6 +67,16 @@ package final class RecordingProvider: CalendarProvider, Sendable {
         package var changeReads = 0
         /// Writes whose answer never came, applied by `landHeldWrites()`.
         package var held: [@Sendable (inout State) -> Void] = []
+        /// Whether reads report calsync's own events (two-way compares only then).
+        package var reportsOwnEvents = true
+        /// Whether reads leave calsync's own events out (as CalDAV did before it reported them).
+        package var hidesOwnEvents = false
+        /// Whether an incremental removal may mean "left the window" (Graph): removals are read again by id.
+        package var removalsNeedConfirmation = false
+        /// Ids read again after a removal.
+        package var confirmedRemovals: [String] = []
+        /// What the next video meeting requests answer, one each (none left: no video links).
+        package var videoOutcomes: [VideoLinkOutcome] = []
     }
 
     package let name: String
@@ -251,7 +261,8 @@ package final class RecordingProvider: CalendarProvider, Sendable {
                 state.fullReads += 1
                 let inside = (state.busy[calendarID] ?? []).filter { $0.start < window.end && $0.end > window.start }
                 var snapshot = BusySnapshot(events: inside, cursor: SyncCursor("full-\(state.fullReads)"))
-                snapshot.ownEvents = Self.ownEvents(state, calendarID).filter { $0.start < window.end && $0.end > window.start }
+                snapshot.ownEvents = state.hidesOwnEvents
+                    ? [] : Self.ownEvents(state, calendarID).filter { $0.start < window.end && $0.end > window.start }
                 return snapshot
             }
         }
@@ -265,7 +276,10 @@ package final class RecordingProvider: CalendarProvider, Sendable {
                 state.changeReads += 1
                 var changes = state.changes.removeValue(forKey: calendarID) ?? BusyChanges(upserts: [], removedEventIDs: [], cursor: nil)
                 changes.cursor = SyncCursor("delta-\(state.changeReads)")
-                changes.ownEvents = Self.ownEvents(state, calendarID)
+                // A removal is the id's last word in the read (Graph's `@removed`, Google's `cancelled`).
+                let removed = Set(changes.removedEventIDs)
+                changes.ownEvents = state.hidesOwnEvents
+                    ? [] : Self.ownEvents(state, calendarID).filter { !removed.contains($0.externalEventID) }
                 return changes
             }
         }
@@ -308,4 +322,36 @@ package struct ProviderDirectoryDouble: ProviderDirectory {
     package init(_ providers: [ProviderKind: any CalendarProvider]) { self.providers = providers }
 
     package func provider(_ kind: ProviderKind) -> (any CalendarProvider)? { providers[kind] }
+}
+
+// Two-way capabilities and video links, scripted (review findings 1, 2, 7).
+extension RecordingProvider {
+    package var reportsOwnEvents: Bool { state.withLock { $0.reportsOwnEvents } }
+
+    package func ownEventAfterRemoval(id: String, calendarID: String, credentials: ProviderCredentials) async throws -> OwnEvent? {
+        state.withLock { state in
+            guard state.removalsNeedConfirmation else { return nil }
+            state.confirmedRemovals.append(id)
+            return Self.ownEvents(state, calendarID).first { $0.externalEventID == id }
+        }
+    }
+
+    package func ensureVideoLink(
+        _ event: RenderedEvent, key: ExportKey, written: WrittenEvent, calendarID: String, credentials: ProviderCredentials
+    ) async throws -> VideoLinkResult? {
+        state.withLock { state in
+            state.videoOutcomes.isEmpty ? nil : VideoLinkResult(outcome: state.videoOutcomes.removeFirst(), etag: nil)
+        }
+    }
+
+    /// Moves an event out of a delta window as Graph reports it: still there, its id reported removed.
+    package func memberMovesOutOfWindow(_ eventID: String, calendarID: String? = nil, to start: Date, end: Date) {
+        memberMoves(eventID, calendarID: calendarID, to: start, end: end)
+        state.withLock { state in
+            let calendar = calendarID ?? primaryCalendarID
+            var changes = state.changes[calendar] ?? BusyChanges(upserts: [], removedEventIDs: [], cursor: nil)
+            changes.removedEventIDs.append(eventID)
+            state.changes[calendar] = changes
+        }
+    }
 }

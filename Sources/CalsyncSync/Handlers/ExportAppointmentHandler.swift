@@ -140,11 +140,19 @@ package struct ExportAppointmentHandler: JobHandler {
             next.videoURL = next.eventPresent ? video.url : nil
             // Still pending when an older write could land after this one started.
             if let pending, let write, pending > write.startedAt { next.verifyAfter = pending }
+            // A Meet link still pending: no content hash and a re-check later (VideoLink.swift).
+            let videoPending = env.videoPending(writtenEvent)
+            if videoPending { next.contentHash = nil }
+            let recheckVideo = videoPending && context.deferrals < VideoLinkOutcome.pendingRechecks
             if verifying, let seen = state?.verifyAfter, let write {
                 let recorded = try await env.store.recordVerification(
                     memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision,
                     verifyAfter: seen, state: next, writeToken: write.token)
                 if recorded { await env.publishAll(video.events, logger: logger) }
+                if recorded, recheckVideo {
+                    throw try await env.recheckVideoLater(
+                        memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision)
+                }
                 return (recorded ? .completed : .skipped("stale_revision"), member)
             }
             let applied = try await env.store.recordExport(
@@ -153,6 +161,10 @@ package struct ExportAppointmentHandler: JobHandler {
             if !applied { return (.skipped("stale_revision"), member) }
             await env.publishAll(video.events, logger: logger)
             if let verifyAfter = next.verifyAfter { throw env.verifyLater(verifyAfter) }
+            if recheckVideo {
+                throw try await env.recheckVideoLater(
+                    memberID: payload.memberID, appointmentID: appointment.id, revision: appointment.revision)
+            }
             return (write != nil ? .completed : .skipped("unchanged"), member)
         }
         await env.replayParkedChanges(member, logger: logger)

@@ -54,6 +54,7 @@ package struct ImportWindowHandler: JobHandler {
         logger.debug(
             "import done",
             metadata: ["inserted": "\(counts.inserted)", "updated": "\(counts.updated)", "deleted": "\(counts.deleted)"])
+        await env.publishUnpublishedVideoLinks(memberID: payload.memberID, logger: logger)
         await env.replayParkedChanges(member, logger: logger)
         return .completed
     }

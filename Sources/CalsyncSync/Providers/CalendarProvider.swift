@@ -88,6 +88,14 @@ package protocol CalendarProvider: Sendable {
     func ensureVideoLink(
         _ event: RenderedEvent, key: ExportKey, written: WrittenEvent, calendarID: String, credentials: ProviderCredentials
     ) async throws -> VideoLinkResult?
+
+    /// Whether reads report calsync's own events (`ownEvents`); two-way compares only such providers
+    /// (see `Sync/ExternalChanges.swift`).
+    var reportsOwnEvents: Bool { get }
+
+    /// An own event an incremental read reported removed, read again: nil when it is gone, else its times now
+    /// (Graph's delta also removes events that merely left the window).
+    func ownEventAfterRemoval(id: String, calendarID: String, credentials: ProviderCredentials) async throws -> OwnEvent?
 }
 
 /// OAuth credentials of one connection; `description` never shows a token.

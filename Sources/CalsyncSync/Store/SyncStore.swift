@@ -287,6 +287,18 @@ package protocol SyncStore: Sendable {
     /// true when marked: then the caller enqueues the applied payload (the restore of `external_changes = restore`).
     func requestRestore(memberID: String, appointmentID: String, revision: Int64) async throws -> Bool
 
+    /// The member's recorded external changes not yet published (an outbox: a failed publish is retried).
+    func unpublishedExternalChanges(memberID: String) async throws -> [UnpublishedExternalChange]
+
+    /// Marks a recorded external change published.
+    func markExternalChangePublished(id: Int64) async throws
+
+    /// The member's recorded video join URLs not yet published as `appointment.video_link`.
+    func unpublishedVideoLinks(memberID: String) async throws -> [UnpublishedVideoLink]
+
+    /// Marks an export's video join URL published (only while it is still the recorded one).
+    func markVideoLinkPublished(memberID: String, appointmentID: String, url: String) async throws
+
     /// Records that the applied `revision` was written again after every older write settled: clears
     /// `verify_after` (when it is still `verifyAfter`) and stores where the event is. False when a newer
     /// revision was applied meanwhile.

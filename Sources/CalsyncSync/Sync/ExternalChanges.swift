@@ -144,16 +144,42 @@ package enum ExternalChangeRules {
     }
 }
 
+/// A recorded external change not yet published (the outbox row).
+package struct UnpublishedExternalChange: Sendable, Hashable {
+    package var id: Int64
+    package var change: ExternalChange
+
+    /// Creates an outbox entry.
+    package init(id: Int64, change: ExternalChange) {
+        self.id = id
+        self.change = change
+    }
+}
+
+extension CalendarProvider {
+    /// Providers whose reads do not report calsync's own events are never compared (all would look deleted).
+    package var reportsOwnEvents: Bool { false }
+
+    /// Providers whose incremental removals are deletions (Google's `cancelled`): gone.
+    package func ownEventAfterRemoval(id: String, calendarID: String, credentials: ProviderCredentials) async throws -> OwnEvent? {
+        nil
+    }
+}
+
 extension SyncEnvironment {
-    /// The exports of a calendar before its read (nil when the connection does not export or the calendar is not its
-    /// export calendar): compared after the read, only rows unchanged in between count.
+    /// The exports of a calendar before its read (nil when the connection does not export, the calendar is not its
+    /// export calendar, or its provider does not report own events): compared after the read, only rows unchanged
+    /// in between count.
     func exportsBeforeRead(_ connection: ConnectionRecord, calendarID: String) async throws -> ExportedEvents? {
-        guard connection.syncDirection.exports, connection.exportCalendarID == calendarID else { return nil }
+        guard connection.syncDirection.exports, connection.exportCalendarID == calendarID,
+            try client(for: connection.provider).reportsOwnEvents
+        else { return nil }
         return try await store.exportedEvents(memberID: connection.memberID, connectionID: connection.id, calendarID: calendarID)
     }
 
-    /// Compares a read with the exports and records, publishes and (in `restore` mode) undoes each new change.
-    /// Failures are logged: they never fail the import.
+    /// Compares a read with the exports, records each change, then publishes every unpublished one (an outbox:
+    /// a publish that failed or was cut short is retried by the next import) and, in `restore` mode, undoes it
+    /// when it is published. Failures are logged: they never fail the import.
     func noticeExternalChanges(
         _ connection: ConnectionRecord, calendarID: String, before: ExportedEvents?, read: OwnEventsRead, logger: Logger
     ) async {
@@ -163,25 +189,58 @@ extension SyncEnvironment {
             let earlier = Dictionary(before.events.map { ($0.appointmentID, $0) }, uniquingKeysWith: { _, last in last })
             // A row that changed while the provider was read may be compared with calsync's own write in flight.
             let stable = after.events.filter { earlier[$0.appointmentID] == $0 }
-            let found = ExternalChangeRules.changes(stable, read: read, memberID: connection.memberID, provider: connection.provider)
-            for (export, change) in found {
-                let isNew = try await store.recordExternalChange(change)
-                if isNew {
-                    Counter(
-                        label: "calsync.external_changes",
-                        dimensions: [("provider", connection.provider.rawValue), ("change", change.change.rawValue)]
-                    ).increment()
-                    logger.info("an exported event was \(change.change.rawValue) in the member's calendar (\(after.mode.rawValue))")
-                    await publish(change, mode: after.mode, logger: logger)
+            let confirmed = try await confirmingRemovals(connection, calendarID: calendarID, exports: stable, read: read, logger: logger)
+            let found = ExternalChangeRules.changes(stable, read: confirmed, memberID: connection.memberID, provider: connection.provider)
+            for (_, change) in found {
+                guard try await store.recordExternalChange(change) else { continue }
+                Counter(
+                    label: "calsync.external_changes",
+                    dimensions: [("provider", connection.provider.rawValue), ("change", change.change.rawValue)]
+                ).increment()
+                logger.info("an exported event was \(change.change.rawValue) in the member's calendar (\(after.mode.rawValue))")
+            }
+            let exports = Dictionary(after.events.map { ($0.appointmentID, $0) }, uniquingKeysWith: { _, last in last })
+            for entry in try await store.unpublishedExternalChanges(memberID: connection.memberID)
+            where entry.change.provider == connection.provider {
+                guard await publish(entry.change, mode: after.mode, logger: logger) else { break }
+                // Restore only a change reported now: the same state read again is not a new change (finding 1).
+                if after.mode == .restore, let export = exports[entry.change.appointmentID],
+                    export.appliedRevision == entry.change.appliedRevision
+                {
+                    await restore(export, change: entry.change, logger: logger)
                 }
-                if after.mode == .restore { await restore(export, change: change, logger: logger) }
+                try await store.markExternalChangePublished(id: entry.id)
             }
         } catch {
             logger.warning("could not compare exported events with the calendar", metadata: [LogKey.error: "\(SafeText.describe(error))"])
         }
     }
 
-    private func publish(_ change: ExternalChange, mode: ExternalChangeMode, logger: Logger) async {
+    /// An incremental read's removals of own events, confirmed where the provider's removal may mean "left the
+    /// window" (Graph delta): an event still there counts as present with its times now.
+    private func confirmingRemovals(
+        _ connection: ConnectionRecord, calendarID: String, exports: [ExportedEvent], read: OwnEventsRead, logger: Logger
+    ) async throws -> OwnEventsRead {
+        guard read.window == nil else { return read }
+        let presentIDs = Set(read.present.map(\.externalEventID))
+        let compared = Set(exports.filter { $0.settled && $0.written != nil }.compactMap(\.externalEventID))
+        let doubtful = Set(read.removedIDs).intersection(compared).subtracting(presentIDs)
+        guard !doubtful.isEmpty else { return read }
+        let client = try client(for: connection.provider)
+        var result = read
+        for id in doubtful.sorted() {
+            let now = try await callProvider(connection, client: client, logger: logger) { credentials in
+                try await client.ownEventAfterRemoval(id: id, calendarID: calendarID, credentials: credentials)
+            }
+            guard let now else { continue }
+            result.removedIDs.removeAll { $0 == id }
+            result.present.append(now)
+        }
+        return result
+    }
+
+    /// Publishes `appointment.changed_externally`; false when it could not.
+    private func publish(_ change: ExternalChange, mode: ExternalChangeMode, logger: Logger) async -> Bool {
         var fields = [
             "appointment_id": change.appointmentID, "applied_revision": String(change.appliedRevision),
             "change": change.change.rawValue, "detected_at": RFC3339.formatSeconds(change.detectedAt),
@@ -195,8 +254,12 @@ extension SyncEnvironment {
                 ? "the event was \(change.change.rawValue) in the member's calendar; calsync writes the booking back"
                 : "the event was \(change.change.rawValue) in the member's calendar")
         event.fields = fields
-        do { try await events.publish(event) } catch {
+        do {
+            try await events.publish(event)
+            return true
+        } catch {
             logger.warning("could not publish an external change", metadata: [LogKey.error: "\(SafeText.describe(error))"])
+            return false
         }
     }
 
@@ -231,4 +294,16 @@ extension SyncStore {
 
     /// Stores without two-way never restore.
     package func requestRestore(memberID: String, appointmentID: String, revision: Int64) async throws -> Bool { false }
+
+    /// Stores without two-way have no outbox.
+    package func unpublishedExternalChanges(memberID: String) async throws -> [UnpublishedExternalChange] { [] }
+
+    /// Stores without two-way have no outbox.
+    package func markExternalChangePublished(id: Int64) async throws {}
+
+    /// Stores without video links have no outbox.
+    package func unpublishedVideoLinks(memberID: String) async throws -> [UnpublishedVideoLink] { [] }
+
+    /// Stores without video links have no outbox.
+    package func markVideoLinkPublished(memberID: String, appointmentID: String, url: String) async throws {}
 }
