@@ -42,15 +42,6 @@ extension ConnectCalendarHandler {
                 memberID: payload.memberID, provider: payload.provider, accountEmail: found.credentials.accountEmail,
                 primaryCalendarID: primary.id, credentials: sealed, accessTokenExpiresAt: found.credentials.expiresAt,
                 jobID: job.id))
-        logger.info(
-            "calendar connected",
-            metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(payload.provider.rawValue)"])
-        await env.publish(
-            SyncLifecycleEvent(
-                type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
-                detail: "Your \(payload.provider.displayName) calendar is connected."),
-            logger: logger)
-        try await followUps(job, payload: payload, logger: logger)
-        return .completed
+        return try await connected(job, payload: payload, connection: connection, logger: logger)
     }
 }

@@ -63,15 +63,21 @@ package struct ConnectCalendarHandler: JobHandler {
             try await followUps(job, payload: payload, logger: logger)
             return .completed
         }
+        return try await connected(job, payload: payload, connection: connection, logger: logger)
+    }
+
+    /// A connection saved (by a code or a password): says so, then runs the follow-ups.
+    func connected(
+        _ job: Job, payload: ConnectCalendarPayload, connection: ConnectionRecord, logger: Logger
+    ) async throws -> JobOutcome {
         logger.info(
             "calendar connected",
             metadata: [LogKey.connectionID: "\(connection.id)", LogKey.provider: "\(payload.provider.rawValue)"])
-        await env.publish(
+        await environment.publish(
             SyncLifecycleEvent(
                 type: "connection.connected", memberID: payload.memberID, provider: payload.provider,
                 detail: "Your \(payload.provider.displayName) calendar is connected."),
             logger: logger)
-
         try await followUps(job, payload: payload, logger: logger)
         return .completed
     }
