@@ -101,7 +101,7 @@ struct CalDAVEndToEndTests {
             #expect(!object.contains("ATTENDEE") && !object.contains("ORGANIZER"))
             #expect(!object.contains("secret note"))
             // Move, then cancel.
-            try await world.export("m-1", "apt-1", revision: 2, start: "2026-12-01T12:00:00Z", end: "2026-12-01T13:00:00Z")
+            try await world.export("m-1", "apt-1", revision: 2, start: "\(TestDay.d(0))T12:00:00Z", end: "\(TestDay.d(0))T13:00:00Z")
             try await world.idle()
             objects = try Self.objects(account)
             #expect(objects.count == 1)

@@ -87,18 +87,18 @@ struct FencedWriteTests {
             fault.remaining = 1
             _ = world.sandbox.addFault(fault)
             world.sandbox.clearRequests()
-            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-01T15:00:00Z", end: "2026-12-01T16:00:00Z")
+            try await world.export("m-1", "a-1", revision: 2, start: "\(TestDay.d(0))T15:00:00Z", end: "\(TestDay.d(0))T16:00:00Z")
             try await eventually("revision 2 to time out", timeout: .seconds(10), context: world.allLogs) {
                 world.allLogs.contains("job failed; will retry")
             }
-            try await world.export("m-1", "a-1", revision: 3, start: "2026-12-01T17:00:00Z", end: "2026-12-01T18:00:00Z")
+            try await world.export("m-1", "a-1", revision: 3, start: "\(TestDay.d(0))T17:00:00Z", end: "\(TestDay.d(0))T18:00:00Z")
             try await eventually("the held move to be answered", timeout: .seconds(10)) {
                 world.sandbox.requests().filter { $0.method == "PATCH" }.count >= 2
             }
             try await world.idle(timeout: .seconds(40))
             let events = world.providerEvents(account)
             #expect(events.count == 1)
-            #expect(events.first?.event.start == instant("2026-12-01T17:00:00Z"), "\(events.map(\.json))")
+            #expect(events.first?.event.start == instant("\(TestDay.d(0))T17:00:00Z"), "\(events.map(\.json))")
             let patches = world.sandbox.requests().filter { $0.method == "PATCH" }.map(\.status)
             #expect(patches.contains(412), "the late move was refused: \(patches)")
         }

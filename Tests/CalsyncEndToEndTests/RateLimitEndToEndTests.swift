@@ -45,7 +45,8 @@ struct RateLimitEndToEndTests {
             // job's request included (the connection's bucket is pushed, so every worker waits).
             world.sandbox.clearRequests()
             try await world.export("m-1", "a-1", revision: 1)
-            try await world.export("m-1", "a-2", revision: 1, start: "2026-12-02T10:00:00Z", end: "2026-12-02T11:00:00Z")
+            let day = TestDay.d(1)
+            try await world.export("m-1", "a-2", revision: 1, start: day + "T10:00:00Z", end: day + "T11:00:00Z")
             try await eventually("the 429", timeout: .seconds(10)) {
                 world.sandbox.requests().contains { $0.status == 429 }
             }

@@ -27,18 +27,18 @@ struct SyncEndToEndTests {
             try await world.idle()
             var events = world.providerEvents(account)
             try #require(events.count == 1, "\(world.allLogs)")
-            #expect(events[0].event.start == instant("2026-12-01T10:00:00Z"))
+            #expect(events[0].event.start == instant("\(TestDay.d(0))T10:00:00Z"))
             #expect(events[0].event.summary.contains("Haircut"))
             #expect(!events[0].json.contains("Ada Customer"), "private is the default: no customer data")
 
-            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-01T12:00:00Z", end: "2026-12-01T13:30:00Z")
+            try await world.export("m-1", "a-1", revision: 2, start: "\(TestDay.d(0))T12:00:00Z", end: "\(TestDay.d(0))T13:30:00Z")
             try await world.idle()
             events = world.providerEvents(account)
             #expect(events.count == 1)
-            #expect(events.first?.event.start == instant("2026-12-01T12:00:00Z"))
-            #expect(events.first?.event.end == instant("2026-12-01T13:30:00Z"))
+            #expect(events.first?.event.start == instant("\(TestDay.d(0))T12:00:00Z"))
+            #expect(events.first?.event.end == instant("\(TestDay.d(0))T13:30:00Z"))
 
-            try await world.export("m-1", "a-1", revision: 3, status: "cancelled", start: "2026-12-01T12:00:00Z", end: "2026-12-01T13:30:00Z")
+            try await world.export("m-1", "a-1", revision: 3, status: "cancelled", start: "\(TestDay.d(0))T12:00:00Z", end: "\(TestDay.d(0))T13:30:00Z")
             try await world.idle()
             #expect(world.providerEvents(account).isEmpty)
             let after = try #require(try await world.connection("m-1", provider))
@@ -169,14 +169,14 @@ struct SyncEndToEndTests {
 
             world.sandbox.revokeRefreshTokens(provider, email: account.email)
             world.sandbox.expireAccessTokens(provider, email: account.email)
-            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-01T15:00:00Z", end: "2026-12-01T16:00:00Z")
+            try await world.export("m-1", "a-1", revision: 2, start: "\(TestDay.d(0))T15:00:00Z", end: "\(TestDay.d(0))T16:00:00Z")
             try await world.idle()
             let broken = try #require(try await world.connection("m-1", provider))
             #expect(broken.status == "reconnect_required")
             #expect(broken.statusDetail?.localizedCaseInsensitiveContains("reconnect") == true, "\(broken.statusDetail ?? "nil")")
             #expect(try await world.lifecycleEvents().contains { $0["type"] == "connection.reconnect_required" && $0["member_id"] == "m-1" })
             world.sandbox.clearRequests()
-            try await world.export("m-1", "a-1", revision: 3, start: "2026-12-01T17:00:00Z", end: "2026-12-01T18:00:00Z")
+            try await world.export("m-1", "a-1", revision: 3, start: "\(TestDay.d(0))T17:00:00Z", end: "\(TestDay.d(0))T18:00:00Z")
             try await world.idle()
             #expect(world.providerRequests(account).isEmpty, "no calls while reconnect is required")
 
@@ -186,7 +186,7 @@ struct SyncEndToEndTests {
             #expect(renewed.id == connectionID, "a reconnect updates the row in place")
             let events = world.providerEvents(account)
             #expect(events.count == 1, "no duplicate after the reconnect")
-            #expect(events.first?.event.start == instant("2026-12-01T17:00:00Z"), "the latest parked revision was exported")
+            #expect(events.first?.event.start == instant("\(TestDay.d(0))T17:00:00Z"), "the latest parked revision was exported")
         }
     }
 
@@ -226,7 +226,7 @@ struct SyncEndToEndTests {
             _ = world.sandbox.addFault(fault)
             let id = try await world.enqueue(
                 "export_appointment",
-                #"{"member_id":"m-1","appointment":{"id":"a-1","revision":1,"status":"confirmed","counts_as_busy":true,"starts_at":"2026-12-01T10:00:00Z","ends_at":"2026-12-01T11:00:00Z"}}"#)
+                #"{"member_id":"m-1","appointment":{"id":"a-1","revision":1,"status":"confirmed","counts_as_busy":true,"starts_at":"\#(TestDay.d(0))T10:00:00Z","ends_at":"\#(TestDay.d(0))T11:00:00Z"}}"#)
             try await world.idle()
             let record = try #require(try await world.queue.deadShow(id: id), "\(world.allLogs)")
             #expect(record.httpStatus == 403)
@@ -323,19 +323,19 @@ struct SyncEndToEndTests {
     }
 
     @Test("all-day events span the member's own midnights, east and west of UTC", arguments: providers, [
-        ("Asia/Tokyo", "2026-12-04T15:00:00Z", "2026-12-05T15:00:00Z"),
-        ("America/Los_Angeles", "2026-12-05T08:00:00Z", "2026-12-06T08:00:00Z"),
+        ("Asia/Tokyo", "\(TestDay.d(3))T15:00:00Z", "\(TestDay.d(4))T15:00:00Z"),
+        ("America/Los_Angeles", "\(TestDay.d(4))T08:00:00Z", "\(TestDay.d(5))T08:00:00Z"),
     ])
     func allDayEvents(provider: SandboxProvider, zone: (String, String, String)) async throws {
         let (zone, start, end) = zone
         try await SyncWorld.withConnectedMember(provider, timeZone: zone) { world, account in
             var event = SandboxEvent(summary: "Holiday", start: instant(start), end: instant(end))
-            event.allDayStart = "2026-12-05"
-            event.allDayEnd = "2026-12-06"
+            event.allDayStart = "\(TestDay.d(4))"
+            event.allDayEnd = "\(TestDay.d(5))"
             world.sandbox.insertEvent(provider, email: account.email, calendarID: account.primaryCalendarID, event)
             try await world.enqueue(
                 "import_window",
-                #"{"member_id":"m-1","window_start":"2026-12-01T00:00:00Z","window_end":"2026-12-10T00:00:00Z"}"#)
+                #"{"member_id":"m-1","window_start":"\#(TestDay.d(0))T00:00:00Z","window_end":"\#(TestDay.d(9))T00:00:00Z"}"#)
             try await world.idle()
             let busy = try await world.visibleBusy("m-1")
             #expect(busy == [DateInterval(start: instant(start), end: instant(end))])

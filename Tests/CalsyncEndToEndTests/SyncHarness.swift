@@ -1,3 +1,4 @@
+import CalsyncJobs
 import CalsyncQueue
 import CalsyncRedis
 import CalsyncSandbox
@@ -206,7 +207,7 @@ final class SyncWorld: @unchecked Sendable {
     /// Sends an export job for one revision of an appointment.
     func export(
         _ member: String, _ appointment: String, revision: Int, status: String = "confirmed", busy: Bool = true,
-        start: String = "2026-12-01T10:00:00Z", end: String = "2026-12-01T11:00:00Z", extra: String = ""
+        start: String = "\(TestDay.d(0))T10:00:00Z", end: String = "\(TestDay.d(0))T11:00:00Z", extra: String = ""
     ) async throws {
         try await enqueue(
             "export_appointment",
@@ -384,4 +385,20 @@ final class SyncWorker: @unchecked Sendable {
 /// `YYYY-MM-DDThh:mm:ssZ` → instant.
 func instant(_ text: String) -> Date {
     RFC3339Instant.parse(text) ?? Date(timeIntervalSince1970: 0)
+}
+
+/// The calendar days of the end-to-end tests, counted from tomorrow (UTC) whatever day the suite runs, so that every
+/// appointment lies ahead (a parked export of an appointment that has ended is dropped) and inside the rolling import
+/// window (one day back, 90 ahead): `TestDay.d(0)` is tomorrow as `yyyy-MM-dd`, `TestDay.d(4)` four days later.
+enum TestDay {
+    /// Midnight UTC at the start of tomorrow, fixed for the whole test process.
+    static let tomorrow: Date = {
+        let day = 86_400.0
+        return Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 / day).rounded(.down) + 1) * day)
+    }()
+
+    /// The day `offset` days after tomorrow, `yyyy-MM-dd`.
+    static func d(_ offset: Int) -> String {
+        String(RFC3339.format(tomorrow.addingTimeInterval(Double(offset) * 86_400)).prefix(10))
+    }
 }

@@ -16,30 +16,30 @@ struct TwoWayEndToEndTests {
             try await world.member("m-1")
             try world.startWorker()
             let account = try await world.connect("m-1", provider: provider)
-            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
-            try await world.export("m-1", "a-2", revision: 1, start: "2026-12-06T10:00:00Z", end: "2026-12-06T11:00:00Z")
+            try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
+            try await world.export("m-1", "a-2", revision: 1, start: "\(TestDay.d(5))T10:00:00Z", end: "\(TestDay.d(5))T11:00:00Z")
             try await world.idle()
             // calsync's own writes, read back, are no change.
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
             #expect(try await world.externalChanges("m-1").isEmpty, "\(world.allLogs)")
 
-            let first = try #require(world.providerEvents(account).first { $0.event.start == instant("2026-12-05T10:00:00Z") })
+            let first = try #require(world.providerEvents(account).first { $0.event.start == instant("\(TestDay.d(4))T10:00:00Z") })
             world.sandbox.updateEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: first.id) {
-                $0.start = instant("2026-12-05T15:00:00Z")
-                $0.end = instant("2026-12-05T16:30:00Z")
+                $0.start = instant("\(TestDay.d(4))T15:00:00Z")
+                $0.end = instant("\(TestDay.d(4))T16:30:00Z")
             }
             try await world.importNow("m-1")
             var changes = try await world.externalChanges("m-1")
             try #require(changes.count == 1, "\(world.allLogs)")
             #expect(changes[0].appointment == "a-1" && changes[0].change == "moved" && changes[0].revision == 1)
-            #expect(changes[0].start == instant("2026-12-05T15:00:00Z") && changes[0].end == instant("2026-12-05T16:30:00Z"))
+            #expect(changes[0].start == instant("\(TestDay.d(4))T15:00:00Z") && changes[0].end == instant("\(TestDay.d(4))T16:30:00Z"))
             // Read again, incrementally and in full: nothing new.
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
             #expect(try await world.externalChanges("m-1").count == 1)
 
-            let second = try #require(world.providerEvents(account).first { $0.event.start == instant("2026-12-06T10:00:00Z") })
+            let second = try #require(world.providerEvents(account).first { $0.event.start == instant("\(TestDay.d(5))T10:00:00Z") })
             world.sandbox.deleteEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: second.id)
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
@@ -49,15 +49,15 @@ struct TwoWayEndToEndTests {
 
             let published = try await world.lifecycleEvents().filter { $0["type"] == "appointment.changed_externally" }
             #expect(published.count == 2)
-            #expect(published.first?["appointment_id"] == "a-1" && published.first?["starts_at"] == "2026-12-05T15:00:00Z")
+            #expect(published.first?["appointment_id"] == "a-1" && published.first?["starts_at"] == "\(TestDay.d(4))T15:00:00Z")
             #expect(published.first?["applied_revision"] == "1" && published.first?["change"] == "moved")
             #expect(published.last?["appointment_id"] == "a-2" && published.last?["change"] == "deleted")
             // The calendar stays as the member made it (notify), and a later export from the web tier wins.
-            #expect(world.providerEvents(account).contains { $0.event.start == instant("2026-12-05T15:00:00Z") })
-            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-05T09:00:00Z", end: "2026-12-05T10:00:00Z")
+            #expect(world.providerEvents(account).contains { $0.event.start == instant("\(TestDay.d(4))T15:00:00Z") })
+            try await world.export("m-1", "a-1", revision: 2, start: "\(TestDay.d(4))T09:00:00Z", end: "\(TestDay.d(4))T10:00:00Z")
             try await world.idle()
             try await world.importNow("m-1")
-            #expect(world.providerEvents(account).contains { $0.event.start == instant("2026-12-05T09:00:00Z") })
+            #expect(world.providerEvents(account).contains { $0.event.start == instant("\(TestDay.d(4))T09:00:00Z") })
             #expect(try await world.externalChanges("m-1").count == 2, "our own write of revision 2 is no change")
         }
     }
@@ -69,23 +69,23 @@ struct TwoWayEndToEndTests {
             try await world.member("m-1")
             try world.startWorker()
             let account = try await world.connect("m-1", provider: provider)
-            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
+            try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
             let event = try #require(world.providerEvents(account).first)
             world.sandbox.updateEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: event.id) {
-                $0.start = instant("2026-12-05T12:00:00Z")
-                $0.end = instant("2026-12-05T13:00:00Z")
+                $0.start = instant("\(TestDay.d(4))T12:00:00Z")
+                $0.end = instant("\(TestDay.d(4))T13:00:00Z")
             }
             // A window elsewhere says nothing of it; the window around it reports the move.
             try await world.enqueue(
-                "import_window", #"{"member_id":"m-1","window_start":"2026-12-20T00:00:00Z","window_end":"2026-12-21T00:00:00Z"}"#)
+                "import_window", #"{"member_id":"m-1","window_start":"\#(TestDay.d(19))T00:00:00Z","window_end":"\#(TestDay.d(20))T00:00:00Z"}"#)
             try await world.idle()
             #expect(try await world.externalChanges("m-1").isEmpty, "\(world.allLogs)")
             try await world.enqueue(
-                "import_window", #"{"member_id":"m-1","window_start":"2026-12-05T00:00:00Z","window_end":"2026-12-06T00:00:00Z"}"#)
+                "import_window", #"{"member_id":"m-1","window_start":"\#(TestDay.d(4))T00:00:00Z","window_end":"\#(TestDay.d(5))T00:00:00Z"}"#)
             try await world.idle()
             let changes = try await world.externalChanges("m-1")
-            #expect(changes.map(\.change) == ["moved"] && changes.first?.start == instant("2026-12-05T12:00:00Z"), "\(world.allLogs)")
+            #expect(changes.map(\.change) == ["moved"] && changes.first?.start == instant("\(TestDay.d(4))T12:00:00Z"), "\(world.allLogs)")
         }
     }
 
@@ -97,18 +97,18 @@ struct TwoWayEndToEndTests {
             try world.startWorker()
             let account = try await world.connect("m-1", provider: provider)
             try await world.db.query("UPDATE calendar_connections SET external_changes = 'restore'", logger: e2eLogger)
-            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
+            try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
 
             let event = try #require(world.providerEvents(account).first)
             world.sandbox.updateEvent(provider, email: account.email, calendarID: account.primaryCalendarID, eventID: event.id) {
-                $0.start = instant("2026-12-05T15:00:00Z")
-                $0.end = instant("2026-12-05T16:00:00Z")
+                $0.start = instant("\(TestDay.d(4))T15:00:00Z")
+                $0.end = instant("\(TestDay.d(4))T16:00:00Z")
             }
             try await world.importNow("m-1")
             var events = world.providerEvents(account)
             try #require(events.count == 1, "\(world.allLogs)")
-            #expect(events[0].event.start == instant("2026-12-05T10:00:00Z"), "\(world.allLogs)")
+            #expect(events[0].event.start == instant("\(TestDay.d(4))T10:00:00Z"), "\(world.allLogs)")
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
             #expect(try await world.externalChanges("m-1").map(\.change) == ["moved"])
@@ -117,7 +117,7 @@ struct TwoWayEndToEndTests {
             try await world.importNow("m-1")
             events = world.providerEvents(account)
             try #require(events.count == 1, "\(world.allLogs)")
-            #expect(events[0].event.start == instant("2026-12-05T10:00:00Z") && events[0].event.end == instant("2026-12-05T11:00:00Z"))
+            #expect(events[0].event.start == instant("\(TestDay.d(4))T10:00:00Z") && events[0].event.end == instant("\(TestDay.d(4))T11:00:00Z"))
             try await world.importNow("m-1")
             try await world.importNow("m-1", full: true)
             #expect(try await world.externalChanges("m-1").map(\.change) == ["moved", "deleted"])
@@ -135,13 +135,13 @@ struct TwoWayEndToEndTests {
             try await world.member("m-1")
             try world.startWorker()
             _ = try await world.connect("m-1", provider: provider)
-            try await world.export("m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z")
+            try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
             var fault = SandboxFault(kind: .dropAfterProcessing)
             fault.method = "PATCH"
             fault.pathContains = "/events"
             _ = world.sandbox.addFault(fault)
-            try await world.export("m-1", "a-1", revision: 2, start: "2026-12-05T13:00:00Z", end: "2026-12-05T14:00:00Z")
+            try await world.export("m-1", "a-1", revision: 2, start: "\(TestDay.d(4))T13:00:00Z", end: "\(TestDay.d(4))T14:00:00Z")
             try await eventually("revision 2's answer to be lost", timeout: .seconds(10), context: world.allLogs) {
                 world.allLogs.contains("job failed; will retry")
             }

@@ -20,7 +20,7 @@ struct VideoLinkEndToEndTests {
             try world.startWorker()
             let account = try await world.connect("m-1", provider: provider)
             try await world.export(
-                "m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z", extra: Self.video(provider))
+                "m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z", extra: Self.video(provider))
             try await world.idle()
             let url = try #require(try await world.videoURL("m-1", "a-1"), "\(world.allLogs)")
             #expect(url.hasPrefix(provider == .google ? "https://meet.google.com/" : "https://teams.microsoft.com/"))
@@ -28,11 +28,11 @@ struct VideoLinkEndToEndTests {
                 || world.providerEvents(account).first?.json.contains(url) == true)
 
             try await world.export(
-                "m-1", "a-1", revision: 2, start: "2026-12-05T14:00:00Z", end: "2026-12-05T15:00:00Z", extra: Self.video(provider))
+                "m-1", "a-1", revision: 2, start: "\(TestDay.d(4))T14:00:00Z", end: "\(TestDay.d(4))T15:00:00Z", extra: Self.video(provider))
             try await world.idle()
             #expect(try await world.videoURL("m-1", "a-1") == url)
             let events = world.providerEvents(account)
-            #expect(events.count == 1 && events.first?.event.start == instant("2026-12-05T14:00:00Z"))
+            #expect(events.count == 1 && events.first?.event.start == instant("\(TestDay.d(4))T14:00:00Z"))
             var links = try await world.lifecycleEvents().filter { $0["type"] == "appointment.video_link" }
             #expect(links.count == 1)
             #expect(links.first?["url"] == url && links.first?["appointment_id"] == "a-1" && links.first?["member_id"] == "m-1")
@@ -42,7 +42,7 @@ struct VideoLinkEndToEndTests {
             #expect(try await world.externalChanges("m-1").isEmpty)
 
             try await world.export(
-                "m-1", "a-1", revision: 3, status: "cancelled", start: "2026-12-05T14:00:00Z", end: "2026-12-05T15:00:00Z",
+                "m-1", "a-1", revision: 3, status: "cancelled", start: "\(TestDay.d(4))T14:00:00Z", end: "\(TestDay.d(4))T15:00:00Z",
                 extra: Self.video(provider))
             try await world.idle()
             #expect(world.providerEvents(account).isEmpty)
@@ -61,7 +61,7 @@ struct VideoLinkEndToEndTests {
             let account = try await world.connect("m-1", provider: provider)
             world.sandbox.setVideoCapabilities(provider, email: account.email, meetEnabled: false, onlineMeetingProviders: [])
             try await world.export(
-                "m-1", "a-1", revision: 1, start: "2026-12-05T10:00:00Z", end: "2026-12-05T11:00:00Z", extra: Self.video(provider))
+                "m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z", extra: Self.video(provider))
             try await world.idle()
             #expect(world.providerEvents(account).count == 1, "\(world.allLogs)")
             #expect(try await world.videoURL("m-1", "a-1") == nil)
