@@ -10,7 +10,8 @@
 #   5. the tests that measure time and need the machine to itself: the rate-limit suite, the sandbox test of
 #      requests before a 1 s Retry-After ran out, the job engine's runs, deadlines, shutdown and lease attribution
 #      (sub-second deadlines and leases of a few seconds), the provider clients' half-second timeouts on hostile answers, and the cooperative pool staying free while libical works
-#      (CALSYNC_TIMING_TESTS=1 turns on the tests that only this phase runs)
+#      (CALSYNC_TIMING_TESTS=1 turns on the tests that only this phase runs). They run one at a time
+#      (--no-parallel): side by side on two cores they starve each other's deadlines (about 35 s alone)
 #   6. the short chaos test (1,000 random jobs under faults, worker kills and server restarts; about
 #      two minutes), which also needs the machine to itself (`make chaos` runs the long one)
 #   7. the console in a real browser (headless chromium over WebDriver; screenshots in .build/console-screenshots)
@@ -32,7 +33,7 @@ run --skip CalsyncEndToEndTests --skip SchedulerTickTests --skip requestsBeforeA
 run "${heavy[@]}"
 run --filter CalsyncEndToEndTests --skip WorkerProcessTests --skip RateLimitEndToEndTests --skip ChaosTests --skip ConsoleBrowserTests
 run --filter WorkerProcessTests --filter SchedulerTickTests
-CALSYNC_TIMING_TESTS=1 run --filter RateLimitEndToEndTests --filter requestsBeforeARetryAfterRanOut \
+CALSYNC_TIMING_TESTS=1 run --no-parallel --filter RateLimitEndToEndTests --filter requestsBeforeARetryAfterRanOut \
     --filter waitingForLibicalLeavesTheCooperativePoolFree "${timed[@]}"
 run --filter ChaosTests
 run --filter ConsoleBrowserTests
