@@ -1,6 +1,6 @@
 // CalsyncRedis owns the Redis connection layer: a small pool of hiredis (0.14) connections whose
 // blocking calls run on a NIOThreadPool that the client (a Service) starts in run(), binary-safe
-// commands, pipelines and EVALSHA scripts.
+// commands, pipelines and EVALSHA scripts, and the automatic pipelining of concurrent callers' commands.
 // It must not depend on the job engine, the sync rules, or anything calsync-specific.
 import DequeModule
 import Logging
@@ -10,6 +10,14 @@ import Synchronization
 
 /// A Redis client: a small pool of hiredis connections, blocking calls run on a `NIOThreadPool`.
 ///
+/// Commands of concurrent callers are pipelined automatically: a caller's command joins a queue, and a
+/// drainer (a pool thread holding one connection) writes everything queued in one pipeline, reads the
+/// replies and hands each caller its own. Under load many commands share one write, one read and one
+/// thread wake-up; alone, a command costs what it did before. Each caller's commands keep their order
+/// (a caller waits for its reply before it sends again), and a `pipeline(_:)` call stays contiguous. A
+/// second drainer (up to `poolSize`) starts only when the queue backs up behind the busy ones, so a
+/// blocking command (`BLPOP`) holds up the commands queued behind it on a pool of one.
+///
 /// It is a `Service`: `run()` starts its threads and returns once the client is closed (graceful
 /// shutdown, cancellation of `run()`, or `close()`). Commands sent before `run()` starts wait for it;
 /// commands after the close throw `closed`. Tools and tests that own a client use ``withRunning(_:)``.
@@ -18,19 +26,25 @@ package final class RedisClient: Service, Sendable {
         case notStarted, running, closed
     }
 
-    /// A command waiting for a connection; `id` finds it again when its task is cancelled.
-    private struct Waiter {
+    /// One caller's commands waiting for a drainer; `id` finds them again when the caller is cancelled.
+    private struct Submission {
         let id: Int
-        let continuation: CheckedContinuation<RedisConnection, any Error>
+        let commands: [[[UInt8]]]
+        /// Set for an EVALSHA of this script: on NOSCRIPT it is loaded and run again.
+        let script: RedisScript?
+        let continuation: CheckedContinuation<[RedisValue], any Error>
     }
 
     private struct PoolState: ~Copyable {
         var lifecycle = Lifecycle.notStarted
         var threadsStarted = false
+        /// Connections not held by a drainer.
         var idle: [RedisConnection] = []
         var created = 0
-        var waiters = Deque<Waiter>()
-        var nextWaiterID = 0
+        var queue = Deque<Submission>()
+        var nextID = 0
+        /// Drainers running now (each holds a connection).
+        var drainers = 0
         /// `run()` calls waiting for the close.
         var runs: [CheckedContinuation<Void, Never>] = []
     }
@@ -41,6 +55,12 @@ package final class RedisClient: Service, Sendable {
     private let poolSize: Int
     private let threadPool: NIOThreadPool
     private let pool = Mutex(PoolState())
+    private let sent = Atomic<Int>(0)
+
+    /// Submissions one pipeline carries at most.
+    static let maxBatch = 512
+    /// Another drainer starts when this many submissions per running drainer are queued.
+    static let backlogPerDrainer = 16
 
     /// Creates a client; nothing starts until `run()`. Connections are opened lazily, at most `poolSize` of them.
     package init(configuration: RedisConfiguration, logger: Logger, poolSize: Int = 8) {
@@ -50,29 +70,22 @@ package final class RedisClient: Service, Sendable {
         self.threadPool = NIOThreadPool(numberOfThreads: self.poolSize)
     }
 
-    /// Starts the thread pool, serves the commands that waited for it, and returns when the client is
+    /// Starts the thread pool, drains the commands that waited for it, and returns when the client is
     /// closed: on graceful shutdown, when this task is cancelled, or on `close()`.
     package func run() async throws {
-        let configuration = self.configuration
-        let served: [(Waiter, RedisConnection)]? = pool.withLock { state in
+        let started: Bool? = pool.withLock { state in
             guard state.lifecycle == .notStarted else { return nil }
             // Threads first, under the lock: a command that sees `running` finds them, and `close()` never
             // shuts down a pool that is not started yet.
             threadPool.start()
             state.lifecycle = .running
             state.threadsStarted = true
-            var served: [(Waiter, RedisConnection)] = []
-            while state.created < poolSize, let waiter = state.waiters.popFirst() {
-                state.created += 1
-                served.append((waiter, RedisConnection(configuration: configuration)))
-            }
-            return served
+            return startDrainerIfNeeded(&state)
         }
-        guard let served else {
+        guard started != nil else {
             if pool.withLock({ $0.lifecycle == .closed }) { return }
             throw RedisError(code: .alreadyRunning, message: "this Redis client is already running: run it once")
         }
-        for (waiter, connection) in served { waiter.continuation.resume(returning: connection) }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await untilClosed()
@@ -115,14 +128,13 @@ package final class RedisClient: Service, Sendable {
 
     /// Sends one command of binary arguments (binary-safe); a `-ERR` reply throws `server_error`.
     package func send(bytes args: [[UInt8]]) async throws -> RedisValue {
-        try await withConnection { connection in try connection.command(args) }
+        try Self.thrownIfError(try await submit([args], script: nil)[0])
     }
 
     /// Sends the commands in one pipeline; error replies come back as `.error` in place.
     package func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
         if commands.isEmpty { return [] }
-        let encoded = commands.map { $0.map { Array($0.utf8) } }
-        return try await withConnection { connection in try connection.pipeline(encoded) }
+        return try await submit(commands.map { $0.map { Array($0.utf8) } }, script: nil)
     }
 
     /// Runs a script with EVALSHA; on NOSCRIPT it loads the script and retries once.
@@ -136,119 +148,174 @@ package final class RedisClient: Service, Sendable {
         command.reserveCapacity(3 + keys.count + args.count)
         for key in keys { command.append(Array(key.utf8)) }
         command.append(contentsOf: args)
-        let finalCommand = command
-        return try await withConnection { connection in
-            do {
-                return try connection.command(finalCommand)
-            } catch let error as RedisError where Self.isNoScript(error) {
-                _ = try connection.command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)])
-                do {
-                    return try connection.command(finalCommand)
-                } catch let again as RedisError where Self.isNoScript(again) {
-                    // Someone flushed the script cache between LOAD and EVALSHA: EVAL runs and caches it at once.
-                    var eval = finalCommand
-                    eval[0] = Array("EVAL".utf8)
-                    eval[1] = Array(script.source.utf8)
-                    return try connection.command(eval)
-                }
-            }
-        }
+        return try Self.thrownIfError(try await submit([command], script: script)[0])
     }
 
-    private static func isNoScript(_ error: RedisError) -> Bool {
-        error.code == .serverError && error.message.hasPrefix("NOSCRIPT")
+    private static func thrownIfError(_ value: RedisValue) throws -> RedisValue {
+        if case .error(let message) = value { throw RedisError.serverError(message) }
+        return value
+    }
+
+    private static func isNoScript(_ value: RedisValue) -> Bool {
+        if case .error(let message) = value { return message.hasPrefix("NOSCRIPT") }
+        return false
     }
 
     /// Closes every connection and stops the thread pool; waiting and later commands throw `closed`, and
     /// `run()` returns. Graceful shutdown calls it; calling it again does nothing.
     package func close() {
-        let closing = pool.withLock { state -> (idle: [RedisConnection], waiters: Deque<Waiter>, runs: [CheckedContinuation<Void, Never>], threads: Bool)? in
+        let closing = pool.withLock { state -> (idle: [RedisConnection], queue: Deque<Submission>, runs: [CheckedContinuation<Void, Never>], threads: Bool)? in
             guard state.lifecycle != .closed else { return nil }
             state.lifecycle = .closed
             defer {
                 state.idle = []
-                state.waiters = []
+                state.queue = []
                 state.runs = []
             }
-            return (state.idle, state.waiters, state.runs, state.threadsStarted)
+            return (state.idle, state.queue, state.runs, state.threadsStarted)
         }
         guard let closing else { return }
-        for waiter in closing.waiters { waiter.continuation.resume(throwing: RedisError.closed) }
+        for waiting in closing.queue { waiting.continuation.resume(throwing: RedisError.closed) }
         for connection in closing.idle { connection.drop() }
         if closing.threads { threadPool.shutdownGracefully { _ in } }
         for run in closing.runs { run.resume() }
     }
 
-    /// Commands waiting for a connection now (tests observe it).
-    package var waitingCommands: Int { pool.withLock { $0.waiters.count } }
+    /// Commands waiting for a drainer now (tests observe it).
+    package var waitingCommands: Int { pool.withLock { $0.queue.count } }
 
-    // MARK: - Pool
+    /// Pipelines written so far (each carries one or more callers' commands; tests and benchmarks observe it).
+    package var pipelinesSent: Int { sent.load(ordering: .relaxed) }
 
-    private func withConnection<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
-        let connection = try await acquire()
+    // MARK: - Automatic pipelining
+
+    /// Queues one caller's commands (cancellably, until a drainer takes them) and returns their replies in
+    /// order; a connection failure throws for every caller of the batch.
+    private func submit(_ commands: [[[UInt8]]], script: RedisScript?) async throws -> [RedisValue] {
+        let id = pool.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RedisValue], any Error>) in
+                let refused: (any Error)? = pool.withLock { state in
+                    if state.lifecycle == .closed { return RedisError.closed }
+                    // Under the lock: a cancellation that already ran its handler is seen here.
+                    if Task.isCancelled { return CancellationError() }
+                    state.queue.append(Submission(id: id, commands: commands, script: script, continuation: continuation))
+                    _ = startDrainerIfNeeded(&state)
+                    return nil
+                }
+                if let refused { continuation.resume(throwing: refused) }
+            }
+        } onCancel: {
+            let waiting: Submission? = pool.withLock { state in
+                guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.queue.remove(at: index)
+            }
+            waiting?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Starts a drainer (under the pool's lock) when commands are queued and none runs, or when the queue
+    /// backs up behind the running ones and the pool has room. Returns whether one started.
+    private func startDrainerIfNeeded(_ state: inout PoolState) -> Bool {
+        guard state.lifecycle == .running, !state.queue.isEmpty, state.drainers < poolSize else { return false }
+        guard state.drainers == 0 || state.queue.count >= Self.backlogPerDrainer * state.drainers else { return false }
+        let connection: RedisConnection
+        if let idle = state.idle.popLast() {
+            connection = idle
+        } else if state.created < poolSize {
+            state.created += 1
+            connection = RedisConnection(configuration: configuration)
+        } else {
+            return false
+        }
+        state.drainers += 1
+        threadPool.submit { [self] work in
+            guard work == .active else {
+                self.drainerStopped(connection)
+                return
+            }
+            self.drain(connection)
+        }
+        return true
+    }
+
+    /// A drainer's loop on a pool thread: takes what is queued, sends it as one pipeline, hands out the
+    /// replies, until the queue is empty.
+    private func drain(_ connection: RedisConnection) {
+        while true {
+            let batch: [Submission]? = pool.withLock { state in
+                guard state.lifecycle == .running, !state.queue.isEmpty else {
+                    state.drainers -= 1
+                    if state.lifecycle == .running { state.idle.append(connection) }
+                    return nil
+                }
+                var batch: [Submission] = []
+                batch.reserveCapacity(min(state.queue.count, Self.maxBatch))
+                while batch.count < Self.maxBatch, let next = state.queue.popFirst() { batch.append(next) }
+                return batch
+            }
+            guard let batch else {
+                if pool.withLock({ $0.lifecycle == .closed }) { connection.drop() }
+                return
+            }
+            run(batch, on: connection)
+        }
+    }
+
+    private func drainerStopped(_ connection: RedisConnection) {
+        let closed = pool.withLock { state in
+            state.drainers -= 1
+            if state.lifecycle == .running { state.idle.append(connection) }
+            return state.lifecycle != .running
+        }
+        if closed { connection.drop() }
+    }
+
+    /// Sends one batch as one pipeline and resumes each caller with its replies; a NOSCRIPT reply loads its
+    /// script and runs it again on this connection.
+    private func run(_ batch: [Submission], on connection: RedisConnection) {
+        var commands: [[[UInt8]]] = []
+        commands.reserveCapacity(batch.count)
+        for submission in batch { commands.append(contentsOf: submission.commands) }
+        let replies: [RedisValue]
+        sent.add(1, ordering: .relaxed)
         do {
-            let result = try await threadPool.runIfActive { try body(connection) }
-            release(connection)
-            return result
-        } catch let error as RedisError {
-            release(connection)
-            if error.code == .connectionFailed || error.code == .timeout {
+            replies = try connection.pipeline(commands)
+        } catch {
+            if let error = error as? RedisError, error.code == .connectionFailed || error.code == .timeout {
                 // The key is LogKey.errorCode's, which lives above this driver.
                 logger.debug("redis command failed", metadata: ["calsync.error.code": "\(error.code)"])
             }
-            throw error
-        } catch {
-            release(connection)
-            if error is NIOThreadPoolError.ThreadPoolInactive { throw RedisError.closed }
-            throw error
+            for submission in batch { submission.continuation.resume(throwing: error) }
+            return
+        }
+        var offset = 0
+        for submission in batch {
+            let count = submission.commands.count
+            let own = Array(replies[offset..<offset + count])
+            offset += count
+            if let script = submission.script, Self.isNoScript(own[0]) {
+                submission.continuation.resume(with: Result { [try reloaded(script, submission.commands[0], on: connection)] })
+            } else {
+                submission.continuation.resume(returning: own)
+            }
         }
     }
 
-    /// An idle or new connection; waits (cancellably, in order) while all are busy or `run()` has not started.
-    private func acquire() async throws -> RedisConnection {
-        let configuration = self.configuration
-        let id = pool.withLock { state in
-            defer { state.nextWaiterID += 1 }
-            return state.nextWaiterID
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisConnection, any Error>) in
-                let outcome: Result<RedisConnection, any Error>? = pool.withLock { state in
-                    if state.lifecycle == .closed { return .failure(RedisError.closed) }
-                    // Under the lock: a cancellation that already ran its handler is seen here.
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if state.lifecycle == .running {
-                        if let connection = state.idle.popLast() { return .success(connection) }
-                        if state.created < poolSize {
-                            state.created += 1
-                            return .success(RedisConnection(configuration: configuration))
-                        }
-                    }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return nil
-                }
-                if let outcome { continuation.resume(with: outcome) }
-            }
-        } onCancel: {
-            let waiter: Waiter? = pool.withLock { state in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    private func release(_ connection: RedisConnection) {
-        let waiter: Waiter? = pool.withLock { state in
-            if state.lifecycle == .closed { return nil }
-            if let waiter = state.waiters.popFirst() { return waiter }
-            state.idle.append(connection)
-            return nil
-        }
-        if let waiter {
-            waiter.continuation.resume(returning: connection)
-        } else if pool.withLock({ $0.lifecycle == .closed }) {
-            connection.drop()
+    /// Loads a script the server does not know (restart, SCRIPT FLUSH) and runs its EVALSHA again; EVAL
+    /// when the cache was flushed once more in between.
+    private func reloaded(_ script: RedisScript, _ command: [[UInt8]], on connection: RedisConnection) throws -> RedisValue {
+        _ = try connection.command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)])
+        do {
+            return try connection.command(command)
+        } catch let again as RedisError where again.code == .serverError && again.message.hasPrefix("NOSCRIPT") {
+            var eval = command
+            eval[0] = Array("EVAL".utf8)
+            eval[1] = Array(script.source.utf8)
+            return try connection.command(eval)
         }
     }
 }

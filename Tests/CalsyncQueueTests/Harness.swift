@@ -130,3 +130,15 @@ struct ClosureHandler: JobHandler {
         try await body(job, context)
     }
 }
+
+/// Polls `condition` (an observed state, not a fixed sleep) for up to 5 s.
+func eventually(_ what: Comment, _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record(what)
+            return
+        }
+        try await Task.sleep(for: .milliseconds(2))
+    }
+}

@@ -9,17 +9,6 @@ import Testing
 /// waiting for a connection can be cancelled.
 @Suite("Redis client as a service")
 struct RedisClientServiceTests {
-    /// Polls `condition` (an observed state, not a fixed sleep) for up to 5 s.
-    func eventually(_ what: Comment, _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record(what)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-    }
 
     @Test func aCommandSentBeforeRunWaitsForIt() async throws {
         let redis = RedisClient(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), logger: testLogger, poolSize: 1)

@@ -103,6 +103,41 @@ struct RedisClientTests {
         #expect(loaded.string == script.sha1)
     }
 
+    @Test func concurrentCallersShareOnePipelineAndEachGetsItsOwnReply() async throws {
+        let redis = try await makeRedis(poolSize: 1)
+        defer { redis.close() }
+        let admin = try await makeRedis(poolSize: 1)
+        defer { admin.close() }
+        let prefix = TestEnvironment.uniqueName("calsync_test_auto")
+        // The only drainer blocks in BLPOP while 200 callers queue up behind it.
+        let blocked = Task { try await redis.send(["BLPOP", prefix + ":go", "4"]) }
+        try await eventually("BLPOP did not take the drainer") { (try? await admin.send(["CLIENT", "LIST"]))?.string?.contains("cmd=blpop") ?? false }
+        let before = redis.pipelinesSent
+        // A script this server has never seen: its NOSCRIPT reply inside the batch loads it and runs it again.
+        let script = RedisScript("return tonumber(ARGV[1]) * 2 -- \(prefix)")
+        async let counters = withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for index in 0..<200 {
+                group.addTask { (index, try await redis.send(["INCRBY", "\(prefix):\(index)", "\(index + 1)"]).int ?? -1) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        async let doubled = redis.evaluate(script, keys: [], args: ["21"])
+        async let refused: RedisValue? = try? await redis.send(["NOSUCHCOMMAND"])
+        async let contiguous = redis.pipeline([["MULTI"], ["INCR", prefix + ":tx"], ["INCR", prefix + ":tx"], ["EXEC"]])
+        try await eventually("the callers did not queue") { redis.waitingCommands == 203 }
+        _ = try await admin.send(["LPUSH", prefix + ":go", "1"])
+        #expect(try await blocked.value == .array([.bulk(Array((prefix + ":go").utf8)), .bulk(Array("1".utf8))]))
+        let replies = try await counters
+        #expect(replies.count == 200)
+        #expect(replies.allSatisfy { $0.value == $0.key + 1 })
+        #expect(try await doubled == .integer(42))
+        #expect(await refused == nil)
+        #expect(try await contiguous.last == .array([.integer(1), .integer(2)]))
+        // Everything queued went out in one pipeline (the BLPOP's own was counted before).
+        #expect(redis.pipelinesSent - before == 1)
+        _ = try await admin.send(["DEL", prefix + ":tx"] + (0..<200).map { "\(prefix):\($0)" })
+    }
+
     @Test func unreachableServerThrowsConnectionFailed() async throws {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: 1)
         configuration.connectTimeout = .milliseconds(200)
