@@ -42,18 +42,26 @@ extension BenchRig {
         }
     }
 
-    /// Enqueues `jobs` exports (all at once, for `members` round-robin) into a fresh worker started with
-    /// `environment`, and times from the first LPUSH until the queues are empty again.
+    /// Enqueues `jobs` exports (all at once, for `members` round-robin) into `workers` fresh worker processes
+    /// started with `environment`, and times from the first LPUSH until the queues are empty again; the
+    /// worker CPU is the sum over the processes.
     func timedExports(
-        tag: String, jobs: Int, members: [String], environment: [String: String] = [:]
+        tag: String, jobs: Int, members: [String], environment: [String: String] = [:], workers: Int = 1
     ) async throws -> ExportRun {
-        let worker = try await startWorker(environment)
+        var fleet: [BenchProcess] = []
+        do {
+            for _ in 0..<max(1, workers) { fleet.append(try await startWorker(environment)) }
+        } catch {
+            for process in fleet { await process.stop() }
+            throw error
+        }
+        let worker = fleet[0]
         do {
             sandbox.clearRequests()
             let deadBefore = try await deadCount()
             let envelopes = Self.exportEnvelopes(tag: tag, count: jobs, members: members, base: Self.appointmentBase)
             let sampler = InFlightSampler(rig: self, worker: worker)
-            let meter = CPUMeter(workerPID: worker.child.pid)
+            let meter = CPUMeter(workerPIDs: fleet.map(\.child.pid))
             let redisBefore = try await redisCommandCounts()
             let commitsBefore = try await postgresCommits()
             let started = ContinuousClock.now
@@ -73,13 +81,13 @@ extension BenchRig {
                 let perJob = Double(calls - (redisBefore[command] ?? 0)) / Double(jobs)
                 return perJob >= 0.01 ? (command, perJob) : nil
             }.sorted { $0.1 > $1.1 }
-            await worker.stop()
+            for process in fleet { await process.stop() }
             // A backend reports its counters when it ends (or when idle): read them once the worker is gone.
             try await Task.sleep(for: .milliseconds(200))
             run.postgresStatements = Double(try await postgresCommits() - commitsBefore) / Double(jobs)
             return run
         } catch {
-            await worker.stop()
+            for process in fleet { await process.stop() }
             throw error
         }
     }

@@ -85,25 +85,30 @@ struct CPUSplit: Sendable {
 
 /// Samples CPU counters of the processes involved in a run.
 struct CPUMeter {
-    let workerPID: pid_t?
+    /// The worker processes measured (their CPU is summed).
+    let workerPIDs: [pid_t]
     private var start: CPUSplit
 
     init(workerPID: pid_t?) {
-        self.workerPID = workerPID
-        self.start = CPUMeter.sample(workerPID: workerPID)
+        self.init(workerPIDs: workerPID.map { [$0] } ?? [])
+    }
+
+    init(workerPIDs: [pid_t]) {
+        self.workerPIDs = workerPIDs
+        self.start = CPUMeter.sample(workerPIDs: workerPIDs)
     }
 
     /// CPU used since `init`.
     func elapsed() -> CPUSplit {
-        let now = CPUMeter.sample(workerPID: workerPID)
+        let now = CPUMeter.sample(workerPIDs: workerPIDs)
         return CPUSplit(
             worker: now.worker - start.worker, redis: now.redis - start.redis, postgres: now.postgres - start.postgres,
             bench: now.bench - start.bench)
     }
 
-    static func sample(workerPID: pid_t?) -> CPUSplit {
+    static func sample(workerPIDs: [pid_t]) -> CPUSplit {
         var split = CPUSplit()
-        split.worker = workerPID.flatMap { cpuSeconds(pid: $0) } ?? 0
+        split.worker = workerPIDs.compactMap { cpuSeconds(pid: $0) }.reduce(0, +)
         split.bench = ownCPUSeconds()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
