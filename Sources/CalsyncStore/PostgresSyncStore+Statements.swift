@@ -33,22 +33,22 @@ struct MemberRow {
         """
     static let count = 15
 
-    init(_ row: PostgresRandomAccessRow) throws {
-        organizationID = try row[0].decode(String.self)
-        timeZone = try row[1].decode(String.self)
-        eligible = try row[2].decode(Bool.self)
-        hasParkedChanges = try row[3].decode(Bool.self)
-        connectionID = try row[4].decode(String?.self)
-        provider = try row[5].decode(String?.self)
-        accountEmail = try row[6].decode(String?.self)
-        status = try row[7].decode(String?.self)
-        statusDetail = try row[8].decode(String?.self)
-        exportCalendarID = try row[9].decode(String?.self)
-        busyCalendarIDs = try row[10].decode([String]?.self)
-        syncDirection = try row[11].decode(String?.self)
-        eventDetails = try row[12].decode(String?.self)
-        credentialsKeyID = try row[13].decode(String?.self)
-        credentialsSealed = try row[14].decode(ByteBuffer?.self)
+    init(_ row: PostgresRandomAccessRow, from base: Int = 0) throws {
+        organizationID = try row[base + 0].decode(String.self)
+        timeZone = try row[base + 1].decode(String.self)
+        eligible = try row[base + 2].decode(Bool.self)
+        hasParkedChanges = try row[base + 3].decode(Bool.self)
+        connectionID = try row[base + 4].decode(String?.self)
+        provider = try row[base + 5].decode(String?.self)
+        accountEmail = try row[base + 6].decode(String?.self)
+        status = try row[base + 7].decode(String?.self)
+        statusDetail = try row[base + 8].decode(String?.self)
+        exportCalendarID = try row[base + 9].decode(String?.self)
+        busyCalendarIDs = try row[base + 10].decode([String]?.self)
+        syncDirection = try row[base + 11].decode(String?.self)
+        eventDetails = try row[base + 12].decode(String?.self)
+        credentialsKeyID = try row[base + 13].decode(String?.self)
+        credentialsSealed = try row[base + 14].decode(ByteBuffer?.self)
     }
 }
 
@@ -75,39 +75,6 @@ struct MemberStateStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try MemberRow(row.makeRandomAccess()) }
 }
 
-/// The member's state and the export state of one of its appointments, in one round trip (every row
-/// repeats the export columns; all nil when nothing was ever applied).
-struct MemberExportStatement: PostgresPreparedStatement {
-    static let sql = """
-        SELECT \(MemberRow.columns), \(ExportStateStatement.columns)
-        FROM members m
-        JOIN organizations o ON o.id = m.organization_id
-        LEFT JOIN calendar_connections c ON c.member_id = m.id
-        LEFT JOIN appointment_exports e ON e.member_id = m.id AND e.appointment_id = $2
-        WHERE m.id = $1
-        ORDER BY c.created_at
-        """
-    typealias Row = (member: MemberRow, export: ExportView)
-
-    var memberID: String
-    var appointmentID: String
-    /// The revision about to be applied: unsettled writes of older revisions are reported.
-    var revision: Int64
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(memberID)
-        bindings.append(appointmentID)
-        bindings.append(revision)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        let cells = row.makeRandomAccess()
-        return (try MemberRow(cells), try ExportStateStatement.decode(cells, from: MemberRow.count))
-    }
-}
-
 /// What the store knows of one appointment's event: the applied state (nil when nothing was ever applied)
 /// and until when an older write whose outcome is unknown may still land.
 struct ExportView {
@@ -123,15 +90,20 @@ struct ExportView {
 /// The export state of one appointment for one member.
 struct ExportStateStatement: PostgresPreparedStatement {
     /// The export columns (`e` appointment_exports, `$1` member, `$2` appointment, `$3` revision).
-    static let columns = """
+    static let columns = columns(member: "$1", appointment: "$2", revision: "$3")
+
+    /// The export columns with the member, appointment and revision taken from these SQL expressions.
+    static func columns(member: String, appointment: String, revision: String) -> String {
+        """
         e.applied_revision, e.connection_id::text, e.calendar_id, e.external_event_id, e.content_hash, e.event_present,
         e.verify_after,
         (SELECT max(i.settles_at) FROM export_write_intents i
-         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision < $3),
+         WHERE i.member_id = \(member) AND i.appointment_id = \(appointment) AND i.revision < \(revision)),
         (SELECT max(i.settles_at) FROM export_write_intents i
-         WHERE i.member_id = $1 AND i.appointment_id = $2 AND i.revision = $3),
+         WHERE i.member_id = \(member) AND i.appointment_id = \(appointment) AND i.revision = \(revision)),
         e.etag, e.video_url
         """
+    }
     static let sql = """
         SELECT \(columns)
         FROM (SELECT 1) one LEFT JOIN appointment_exports e ON e.member_id = $1 AND e.appointment_id = $2

@@ -10,6 +10,7 @@ package struct PostgresSyncStore: SyncStore {
     let logger: Logger
     let recorder: ExportRecordBatcher
     let intents: WriteIntentBatcher
+    let memberExports: MemberExportBatcher
 
     /// Creates a store over a running client.
     package init(client: PostgresClient, logger: Logger) {
@@ -17,6 +18,7 @@ package struct PostgresSyncStore: SyncStore {
         self.logger = logger
         self.recorder = ExportRecordBatcher(client: client, logger: logger)
         self.intents = WriteIntentBatcher(client: client, logger: logger)
+        self.memberExports = MemberExportBatcher(client: client, logger: logger)
     }
 
     /// Runs `body` in a transaction; an error thrown by `body` comes out as itself (postgres-nio wraps it),
@@ -60,16 +62,8 @@ package struct PostgresSyncStore: SyncStore {
     }
 
     package func memberState(_ memberID: String, exportOf appointmentID: String, revision: Int64) async throws -> (MemberSyncState, ExportFence)? {
-        try await translatingTimeouts {
-            var rows: [MemberRow] = []
-            var view = ExportView(state: nil, olderUnsettledUntil: nil, sameRevisionUnsettledUntil: nil)
-            let statement = MemberExportStatement(memberID: memberID, appointmentID: appointmentID, revision: revision)
-            for try await (row, export) in try await client.execute(statement, logger: logger) {
-                rows.append(row)
-                view = export
-            }
-            return Self.memberState(memberID, rows).map { ($0, view.fence) }
-        }
+        // Concurrent export jobs share one statement (MemberExportBatcher).
+        try await memberExports.read(.init(memberID: memberID, appointmentID: appointmentID, revision: revision))
     }
 
     /// A member's state from its rows (one per connection, or one with nil connection columns); nil when none.
