@@ -118,10 +118,13 @@ extension SyncEnvironment {
 
     /// Opens a connection's sealed credentials, or says what to do when that is impossible.
     func openCredentials(_ sealed: SealedCredentials, connection: ConnectionRecord) throws -> ProviderCredentials {
+        let context = sealContext(memberID: connection.memberID, provider: connection.provider)
+        // The same bytes open to the same credentials, as long as their key is still configured.
+        if sealer.knowsKey(sealed.keyID), let opened = openedCredentials.value(sealed, context: context) { return opened }
         do {
-            return try sealer.open(
-                ProviderCredentials.self, from: sealed,
-                context: sealContext(memberID: connection.memberID, provider: connection.provider))
+            let opened = try sealer.open(ProviderCredentials.self, from: sealed, context: context)
+            openedCredentials.store(opened, sealed, context: context)
+            return opened
         } catch let error as CredentialSealError {
             throw JobError.permanent(JobError.Code(error.code.rawValue), error.message, reason: "credentials_unreadable")
         }

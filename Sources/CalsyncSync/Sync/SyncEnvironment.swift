@@ -116,6 +116,8 @@ package struct SyncEnvironment: Sendable {
     package var enqueuer: any SyncJobEnqueuer
     package var limiter: any RateLimiter
     package var configuration: SyncConfiguration
+    /// Credentials opened before, by their sealed bytes (shared by copies of this environment).
+    let openedCredentials = OpenedCredentialCache()
 
     /// Creates an environment.
     package init(
