@@ -127,12 +127,17 @@ extension BenchRig {
             "INSERT INTO members (id, organization_id) SELECT '\(tag)-' || g, 'org-sched' FROM generate_series(1, \(connections)) g")
         try await execute(
             """
-            INSERT INTO calendar_connections (member_id, provider, next_import_at, last_full_resync_at, access_token_expires_at)
-            SELECT '\(tag)-' || g, 'google', now() - interval '1 minute', now(), now() + interval '1 day'
-            FROM generate_series(1, \(connections)) g
+            INSERT INTO calendar_connections (member_id, provider, access_token_expires_at)
+            SELECT '\(tag)-' || g, 'google', now() + interval '1 day' FROM generate_series(1, \(connections)) g
+            """)
+        try await execute(
+            """
+            UPDATE connection_schedules s SET next_import_at = now() - interval '1 minute', last_full_resync_at = now()
+            FROM calendar_connections c WHERE c.id = s.connection_id AND c.member_id LIKE '\(tag)-%'
             """)
         // Without statistics the planner sorts every due row.
         try await execute("VACUUM ANALYZE calendar_connections")
+        try await execute("VACUUM ANALYZE connection_schedules")
         try await execute("ANALYZE members")
         try await execute("ANALYZE organizations")
     }

@@ -13,6 +13,7 @@ package enum Migrations {
         v10TwoWay,
         v14Outbox,
         v15PushDelivery,
+        v16Schedules,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

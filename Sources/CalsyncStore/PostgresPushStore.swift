@@ -79,12 +79,19 @@ package struct PostgresPushStore: PushChannelStore {
     package func setPushState(connectionID: String, status: PushStatus, detail: String?, expiresAt: Date?) async throws {
         try await client.query(
             """
-            UPDATE calendar_connections SET push_status = \(status.rawValue), push_detail = \(detail),
-                push_expires_at = \(expiresAt), push_checked_at = now(), updated_at = now(),
-                -- Leaving working push: the next import is due now, then the normal interval applies.
-                next_import_at = CASE WHEN push_status = 'active' AND \(status.rawValue) <> 'active' THEN now()
-                                      ELSE next_import_at END
-            WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
+            WITH before AS (
+                SELECT id, push_status FROM calendar_connections
+                WHERE id = \(connectionID)::uuid AND status <> 'disconnected'
+                FOR UPDATE
+            ), changed AS (
+                UPDATE calendar_connections c SET push_status = \(status.rawValue), push_detail = \(detail),
+                    push_expires_at = \(expiresAt), push_checked_at = now(), updated_at = now()
+                FROM before WHERE c.id = before.id
+                RETURNING c.id, before.push_status = 'active' AND c.push_status <> 'active' AS leaving
+            )
+            -- Leaving working push: the next import is due now, then the normal interval applies.
+            UPDATE connection_schedules SET next_import_at = now()
+            WHERE connection_id IN (SELECT id FROM changed WHERE leaving)
             """, logger: logger)
     }
 }

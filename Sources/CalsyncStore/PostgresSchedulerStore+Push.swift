@@ -45,11 +45,16 @@ extension PostgresSchedulerStore {
     package func expireLapsedPush() async throws -> Int {
         let rows = try await client.query(
             """
-            UPDATE calendar_connections SET push_status = 'unavailable',
-                push_detail = 'The push channel expired before it was renewed; changes arrive by polling until it is open again.',
-                next_import_at = now(), updated_at = now()
-            WHERE push_status = 'active' AND push_expires_at <= now()
-            RETURNING 1
+            WITH lapsed AS (
+                UPDATE calendar_connections SET push_status = 'unavailable',
+                    push_detail = 'The push channel expired before it was renewed; changes arrive by polling until it is open again.',
+                    updated_at = now()
+                WHERE push_status = 'active' AND push_expires_at <= now()
+                RETURNING id
+            ), due AS (
+                UPDATE connection_schedules SET next_import_at = now() WHERE connection_id IN (SELECT id FROM lapsed)
+            )
+            SELECT 1 FROM lapsed
             """, logger: logger)
         var count = 0
         for try await _ in rows { count += 1 }

@@ -18,11 +18,15 @@ extension PostgresSchedulerStore {
                 WHERE provider = 'google' AND delivered_at IS NULL AND expires_at > now()
                   AND created_at <= now() - \(syncTimeoutSeconds) * interval '1 second'
                 RETURNING connection_id
+            ), fallen AS (
+                UPDATE calendar_connections SET push_status = 'unavailable', push_detail = \(detail),
+                    push_expires_at = NULL, updated_at = now()
+                WHERE id IN (SELECT connection_id FROM silent) AND push_status = 'active'
+                RETURNING id
+            ), due AS (
+                UPDATE connection_schedules SET next_import_at = now() WHERE connection_id IN (SELECT id FROM fallen)
             )
-            UPDATE calendar_connections SET push_status = 'unavailable', push_detail = \(detail),
-                push_expires_at = NULL, next_import_at = now(), updated_at = now()
-            WHERE id IN (SELECT connection_id FROM silent) AND push_status = 'active'
-            RETURNING 1
+            SELECT 1 FROM fallen
             """, logger: logger)
         var count = 0
         for try await _ in rows { count += 1 }

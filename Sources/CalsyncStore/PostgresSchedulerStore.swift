@@ -68,33 +68,34 @@ package struct PostgresSchedulerStore: Sendable {
         let rows = try await client.query(
             """
             WITH due AS (
-                SELECT c.id, c.next_import_at IS NULL AS is_new,
+                SELECT s.connection_id AS id, c.member_id, c.provider, s.next_import_at = '-infinity' AS is_new,
                        coalesce(\(unescaped: pushInterval)c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) AS every,
-                       (c.next_import_at IS NOT NULL AND (c.last_full_resync_at IS NULL
-                            OR c.last_full_resync_at <= now() - \(fullResyncAfterSeconds) * interval '1 second')) AS full
-                FROM calendar_connections c
+                       (s.next_import_at <> '-infinity' AND (s.last_full_resync_at IS NULL
+                            OR s.last_full_resync_at <= now() - \(fullResyncAfterSeconds) * interval '1 second')) AS full
+                FROM connection_schedules s
+                JOIN calendar_connections c ON c.id = s.connection_id
                 JOIN members m ON m.id = c.member_id
                 JOIN organizations o ON o.id = m.organization_id
-                WHERE c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
-                  AND (c.next_import_at IS NULL OR c.next_import_at <= now())
+                WHERE s.next_import_at <= now()
+                  AND c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
                   AND (c.rate_limited_until IS NULL OR c.rate_limited_until <= now())
                   AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
-                ORDER BY c.next_import_at NULLS FIRST
+                ORDER BY s.next_import_at
                 LIMIT \(limit)
-                FOR UPDATE OF c SKIP LOCKED
+                FOR UPDATE OF s SKIP LOCKED
             )
-            UPDATE calendar_connections c SET
+            UPDATE connection_schedules s SET
                 next_import_at = CASE WHEN due.is_new THEN now() + due.every * random() * interval '1 second'
                                       ELSE now() + due.every * (1 + \(jitter) * random()) * interval '1 second' END,
                 last_full_resync_at = CASE
                     WHEN due.full THEN now()
-                    WHEN c.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
-                    ELSE c.last_full_resync_at END
+                    WHEN s.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
+                    ELSE s.last_full_resync_at END
             FROM due
             -- The id list lets PostgreSQL fetch the batch's rows by primary key; a plain join on due.id
             -- hashed the whole table once per batch (make bench: 177 → 92 ms per 5,000 at 100,000 rows).
-            WHERE c.id = ANY (ARRAY(SELECT id FROM due)) AND c.id = due.id
-            RETURNING c.member_id, c.provider, due.is_new, due.full, due.every
+            WHERE s.connection_id = ANY (ARRAY(SELECT id FROM due)) AND s.connection_id = due.id
+            RETURNING due.member_id, due.provider, due.is_new, due.full, due.every
             """, logger: logger)
         var batch = ImportBatch(due: [], scheduled: 0)
         for try await (memberID, provider, isNew, full, every) in rows.decode((String, String, Bool, Bool, Int64).self) {
@@ -108,28 +109,39 @@ package struct PostgresSchedulerStore: Sendable {
         return batch
     }
 
-    /// Keeps `next_import_at` true for connections the scheduler does not import: cleared (NULL) for a
-    /// connection that is not active, only exports, or belongs to an ineligible organization (when it can
-    /// import again it gets a first time spread over one interval); moved past `rate_limited_until`, plus
-    /// jitter, for a rate-limited one. Returns how many rows changed.
+    /// Keeps `next_import_at` (connection_schedules) true: cleared (NULL) for a connection that is not
+    /// active, only exports, or belongs to an ineligible organization; `-infinity` (a first time, spread over
+    /// one interval by the next claim) for one that may import again or is new; moved past
+    /// `rate_limited_until`, plus jitter, for a rate-limited one. Returns how many were cleared or moved.
     package func reconcileNextImports(defaultIntervalSeconds: Int, jitter: Double) async throws -> Int {
         var changed = 0
         let cleared = try await client.query(
             """
             WITH cleared AS (
-                UPDATE calendar_connections c SET next_import_at = NULL
-                WHERE c.next_import_at IS NOT NULL
+                UPDATE connection_schedules s SET next_import_at = NULL
+                FROM calendar_connections c
+                WHERE c.id = s.connection_id AND s.next_import_at IS NOT NULL
                   AND (c.status <> 'active' OR c.sync_direction = 'outbound'
                        OR EXISTS (SELECT 1 FROM members m JOIN organizations o ON o.id = m.organization_id
                                   WHERE m.id = c.member_id
                                     AND NOT calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)))
                 RETURNING 1
+            ), opened AS (
+                UPDATE connection_schedules s SET next_import_at = '-infinity'
+                FROM calendar_connections c
+                JOIN members m ON m.id = c.member_id
+                JOIN organizations o ON o.id = m.organization_id
+                WHERE c.id = s.connection_id AND s.next_import_at IS NULL
+                  AND c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
+                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
+                RETURNING 1
             ), delayed AS (
-                UPDATE calendar_connections c
+                UPDATE connection_schedules s
                 SET next_import_at = c.rate_limited_until
                     + coalesce(c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) * \(jitter) * random() * interval '1 second'
-                WHERE c.status = 'active' AND c.rate_limited_until > now()
-                  AND c.next_import_at IS NOT NULL AND c.next_import_at < c.rate_limited_until
+                FROM calendar_connections c
+                WHERE c.id = s.connection_id AND c.status = 'active' AND c.rate_limited_until > now()
+                  AND s.next_import_at IS NOT NULL AND s.next_import_at < c.rate_limited_until
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM cleared) + (SELECT count(*) FROM delayed)

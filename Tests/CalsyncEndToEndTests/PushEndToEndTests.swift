@@ -64,6 +64,7 @@ struct PushEndToEndTests {
         let rows = try await world.db.query(
             """
             SELECT push_status, push_detail, push_expires_at, next_import_at FROM calendar_connections
+            JOIN connection_schedules ON connection_id = id
             WHERE member_id = \(member) AND provider = \(provider.rawValue)
             """, logger: e2eLogger)
         for try await row in rows.decode((String, String?, Date?, Date?).self) {

@@ -71,9 +71,15 @@ struct SchedulerProcessTests {
         try await world.db.query(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO calendar_connections (member_id, provider, next_import_at, last_full_resync_at, access_token_expires_at)
-                    SELECT 'm' || g, 'google', now() - interval '1 minute', now(), now() + interval '1 day'
-                    FROM generate_series(\(first), \(first + count - 1)) g
+                    INSERT INTO calendar_connections (member_id, provider, access_token_expires_at)
+                    SELECT 'm' || g, 'google', now() + interval '1 day' FROM generate_series(\(first), \(first + count - 1)) g
+                    """), logger: e2eLogger)
+        try await world.db.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    UPDATE connection_schedules s SET next_import_at = now() - interval '1 minute', last_full_resync_at = now()
+                    FROM calendar_connections c
+                    WHERE c.id = s.connection_id AND c.member_id IN (SELECT 'm' || g FROM generate_series(\(first), \(first + count - 1)) g)
                     """), logger: e2eLogger)
     }
 

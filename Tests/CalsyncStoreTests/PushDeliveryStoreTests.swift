@@ -40,7 +40,7 @@ struct PushDeliveryStoreTests {
             try await store.savePushChannel(channel("sub-quiet", connectionID: b, member: "b", provider: .microsoft))
             try await store.setPushState(connectionID: a, status: .active, detail: nil, expiresAt: Date().addingTimeInterval(3600))
             try await store.setPushState(connectionID: b, status: .active, detail: nil, expiresAt: Date().addingTimeInterval(3600))
-            try await db.execute("UPDATE calendar_connections SET next_import_at = now() + interval '6 hours'")
+            try await db.execute("UPDATE connection_schedules SET next_import_at = now() + interval '6 hours'")
             // Within the bound nothing happens.
             #expect(try await scheduler.expireSilentPush(syncTimeoutSeconds: 60) == 0)
             try await db.execute("UPDATE push_channels SET created_at = now() - interval '2 minutes'")
@@ -60,7 +60,8 @@ struct PushDeliveryStoreTests {
             #expect(try await store.pushChannel(id: "sub-quiet") != nil)
             let rows = try await db.client.query(
                 """
-                SELECT member_id, push_status, coalesce(push_detail, ''), next_import_at <= now() FROM calendar_connections
+                SELECT member_id, push_status, coalesce(push_detail, ''), next_import_at <= now()
+                FROM calendar_connections JOIN connection_schedules ON connection_id = id
                 WHERE member_id IN ('a', 'b') ORDER BY member_id
                 """, logger: db.logger
             ).decode((String, String, String, Bool).self).collectAll()

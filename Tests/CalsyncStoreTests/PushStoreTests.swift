@@ -13,13 +13,14 @@ struct PushStoreTests {
         try await db.execute("INSERT INTO members (id, organization_id) VALUES ('a', 'ok'), ('b', 'ok'), ('c', 'ok'), ('d', 'free'), ('e', 'ok')")
         try await db.execute(
             """
-            INSERT INTO calendar_connections (member_id, provider, status, sync_direction, next_import_at) VALUES
-            ('a', 'google', 'active', 'both', now() - interval '1 minute'),
-            ('b', 'microsoft', 'active', 'inbound', now() - interval '1 minute'),
-            ('c', 'google', 'active', 'outbound', now() - interval '1 minute'),
-            ('d', 'google', 'active', 'both', now() - interval '1 minute'),
-            ('e', 'caldav', 'active', 'both', now() - interval '1 minute')
+            INSERT INTO calendar_connections (member_id, provider, status, sync_direction) VALUES
+            ('a', 'google', 'active', 'both'),
+            ('b', 'microsoft', 'active', 'inbound'),
+            ('c', 'google', 'active', 'outbound'),
+            ('d', 'google', 'active', 'both'),
+            ('e', 'caldav', 'active', 'both')
             """)
+        try await db.execute("UPDATE connection_schedules SET next_import_at = now() - interval '1 minute'")
     }
 
     func connectionID(_ db: TestDatabase, _ member: String) async throws -> String {
@@ -51,7 +52,7 @@ struct PushStoreTests {
             let scheduler = PostgresSchedulerStore(client: db.client, logger: db.logger)
             _ = try await scheduler.claimDueImports(
                 limit: 100, defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
-            _ = try await db.execute("UPDATE calendar_connections SET next_import_at = now() - interval '1 second'")
+            _ = try await db.execute("UPDATE connection_schedules SET next_import_at = now() - interval '1 second'")
             let batch = try await scheduler.claimDueImports(
                 limit: 100, defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
             let intervals = Dictionary(uniqueKeysWithValues: batch.due.map { ($0.memberID, $0.intervalSeconds) })
@@ -59,10 +60,11 @@ struct PushStoreTests {
             #expect(intervals["b"] == 300)
 
             // Leaving active makes the next import due at once.
-            try await db.execute("UPDATE calendar_connections SET next_import_at = now() + interval '6 hours' WHERE id = \(a)::uuid")
+            try await db.execute("UPDATE connection_schedules SET next_import_at = now() + interval '6 hours' WHERE connection_id = \(a)::uuid")
             try await store.setPushState(connectionID: a, status: .unavailable, detail: "refused", expiresAt: nil)
             let due = try await db.client.query(
-                "SELECT next_import_at <= now() FROM calendar_connections WHERE member_id = 'a'", logger: db.logger
+                "SELECT next_import_at <= now() FROM calendar_connections JOIN connection_schedules ON connection_id = id WHERE member_id = 'a'",
+                logger: db.logger
             ).decode(Bool.self).collectAll()
             #expect(due == [true])
             _ = b
@@ -83,7 +85,7 @@ struct PushStoreTests {
             try await store.setPushState(connectionID: a, status: .active, detail: nil, expiresAt: Date().addingTimeInterval(-1))
             #expect(try await scheduler.expireLapsedPush() == 1)
             let row = try await db.client.query(
-                "SELECT push_status, push_detail IS NOT NULL, next_import_at <= now() FROM calendar_connections WHERE member_id = 'a'",
+                "SELECT push_status, push_detail IS NOT NULL, next_import_at <= now() FROM calendar_connections JOIN connection_schedules ON connection_id = id WHERE member_id = 'a'",
                 logger: db.logger
             ).decode((String, Bool, Bool).self).collectAll()
             #expect(row.first?.0 == "unavailable" && row.first?.1 == true && row.first?.2 == true)

@@ -22,17 +22,33 @@ struct SchedulerStoreTests {
             """)
         try await db.execute(
             """
-            INSERT INTO calendar_connections (member_id, provider, status, sync_direction, next_import_at,
-                last_full_resync_at, import_interval_seconds, rate_limited_until, access_token_expires_at) VALUES
-            ('a', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() + interval '1 minute'),
-            ('a', 'microsoft', 'active', 'inbound', now() - interval '1 minute', now() - interval '1 hour', 60, NULL, now() + interval '2 days'),
-            ('d', 'google', 'active', 'outbound', now() - interval '1 minute', NULL, NULL, NULL, now() + interval '5 minutes'),
-            ('e', 'google', 'reconnect_required', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
-            ('f', 'google', 'active', 'both', now() + interval '1 minute', NULL, NULL, NULL, NULL),
-            ('g', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, now() + interval '1 hour', NULL),
-            ('b', 'google', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
-            ('c', 'microsoft', 'active', 'both', now() - interval '1 minute', NULL, NULL, NULL, now() - interval '1 minute'),
-            ('h', 'caldav', 'active', 'both', NULL, NULL, NULL, NULL, now() - interval '1 minute')
+            INSERT INTO calendar_connections (member_id, provider, status, sync_direction,
+                import_interval_seconds, rate_limited_until, access_token_expires_at) VALUES
+            ('a', 'google', 'active', 'both', NULL, NULL, now() + interval '1 minute'),
+            ('a', 'microsoft', 'active', 'inbound', 60, NULL, now() + interval '2 days'),
+            ('d', 'google', 'active', 'outbound', NULL, NULL, now() + interval '5 minutes'),
+            ('e', 'google', 'reconnect_required', 'both', NULL, NULL, now() - interval '1 minute'),
+            ('f', 'google', 'active', 'both', NULL, NULL, NULL),
+            ('g', 'google', 'active', 'both', NULL, now() + interval '1 hour', NULL),
+            ('b', 'google', 'active', 'both', NULL, NULL, now() - interval '1 minute'),
+            ('c', 'microsoft', 'active', 'both', NULL, NULL, now() - interval '1 minute'),
+            ('h', 'caldav', 'active', 'both', NULL, NULL, now() - interval '1 minute')
+            """)
+        // When each import is due (h: new, its first time still to be given) and the last full resync.
+        try await db.execute(
+            """
+            UPDATE connection_schedules s SET next_import_at = v.next, last_full_resync_at = v.resync
+            FROM calendar_connections c, (VALUES
+                ('a', 'google', now() - interval '1 minute', NULL::timestamptz),
+                ('a', 'microsoft', now() - interval '1 minute', now() - interval '1 hour'),
+                ('d', 'google', now() - interval '1 minute', NULL),
+                ('e', 'google', now() - interval '1 minute', NULL),
+                ('f', 'google', now() + interval '1 minute', NULL),
+                ('g', 'google', now() - interval '1 minute', NULL),
+                ('b', 'google', now() - interval '1 minute', NULL),
+                ('c', 'microsoft', now() - interval '1 minute', NULL),
+                ('h', 'caldav', '-infinity', NULL)) AS v (member, provider, next, resync)
+            WHERE c.id = s.connection_id AND c.member_id = v.member AND c.provider = v.provider
             """)
     }
 
@@ -61,7 +77,7 @@ struct SchedulerStoreTests {
                 """
                 SELECT member_id || '/' || provider, extract(epoch FROM next_import_at - \(before))::float8,
                        extract(epoch FROM \(before) - last_full_resync_at)::float8
-                FROM calendar_connections WHERE member_id IN ('a', 'h')
+                FROM calendar_connections JOIN connection_schedules ON connection_id = id WHERE member_id IN ('a', 'h')
                 """, logger: db.logger
             ).decode((String, Double, Double?).self).collectAll()
             // Times are measured from a clock reading taken before the claim; `slack` covers a slow machine.
@@ -79,21 +95,24 @@ struct SchedulerStoreTests {
         }
     }
 
-    @Test("next_import_at stays true: cleared where nothing will import, moved past a rate limit")
+    @Test("next_import_at stays true: cleared where nothing will import, moved past a rate limit, opened again when it may")
     func reconcile() async throws {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
             #expect(try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1) == 5)
-            let rows = try await db.client.query(
-                """
-                SELECT member_id || '/' || provider, next_import_at IS NULL,
-                       coalesce(extract(epoch FROM next_import_at - rate_limited_until)::float8, -1)
-                FROM calendar_connections ORDER BY 1
-                """, logger: db.logger
-            ).decode((String, Bool, Double).self).collectAll()
+            func schedules() async throws -> [(String, Bool, Double)] {
+                try await db.client.query(
+                    """
+                    SELECT member_id || '/' || provider, next_import_at IS NULL,
+                           coalesce(extract(epoch FROM next_import_at - rate_limited_until)::float8, -1)
+                    FROM calendar_connections JOIN connection_schedules ON connection_id = id ORDER BY 1
+                    """, logger: db.logger
+                ).decode((String, Bool, Double).self).collectAll()
+            }
+            let rows = try await schedules()
             let cleared = rows.filter(\.1).map(\.0)
-            #expect(cleared == ["b/google", "c/microsoft", "d/google", "e/google", "h/caldav"])  // h was never scheduled
+            #expect(cleared == ["b/google", "c/microsoft", "d/google", "e/google"])  // h, new, keeps waiting for its first time
             let limited = try #require(rows.first { $0.0 == "g/google" })
             #expect(limited.2 >= 0 && limited.2 <= 30)  // after the limit, within the jitter
             // Nothing left to change; the rate-limited connection is not due.
@@ -101,6 +120,23 @@ struct SchedulerStoreTests {
             let due = try await store.claimDueImports(
                 limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             #expect(Set(due.due.map(\.memberID)) == ["a"])
+            #expect(due.scheduled == 1)  // h got its first time
+
+            // The organization of b upgrades, e reconnects: both may import again and get a first time.
+            try await db.execute("UPDATE organizations SET plan = 'pro' WHERE id = 'free'")
+            try await db.execute("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'e'")
+            _ = try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1)
+            #expect(try await schedules().filter(\.1).map(\.0) == ["c/microsoft", "d/google"])
+            let opened = try await store.claimDueImports(
+                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            #expect(opened.due.isEmpty && opened.scheduled == 2)
+
+            // A connection added later gets its schedule row; removed, the row goes with it.
+            try await db.execute("INSERT INTO calendar_connections (member_id, provider) VALUES ('f', 'microsoft')")
+            #expect(try await schedules().contains { $0.0 == "f/microsoft" && $0.1 })
+            try await db.execute("DELETE FROM calendar_connections WHERE member_id = 'f'")
+            #expect(try await db.client.query(
+                "SELECT count(*) FROM connection_schedules", logger: db.logger).decode(Int64.self).collectAll() == [8])
         }
     }
 

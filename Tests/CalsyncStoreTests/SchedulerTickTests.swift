@@ -47,9 +47,11 @@ struct SchedulerTickTests {
         try await db.execute(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO calendar_connections (member_id, provider, next_import_at, last_full_resync_at, access_token_expires_at)
-                    SELECT id, 'google', \(next), \(lastFullResync), now() + interval '1 day' FROM members
+                    INSERT INTO calendar_connections (member_id, provider, access_token_expires_at)
+                    SELECT id, 'google', now() + interval '1 day' FROM members
                     """))
+        try await db.execute(
+            PostgresQuery(unsafeSQL: "UPDATE connection_schedules SET next_import_at = \(next), last_full_resync_at = \(lastFullResync)"))
     }
 
     /// PostgreSQL's clock now.
@@ -85,7 +87,7 @@ struct SchedulerTickTests {
                        max(extract(epoch FROM next_import_at - \(before)))::float8,
                        count(DISTINCT date_trunc('second', next_import_at)),
                        max(extract(epoch FROM \(before) - last_full_resync_at))::float8
-                FROM calendar_connections
+                FROM connection_schedules
                 """, logger: db.logger
             ).decode((Int64, Double, Double, Int64, Double).self).collectAll()
             let (distinct, earliest, latest, seconds, oldestResync) = try #require(rows.first)
@@ -116,7 +118,7 @@ struct SchedulerTickTests {
             #expect(again.imports == 0)
 
             // Due again while every import is still queued: the markers hold them all back.
-            try await db.execute("UPDATE calendar_connections SET next_import_at = now() - interval '1 second'")
+            try await db.execute("UPDATE connection_schedules SET next_import_at = now() - interval '1 second'")
             let pending = try #require(try await scheduler.runOnce())
             #expect(pending.imports == 0 && pending.deduplicated == 10_000)
             #expect(try await redis.send(["LLEN", "\(prefix):queue:import_window"]).int == 10_000)
@@ -127,7 +129,8 @@ struct SchedulerTickTests {
     func fullResync() async throws {
         try await Self.withScheduler { db, redis, scheduler, prefix in
             try await Self.seed(db, count: 3, next: "now() - interval '1 minute'", lastFullResync: "now() - interval '25 hours'")
-            try await db.execute("UPDATE calendar_connections SET last_full_resync_at = now() WHERE member_id = 'm3'")
+            try await db.execute(
+                "UPDATE connection_schedules s SET last_full_resync_at = now() FROM calendar_connections c WHERE c.id = s.connection_id AND c.member_id = 'm3'")
             let report = try #require(try await scheduler.runOnce())
             #expect(report.fullResyncs == 2 && report.imports == 1)
             let jobs = (try await redis.send(["LRANGE", "\(prefix):queue:import_window", "0", "-1"]).array ?? [])
