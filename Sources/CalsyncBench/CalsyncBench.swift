@@ -150,14 +150,28 @@ struct CalsyncBench: AsyncParsableCommand {
                 met: latency.missing == 0 && p99 <= 2))
         if latency.missing > 0 { report.details.append("Push latency: \(latency.missing) changes never reached the busy view within 20 s.") }
         let load = try await rig.webhooksThroughput(concurrency: 64, seconds: 10)
-        let rate = Double(load.latencies.count) / 10
+        // Accepted: answered 200 and checked behind the answer (not dropped from a full inbox), over the load and
+        // the time its backlog took to drain.
+        let dropped = load.outcomes["dropped"] ?? 0
+        let rate = Double(load.latencies.count - dropped) / (10 + load.backlogSeconds)
         let answerP99 = quantile(load.latencies, 0.99) * 1000
         report.add(
             Figure(
                 "7 push", "notifications/s one webhooks process accepts (64 clients)", grouped(rate), target: "≥ 10,000 at p99 ≤ 50 ms",
-                met: rate >= 10_000 && answerP99 <= 50))
+                met: rate >= 10_000 && answerP99 <= 50 && load.otherAnswers == 0))
+        report.add(
+            Figure("7 push", "notifications/s answered (of which dropped behind the answer)", "\(grouped(Double(load.latencies.count) / 10)) (\(grouped(Double(dropped))))"))
         report.add(Figure("7 push", "notification answer p99 (ms)", grouped(answerP99, decimals: 1), target: "≤ 50", met: answerP99 <= 50))
         report.add(Figure("7 push", "webhooks RSS / peak (MiB)", "\(grouped(Double(load.rss) / 1_048_576)) / \(grouped(Double(load.peak) / 1_048_576))"))
+        let answered = max(load.latencies.count, 1)
+        report.details.append(
+            "Push intake: 64 persistent HTTP/1.1 connections (a SwiftNIO client in this process), one distinct notification "
+                + "at a time each; \(load.otherAnswers) answers other than 200. CPU per answered notification: webhooks "
+                + "\(grouped(load.cpu.worker / Double(answered) * 1e6)) µs, PostgreSQL \(grouped(load.cpu.postgres / Double(answered) * 1e6)) µs, "
+                + "Redis \(grouped(load.cpu.redis / Double(answered) * 1e6)) µs, load generator + sandbox \(grouped(load.cpu.bench / Double(answered) * 1e6)) µs. "
+                + "Behind the answers (the process's counters): "
+                + load.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped(Double($0.value)))" }.joined(separator: ", ")
+                + "; all counted \(grouped(load.backlogSeconds, decimals: 1)) s after the load ended.")
     }
 
     private func exportThroughput(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {

@@ -15,10 +15,11 @@ import PostgresNIO
 /// one `calsync webhooks` process accepts.
 extension BenchRig {
     /// Starts `calsync webhooks` on a free port and waits until it listens.
-    func startWebhooks(port: Int) async throws -> BenchProcess {
+    func startWebhooks(port: Int, metricsPort: Int = 0) async throws -> BenchProcess {
         let process = try BenchProcess(
             rig: self, arguments: ["webhooks"],
-            environment: environment(pushEnvironment(port: port)), name: "webhooks")
+            environment: environment(pushEnvironment(port: port).merging(["CALSYNC_METRICS_PORT": String(metricsPort)]) { $1 }),
+            name: "webhooks")
         try await process.waitForLog("calsync webhooks listening", timeout: .seconds(30))
         return process
     }
@@ -81,40 +82,100 @@ extension BenchRig {
         return (seen.values.sorted(), total - seen.count)
     }
 
-    /// Sends Google-shaped notifications (unknown channels: each is checked against PostgreSQL) from
-    /// `concurrency` clients for `seconds`; returns the answers' latencies and the process's memory.
-    func webhooksThroughput(concurrency: Int, seconds: Int) async throws -> (latencies: [Double], rss: Int, peak: Int) {
+    /// Sends Google-shaped notifications (unknown channels: each is checked against PostgreSQL behind the
+    /// answer) from `concurrency` persistent connections for `seconds` (``NotificationLoad``); returns the
+    /// latencies of the 200 answers, the other answers, the CPU each process used and the process's memory.
+    func webhooksThroughput(concurrency: Int, seconds: Int) async throws -> WebhooksLoad {
         let port = try PrivateServers.freePort()
-        let webhooks = try await startWebhooks(port: port)
+        let metricsPort = try PrivateServers.freePort()
+        let webhooks = try await startWebhooks(port: port, metricsPort: metricsPort)
         defer { webhooks.child.signal(SIGTERM) }
-        let url = "http://127.0.0.1:\(port)/webhooks/google"
-        let end = ContinuousClock.now + .seconds(seconds)
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for client in 0..<concurrency {
-                group.addTask {
-                    var local: [Double] = []
-                    var index = 0
-                    while ContinuousClock.now < end {
-                        var request = HTTPClientRequest(url: url)
-                        request.method = .POST
-                        request.headers.add(name: "X-Goog-Channel-ID", value: "calsync-bench-\(client)-\(index)")
-                        request.headers.add(name: "X-Goog-Channel-Token", value: "token")
-                        request.headers.add(name: "X-Goog-Resource-ID", value: "resource")
-                        request.headers.add(name: "X-Goog-Resource-State", value: "exists")
-                        let sent = ContinuousClock.now
-                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-                        _ = try await response.body.collect(upTo: 4096)
-                        local.append(secondsOf(ContinuousClock.now - sent))
-                        index += 1
-                    }
-                    return local
+        let before = ownServersCPU(webhooks: webhooks.child.pid)
+        let results = try await NotificationLoad.run(
+            host: "127.0.0.1", port: port, clients: concurrency, until: .now() + .seconds(Int64(seconds)))
+        let after = ownServersCPU(webhooks: webhooks.child.pid)
+        let cpu = CPUSplit(
+            worker: after.worker - before.worker, redis: after.redis - before.redis, postgres: after.postgres - before.postgres,
+            bench: after.bench - before.bench)
+        let memory = webhooks.memory()
+        let latencies = results.flatMap(\.latencies).sorted()
+        let otherAnswers = results.reduce(0) { $0 + $1.otherAnswers }
+        // Every answered notification must also have been checked behind its answer (or merged or dropped, which
+        // the figure reports): the process's own counters say how each ended and how long the backlog took.
+        let loadEnded = ContinuousClock.now
+        var outcomes: [String: Int] = [:]
+        while ContinuousClock.now < loadEnded + .seconds(30) {
+            outcomes = try await webhookOutcomes(metricsPort: metricsPort)
+            if outcomes.values.reduce(0, +) >= latencies.count + otherAnswers { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return WebhooksLoad(
+            latencies: latencies, otherAnswers: otherAnswers, outcomes: outcomes,
+            backlogSeconds: secondsOf(ContinuousClock.now - loadEnded), cpu: cpu, rss: memory.rss, peak: memory.peak)
+    }
+
+    /// CPU seconds so far of the webhooks process (as `worker`), this process, and this run's own Redis and
+    /// PostgreSQL (the postmaster on the database URL's port and its backends): other servers on the machine
+    /// are left out.
+    func ownServersCPU(webhooks: pid_t) -> CPUSplit {
+        var split = CPUSplit()
+        split.worker = cpuSeconds(pid: webhooks) ?? 0
+        split.bench = ownCPUSeconds()
+        let postgresPort = URLComponents(string: databaseURL)?.port.map(String.init) ?? "?"
+        let redisAddress = URLComponents(string: redisURL).map { "\($0.host ?? ""):\($0.port ?? 6379)" } ?? "?"
+        var postmaster: pid_t?
+        var parents: [pid_t: pid_t] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
+            let arguments = ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data())
+                .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if comm.hasPrefix("redis-server"), arguments.joined(separator: " ").split(separator: " ").contains(Substring(redisAddress)) {
+                split.redis += cpuSeconds(pid: pid) ?? 0
+            } else if comm.hasPrefix("postgres") {
+                if let flag = arguments.firstIndex(of: "-p"), arguments.indices.contains(flag + 1), arguments[flag + 1] == postgresPort {
+                    postmaster = pid
+                }
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                if let close = stat.lastIndex(of: ")") {
+                    let fields = stat[stat.index(after: close)...].split(separator: " ")
+                    if fields.count > 1, let parent = pid_t(fields[1]) { parents[pid] = parent }
                 }
             }
-            var all: [Double] = []
-            for try await part in group { all += part }
-            return all.sorted()
         }
-        let memory = webhooks.memory()
-        return (latencies, memory.rss, memory.peak)
+        if let postmaster {
+            for (pid, parent) in parents where pid == postmaster || parent == postmaster { split.postgres += cpuSeconds(pid: pid) ?? 0 }
+        }
+        return split
     }
+
+    /// `calsync.webhooks.notifications` by outcome, read from the process's `/metrics`.
+    func webhookOutcomes(metricsPort: Int) async throws -> [String: Int] {
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(5))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        var outcomes: [String: Int] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("calsync_webhooks_notifications") {
+            guard let open = line.range(of: #"outcome=""#), let close = line[open.upperBound...].firstIndex(of: "\""),
+                let value = line.split(separator: " ").last.flatMap({ Double($0) })
+            else { continue }
+            outcomes[String(line[open.upperBound..<close]), default: 0] += Int(value)
+        }
+        return outcomes
+    }
+}
+
+/// What the push-intake load measured.
+struct WebhooksLoad: Sendable {
+    /// Seconds per 200 answer, sorted.
+    var latencies: [Double]
+    /// Answers other than 200.
+    var otherAnswers: Int
+    /// How the notifications ended behind their answers (`refused`, `dropped`, `merged`, …), from the process's counters.
+    var outcomes: [String: Int]
+    /// Seconds from the end of the load until every answered notification was counted (its backlog).
+    var backlogSeconds: Double
+    /// CPU during the load (`worker` is the webhooks process).
+    var cpu: CPUSplit
+    var rss: Int
+    var peak: Int
 }

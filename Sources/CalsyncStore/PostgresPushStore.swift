@@ -37,6 +37,17 @@ package struct PostgresPushStore: PushChannelStore {
         return nil
     }
 
+    /// One `= ANY` read for a batch; expired channels are left out as in ``pushChannel(id:)``.
+    package func pushChannels(ids: [String]) async throws -> [String: PushChannelRecord] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.columns) FROM push_channels WHERE channel_id = ANY(\(ids)) AND expires_at > now()",
+            logger: logger)
+        var found: [String: PushChannelRecord] = [:]
+        for try await row in rows.decode(Row.self) { if let record = Self.record(row) { found[record.channelID] = record } }
+        return found
+    }
+
     package func pushChannels(connectionID: String) async throws -> [PushChannelRecord] {
         let rows = try await client.query(
             """

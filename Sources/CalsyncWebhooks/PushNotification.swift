@@ -7,6 +7,22 @@ package enum PushNotification: Sendable, Hashable {
     case google(channelID: String, token: String?, resourceID: String?, state: String)
     /// One item of a Graph notification (`lifecycleEvent` nil for a change notification).
     case graph(subscriptionID: String, clientState: String?, lifecycleEvent: String?)
+
+    /// The channel or subscription it claims to come from.
+    package var channelID: String {
+        switch self {
+        case .google(let channelID, _, _, _): channelID
+        case .graph(let subscriptionID, _, _): subscriptionID
+        }
+    }
+
+    /// The provider it claims to come from.
+    package var provider: ProviderKind {
+        switch self {
+        case .google: .google
+        case .graph: .microsoft
+        }
+    }
 }
 
 /// What the check of a notification found.

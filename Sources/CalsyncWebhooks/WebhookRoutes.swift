@@ -28,15 +28,15 @@ package enum WebhookRoutes {
     /// A Google message: headers only. Acknowledged at once whatever it is (Google wants a 2xx); the check
     /// happens behind the answer.
     static func google(_ request: Request, receiver: WebhookReceiver) -> Response {
-        guard let channelID = header(request, "X-Goog-Channel-ID"), !channelID.isEmpty, channelID.utf8.count <= 256,
-            let state = header(request, "X-Goog-Resource-State")
+        guard let channelID = request.headers[GoogleHeader.channelID], !channelID.isEmpty, channelID.utf8.count <= 256,
+            let state = request.headers[GoogleHeader.resourceState]
         else {
             return Response(status: .badRequest)
         }
         receiver.submit(
             .google(
-                channelID: channelID, token: header(request, "X-Goog-Channel-Token"),
-                resourceID: header(request, "X-Goog-Resource-ID"), state: state))
+                channelID: channelID, token: request.headers[GoogleHeader.channelToken],
+                resourceID: request.headers[GoogleHeader.resourceID], state: state))
         return Response(status: .ok)
     }
 
@@ -75,8 +75,11 @@ package enum WebhookRoutes {
         return nil
     }
 
-    static func header(_ request: Request, _ name: String) -> String? {
-        guard let field = HTTPField.Name(name) else { return nil }
-        return request.headers[field]
+    /// The headers of a Google watch-channel message, parsed once.
+    enum GoogleHeader {
+        static let channelID = HTTPField.Name("X-Goog-Channel-ID")!
+        static let channelToken = HTTPField.Name("X-Goog-Channel-Token")!
+        static let resourceID = HTTPField.Name("X-Goog-Resource-ID")!
+        static let resourceState = HTTPField.Name("X-Goog-Resource-State")!
     }
 }

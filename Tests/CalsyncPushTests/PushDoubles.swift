@@ -23,6 +23,23 @@ final class MemoryPushStore: PushChannelStore, Sendable {
         return channels.withLock { $0[id] }.flatMap { $0.expiresAt > Date() ? $0 : nil }
     }
 
+    /// The size of each batch read (``pushChannels(ids:)``), in order.
+    let batchReads = Mutex<[Int]>([])
+    /// When set, batch reads fail.
+    let failsReads = Mutex(false)
+
+    func pushChannels(ids: [String]) async throws -> [String: PushChannelRecord] {
+        batchReads.withLock { $0.append(ids.count) }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        if failsReads.withLock({ $0 }) { throw StoreDown() }
+        let now = Date()
+        return channels.withLock { channels in
+            var found: [String: PushChannelRecord] = [:]
+            for id in ids { if let channel = channels[id], channel.expiresAt > now { found[id] = channel } }
+            return found
+        }
+    }
+
     func pushChannels(connectionID: String) async throws -> [PushChannelRecord] {
         channels.withLock { $0.values.filter { $0.connectionID == connectionID } }
     }
@@ -51,6 +68,9 @@ final class MemoryPushStore: PushChannelStore, Sendable {
         states.withLock { $0[connectionID] = (status, detail, expiresAt) }
     }
 }
+
+/// The failure of a store double's read.
+struct StoreDown: Error {}
 
 /// A `PushImportGate` that records what it was asked (every notification enqueues).
 final class RecordingGate: PushImportGate, Sendable {

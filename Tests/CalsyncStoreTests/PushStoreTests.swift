@@ -47,6 +47,14 @@ struct PushStoreTests {
             try await store.savePushChannel(stale)
             #expect(try await store.pushChannel(id: "chan-old") == nil)
             #expect(try await store.pushChannels(connectionID: a).count == 2)
+            // The batch read finds the same channels as one read each: known and unexpired only.
+            let found = try await store.pushChannels(ids: ["chan-1", "chan-old", "unknown", "chan-1"])
+            #expect(found.keys.sorted() == ["chan-1"])
+            #expect(found["chan-1"] == (try await store.pushChannel(id: "chan-1")))
+            #expect(try await store.pushChannels(ids: []).isEmpty)
+            try await store.deletePushChannel(id: "chan-1")
+            #expect(try await store.pushChannels(ids: ["chan-1"]).isEmpty)
+            try await store.savePushChannel(channel)
             try await store.setPushState(connectionID: a, status: .active, detail: nil, expiresAt: Date().addingTimeInterval(3600))
 
             let scheduler = PostgresSchedulerStore(client: db.client, logger: db.logger)

@@ -48,7 +48,7 @@ package enum PushAssembly {
         let receiver = WebhookReceiver(
             store: PostgresPushStore(client: database.client, logger: logger),
             gate: RedisPushImportGate(redis: redis, prefix: configuration.queue.prefix, debounce: configuration.push.debounce),
-            capacity: configuration.push.inboxCapacity, concurrency: 16, logger: logger)
+            capacity: configuration.push.inboxCapacity, logger: logger)
         let server = WebhooksServer(receiver: receiver, configuration: configuration.push, logger: logger) { port in
             logger.info("calsync webhooks listening", metadata: ["port": "\(port)"])
         }

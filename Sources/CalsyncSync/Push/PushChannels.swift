@@ -91,6 +91,8 @@ package protocol PushChannelProvider: Sendable {
 package protocol PushChannelStore: Sendable {
     /// The channel with this provider id, or nil (unknown, stopped, or never opened by calsync).
     func pushChannel(id: String) async throws -> PushChannelRecord?
+    /// The known, unexpired channels among `ids`, by id (one round trip for a batch of notifications).
+    func pushChannels(ids: [String]) async throws -> [String: PushChannelRecord]
     /// The open channels of a connection.
     func pushChannels(connectionID: String) async throws -> [PushChannelRecord]
     /// Records a channel just opened or about to be (or replaces the record of the same id, after a renewal),
@@ -103,6 +105,15 @@ package protocol PushChannelStore: Sendable {
     func deletePushChannel(id: String) async throws
     /// Sets the connection's `push_status`, `push_detail` and `push_expires_at` (not for a disconnected connection).
     func setPushState(connectionID: String, status: PushStatus, detail: String?, expiresAt: Date?) async throws
+}
+
+extension PushChannelStore {
+    /// One ``pushChannel(id:)`` per id, for stores without a batch read.
+    package func pushChannels(ids: [String]) async throws -> [String: PushChannelRecord] {
+        var found: [String: PushChannelRecord] = [:]
+        for id in Set(ids) { if let channel = try await pushChannel(id: id) { found[id] = channel } }
+        return found
+    }
 }
 
 /// The Redis side of push: coalesced imports and follow-up channel work, shared by the webhooks process
