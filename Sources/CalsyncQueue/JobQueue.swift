@@ -75,9 +75,10 @@ package final class JobQueue: Sendable {
 
     /// The job text a producer writes, with a preformatted `enqueued_at`; `payload` is a JSON object's text, used as is.
     package static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
-        // JSONEncoder writes the envelope; the payload, JSON already, goes in verbatim as its last member.
-        let head = (try? jsonEncoder.encode(EnvelopeHead(id: id, type: type, enqueuedAt: enqueuedAt.text))) ?? Data()
-        return String(decoding: head.dropLast(), as: UTF8.self) + ",\"payload\":" + payload + "}"
+        // The head as `jsonEncoder` writes it (sorted keys); the payload, JSON already, goes in verbatim as its
+        // last member.
+        "{\"enqueued_at\":" + JSONText.quoted(enqueuedAt.text) + ",\"id\":" + JSONText.quoted(id) + ",\"type\":"
+            + JSONText.quoted(type) + ",\"payload\":" + payload + "}"
     }
 
     /// The job text a producer writes for an `Encodable` payload, encoded with `JSONEncoder`.
@@ -89,17 +90,6 @@ package final class JobQueue: Sendable {
 
     /// The encoder of jobs (`Job.jsonEncoder`): sorted keys, so one job always has one text.
     package static var jsonEncoder: JSONEncoder { Job.jsonEncoder }
-
-    /// The envelope of contract §2 without its payload.
-    private struct EnvelopeHead: Encodable {
-        let id: String
-        let type: String
-        let enqueuedAt: String
-
-        enum CodingKeys: String, CodingKey {
-            case id, type, enqueuedAt = "enqueued_at"
-        }
-    }
 
     /// LPUSHes the bytes as they are (tests and tools pushing hand-made or broken jobs).
     package func enqueue(raw: [UInt8], type: String) async throws {

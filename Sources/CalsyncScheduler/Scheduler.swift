@@ -384,9 +384,9 @@ package final class Scheduler: Service, Sendable {
                     let job = PendingJob(
                         marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
                         ttlSeconds: max(1, due.intervalSeconds),
-                        envelope: try JobQueue.envelope(
+                        envelope: JobQueue.envelope(
                             id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
-                            type: ImportWindowPayload.jobType, enqueuedAt: enqueuedAt, payload: payload))
+                            type: ImportWindowPayload.jobType, enqueuedAt: enqueuedAt, payload: try payload.jsonText))
                     if due.fullResync { full.append(job) } else { regular.append(job) }
                 }
                 if pushing, let done = try await pushes.next() { report.add(done) }

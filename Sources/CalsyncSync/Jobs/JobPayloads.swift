@@ -1,3 +1,4 @@
+import CalsyncJobs
 import Foundation
 
 /// The calendar providers a member can connect.
@@ -177,6 +178,20 @@ package struct ImportWindowPayload: JobPayload, Encodable {
         try c.encodeIfPresent(windowStart, forKey: .windowStart)
         try c.encodeIfPresent(windowEnd, forKey: .windowEnd)
         if fullResync { try c.encode(true, forKey: .fullResync) }
+    }
+
+    /// The text `Job.jsonEncoder` writes for this payload, without the encoder when there is no window (the
+    /// scheduler writes one per due connection).
+    package var jsonText: String {
+        get throws {
+            guard windowStart == nil, windowEnd == nil else {
+                return String(decoding: try Job.jsonEncoder.encode(self), as: UTF8.self)
+            }
+            var text = fullResync ? "{\"full_resync\":true,\"member_id\":" : "{\"member_id\":"
+            text += JSONText.quoted(memberID)
+            if let provider { text += ",\"provider\":" + JSONText.quoted(provider.rawValue) }
+            return text + "}"
+        }
     }
 
     package func validate() throws(JobPayloadError) {
