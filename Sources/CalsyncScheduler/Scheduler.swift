@@ -64,7 +64,7 @@ package final class Scheduler: Service, Sendable {
         package var refreshes = 0
         /// Parked changes replayed.
         package var replays = 0
-        /// Connections whose `next_import_at` was cleared (not importing) or moved past a rate limit.
+        /// Due connections whose `next_import_at` was cleared (not importing) or moved past a rate limit.
         package var reconciled = 0
         /// Whether the tick stopped early because this replica lost the lead.
         package var interrupted = false
@@ -254,12 +254,6 @@ package final class Scheduler: Service, Sendable {
         let enqueuedAt = JobQueue.EnqueueTime(Date())
         let epoch = Int(Date().timeIntervalSince1970)
 
-        // next_import_at stays true for connections that will not import (inactive, ineligible, rate limited).
-        if isLeader {
-            report.reconciled = try await store.reconcileNextImports(
-                defaultIntervalSeconds: configuration.importIntervalSeconds, jitter: configuration.jitter)
-        }
-
         // Imports (with the daily full resync in place of the regular import), claimed by two lanes at once
         // (SKIP LOCKED keeps their batches apart, and PostgreSQL uses a core for each).
         try await withThrowingTaskGroup(of: TickReport.self) { lanes in
@@ -271,6 +265,7 @@ package final class Scheduler: Service, Sendable {
                 report.fullResyncs += lane.fullResyncs
                 report.deduplicated += lane.deduplicated
                 report.newlyScheduled += lane.newlyScheduled
+                report.reconciled += lane.reconciled
             }
         }
 
@@ -374,6 +369,7 @@ package final class Scheduler: Service, Sendable {
                     jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds,
                     pushPollIntervalSeconds: configuration.push.pollIntervalSeconds)
                 report.newlyScheduled += batch.scheduled
+                report.reconciled += batch.reconciled
                 var regular: [PendingJob] = []
                 var full: [PendingJob] = []
                 regular.reserveCapacity(batch.due.count)

@@ -32,8 +32,11 @@ package struct PostgresSchedulerStore: Sendable {
         package var due: [DueImport]
         /// New connections (no `next_import_at` yet) that got a first time spread over one interval: nothing to enqueue.
         package var scheduled: Int
-        /// Rows the statement touched (`due.count + scheduled`); fewer than the limit means no more is due.
-        package var touched: Int { due.count + scheduled }
+        /// Due connections that will not import (cleared: inactive, export-only, ineligible) or wait for a rate
+        /// limit (moved past it): nothing to enqueue.
+        package var reconciled = 0
+        /// Rows the statement touched; fewer than the limit means no more is due.
+        package var touched: Int { due.count + scheduled + reconciled }
     }
 
     /// One connection whose access token expires within the margin.
@@ -53,10 +56,11 @@ package struct PostgresSchedulerStore: Sendable {
         self.logger = logger
     }
 
-    /// Claims up to `limit` due imports of eligible, active, importing connections (not rate limited) and
-    /// moves their `next_import_at` in the same statement: `now + interval·(1 + jitter·random)`, or, for a
-    /// connection never scheduled, `now + interval·random` (so a fleet of new connections never fires at once;
-    /// its daily full resync is spread over the day the same way). A connection whose last full resync is
+    /// Claims up to `limit` due connections and moves their `next_import_at` in the same statement: for an
+    /// eligible, active, importing one `now + interval·(1 + jitter·random)`, or, for one never scheduled,
+    /// `now + interval·random` (so a fleet of new connections never fires at once; its daily full resync is
+    /// spread over the day the same way). A due connection that will not import is cleared (NULL: a trigger
+    /// reopens it when it may again), a rate-limited one moved past its limit plus jitter; neither is enqueued. A connection whose last full resync is
     /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with
     /// working push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
     package func claimDueImports(
@@ -69,6 +73,9 @@ package struct PostgresSchedulerStore: Sendable {
             """
             WITH due AS (
                 SELECT s.connection_id AS id, c.member_id, c.provider, s.next_import_at = '-infinity' AS is_new,
+                       (c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
+                        AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)) AS importing,
+                       coalesce(c.rate_limited_until > now(), false) AS limited, c.rate_limited_until,
                        coalesce(\(unescaped: pushInterval)c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) AS every,
                        (s.next_import_at <> '-infinity' AND (s.last_full_resync_at IS NULL
                             OR s.last_full_resync_at <= now() - \(fullResyncAfterSeconds) * interval '1 second')) AS full
@@ -77,17 +84,18 @@ package struct PostgresSchedulerStore: Sendable {
                 JOIN members m ON m.id = c.member_id
                 JOIN organizations o ON o.id = m.organization_id
                 WHERE s.next_import_at <= now()
-                  AND c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
-                  AND (c.rate_limited_until IS NULL OR c.rate_limited_until <= now())
-                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
                 ORDER BY s.next_import_at
                 LIMIT \(limit)
                 FOR UPDATE OF s SKIP LOCKED
             )
             UPDATE connection_schedules s SET
-                next_import_at = CASE WHEN due.is_new THEN now() + due.every * random() * interval '1 second'
-                                      ELSE now() + due.every * (1 + \(jitter) * random()) * interval '1 second' END,
+                next_import_at = CASE
+                    WHEN NOT due.importing THEN NULL
+                    WHEN due.limited THEN due.rate_limited_until + due.every * \(jitter) * random() * interval '1 second'
+                    WHEN due.is_new THEN now() + due.every * random() * interval '1 second'
+                    ELSE now() + due.every * (1 + \(jitter) * random()) * interval '1 second' END,
                 last_full_resync_at = CASE
+                    WHEN NOT due.importing OR due.limited THEN s.last_full_resync_at
                     WHEN due.full THEN now()
                     WHEN s.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
                     ELSE s.last_full_resync_at END
@@ -95,11 +103,13 @@ package struct PostgresSchedulerStore: Sendable {
             -- The id list lets PostgreSQL fetch the batch's rows by primary key; a plain join on due.id
             -- hashed the whole table once per batch (make bench: 177 → 92 ms per 5,000 at 100,000 rows).
             WHERE s.connection_id = ANY (ARRAY(SELECT id FROM due)) AND s.connection_id = due.id
-            RETURNING due.member_id, due.provider, due.is_new, due.full, due.every
+            RETURNING due.member_id, due.provider, due.importing AND NOT due.limited, due.is_new, due.full, due.every
             """, logger: logger)
         var batch = ImportBatch(due: [], scheduled: 0)
-        for try await (memberID, provider, isNew, full, every) in rows.decode((String, String, Bool, Bool, Int64).self) {
-            if isNew {
+        for try await (memberID, provider, enqueue, isNew, full, every) in rows.decode((String, String, Bool, Bool, Bool, Int64).self) {
+            if !enqueue {
+                batch.reconciled += 1
+            } else if isNew {
                 batch.scheduled += 1
             } else {
                 batch.due.append(
@@ -107,47 +117,6 @@ package struct PostgresSchedulerStore: Sendable {
             }
         }
         return batch
-    }
-
-    /// Keeps `next_import_at` (connection_schedules) true: cleared (NULL) for a connection that is not
-    /// active, only exports, or belongs to an ineligible organization; `-infinity` (a first time, spread over
-    /// one interval by the next claim) for one that may import again or is new; moved past
-    /// `rate_limited_until`, plus jitter, for a rate-limited one. Returns how many were cleared or moved.
-    package func reconcileNextImports(defaultIntervalSeconds: Int, jitter: Double) async throws -> Int {
-        var changed = 0
-        let cleared = try await client.query(
-            """
-            WITH cleared AS (
-                UPDATE connection_schedules s SET next_import_at = NULL
-                FROM calendar_connections c
-                WHERE c.id = s.connection_id AND s.next_import_at IS NOT NULL
-                  AND (c.status <> 'active' OR c.sync_direction = 'outbound'
-                       OR EXISTS (SELECT 1 FROM members m JOIN organizations o ON o.id = m.organization_id
-                                  WHERE m.id = c.member_id
-                                    AND NOT calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)))
-                RETURNING 1
-            ), opened AS (
-                UPDATE connection_schedules s SET next_import_at = '-infinity'
-                FROM calendar_connections c
-                JOIN members m ON m.id = c.member_id
-                JOIN organizations o ON o.id = m.organization_id
-                WHERE c.id = s.connection_id AND s.next_import_at IS NULL
-                  AND c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
-                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
-                RETURNING 1
-            ), delayed AS (
-                UPDATE connection_schedules s
-                SET next_import_at = c.rate_limited_until
-                    + coalesce(c.import_interval_seconds::bigint, \(defaultIntervalSeconds)) * \(jitter) * random() * interval '1 second'
-                FROM calendar_connections c
-                WHERE c.id = s.connection_id AND c.status = 'active' AND c.rate_limited_until > now()
-                  AND s.next_import_at IS NOT NULL AND s.next_import_at < c.rate_limited_until
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM cleared) + (SELECT count(*) FROM delayed)
-            """, logger: logger)
-        for try await count in cleared.decode(Int64.self) { changed = Int(count) }
-        return changed
     }
 
     /// Up to `limit` active connections of eligible organizations (Google, Microsoft) whose access token

@@ -67,11 +67,12 @@ struct SchedulerStoreTests {
                     .init(memberID: "a", provider: "microsoft", fullResync: false, intervalSeconds: 60),
                 ])
             #expect(first.scheduled == 1)  // h: a new connection gets its first time, no job now
+            #expect(first.reconciled == 5)  // b, c, d, e will not import; g waits for its rate limit
 
             // Nothing is due twice.
             let second = try await store.claimDueImports(
                 limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            #expect(second.due.isEmpty && second.scheduled == 0)
+            #expect(second.due.isEmpty && second.scheduled == 0 && second.reconciled == 0)
 
             let rows = try await db.client.query(
                 """
@@ -95,12 +96,14 @@ struct SchedulerStoreTests {
         }
     }
 
-    @Test("next_import_at stays true: cleared where nothing will import, moved past a rate limit, opened again when it may")
+    @Test("next_import_at stays true: a due connection that will not import is cleared, a rate-limited one moved past its limit, and triggers reopen them when they may")
     func reconcile() async throws {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            #expect(try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1) == 5)
+            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
+                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            }
             func schedules() async throws -> [(String, Bool, Double)] {
                 try await db.client.query(
                     """
@@ -110,30 +113,29 @@ struct SchedulerStoreTests {
                     """, logger: db.logger
                 ).decode((String, Bool, Double).self).collectAll()
             }
+            let first = try await claim()
+            #expect(Set(first.due.map(\.memberID)) == ["a"] && first.scheduled == 1 && first.reconciled == 5)
             let rows = try await schedules()
-            let cleared = rows.filter(\.1).map(\.0)
-            #expect(cleared == ["b/google", "c/microsoft", "d/google", "e/google"])  // h, new, keeps waiting for its first time
+            #expect(rows.filter(\.1).map(\.0) == ["b/google", "c/microsoft", "d/google", "e/google"])
             let limited = try #require(rows.first { $0.0 == "g/google" })
             #expect(limited.2 >= 0 && limited.2 <= 30)  // after the limit, within the jitter
             // Nothing left to change; the rate-limited connection is not due.
-            #expect(try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1) == 0)
-            let due = try await store.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            #expect(Set(due.due.map(\.memberID)) == ["a"])
-            #expect(due.scheduled == 1)  // h got its first time
+            let second = try await claim()
+            #expect(second.touched == 0)
 
-            // The organization of b upgrades, e reconnects: both may import again and get a first time.
+            // The organization of b upgrades, e reconnects, c's member moves to an eligible organization: each may
+            // import again and gets a first time at the next claim. d still only exports.
             try await db.execute("UPDATE organizations SET plan = 'pro' WHERE id = 'free'")
             try await db.execute("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'e'")
-            _ = try await store.reconcileNextImports(defaultIntervalSeconds: 300, jitter: 0.1)
-            #expect(try await schedules().filter(\.1).map(\.0) == ["c/microsoft", "d/google"])
-            let opened = try await store.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            #expect(opened.due.isEmpty && opened.scheduled == 2)
+            try await db.execute("UPDATE members SET organization_id = 'ok' WHERE id = 'c'")
+            try await db.execute("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'd'")  // no change: stays cleared
+            #expect(try await schedules().filter(\.1).map(\.0) == ["d/google"])
+            let opened = try await claim()
+            #expect(opened.due.isEmpty && opened.scheduled == 3 && opened.reconciled == 0)
 
-            // A connection added later gets its schedule row; removed, the row goes with it.
+            // A connection added later gets a schedule row, waiting for its first time; removed, the row goes with it.
             try await db.execute("INSERT INTO calendar_connections (member_id, provider) VALUES ('f', 'microsoft')")
-            #expect(try await schedules().contains { $0.0 == "f/microsoft" && $0.1 })
+            #expect(try await claim().scheduled == 1)
             try await db.execute("DELETE FROM calendar_connections WHERE member_id = 'f'")
             #expect(try await db.client.query(
                 "SELECT count(*) FROM connection_schedules", logger: db.logger).decode(Int64.self).collectAll() == [8])

@@ -74,7 +74,7 @@ struct SchedulerTickTests {
     @Test("new connections get distinct first import times spread over one interval, and nothing fires at once")
     func spread() async throws {
         try await Self.withScheduler { db, redis, scheduler, prefix in
-            try await Self.seed(db, count: 2000, next: "NULL", lastFullResync: "NULL")
+            try await Self.seed(db, count: 2000, next: "'-infinity'", lastFullResync: "NULL")  // new: no time yet
             let before = try await Self.databaseNow(db)
             let report = try #require(try await scheduler.runOnce())
             let slack = try await Self.databaseNow(db).timeIntervalSince(before)
