@@ -98,16 +98,17 @@ package final class Scheduler: Service, Sendable {
     /// Dedup marker and job in one step: each marker set with NX (and a TTL) pushes its job; a marker
     /// that exists means that job is still queued or running, so nothing is pushed. KEYS[1] is the
     /// ready list, KEYS[2…] the markers; ARGV holds, per marker, its TTL in seconds and the job.
+    /// The jobs go out in one LPUSH, in the order of their markers (as one LPUSH each would leave them).
     static let pushUnlessPending = RedisScript(
         """
-        local pushed = 0
+        local jobs = {}
         for i = 2, #KEYS do
             if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2 * i - 3]) then
-                redis.call('LPUSH', KEYS[1], ARGV[2 * i - 2])
-                pushed = pushed + 1
+                jobs[#jobs + 1] = ARGV[2 * i - 2]
             end
         end
-        return pushed
+        if #jobs > 0 then redis.call('LPUSH', KEYS[1], unpack(jobs)) end
+        return #jobs
         """)
 
     /// Creates a scheduler; `replicaID` names this process in the leader lock.
