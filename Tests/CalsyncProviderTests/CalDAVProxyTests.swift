@@ -133,6 +133,73 @@ struct CalDAVProxyTests {
     }
 
     @Test(arguments: CalDAVServer.all)
+    func aWindowIsOneQueryWithDataAndAnAnswerOverTheLimitIsReadByHrefsAndMultiget(_ server: CalDAVServer) async throws {
+        try server.requireRunning()
+        let account = try await CalDAVTests.account(on: server)
+        for day in 10..<26 {
+            let put = try await CalDAVTests.raw(
+                "PUT", account.calendarURL + "e\(day).ics", account,
+                body: CalDAVTests.vevent(uid: "e\(day)", start: "202611\(day)T090000Z", end: "202611\(day)T100000Z"))
+            #expect(put.status < 300)
+        }
+        let log = ProxyState<[String]>([])
+        // How the proxy answers the queries: as the server does, refusing the one with data (Radicale answers 400
+        // past 10,000 events), or marking a query's answer as cut short (a 507 for the collection itself).
+        let mode = ProxyState("pass")
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            let body = request.body
+            let kind =
+                body.contains("calendar-multiget") ? "multiget"
+                : body.contains("calendar-query") ? (body.contains("calendar-data") ? "query with data" : "query")
+                : body.contains("sync-token") ? "sync-token" : body.contains("getctag") ? "getctag" : "other"
+            log.with { $0.append("\(request.method) \(kind)") }
+            let mode = mode.with { $0 }
+            if mode == "refuse", kind == "query with data" { return ProxyResponse(status: 400, headers: [], body: "Bad Request") }
+            var answer = try await forward(request)
+            if (mode == "truncate" && kind == "query with data") || (mode == "truncate all" && kind.hasPrefix("query")),
+                let close = answer.body.range(of: "</", options: .backwards) {
+                let truncated = #"<D:response xmlns:D="DAV:"><D:href>\#(request.path)</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status></D:response>"#
+                answer.body.insert(contentsOf: truncated, at: close.lowerBound)
+            }
+            return answer
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let utc = TimeZone(identifier: "UTC")!
+            let window = DateInterval(start: CalDAVServerTests.at("2026-11-01T00:00:00Z"), end: CalDAVServerTests.at("2026-12-01T00:00:00Z"))
+            let expected = (10..<26).map { CalDAVServerTests.at("2026-11-\($0)T09:00:00Z") }
+            // The cursor, then every object's data in one answer.
+            let whole = try await CalDAVTests.provider().readBusy(
+                calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            #expect(whole.events.map(\.start).sorted() == expected)
+            #expect(log.with { $0 } == ["PROPFIND sync-token", "REPORT query with data"])
+            // The same objects over a response limit that the answer exceeds (about 7 KB; the listing is about 3 KB),
+            // refused by the server, or cut short by it: read again as hrefs and ETags, then multiget batches of 4.
+            var small = CalDAVConfiguration(http: .init(requestTimeout: .seconds(60), maxResponseBytes: 5_000))
+            small.multigetBatch = 4
+            var batches = CalDAVConfiguration(http: .init(requestTimeout: .seconds(60)))
+            batches.multigetBatch = 4
+            for (answers, configuration) in [("pass", small), ("refuse", batches), ("truncate", batches)] {
+                log.with { $0 = [] }
+                mode.with { $0 = answers }
+                let again = try await CalDAVTests.provider(configuration).readBusy(
+                    calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+                #expect(again.events.map(\.start).sorted() == expected, "\(answers)")
+                #expect(Set(again.events.map(\.externalEventID)) == Set(whole.events.map(\.externalEventID)), "\(answers)")
+                #expect(again.cursor == whole.cursor)
+                #expect(
+                    log.with { $0 } == ["PROPFIND sync-token", "REPORT query with data", "REPORT query"] + Array(repeating: "REPORT multiget", count: 4),
+                    "\(answers)")
+            }
+            // A listing cut short too: an error, never a partial window (it would drop busy time).
+            mode.with { $0 = "truncate all" }
+            await #expect {
+                _ = try await CalDAVTests.provider(batches).readBusy(
+                    calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            } throws: { error in (error as? ProviderError)?.code == .responseTooLarge }
+        }
+    }
+
+    @Test(arguments: CalDAVServer.all)
     func withoutSyncCollectionTheCtagIsTheCursorAndCalendarQueryReads(_ server: CalDAVServer) async throws {
         try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
@@ -145,7 +212,7 @@ struct CalDAVProxyTests {
                 return ProxyResponse(status: 501, headers: [], body: "")
             }
             var request = request
-            request.body = request.body.replacingOccurrences(of: "<d:sync-token/>", with: "")
+            request.body = request.body.replacingOccurrences(of: "<d:sync-token/>", with: #"<x:no-sync-token xmlns:x="urn:x-calsync-test"/>"#)
             return try await forward(request)
         }) { proxy in
             let via = Self.throughProxy(account, proxy)
