@@ -6,10 +6,11 @@ import Logging
 
 extension CalDAVCalendarProvider {
     /// Reads the busy events of a window: one `calendar-query` with a time range answering the `calendar-data` of
-    /// every object that overlaps it, expanded by calsync (CalsyncICal) in each event's own time zone. An answer too
-    /// large (over the response limit, or refused or cut short by the server) is read again as hrefs, then
-    /// `calendar-multiget` batches. The cursor is the collection's `sync-token` (RFC 6578), read before the query, or
-    /// its `getctag` when the server has no sync-collection.
+    /// every object that overlaps it, expanded by calsync (CalsyncICal) in each event's own time zone. An answer the
+    /// server refuses or cuts short as too large splits the window in halves (twice at most); an answer over calsync's
+    /// response limit, or a slice refused after the last split, is read as hrefs, then `calendar-multiget` batches.
+    /// The cursor is the collection's `sync-token` (RFC 6578), read before any query, or its `getctag` when the server
+    /// has no sync-collection.
     package func readBusy(
         calendarID: String, window: DateInterval, memberTimeZone: TimeZone, credentials: ProviderCredentials
     ) async throws -> BusySnapshot {
@@ -19,12 +20,7 @@ extension CalDAVCalendarProvider {
             calendar: calendar, calendarID: calendarID,
             context: CalDAVICalendar.ReadContext(
                 window: window, memberTimeZone: memberTimeZone, memberAddresses: credentials.accountEmail.map { [$0] } ?? []))
-        if let objects = try await queryWithData(calendar, window, credentials) {
-            await read.add(objects)
-        } else {
-            logger.debug("the CalDAV server refused one answer with every object's data; reading by hrefs and multiget batches")
-            try await readByHrefs(calendar, window, credentials, into: &read)
-        }
+        try await readSlice(calendar, window, splits: Self.maxWindowSplits, credentials, into: &read)
         if read.unreadable > 0 {
             logger.warning(
                 "skipped CalDAV objects that are not readable iCalendar (or too large)", metadata: [LogKey.skipped: "\(read.unreadable)"])
@@ -34,32 +30,65 @@ extension CalDAVCalendarProvider {
         return snapshot
     }
 
-    /// Reads a window as hrefs (a `calendar-query` answering ETags), then their data in `calendar-multiget` batches,
-    /// up to the connection's concurrency cap at once; each round of batches is expanded before the next is fetched,
-    /// so no more than one round's answers are held.
-    func readByHrefs(_ calendar: URL, _ window: DateInterval, _ credentials: ProviderCredentials, into read: inout WindowRead) async throws {
-        let hrefs = try await report(calendar, DAVRequests.calendarQuery(window, data: false), credentials).map(\.href)
+    /// How many times a window read halves a slice the server refused as too large (Radicale refuses an answer with
+    /// more than 10,000 events: two splits read up to about 40,000).
+    static let maxWindowSplits = 2
+
+    /// Reads the objects overlapping `slice` into `read` (see ``readBusy(calendarID:window:memberTimeZone:credentials:)``).
+    func readSlice(
+        _ calendar: URL, _ slice: DateInterval, splits: Int, _ credentials: ProviderCredentials, into read: inout WindowRead
+    ) async throws {
+        switch try await queryWithData(calendar, slice, credentials) {
+        case .objects(let objects):
+            await read.add(objects)
+        case .refused where splits > 0:
+            logger.debug("the CalDAV server refused one answer with every object's data; reading the window in halves")
+            let middle = slice.start.addingTimeInterval(slice.duration / 2)
+            try await readSlice(calendar, DateInterval(start: slice.start, end: middle), splits: splits - 1, credentials, into: &read)
+            try await readSlice(calendar, DateInterval(start: middle, end: slice.end), splits: splits - 1, credentials, into: &read)
+        case .refused, .tooLarge:
+            logger.debug("a CalDAV answer with every object's data is too large; reading by hrefs and multiget batches")
+            try await readByHrefs(calendar, slice, credentials, into: &read)
+        }
+    }
+
+    /// Reads a slice as hrefs (a `calendar-query` answering ETags), then the data of those not read yet in
+    /// `calendar-multiget` batches, up to the connection's concurrency cap at once; each round of batches is expanded
+    /// before the next is fetched, so no more than one round's answers are held.
+    func readByHrefs(_ calendar: URL, _ slice: DateInterval, _ credentials: ProviderCredentials, into read: inout WindowRead) async throws {
+        let hrefs = try await report(calendar, DAVRequests.calendarQuery(slice, data: false), credentials).map(\.href)
+            .filter { !read.seen.contains($0) }
         let round = max(1, configuration.multigetBatch) * max(1, configuration.connectionConcurrency)
         for start in stride(from: 0, to: hrefs.count, by: round) {
             await read.add(try await fetchAll(calendar, Array(hrefs[start..<min(hrefs.count, start + round)]), credentials))
         }
     }
 
-    /// The objects overlapping the window with their data, in one `calendar-query`; nil when the answer is too large:
-    /// over the response limit, refused (HTTP 400, 413 or 507; Radicale answers 400 past 10,000 events in one answer)
-    /// or cut short (a 507 for the collection itself inside the answer, as RFC 6578 §3.6 marks a truncated result).
-    func queryWithData(_ calendar: URL, _ window: DateInterval, _ credentials: ProviderCredentials) async throws -> [FetchedObject]? {
+    /// What a `calendar-query` for every object's data gave.
+    enum DataAnswer {
+        /// The objects, with their data.
+        case objects([FetchedObject])
+        /// Refused as too large by the server (HTTP 400, 413 or 507; Radicale answers 400 past 10,000 events in one
+        /// answer), or cut short by it (a 507 for the collection itself inside the answer, as RFC 6578 §3.6 marks a
+        /// truncated result).
+        case refused
+        /// Larger than calsync's response limit.
+        case tooLarge
+    }
+
+    /// The objects overlapping `slice` with their data, in one `calendar-query`.
+    func queryWithData(_ calendar: URL, _ slice: DateInterval, _ credentials: ProviderCredentials) async throws -> DataAnswer {
         let result: HTTPResult
         do {
             (result, _) = try await sendFollowing(
-                .REPORT, calendar, credentials, headers: [("Depth", "1")], body: DAVRequests.calendarQuery(window, data: true))
+                .REPORT, calendar, credentials, headers: [("Depth", "1")], body: DAVRequests.calendarQuery(slice, data: true))
         } catch let error as ProviderError where error.code == .responseTooLarge {
-            return nil
+            return .tooLarge
         }
-        if [400, 413, 507].contains(result.status) { return nil }
+        if [400, 413, 507].contains(result.status) { return .refused }
         guard result.status == 207 else { throw classify(result) }
         let answer = try multistatus(result)
-        return Self.truncated(answer, calendar) ? nil : Self.objects(of: answer, calendar)
+        return Self.truncated(answer, calendar) ? .refused : .objects(Self.objects(of: answer, calendar))
     }
 
     /// A `REPORT` (Depth 1) on the calendar; the objects it answers with status 200. An answer the server says it
