@@ -257,7 +257,7 @@ struct CalsyncBench: AsyncParsableCommand {
 
     private func caldavImportCost(_ rig: BenchRig, _ report: inout Report) async throws {
         let events = 10_000
-        print("\n[7] CalDAV import: \(events) events in a local Radicale, calendar-query + calendar-multiget batches")
+        print("\n[7] CalDAV import: \(events) events in a local Radicale, one calendar-query with every object's data")
         guard let run = try await rig.caldavImportScenario(events: events) else {
             report.details.append("CalDAV import: skipped, no Radicale (run scripts/services.sh deps).")
             return
@@ -271,7 +271,7 @@ struct CalsyncBench: AsyncParsableCommand {
         report.add(Figure(name, "incremental, 1 new event: requests / rows", "\(run.oneChange.requests) / \(run.oneChange.rowsWritten)"))
         report.details.append(
             "CalDAV import: \(grouped(Double(run.stored))) busy blocks stored from Radicale (uploaded in \(grouped(run.uploadSeconds, decimals: 1)) s); "
-                + "requests are the worker's own (PROPFIND of the sync token, calendar-query, calendar-multiget batches of 200); "
+                + "requests are the worker's own (PROPFIND of the sync token, one calendar-query answering every object's data); "
                 + "an unchanged calendar costs one sync-collection; a change reads the window again "
                 + "(\(grouped(run.noChange.seconds * 1000)) ms and \(grouped(run.oneChange.seconds * 1000)) ms).")
     }

@@ -37,17 +37,37 @@ enum CalDAVICalendar {
         }
     }
 
-    /// The busy instances of one object that overlap the window; unreadable or hostile text throws a
-    /// ``ProviderError`` with code `unreadable_calendar_data` and libical's reason (never the text).
-    static func busyInstances(_ text: String, _ context: ReadContext) async throws -> [BusyInstance] {
-        do {
-            return try await ICalendar.offload { () throws(ICalError) -> [ICalBusyOccurrence] in
-                try ICalendar.busyOccurrences(
-                    in: text, window: context.window, memberTimeZone: context.memberTimeZone, memberAddresses: context.memberAddresses)
-            }.map { BusyInstance(idSuffix: $0.recurrenceID ?? "", start: $0.start, end: $0.end, isAllDay: $0.allDay) }
-        } catch {
-            throw ProviderError.permanent(.unreadableCalendarData, "A calendar object is not readable iCalendar: \(error.message)")
+    /// An object's id (its URL) and iCalendar text.
+    struct ObjectText: Sendable {
+        var objectID: String
+        var text: String
+    }
+
+    /// What one object gave: calsync's own event in it, and its busy instances (nil when it is not readable).
+    struct ObjectReading: Sendable {
+        var own: OwnEvent?
+        var instances: [BusyInstance]?
+    }
+
+    /// Reads many objects in one trip to CalsyncICal's libical thread: per object, calsync's own event
+    /// (``ownEvent(_:objectID:_:)``) and the busy instances that overlap the window (nil for unreadable or hostile text), in order.
+    static func read(_ objects: [ObjectText], _ context: ReadContext) async -> [ObjectReading] {
+        let readings = try? await ICalendar.offload { () throws(ICalError) -> [ObjectReading] in
+            objects.map { object in
+                var reading = ObjectReading()
+                do {
+                    reading.own = try ownEvent(object.text, objectID: object.objectID, context)
+                } catch {
+                    return reading
+                }
+                reading.instances = try? ICalendar.busyOccurrences(
+                    in: object.text, window: context.window, memberTimeZone: context.memberTimeZone,
+                    memberAddresses: context.memberAddresses
+                ).map { BusyInstance(idSuffix: $0.recurrenceID ?? "", start: $0.start, end: $0.end, isAllDay: $0.allDay) }
+                return reading
+            }
         }
+        return readings ?? objects.map { _ in ObjectReading() }
     }
 
     /// The revision calsync wrote into an object (``ICalendar/revisionProperty``); nil when it holds none or

@@ -13,7 +13,7 @@ extension CalDAVICalendar {
     /// object of ours is nil too (deleted as far as the booking is concerned).
     static func ownEvent(_ text: String, objectID: String, _ context: ReadContext) throws -> OwnEvent? {
         // Cheap test first: most objects of a calendar are not calsync's.
-        guard text.range(of: ICalendar.exportMarkerProperty, options: .caseInsensitive) != nil else { return nil }
+        guard ICalendar.mentionsExportMarker(text) else { return nil }
         do {
             guard let event = try ICalendar.exportedEvent(in: text, window: context.window, memberTimeZone: context.memberTimeZone),
                 !event.cancelled

@@ -105,7 +105,7 @@ final class DAVMultistatusParser: NSObject, XMLParserDelegate {
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
         let name = DAVName(namespace: namespaceURI ?? "", local: elementName)
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = Self.trimmed(text)
         defer {
             path.removeLast()
             text = ""
@@ -143,6 +143,18 @@ final class DAVMultistatusParser: NSObject, XMLParserDelegate {
         default:
             break
         }
+    }
+
+    /// `text` without leading and trailing white space (Unicode White_Space, newlines included), as
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` gives it, without its detour through UTF-16 (which took
+    /// most of the time of parsing an answer with 10,000 objects' data).
+    static func trimmed(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        if first == scalars.startIndex, scalars.index(after: last) == scalars.endIndex { return text }
+        return String(scalars[first...last])
     }
 
     /// `HTTP/1.1 404 Not Found` → 404.

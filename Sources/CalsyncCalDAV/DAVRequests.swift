@@ -35,10 +35,12 @@ enum DAVRequests {
         "\(header)<d:propfind \(namespaces)><d:prop>\(properties.map(element).joined())</d:prop></d:propfind>"
     }
 
-    /// `calendar-query` of the VEVENTs overlapping a window, answering hrefs and ETags only.
-    static func calendarQuery(_ window: DateInterval) -> String {
-        "\(header)<c:calendar-query \(namespaces)><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
-            + "<c:comp-filter name=\"VEVENT\"><c:time-range start=\"\(utc(window.start))\" end=\"\(utc(window.end))\"/>"
+    /// `calendar-query` of the VEVENTs overlapping a window, answering each object's `calendar-data` (`data`) or
+    /// its ETag only.
+    static func calendarQuery(_ window: DateInterval, data: Bool) -> String {
+        "\(header)<c:calendar-query \(namespaces)><d:prop>\(data ? "<c:calendar-data/>" : "<d:getetag/>")</d:prop><c:filter>"
+            + "<c:comp-filter name=\"VCALENDAR\"><c:comp-filter name=\"VEVENT\">"
+            + "<c:time-range start=\"\(utc(window.start))\" end=\"\(utc(window.end))\"/>"
             + "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
     }
 

@@ -22,6 +22,25 @@ package struct ICalExportedEvent: Sendable, Hashable {
 }
 
 extension ICalendar {
+    /// Whether `text` mentions ``exportMarkerProperty`` (ASCII, case-insensitively): a cheap test before parsing, as
+    /// most objects of a calendar are not calsync's.
+    package static func mentionsExportMarker(_ text: String) -> Bool {
+        let pattern = Array(exportMarkerProperty.utf8)
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= pattern.count else { return false }
+            candidates: for start in 0...(bytes.count - pattern.count) {
+                for offset in 0..<pattern.count {
+                    var byte = bytes[start + offset]
+                    if byte >= 0x61 && byte <= 0x7A { byte -= 0x20 }
+                    if byte != pattern[offset] { continue candidates }
+                }
+                return true
+            }
+            return false
+        }
+    }
+
     /// calsync's own event in an object (its main VEVENT carries ``exportMarkerProperty``) with the times it shows
     /// now, read in the event's own time zone (`memberTimeZone` for floating or all-day times); nil for anybody
     /// else's object. calsync never exports a recurring event: a series (a member's edit) is read at its first

@@ -36,4 +36,14 @@ import Testing
             try ICalendar.exportedEvent(in: "BEGIN:VCALENDAR\r\nX-CALSYNC-EXPORT", window: december, memberTimeZone: berlin)
         }
     }
+
+    /// The cheap test before parsing finds the marker in any case and nowhere else.
+    @Test func theMarkerTestFindsTheMarkerInAnyCase() {
+        #expect(ICalendar.mentionsExportMarker("BEGIN:VEVENT\r\nX-CALSYNC-EXPORT:digest-1\r\nEND:VEVENT"))
+        #expect(ICalendar.mentionsExportMarker("begin:vevent\r\nx-calsync-Export:digest-1\r\n"))
+        #expect(ICalendar.mentionsExportMarker("X-CALSYNC-EXPORT"))
+        #expect(!ICalendar.mentionsExportMarker("BEGIN:VEVENT\r\nX-CALSYNC-REVISION:4\r\nSUMMARY:X-CALSYNC_EXPORT\r\n"))
+        #expect(!ICalendar.mentionsExportMarker("X-CALSYNC-EXPOR"))
+        #expect(!ICalendar.mentionsExportMarker(""))
+    }
 }

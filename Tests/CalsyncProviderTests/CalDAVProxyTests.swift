@@ -133,6 +133,102 @@ struct CalDAVProxyTests {
     }
 
     @Test(arguments: CalDAVServer.all)
+    func aWindowIsOneQueryWithDataAndAnAnswerTooLargeIsReadInHalvesOrByHrefsAndMultiget(_ server: CalDAVServer) async throws {
+        try server.requireRunning()
+        let account = try await CalDAVTests.account(on: server)
+        for day in 10..<26 {
+            let put = try await CalDAVTests.raw(
+                "PUT", account.calendarURL + "e\(day).ics", account,
+                body: CalDAVTests.vevent(uid: "e\(day)", start: "202611\(day)T090000Z", end: "202611\(day)T100000Z"))
+            #expect(put.status < 300)
+        }
+        // Across the middle of the window: in both halves' answers, read once.
+        let across = try await CalDAVTests.raw(
+            "PUT", account.calendarURL + "across.ics", account, body: CalDAVTests.vevent(uid: "across", start: "20261115T230000Z", end: "20261116T010000Z"))
+        #expect(across.status < 300)
+        let log = ProxyState<[String]>([])
+        // How the proxy answers the queries with data: as the server does; refusing those over more than 10 days
+        // (as Radicale refuses an answer of more than 10,000 events) or all of them; marking those over more than
+        // 10 days as cut short (a 507 for the collection itself); or marking every query's answer as cut short.
+        let mode = ProxyState("pass")
+        try await CalDAVFaultProxy.with(upstream: account.serverURL, handle: { request, forward in
+            let body = request.body
+            let kind =
+                body.contains("calendar-multiget") ? "multiget"
+                : body.contains("calendar-query") ? (body.contains("calendar-data") ? "query with data" : "query")
+                : body.contains("sync-token") ? "sync-token" : body.contains("getctag") ? "getctag" : "other"
+            log.with { $0.append("\(request.method) \(kind)") }
+            let mode = mode.with { $0 }
+            let long = Self.timeRangeDays(body).map { $0 > 10 } ?? false
+            if kind == "query with data", mode == "refuse all" || (mode == "refuse long" && long) {
+                return ProxyResponse(status: 400, headers: [], body: "Bad Request")
+            }
+            var answer = try await forward(request)
+            let cut = (mode == "truncate long" && kind == "query with data" && long) || (mode == "truncate all" && kind.hasPrefix("query"))
+            if cut, let close = answer.body.range(of: "</", options: .backwards) {
+                let marker = #"<D:response xmlns:D="DAV:"><D:href>\#(request.path)</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status></D:response>"#
+                answer.body.insert(contentsOf: marker, at: close.lowerBound)
+            }
+            return answer
+        }) { proxy in
+            let via = Self.throughProxy(account, proxy)
+            let utc = TimeZone(identifier: "UTC")!
+            let window = DateInterval(start: CalDAVServerTests.at("2026-11-01T00:00:00Z"), end: CalDAVServerTests.at("2026-12-01T00:00:00Z"))
+            let expected = ((10..<26).map { CalDAVServerTests.at("2026-11-\($0)T09:00:00Z") } + [CalDAVServerTests.at("2026-11-15T23:00:00Z")]).sorted()
+            // The cursor, then every object's data in one answer.
+            let whole = try await CalDAVTests.provider().readBusy(
+                calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            #expect(whole.events.map(\.start).sorted() == expected)
+            #expect(log.with { $0 } == ["PROPFIND sync-token", "REPORT query with data"])
+            let data = "REPORT query with data", hrefs = "REPORT query", multiget = "REPORT multiget"
+            var small = CalDAVConfiguration(http: .init(requestTimeout: .seconds(60), maxResponseBytes: 5_000))
+            small.multigetBatch = 4
+            var batches = CalDAVConfiguration(http: .init(requestTimeout: .seconds(60)))
+            batches.multigetBatch = 4
+            let cases: [(String, CalDAVConfiguration, [String])] = [
+                // Over calsync's limit (about 8 KB; the listing is about 3 KB): hrefs, then 5 multigets of up to 4.
+                ("pass", small, [data, hrefs] + Array(repeating: multiget, count: 5)),
+                // Refused or cut short over 30 and 15 days: the window in halves, then quarters of 7.5 days.
+                ("refuse long", batches, Array(repeating: data, count: 7)),
+                ("truncate long", batches, Array(repeating: data, count: 7)),
+                // Refused down to the quarters: each quarter by hrefs, the object across the middle fetched once
+                // (quarters hold 0, 7, 8 and 2 objects).
+                ("refuse all", batches, [data, data, data, hrefs, data, hrefs, multiget, multiget, data, data, hrefs, multiget, multiget, data, hrefs, multiget]),
+            ]
+            for (answers, configuration, requests) in cases {
+                log.with { $0 = [] }
+                mode.with { $0 = answers }
+                let again = try await CalDAVTests.provider(configuration).readBusy(
+                    calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+                #expect(again.events.map(\.start).sorted() == expected, "\(answers)")
+                #expect(Set(again.events.map(\.externalEventID)) == Set(whole.events.map(\.externalEventID)), "\(answers)")
+                #expect(again.cursor == whole.cursor)
+                #expect(log.with { $0 } == ["PROPFIND sync-token"] + requests, "\(answers)")
+            }
+            // A listing cut short too: an error, never a partial window (it would drop busy time).
+            mode.with { $0 = "truncate all" }
+            await #expect {
+                _ = try await CalDAVTests.provider(small).readBusy(
+                    calendarID: via.calendarURL, window: window, memberTimeZone: utc, credentials: via.credentials)
+            } throws: { error in (error as? ProviderError)?.code == .responseTooLarge }
+        }
+    }
+
+    /// The days between the `start` and `end` of a request's `time-range`, if it has one.
+    static func timeRangeDays(_ body: String) -> Double? {
+        func value(_ name: String) -> Date? {
+            guard let range = body.range(of: "\(name)=\""), body[range.upperBound...].count >= 16 else { return nil }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            return formatter.date(from: String(body[range.upperBound...].prefix(16)))
+        }
+        guard let start = value("start"), let end = value("end") else { return nil }
+        return end.timeIntervalSince(start) / 86_400
+    }
+
+    @Test(arguments: CalDAVServer.all)
     func withoutSyncCollectionTheCtagIsTheCursorAndCalendarQueryReads(_ server: CalDAVServer) async throws {
         try server.requireRunning()
         let account = try await CalDAVTests.account(on: server)
@@ -145,7 +241,7 @@ struct CalDAVProxyTests {
                 return ProxyResponse(status: 501, headers: [], body: "")
             }
             var request = request
-            request.body = request.body.replacingOccurrences(of: "<d:sync-token/>", with: "")
+            request.body = request.body.replacingOccurrences(of: "<d:sync-token/>", with: #"<x:no-sync-token xmlns:x="urn:x-calsync-test"/>"#)
             return try await forward(request)
         }) { proxy in
             let via = Self.throughProxy(account, proxy)
