@@ -308,8 +308,8 @@ struct CalsyncBench: AsyncParsableCommand {
         report.details.append(
             "Scheduler: the tick's duration is the one it logs; the whole `calsync scheduler --once` process took "
                 + "\(grouped(result.wall, decimals: 2)) s (start-up, checks and exit included). Under load, one worker was exporting "
-                + "(\(grouped(Double(exports * 2))) jobs pushed a second before the scheduler started; \(grouped(loaded.exportsPerSecond)) exports/s "
-                + "during the tick; \(loaded.held ? "exports were still queued when it ended" : "THE EXPORTS RAN OUT before it ended")); "
+                + "(\(grouped(Double(exports * 2))) jobs pushed a second before the scheduler started; it took \(grouped(loaded.exportsPerSecond)) export jobs/s "
+                + "while the scheduler process ran; \(loaded.held ? "exports were still queued when it ended" : "THE EXPORTS RAN OUT before it ended")); "
                 + "the scheduler wrote to its own Redis prefix, so that the worker did not take its \(grouped(Double(loaded.tick.enqueued))) imports.")
         guard schedulerLargeConnections > 0 else { return }
         let large = grouped(Double(schedulerLargeConnections))

@@ -192,7 +192,8 @@ extension BenchRig {
     }
 
     /// One tick over `connections` due connections while a worker exports at full speed (`load` jobs pushed
-    /// at once, the tick starting a second later); `held` says whether exports were still queued when it ended.
+    /// at once, the tick starting a second later); `held` says whether exports were still queued when it ended, and
+    /// `exportsPerSecond` is the rate at which the worker took export jobs while the scheduler process ran.
     func schedulerUnderLoad(connections: Int, load: Int, members: [String]) async throws -> (tick: SchedulerTick, held: Bool, exportsPerSecond: Double) {
         let tag = "schedload"
         let prefix = "calsync-schedload"
@@ -206,6 +207,7 @@ extension BenchRig {
             let started = ContinuousClock.now
             let tick = try await schedulerOnce(prefix: prefix)
             let after = try await redis.send(["LLEN", key]).int ?? 0
+            // Jobs the worker took from its queue while the scheduler process ran (start-up and exit included).
             let rate = Double(before - after) / secondsOf(ContinuousClock.now - started)
             try await waitIdle()
             await worker.stop()

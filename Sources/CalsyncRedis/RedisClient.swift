@@ -280,21 +280,21 @@ package final class RedisClient: Service, Sendable {
         var commands: [[[UInt8]]] = []
         commands.reserveCapacity(batch.count)
         for submission in batch { commands.append(contentsOf: submission.commands) }
-        let replies: [RedisValue]
         sent.add(1, ordering: .relaxed)
-        do {
-            replies = try connection.pipeline(commands)
-        } catch {
-            if let error = error as? RedisError, error.code == .connectionFailed || error.code == .timeout {
-                // The key is LogKey.errorCode's, which lives above this driver.
-                logger.debug("redis command failed", metadata: ["calsync.error.code": "\(error.code)"])
-            }
-            for submission in batch { submission.continuation.resume(throwing: error) }
-            return
+        let (replies, failure) = connection.pipeline(commands)
+        if let failure, failure.code == .connectionFailed || failure.code == .timeout {
+            // The key is LogKey.errorCode's, which lives above this driver.
+            logger.debug("redis command failed", metadata: ["calsync.error.code": "\(failure.code)"])
         }
         var offset = 0
         for submission in batch {
             let count = submission.commands.count
+            guard offset + count <= replies.count else {
+                // Not (fully) answered before the connection failed: its commands may or may not have run.
+                submission.continuation.resume(throwing: failure ?? RedisError.connectionFailed("the pipeline ended early"))
+                offset += count
+                continue
+            }
             let own = Array(replies[offset..<offset + count])
             offset += count
             if let script = submission.script, Self.isNoScript(own[0]) {

@@ -53,10 +53,19 @@ final class RedisConnection: Sendable {
         }
     }
 
-    /// Appends every command, then reads as many replies; error replies are returned as `.error`.
-    func pipeline(_ commands: [[[UInt8]]]) throws -> [RedisValue] {
-        try state.withLock { state throws(RedisError) -> [RedisValue] in
-            let context = try connected(&state)
+    /// Appends every command, then reads as many replies; error replies are returned as `.error`. When the
+    /// connection fails on the way, the replies read before come back with the failure (those commands ran;
+    /// what became of the rest is unknown) and the connection is dropped.
+    func pipeline(_ commands: [[[UInt8]]]) -> (replies: [RedisValue], failure: RedisError?) {
+        state.withLock { state -> ([RedisValue], RedisError?) in
+            let context: UnsafeMutablePointer<redisContext>
+            do {
+                context = try connected(&state)
+            } catch let error as RedisError {
+                return ([], error)
+            } catch {
+                return ([], RedisError.connectionFailed("\(error)"))
+            }
             for args in commands {
                 let status = Self.withArgv(args) { argc, argv, lengths in
                     redisAppendCommandArgv(context, argc, argv, lengths)
@@ -65,7 +74,7 @@ final class RedisConnection: Sendable {
                     let error = Self.contextError(context)
                     redisFree(context)
                     state.context = nil
-                    throw error
+                    return ([], error)
                 }
             }
             var values: [RedisValue] = []
@@ -76,14 +85,14 @@ final class RedisConnection: Sendable {
                     let error = Self.contextError(context)
                     redisFree(context)
                     state.context = nil
-                    throw error
+                    return (values, error)
                 }
                 if let reply {
                     values.append(Self.convert(reply.assumingMemoryBound(to: redisReply.self)))
                     freeReplyObject(reply)
                 }
             }
-            return values
+            return (values, nil)
         }
     }
 

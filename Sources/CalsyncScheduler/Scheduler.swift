@@ -255,11 +255,13 @@ package final class Scheduler: Service, Sendable {
         let enqueuedAt = JobQueue.EnqueueTime(Date())
         let epoch = Int(Date().timeIntervalSince1970)
 
-        // Imports (with the daily full resync in place of the regular import), claimed by two lanes at once
+        let tickStarted = try await store.databaseNow()
+        // Imports due before the tick started (a connection rescheduled by this tick is not claimed again by a
+        // later batch), with the daily full resync in place of the regular import, claimed by two lanes at once
         // (SKIP LOCKED keeps their batches apart, and PostgreSQL uses a core for each).
         try await withThrowingTaskGroup(of: TickReport.self) { lanes in
             for _ in 0..<Self.importLanes {
-                lanes.addTask { try await self.importLane(enqueuedAt: enqueuedAt, epoch: epoch) }
+                lanes.addTask { try await self.importLane(enqueuedAt: enqueuedAt, epoch: epoch, tickStarted: tickStarted) }
             }
             for try await lane in lanes {
                 report.imports += lane.imports
@@ -359,7 +361,7 @@ package final class Scheduler: Service, Sendable {
 
     /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
     /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts.
-    private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int) async throws -> TickReport {
+    private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int, tickStarted: Date) async throws -> TickReport {
         var report = TickReport()
         try await withThrowingTaskGroup(of: (regular: Int, full: Int, due: Int).self) { pushes in
             var pushing = false
@@ -368,7 +370,7 @@ package final class Scheduler: Service, Sendable {
                 let batch = try await store.claimDueImports(
                     limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
                     jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds,
-                    pushPollIntervalSeconds: configuration.push.pollIntervalSeconds)
+                    pushPollIntervalSeconds: configuration.push.pollIntervalSeconds, dueBefore: tickStarted)
                 report.newlyScheduled += batch.scheduled
                 report.reconciled += batch.reconciled
                 var regular: [PendingJob] = []

@@ -18,11 +18,7 @@ extension Migrations {
                 last_full_resync_at timestamptz
             )
             """,
-            """
-            INSERT INTO connection_schedules (connection_id, next_import_at, last_full_resync_at)
-            SELECT id, coalesce(next_import_at, '-infinity'), last_full_resync_at FROM calendar_connections
-            """,
-            "CREATE INDEX connection_schedules_due_idx ON connection_schedules (next_import_at) WHERE next_import_at IS NOT NULL",
+            // The trigger first: a connection inserted while the backfill runs gets its row either way.
             """
             CREATE FUNCTION calsync_add_connection_schedules() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -37,19 +33,27 @@ extension Migrations {
             REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION calsync_add_connection_schedules()
             """,
             """
+            INSERT INTO connection_schedules (connection_id, next_import_at, last_full_resync_at)
+            SELECT id, coalesce(next_import_at, '-infinity'), last_full_resync_at FROM calendar_connections
+            ON CONFLICT DO NOTHING
+            """,
+            "CREATE INDEX connection_schedules_due_idx ON connection_schedules (next_import_at) WHERE next_import_at IS NOT NULL",
+            """
             CREATE FUNCTION calsync_reopen_connection_schedules() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
+                -- Every row of the connection(s) is updated, not only those cleared now: a claim that read the old
+                -- state may hold the row and clear it; this update waits for that claim and then sees its NULL.
                 IF TG_TABLE_NAME = 'calendar_connections' THEN
-                    UPDATE connection_schedules SET next_import_at = '-infinity'
-                    WHERE connection_id = NEW.id AND next_import_at IS NULL;
+                    UPDATE connection_schedules SET next_import_at = coalesce(next_import_at, '-infinity')
+                    WHERE connection_id = NEW.id;
                 ELSIF TG_TABLE_NAME = 'members' THEN
-                    UPDATE connection_schedules s SET next_import_at = '-infinity'
+                    UPDATE connection_schedules s SET next_import_at = coalesce(s.next_import_at, '-infinity')
                     FROM calendar_connections c
-                    WHERE c.member_id = NEW.id AND s.connection_id = c.id AND s.next_import_at IS NULL;
+                    WHERE c.member_id = NEW.id AND s.connection_id = c.id;
                 ELSE
-                    UPDATE connection_schedules s SET next_import_at = '-infinity'
+                    UPDATE connection_schedules s SET next_import_at = coalesce(s.next_import_at, '-infinity')
                     FROM calendar_connections c JOIN members m ON m.id = c.member_id
-                    WHERE m.organization_id = NEW.id AND s.connection_id = c.id AND s.next_import_at IS NULL;
+                    WHERE m.organization_id = NEW.id AND s.connection_id = c.id;
                 END IF;
                 RETURN NULL;
             END

@@ -63,8 +63,17 @@ package struct PostgresSchedulerStore: Sendable {
     /// reopens it when it may again), a rate-limited one moved past its limit plus jitter; neither is enqueued. A connection whose last full resync is
     /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with
     /// working push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
+    /// PostgreSQL's clock now (a tick's start, in the clock that stamps `next_import_at`).
+    package func databaseNow() async throws -> Date {
+        for try await now in try await client.query("SELECT now()", logger: logger).decode(Date.self) { return now }
+        throw StoreError(code: .unreachable, message: "PostgreSQL did not answer SELECT now()")
+    }
+
+    /// `dueBefore` (the tick's start; default the statement's) keeps a tick from claiming again what it just
+    /// rescheduled: a slow statement's new times can already have passed when the next batch runs.
     package func claimDueImports(
-        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int, pushPollIntervalSeconds: Int? = nil
+        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int, pushPollIntervalSeconds: Int? = nil,
+        dueBefore: Date? = nil
     ) async throws -> ImportBatch {
         let pushInterval = pushPollIntervalSeconds.map {
             "CASE WHEN c.push_status = 'active' AND c.push_expires_at > now() THEN \($0)::bigint END, "
@@ -83,10 +92,14 @@ package struct PostgresSchedulerStore: Sendable {
                 JOIN calendar_connections c ON c.id = s.connection_id
                 JOIN members m ON m.id = c.member_id
                 JOIN organizations o ON o.id = m.organization_id
-                WHERE s.next_import_at <= now()
+                WHERE s.next_import_at < coalesce(\(dueBefore)::timestamptz, now())
                 ORDER BY s.next_import_at
                 LIMIT \(limit)
+                -- The rows the decision reads are locked too: a reconnect or an organization turned eligible
+                -- again either waits for this claim (and its trigger then reopens what was cleared) or has
+                -- committed, and the locked rows are read again as they are now.
                 FOR UPDATE OF s SKIP LOCKED
+                FOR SHARE OF c, m, o SKIP LOCKED
             )
             UPDATE connection_schedules s SET
                 next_import_at = CASE
@@ -95,7 +108,10 @@ package struct PostgresSchedulerStore: Sendable {
                     WHEN due.is_new THEN now() + due.every * random() * interval '1 second'
                     ELSE now() + due.every * (1 + \(jitter) * random()) * interval '1 second' END,
                 last_full_resync_at = CASE
-                    WHEN NOT due.importing OR due.limited THEN s.last_full_resync_at
+                    WHEN NOT due.importing THEN s.last_full_resync_at
+                    -- Waiting for a rate limit: nothing enqueued, so no full resync stamped; a new connection still
+                    -- gets its spread one.
+                    WHEN due.limited AND NOT (due.is_new AND s.last_full_resync_at IS NULL) THEN s.last_full_resync_at
                     WHEN due.full THEN now()
                     WHEN s.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
                     ELSE s.last_full_resync_at END

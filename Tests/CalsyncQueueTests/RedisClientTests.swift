@@ -109,10 +109,11 @@ struct RedisClientTests {
         let admin = try await makeRedis(poolSize: 1)
         defer { admin.close() }
         let prefix = TestEnvironment.uniqueName("calsync_test_auto")
-        // The only drainer blocks in BLPOP while 200 callers queue up behind it.
-        let blocked = Task { try await redis.send(["BLPOP", prefix + ":go", "4"]) }
-        try await eventually("BLPOP did not take the drainer") { (try? await admin.send(["CLIENT", "LIST"]))?.string?.contains("cmd=blpop") ?? false }
+        // The only drainer blocks in BLPOP (its pipeline sent, nothing queued) while 200 callers queue up behind it.
         let before = redis.pipelinesSent
+        let blocked = Task { try await redis.send(["BLPOP", prefix + ":go", "4"]) }
+        try await eventually("BLPOP did not take the drainer") { redis.pipelinesSent == before + 1 && redis.waitingCommands == 0 }
+        try await Task.sleep(for: .milliseconds(50))
         // A script this server has never seen: its NOSCRIPT reply inside the batch loads it and runs it again.
         let script = RedisScript("return tonumber(ARGV[1]) * 2 -- \(prefix)")
         async let counters = withThrowingTaskGroup(of: (Int, Int).self) { group in
@@ -133,9 +134,41 @@ struct RedisClientTests {
         #expect(try await doubled == .integer(42))
         #expect(await refused == nil)
         #expect(try await contiguous.last == .array([.integer(1), .integer(2)]))
-        // Everything queued went out in one pipeline (the BLPOP's own was counted before).
-        #expect(redis.pipelinesSent - before == 1)
+        // Everything queued went out in one pipeline after the BLPOP's own.
+        #expect(redis.pipelinesSent - before == 2)
         _ = try await admin.send(["DEL", prefix + ":tx"] + (0..<200).map { "\(prefix):\($0)" })
+    }
+
+    @Test func aConnectionLostMidPipelineStillAnswersTheCallersWhoseRepliesArrived() async throws {
+        let redis = try await makeRedis(poolSize: 1)
+        defer { redis.close() }
+        let admin = try await makeRedis(poolSize: 1)
+        defer { admin.close() }
+        let prefix = TestEnvironment.uniqueName("calsync_test_cut")
+        // This client's only connection (other tests block in BLPOP on their own connections at the same time).
+        let id = try #require(try await redis.send(["CLIENT", "ID"]).int)
+        func blockedClient() async -> String? {
+            let list = (try? await admin.send(["CLIENT", "LIST"]))?.string ?? ""
+            return list.split(separator: "\n").first { $0.hasPrefix("id=\(id) ") && $0.contains("cmd=blpop") }.map { _ in "\(id)" }
+        }
+        // The drainer waits in a first BLPOP while three callers queue up behind it.
+        let first = Task { try await redis.send(["BLPOP", prefix + ":go", "4"]) }
+        try await eventually("the first BLPOP did not take the drainer") { await blockedClient() != nil }
+        let answered = Task { try await redis.send(["INCR", prefix + ":n"]) }
+        let cut = Task { try await redis.send(["BLPOP", prefix + ":never", "4"]) }
+        let behind = Task { try await redis.send(["PING"]) }
+        try await eventually("the callers did not queue") { redis.waitingCommands == 3 }
+        _ = try await admin.send(["LPUSH", prefix + ":go", "1"])
+        _ = try await first.value
+        // The three went out in one pipeline: INCR answered, the second BLPOP blocks, the connection is killed.
+        try await eventually("the second BLPOP did not block") { await blockedClient() != nil && redis.waitingCommands == 0 }
+        _ = try await admin.send(["CLIENT", "KILL", "ID", "\(id)"])
+        #expect(try await answered.value == .integer(1))
+        await #expect(throws: RedisError.self) { try await cut.value }
+        await #expect(throws: RedisError.self) { try await behind.value }
+        // The client reconnects for the next command.
+        #expect(try await redis.send(["INCR", prefix + ":n"]) == .integer(2))
+        _ = try await admin.send(["DEL", prefix + ":n"])
     }
 
     @Test func unreachableServerThrowsConnectionFailed() async throws {
