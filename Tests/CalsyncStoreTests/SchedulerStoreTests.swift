@@ -142,6 +142,34 @@ struct SchedulerStoreTests {
         }
     }
 
+    @Test("a reconnect still in flight when a claim runs is skipped by it, not cleared, and imports once it committed")
+    func aReconnectRacingAClaimIsNotLost() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
+                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            }
+            // e is reconnect_required and due. Its reconnect has updated the row but not committed when a claim runs.
+            let updated = AsyncStream<Void>.makeStream()
+            let proceed = AsyncStream<Void>.makeStream()
+            let reconnect = Task {
+                try await db.client.withTransaction(logger: db.logger) { connection in
+                    try await connection.query("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'e'", logger: db.logger)
+                    updated.continuation.yield()
+                    for await _ in proceed.stream { break }
+                }
+            }
+            for await _ in updated.stream { break }
+            let during = try await claim()
+            #expect(during.reconciled == 4)  // b, c, d cleared, g moved past its limit; e skipped, not cleared
+            proceed.continuation.yield()
+            try await reconnect.value
+            let after = try await claim()
+            #expect(after.due.map(\.memberID) == ["e"])  // still due from before: imported at once, never lost
+        }
+    }
+
     @Test("due refreshes: active Google and Microsoft tokens within the margin, eligible organizations only, paginated")
     func dueRefreshes() async throws {
         try await TestDatabase.with { db in
