@@ -95,11 +95,7 @@ package struct PostgresSchedulerStore: Sendable {
                 WHERE s.next_import_at < coalesce(\(dueBefore)::timestamptz, now())
                 ORDER BY s.next_import_at
                 LIMIT \(limit)
-                -- The rows the decision reads are locked too: a reconnect or an organization turned eligible
-                -- again either waits for this claim (and its trigger then reopens what was cleared) or has
-                -- committed, and the locked rows are read again as they are now.
                 FOR UPDATE OF s SKIP LOCKED
-                FOR SHARE OF c, m, o SKIP LOCKED
             )
             UPDATE connection_schedules s SET
                 next_import_at = CASE
@@ -119,10 +115,15 @@ package struct PostgresSchedulerStore: Sendable {
             -- The id list lets PostgreSQL fetch the batch's rows by primary key; a plain join on due.id
             -- hashed the whole table once per batch (make bench: 177 → 92 ms per 5,000 at 100,000 rows).
             WHERE s.connection_id = ANY (ARRAY(SELECT id FROM due)) AND s.connection_id = due.id
-            RETURNING due.member_id, due.provider, due.importing AND NOT due.limited, due.is_new, due.full, due.every
+            RETURNING due.member_id, due.provider, due.importing AND NOT due.limited, due.is_new, due.full, due.every,
+                      CASE WHEN NOT due.importing THEN due.id::text END
             """, logger: logger)
         var batch = ImportBatch(due: [], scheduled: 0)
-        for try await (memberID, provider, enqueue, isNew, full, every) in rows.decode((String, String, Bool, Bool, Bool, Int64).self) {
+        var cleared: [String] = []
+        for try await (memberID, provider, enqueue, isNew, full, every, clearedID) in rows.decode(
+            (String, String, Bool, Bool, Bool, Int64, String?).self)
+        {
+            if let clearedID { cleared.append(clearedID) }
             if !enqueue {
                 batch.reconciled += 1
             } else if isNew {
@@ -132,7 +133,29 @@ package struct PostgresSchedulerStore: Sendable {
                     DueImport(memberID: memberID, provider: provider, fullResync: full, intervalSeconds: Int(every)))
             }
         }
+        if !cleared.isEmpty { try await reopenCleared(cleared) }
         return batch
+    }
+
+    /// The claim decided from its snapshot, without locking the connection, member and organization rows (on a
+    /// million connections that lock dirtied every page of the wide table). A reconnect, or an organization
+    /// turned eligible again, that committed after that snapshot would leave a connection cleared for good:
+    /// the rows it cleared are read again here, as they are now and locked, and reopened when they may import.
+    /// A change still in flight waits for this statement; one after it finds the NULL and its trigger reopens.
+    package func reopenCleared(_ ids: [String]) async throws {
+        try await client.query(
+            """
+            UPDATE connection_schedules s SET next_import_at = '-infinity'
+            WHERE s.next_import_at IS NULL AND s.connection_id IN (
+                SELECT c.id FROM calendar_connections c
+                JOIN members m ON m.id = c.member_id
+                JOIN organizations o ON o.id = m.organization_id
+                WHERE c.id = ANY (\(ids)::uuid[])
+                  AND c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
+                  AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)
+                FOR SHARE OF c, m, o
+            )
+            """, logger: logger)
     }
 
     /// Up to `limit` active connections of eligible organizations (Google, Microsoft) whose access token

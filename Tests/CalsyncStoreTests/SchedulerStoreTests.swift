@@ -170,6 +170,33 @@ struct SchedulerStoreTests {
         }
     }
 
+    @Test("connections a claim cleared from a read that went stale are reopened when they may import, the others stay cleared")
+    func clearedFromAStaleReadAreReopened() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            let first = try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            #expect(first.reconciled == 5)
+            // As if e's reconnect and b's organization upgrade had committed between the claim's read and its update
+            // (their triggers then found nothing cleared yet): the rows are NULL, the connections importable.
+            try await db.execute("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'e'")
+            try await db.execute("UPDATE organizations SET plan = 'pro' WHERE id = 'free'")
+            try await db.execute(
+                "UPDATE connection_schedules s SET next_import_at = NULL FROM calendar_connections c WHERE c.id = s.connection_id AND c.member_id IN ('b', 'c', 'd', 'e')")
+            let ids = try await db.client.query(
+                "SELECT id::text FROM calendar_connections WHERE member_id IN ('b', 'c', 'd', 'e')", logger: db.logger
+            ).decode(String.self).collectAll()
+            try await store.reopenCleared(ids)
+            let open = try await db.client.query(
+                """
+                SELECT c.member_id FROM calendar_connections c JOIN connection_schedules s ON s.connection_id = c.id
+                WHERE c.member_id IN ('b', 'c', 'd', 'e') AND s.next_import_at = '-infinity' ORDER BY 1
+                """, logger: db.logger
+            ).decode(String.self).collectAll()
+            #expect(open == ["b", "e"])  // c's organization is still off, d only exports
+        }
+    }
+
     @Test("due refreshes: active Google and Microsoft tokens within the margin, eligible organizations only, paginated")
     func dueRefreshes() async throws {
         try await TestDatabase.with { db in
