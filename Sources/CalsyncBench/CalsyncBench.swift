@@ -296,7 +296,7 @@ struct CalsyncBench: AsyncParsableCommand {
     private func scheduler(_ rig: BenchRig, _ memberIDs: [String], _ report: inout Report) async throws {
         let connections = grouped(Double(schedulerConnections))
         print("\n[6] scheduler: one tick over \(schedulerConnections) due connections (calsync scheduler --once), idle and under load")
-        let result = try await rig.schedulerScenario(connections: schedulerConnections)
+        let result = try await rig.schedulerAtScale(connections: schedulerConnections)
         let name = "6 scheduler"
         report.add(
             Figure(name, "one tick over \(connections) connections, idle machine", "\(grouped(result.tick, decimals: 2)) s"))
@@ -314,7 +314,7 @@ struct CalsyncBench: AsyncParsableCommand {
         guard schedulerLargeConnections > 0 else { return }
         let large = grouped(Double(schedulerLargeConnections))
         print("    one tick over \(schedulerLargeConnections) due connections")
-        let small = try await rig.schedulerAtScale(connections: schedulerConnections)
+        let small = result
         let big = try await rig.schedulerAtScale(connections: schedulerLargeConnections)
         report.add(
             Figure(name, "one tick over \(large) connections", "\(grouped(big.tick, decimals: 2)) s", target: "≤ 30 s",

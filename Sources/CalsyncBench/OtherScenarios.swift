@@ -5,7 +5,7 @@ import CalsyncSandbox
 import CalsyncSync
 import Foundation
 
-/// Scenarios 4–6: import cost, worker memory, and one scheduler tick over many connections.
+/// Scenarios 4–5: import cost and worker memory (the scheduler's tick is in CostScenarios.swift).
 extension BenchRig {
     /// What the import scenario showed.
     struct ImportRun: Sendable {
@@ -119,51 +119,5 @@ extension BenchRig {
             await wide.stop()
             throw error
         }
-    }
-
-    // MARK: scheduler
-
-    /// Adds `connections` members with a due Google connection each, runs `calsync scheduler --once`, and
-    /// returns the tick's own duration (from its log), the process's wall time, and the jobs it enqueued.
-    func schedulerScenario(connections: Int) async throws -> (tick: Double, wall: Double, enqueued: Int) {
-        try await execute(
-            "INSERT INTO organizations (id, plan, external_calendar_sync_enabled) VALUES ('org-sched', 'pro', true) ON CONFLICT (id) DO NOTHING")
-        try await execute(
-            "INSERT INTO members (id, organization_id) SELECT 'sched-' || g, 'org-sched' FROM generate_series(1, \(connections)) g")
-        try await execute(
-            """
-            INSERT INTO calendar_connections (member_id, provider, access_token_expires_at)
-            SELECT 'sched-' || g, 'google', now() + interval '1 day' FROM generate_series(1, \(connections)) g
-            """)
-        try await execute(
-            """
-            UPDATE connection_schedules s SET next_import_at = now() - interval '1 minute', last_full_resync_at = now()
-            FROM calendar_connections c WHERE c.id = s.connection_id AND c.member_id LIKE 'sched-%'
-            """)
-        // Statistics as autovacuum keeps them in production (without them the planner sorts every due row).
-        try await execute("VACUUM ANALYZE calendar_connections")
-        try await execute("VACUUM ANALYZE connection_schedules")
-        try await execute("ANALYZE members")
-        try await execute("ANALYZE organizations")
-        let queues = ["import_window", "refresh_token"].map { queue.readyKey($0) }
-        func queued() async throws -> Int {
-            var total = 0
-            for key in queues { total += try await redis.send(["LLEN", key]).int ?? 0 }
-            return total
-        }
-        let before = try await queued()
-        let started = ContinuousClock.now
-        let output = try await runCalsync(["scheduler", "--once"])
-        let wall = secondsOf(ContinuousClock.now - started)
-        let enqueued = try await queued() - before
-        guard let range = output.range(of: #""duration_ms":"?[0-9]+"#, options: .regularExpression),
-            let milliseconds = Double(output[range].filter(\.isNumber))
-        else {
-            throw BenchError("the scheduler did not log its tick duration:\n\(output)")
-        }
-        _ = try await redis.send(["DEL"] + queues)
-        try await execute("DELETE FROM calendar_connections WHERE member_id LIKE 'sched-%'")
-        try await execute("DELETE FROM members WHERE id LIKE 'sched-%'")
-        return (milliseconds / 1000, wall, enqueued)
     }
 }
