@@ -9,13 +9,18 @@ import Testing
 struct TwoWayEndToEndTests {
     static let providers: [SandboxProvider] = [.google, .microsoft]
 
+    /// Member `m-1` of an eligible organization, a running worker, and the member's calendar connected.
+    static func connectedMember(_ world: SyncWorld, _ provider: SandboxProvider) async throws -> SandboxAccount {
+        try await world.organization()
+        try await world.member("m-1")
+        try world.startWorker()
+        return try await world.connect("m-1", provider: provider)
+    }
+
     @Test("a member's move and delete are reported once, by incremental and full imports alike", arguments: providers)
     func moveAndDeleteReportedOnce(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            try world.startWorker()
-            let account = try await world.connect("m-1", provider: provider)
+            let account = try await Self.connectedMember(world, provider)
             try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.export("m-1", "a-2", revision: 1, start: "\(TestDay.d(5))T10:00:00Z", end: "\(TestDay.d(5))T11:00:00Z")
             try await world.idle()
@@ -65,10 +70,7 @@ struct TwoWayEndToEndTests {
     @Test("an explicit window's import notices a move inside it, and only there", arguments: providers)
     func explicitWindow(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            try world.startWorker()
-            let account = try await world.connect("m-1", provider: provider)
+            let account = try await Self.connectedMember(world, provider)
             try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
             let event = try #require(world.providerEvents(account).first)
@@ -92,10 +94,7 @@ struct TwoWayEndToEndTests {
     @Test("restore writes the applied revision back and is not itself reported", arguments: providers)
     func restore(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            try world.startWorker()
-            let account = try await world.connect("m-1", provider: provider)
+            let account = try await Self.connectedMember(world, provider)
             try await world.db.query("UPDATE calendar_connections SET external_changes = 'restore'", logger: e2eLogger)
             try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
@@ -131,10 +130,7 @@ struct TwoWayEndToEndTests {
     @Test("calsync's own write whose answer was lost is not reported as the member's change", arguments: providers)
     func unsettledWriteIsNotAChange(provider: SandboxProvider) async throws {
         try await SyncWorld.with { world in
-            try await world.organization()
-            try await world.member("m-1")
-            try world.startWorker()
-            _ = try await world.connect("m-1", provider: provider)
+            _ = try await Self.connectedMember(world, provider)
             try await world.export("m-1", "a-1", revision: 1, start: "\(TestDay.d(4))T10:00:00Z", end: "\(TestDay.d(4))T11:00:00Z")
             try await world.idle()
             var fault = SandboxFault(kind: .dropAfterProcessing)
