@@ -69,16 +69,29 @@ package final class JobQueue: Sendable {
     /// An `enqueued_at` formatted once, for producers that stamp many envelopes with the same time.
     package struct EnqueueTime: Sendable {
         let text: String
+        /// The envelope's head up to `"id":`, written once for all the envelopes stamped with this time.
+        let head: String
         /// Formats `date` as RFC 3339 (UTC, milliseconds).
-        package init(_ date: Date) { text = RFC3339.format(date) }
+        package init(_ date: Date) {
+            text = RFC3339.format(date)
+            head = "{\"enqueued_at\":" + JSONText.quoted(text) + ",\"id\":"
+        }
     }
 
     /// The job text a producer writes, with a preformatted `enqueued_at`; `payload` is a JSON object's text, used as is.
     package static func envelope(id: String, type: String, enqueuedAt: EnqueueTime, payload: String) -> String {
         // The head as `jsonEncoder` writes it (sorted keys); the payload, JSON already, goes in verbatim as its
         // last member.
-        "{\"enqueued_at\":" + JSONText.quoted(enqueuedAt.text) + ",\"id\":" + JSONText.quoted(id) + ",\"type\":"
-            + JSONText.quoted(type) + ",\"payload\":" + payload + "}"
+        // One string, written in place (the scheduler writes 100,000 of them a tick).
+        var text = enqueuedAt.head
+        text.reserveCapacity(enqueuedAt.head.utf8.count + id.utf8.count + type.utf8.count + payload.utf8.count + 24)
+        JSONText.appendQuoted(id, to: &text)
+        text.append(",\"type\":")
+        JSONText.appendQuoted(type, to: &text)
+        text.append(",\"payload\":")
+        text.append(payload)
+        text.append("}")
+        return text
     }
 
     /// The job text a producer writes for an `Encodable` payload, encoded with `JSONEncoder`.

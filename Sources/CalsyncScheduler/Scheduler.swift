@@ -74,12 +74,6 @@ package final class Scheduler: Service, Sendable {
         /// An empty report.
         package init() {}
 
-        /// Counts one pushed batch of imports: (regular pushed, full resyncs pushed, due in the batch).
-        mutating func add(_ pushed: (regular: Int, full: Int, due: Int)) {
-            imports += pushed.regular
-            fullResyncs += pushed.full
-            deduplicated += pushed.due - pushed.regular - pushed.full
-        }
     }
 
     private struct LeaderState {
@@ -353,17 +347,20 @@ package final class Scheduler: Service, Sendable {
     /// Lanes claiming due imports at once in a tick.
     static let importLanes = 2
 
-    /// Jobs pushed by one run of the marker script (keeps one script's arguments bounded).
+    /// Jobs pushed by one run of the marker script, or by one LPUSH (keeps one command's arguments bounded).
     static let jobsPerScript = 1000
 
     /// The shortest life of a pending-refresh marker, in seconds (it otherwise lives half the refresh margin).
     static let minimumRefreshMarkerSeconds = 30
 
     /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
-    /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts.
+    /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts. The claim itself
+    /// skips a connection whose last import is still queued (`connection_schedules.import_queued_until`), so a
+    /// batch's jobs go out with plain LPUSHes.
     private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int, tickStarted: Date) async throws -> TickReport {
         var report = TickReport()
-        try await withThrowingTaskGroup(of: (regular: Int, full: Int, due: Int).self) { pushes in
+        let queueKey = "\(configuration.prefix):queue:\(ImportWindowPayload.jobType)"
+        try await withThrowingTaskGroup(of: Void.self) { pushes in
             var pushing = false
             while isLeader {
                 try Task.checkCancellation()
@@ -373,34 +370,44 @@ package final class Scheduler: Service, Sendable {
                     pushPollIntervalSeconds: configuration.push.pollIntervalSeconds, dueBefore: tickStarted)
                 report.newlyScheduled += batch.scheduled
                 report.reconciled += batch.reconciled
-                var regular: [PendingJob] = []
-                var full: [PendingJob] = []
-                regular.reserveCapacity(batch.due.count)
+                report.deduplicated += batch.deduplicated
+                var envelopes: [String] = []
+                envelopes.reserveCapacity(batch.due.count)
                 for due in batch.due {
                     // The connections table admits only known providers (a CHECK constraint).
                     let payload = ImportWindowPayload(
                         memberID: due.memberID, provider: ProviderKind(rawValue: due.provider), fullResync: due.fullResync)
-                    let job = PendingJob(
-                        marker: "\(configuration.prefix):pending:import:\(due.memberID):\(due.provider)",
-                        ttlSeconds: max(1, due.intervalSeconds),
-                        envelope: JobQueue.envelope(
+                    envelopes.append(
+                        JobQueue.envelope(
                             id: followUpJobID("sched-\(due.fullResync ? "resync" : "import")-\(due.memberID)-\(due.provider)-\(epoch)"),
                             type: ImportWindowPayload.jobType, enqueuedAt: enqueuedAt, payload: try payload.jsonText))
-                    if due.fullResync { full.append(job) } else { regular.append(job) }
+                    if due.fullResync { report.fullResyncs += 1 } else { report.imports += 1 }
                 }
-                if pushing, let done = try await pushes.next() { report.add(done) }
-                let dueCount = batch.due.count
-                pushes.addTask { [regular, full] in
-                    let pushedRegular = try await self.pushUnlessPending(regular, type: "import_window")
-                    let pushedFull = try await self.pushUnlessPending(full, type: "import_window")
-                    return (pushedRegular, pushedFull, dueCount)
-                }
+                if pushing { try await pushes.next() }
+                pushes.addTask { [envelopes] in try await self.push(envelopes, to: queueKey) }
                 pushing = true
                 if batch.touched < configuration.batchSize { break }
             }
-            for try await done in pushes { report.add(done) }
+            try await pushes.waitForAll()
         }
         return report
+    }
+
+    /// LPUSHes jobs in chunks of `jobsPerScript` (one pipelined write for them all).
+    func push(_ envelopes: [String], to queueKey: String) async throws {
+        guard !envelopes.isEmpty else { return }
+        var commands: [[String]] = []
+        var start = 0
+        while start < envelopes.count {
+            let end = min(envelopes.count, start + Self.jobsPerScript)
+            commands.append(["LPUSH", queueKey] + envelopes[start..<end])
+            start = end
+        }
+        for reply in try await redis.pipeline(commands) {
+            if case .error(let message) = reply {
+                throw SchedulerError(code: .redisError, message: "could not enqueue due imports: \(message)")
+            }
+        }
     }
 
     /// Pushes jobs of one type in chunks through the marker script; returns how many were pushed.

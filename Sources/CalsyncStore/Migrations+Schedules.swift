@@ -81,3 +81,17 @@ extension Migrations {
         ]
     )
 }
+
+extension Migrations {
+    /// 17: the scheduler's "an import of this connection is already queued" mark moves from one Redis key per
+    /// connection into `connection_schedules`, next to the due time the same claim moves: the claim that
+    /// enqueues an import sets `import_queued_until` (now + the connection's interval), a claim that finds it
+    /// in the future enqueues nothing, and the import clears it once it holds the member's import lock.
+    /// (The Redis keys cost a script call per 1,000 connections and about 0.4 s of Redis per 100,000: `make bench`.)
+    static let v17ImportQueuedMark = Migration(
+        version: 17,
+        name: "import_queued_mark",
+        statements: [
+            "ALTER TABLE connection_schedules ADD COLUMN import_queued_until timestamptz"
+        ])
+}

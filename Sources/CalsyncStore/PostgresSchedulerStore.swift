@@ -14,15 +14,12 @@ package struct PostgresSchedulerStore: Sendable {
         package var provider: String
         /// Whether this import is the daily full resync (it replaces the regular import).
         package var fullResync: Bool
-        /// The connection's import interval in seconds (the dedup marker lives this long).
-        package var intervalSeconds: Int
 
         /// Creates a due import.
-        package init(memberID: String, provider: String, fullResync: Bool, intervalSeconds: Int) {
+        package init(memberID: String, provider: String, fullResync: Bool) {
             self.memberID = memberID
             self.provider = provider
             self.fullResync = fullResync
-            self.intervalSeconds = intervalSeconds
         }
     }
 
@@ -35,8 +32,10 @@ package struct PostgresSchedulerStore: Sendable {
         /// Due connections that will not import (cleared: inactive, export-only, ineligible) or wait for a rate
         /// limit (moved past it): nothing to enqueue.
         package var reconciled = 0
+        /// Due connections whose last import is still queued: nothing to enqueue.
+        package var deduplicated = 0
         /// Rows the statement touched; fewer than the limit means no more is due.
-        package var touched: Int { due.count + scheduled + reconciled }
+        package var touched: Int { due.count + scheduled + reconciled + deduplicated }
     }
 
     /// One connection whose access token expires within the margin.
@@ -56,19 +55,21 @@ package struct PostgresSchedulerStore: Sendable {
         self.logger = logger
     }
 
-    /// Claims up to `limit` due connections and moves their `next_import_at` in the same statement: for an
-    /// eligible, active, importing one `now + interval·(1 + jitter·random)`, or, for one never scheduled,
-    /// `now + interval·random` (so a fleet of new connections never fires at once; its daily full resync is
-    /// spread over the day the same way). A due connection that will not import is cleared (NULL: a trigger
-    /// reopens it when it may again), a rate-limited one moved past its limit plus jitter; neither is enqueued. A connection whose last full resync is
-    /// older than `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with
-    /// working push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
     /// PostgreSQL's clock now (a tick's start, in the clock that stamps `next_import_at`).
     package func databaseNow() async throws -> Date {
         for try await now in try await client.query("SELECT now()", logger: logger).decode(Date.self) { return now }
         throw StoreError(code: .unreachable, message: "PostgreSQL did not answer SELECT now()")
     }
 
+    /// Claims up to `limit` due connections and moves their `next_import_at` in the same statement: for an
+    /// eligible, active, importing one `now + interval·(1 + jitter·random)`, or, for one never scheduled,
+    /// `now + interval·random` (so a fleet of new connections never fires at once; its daily full resync is
+    /// spread over the day the same way). A due connection that will not import is cleared (NULL: a trigger
+    /// reopens it when it may again), a rate-limited one moved past its limit plus jitter; neither is enqueued.
+    /// One whose last import is still queued (`import_queued_until` in the future) is not enqueued again; the
+    /// others are marked queued for one interval. A connection whose last full resync is older than
+    /// `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with working
+    /// push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
     /// `dueBefore` (the tick's start; default the statement's) keeps a tick from claiming again what it just
     /// rescheduled: a slow statement's new times can already have passed when the next batch runs.
     package func claimDueImports(
@@ -78,10 +79,13 @@ package struct PostgresSchedulerStore: Sendable {
         let pushInterval = pushPollIntervalSeconds.map {
             "CASE WHEN c.push_status = 'active' AND c.push_expires_at > now() THEN \($0)::bigint END, "
         } ?? ""
+        // The claimed rows are locked by this very statement, so their ctid is stable until it updates them: the
+        // update finds them by ctid, not by a second primary-key lookup (make bench: about 8 % of the statement).
         let rows = try await client.query(
             """
             WITH due AS (
-                SELECT s.connection_id AS id, c.member_id, c.provider, s.next_import_at = '-infinity' AS is_new,
+                SELECT s.ctid AS row_id, s.connection_id AS id, c.member_id, c.provider,
+                       s.next_import_at = '-infinity' AS is_new, coalesce(s.import_queued_until > now(), false) AS queued,
                        (c.status = 'active' AND c.sync_direction IN ('both', 'inbound')
                         AND calsync_organization_eligible(o.external_calendar_sync_enabled, o.plan)) AS importing,
                        coalesce(c.rate_limited_until > now(), false) AS limited, c.rate_limited_until,
@@ -96,6 +100,15 @@ package struct PostgresSchedulerStore: Sendable {
                 ORDER BY s.next_import_at
                 LIMIT \(limit)
                 FOR UPDATE OF s SKIP LOCKED
+            ), claimed AS (
+                SELECT due.*, CASE
+                    WHEN NOT due.importing THEN \(ClaimOutcome.cleared.rawValue)
+                    WHEN due.limited THEN \(ClaimOutcome.rateLimited.rawValue)
+                    WHEN due.is_new THEN \(ClaimOutcome.scheduled.rawValue)
+                    WHEN due.queued THEN \(ClaimOutcome.alreadyQueued.rawValue)
+                    WHEN due.full THEN \(ClaimOutcome.fullResync.rawValue)
+                    ELSE \(ClaimOutcome.regular.rawValue) END AS outcome
+                FROM due
             )
             UPDATE connection_schedules s SET
                 next_import_at = CASE
@@ -106,35 +119,60 @@ package struct PostgresSchedulerStore: Sendable {
                 last_full_resync_at = CASE
                     WHEN NOT due.importing THEN s.last_full_resync_at
                     -- Waiting for a rate limit: nothing enqueued, so no full resync stamped; a new connection still
-                    -- gets its spread one.
+                    -- gets its spread one. Still queued: the queued import does whatever it was.
                     WHEN due.limited AND NOT (due.is_new AND s.last_full_resync_at IS NULL) THEN s.last_full_resync_at
+                    WHEN due.outcome = \(ClaimOutcome.alreadyQueued.rawValue) THEN s.last_full_resync_at
                     WHEN due.full THEN now()
                     WHEN s.last_full_resync_at IS NULL THEN now() - \(fullResyncAfterSeconds) * random() * interval '1 second'
-                    ELSE s.last_full_resync_at END
-            FROM due
-            -- The id list lets PostgreSQL fetch the batch's rows by primary key; a plain join on due.id
-            -- hashed the whole table once per batch (make bench: 177 → 92 ms per 5,000 at 100,000 rows).
-            WHERE s.connection_id = ANY (ARRAY(SELECT id FROM due)) AND s.connection_id = due.id
-            RETURNING due.member_id, due.provider, due.importing AND NOT due.limited, due.is_new, due.full, due.every,
-                      CASE WHEN NOT due.importing THEN due.id::text END
+                    ELSE s.last_full_resync_at END,
+                import_queued_until = CASE
+                    WHEN due.outcome IN (\(ClaimOutcome.regular.rawValue), \(ClaimOutcome.fullResync.rawValue))
+                    THEN now() + due.every * interval '1 second'
+                    ELSE s.import_queued_until END
+            FROM claimed due
+            WHERE s.ctid = ANY (ARRAY(SELECT row_id FROM due)) AND s.ctid = due.row_id
+            RETURNING due.outcome, due.member_id, due.provider,
+                      CASE WHEN due.outcome = \(ClaimOutcome.cleared.rawValue) THEN due.id::text END
             """, logger: logger)
         var batch = ImportBatch(due: [], scheduled: 0)
         var cleared: [String] = []
-        for try await (memberID, provider, enqueue, isNew, full, every, clearedID) in rows.decode(
-            (String, String, Bool, Bool, Bool, Int64, String?).self)
-        {
-            if let clearedID { cleared.append(clearedID) }
-            if !enqueue {
-                batch.reconciled += 1
-            } else if isNew {
-                batch.scheduled += 1
-            } else {
+        // Decoded cell by cell with concrete types: a tuple decode looks up generic metadata on every row, which
+        // was a sixth of the scheduler's CPU over 100,000 connections.
+        for row in try await rows.collect() {
+            let cells = row.makeRandomAccess()
+            let outcome = ClaimOutcome(rawValue: try cells[0].decode(Int32.self)) ?? .cleared
+            switch outcome {
+            case .regular, .fullResync:
                 batch.due.append(
-                    DueImport(memberID: memberID, provider: provider, fullResync: full, intervalSeconds: Int(every)))
+                    DueImport(
+                        memberID: try cells[1].decode(String.self), provider: try cells[2].decode(String.self),
+                        fullResync: outcome == .fullResync))
+            case .scheduled: batch.scheduled += 1
+            case .alreadyQueued: batch.deduplicated += 1
+            case .rateLimited: batch.reconciled += 1
+            case .cleared:
+                batch.reconciled += 1
+                cleared.append(try cells[3].decode(String.self))
             }
         }
         if !cleared.isEmpty { try await reopenCleared(cleared) }
         return batch
+    }
+
+    /// What a claim did with one due connection (the statement's `outcome` column).
+    enum ClaimOutcome: Int32 {
+        /// Enqueue its regular import.
+        case regular = 0
+        /// Enqueue its daily full resync.
+        case fullResync = 1
+        /// New: it got its first time, nothing to enqueue.
+        case scheduled = 2
+        /// Its last import is still queued: nothing to enqueue.
+        case alreadyQueued = 3
+        /// Waits for a rate limit: moved past it, nothing to enqueue.
+        case rateLimited = 4
+        /// Does not import: cleared (its member id comes back so that it can be re-read).
+        case cleared = 5
     }
 
     /// The claim decided from its snapshot, without locking the connection, member and organization rows (on a

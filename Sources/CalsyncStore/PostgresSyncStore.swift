@@ -181,6 +181,15 @@ package struct PostgresSyncStore: SyncStore {
             """, logger: logger)
     }
 
+    package func importStarted(connectionIDs: [String]) async throws {
+        // Only rows that carry the mark are written (an import enqueued by push or by hand finds none).
+        try await query(
+            """
+            UPDATE connection_schedules SET import_queued_until = NULL
+            WHERE connection_id = ANY (\(connectionIDs)::uuid[]) AND import_queued_until IS NOT NULL
+            """, logger: logger)
+    }
+
     package func park(_ change: ParkedChange) async throws {
         let payload = String(decoding: change.payload, as: UTF8.self)
         try await query(

@@ -36,12 +36,11 @@ package struct RedisPushImportGate: PushImportGate {
         return 2
         """)
 
-    /// KEYS: pending, started, the scheduler's pending-import marker. ARGV: debounce ms. The scheduler's
-    /// marker goes too: it lives one (push: long) interval, and a connection falling back to polling must
-    /// not wait that long for its next scheduled import.
+    /// KEYS: pending, started. ARGV: debounce ms. (The scheduler's own "already queued" mark is cleared by the
+    /// import in PostgreSQL, `connection_schedules.import_queued_until`.)
     static let started = RedisScript(
         """
-        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('DEL', KEYS[1])
         if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
         return 1
         """)
@@ -80,10 +79,7 @@ package struct RedisPushImportGate: PushImportGate {
     package func importStarted(memberID: String, provider: ProviderKind) async throws {
         _ = try await redis.evaluate(
             Self.started,
-            keys: [
-                pendingKey(memberID, provider), startedKey(memberID, provider),
-                "\(prefix):pending:import:\(memberID):\(provider.rawValue)",
-            ],
+            keys: [pendingKey(memberID, provider), startedKey(memberID, provider)],
             args: [String(max(0, debounce.milliseconds))])
     }
 

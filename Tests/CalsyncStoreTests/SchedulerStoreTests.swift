@@ -63,8 +63,8 @@ struct SchedulerStoreTests {
                 limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             #expect(
                 Set(first.due) == [
-                    .init(memberID: "a", provider: "google", fullResync: true, intervalSeconds: 300),
-                    .init(memberID: "a", provider: "microsoft", fullResync: false, intervalSeconds: 60),
+                    .init(memberID: "a", provider: "google", fullResync: true),
+                    .init(memberID: "a", provider: "microsoft", fullResync: false),
                 ])
             #expect(first.scheduled == 1)  // h: a new connection gets its first time, no job now
             #expect(first.reconciled == 5)  // b, c, d, e will not import; g waits for its rate limit
@@ -77,22 +77,62 @@ struct SchedulerStoreTests {
             let rows = try await db.client.query(
                 """
                 SELECT member_id || '/' || provider, extract(epoch FROM next_import_at - \(before))::float8,
-                       extract(epoch FROM \(before) - last_full_resync_at)::float8
+                       extract(epoch FROM \(before) - last_full_resync_at)::float8,
+                       extract(epoch FROM import_queued_until - \(before))::float8
                 FROM calendar_connections JOIN connection_schedules ON connection_id = id WHERE member_id IN ('a', 'h')
                 """, logger: db.logger
-            ).decode((String, Double, Double?).self).collectAll()
+            ).decode((String, Double, Double?, Double?).self).collectAll()
             // Times are measured from a clock reading taken before the claim; `slack` covers a slow machine.
             let slack = 30.0
-            let next = Dictionary(uniqueKeysWithValues: rows.map { ($0.0, ($0.1, $0.2)) })
+            let next = Dictionary(uniqueKeysWithValues: rows.map { ($0.0, ($0.1, $0.2, $0.3)) })
             let google = try #require(next["a/google"])
             #expect(google.0 >= 300 && google.0 <= 330 + slack)  // interval + up to 10 % jitter
             #expect((google.1 ?? 99) <= 0)  // full resync stamped at the claim
+            let googleQueued = try #require(google.2)  // queued for one interval
+            #expect(googleQueued >= 300 && googleQueued <= 300 + slack)
             let microsoft = try #require(next["a/microsoft"])
             #expect(microsoft.0 >= 60 && microsoft.0 <= 66 + slack)  // the connection's own interval
+            let microsoftQueued = try #require(microsoft.2)
+            #expect(microsoftQueued >= 60 && microsoftQueued <= 60 + slack)
             let caldav = try #require(next["h/caldav"])
+            #expect(caldav.2 == nil)  // nothing enqueued, nothing queued
             #expect(caldav.0 >= 0 && caldav.0 <= 300 + slack)
             let spreadResync = try #require(caldav.1)
             #expect(spreadResync >= -slack && spreadResync <= 86_400)
+        }
+    }
+
+    @Test("an import still queued is not enqueued again when its connection is due; once the import starts, the next one is")
+    func queuedMark() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
+            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
+                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            }
+            func makeDue() async throws {
+                try await db.execute(
+                    """
+                    UPDATE connection_schedules SET next_import_at = now() - interval '1 second'
+                    WHERE connection_id IN (SELECT id FROM calendar_connections WHERE member_id = 'a')
+                    """)
+            }
+            let first = try await claim()
+            #expect(first.due.count == 2 && first.deduplicated == 0)
+            // "Import now" (the web tier) while both imports are still queued: nothing is enqueued twice, and the
+            // full resync a/google was given is not stamped again.
+            try await makeDue()
+            let held = try await claim()
+            #expect(held.due.isEmpty && held.deduplicated == 2)
+
+            // The import of a/microsoft starts: its mark goes, a/google's stays.
+            let ids = try await db.client.query(
+                "SELECT id::text FROM calendar_connections WHERE member_id = 'a' AND provider = 'microsoft'", logger: db.logger
+            ).decode(String.self).collectAll()
+            try await PostgresSyncStore(client: db.client, logger: db.logger).importStarted(connectionIDs: ids)
+            try await makeDue()
+            let next = try await claim()
+            #expect(next.due == [.init(memberID: "a", provider: "microsoft", fullResync: false)] && next.deduplicated == 1)
         }
     }
 

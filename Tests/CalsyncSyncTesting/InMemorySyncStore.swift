@@ -61,6 +61,8 @@ package final class InMemorySyncStore: SyncStore {
         package var publishedExternalChanges: Set<Int> = []
         /// "member \0 appointment" → the video join URL last published.
         package var publishedVideoLinks: [String: String] = [:]
+        /// Connection ids of every import started (`importStarted`), in order.
+        package var importsStarted: [String] = []
     }
 
     /// How long a replay stays marked before another job may replay the change again (the store's guard).
@@ -249,6 +251,10 @@ package final class InMemorySyncStore: SyncStore {
 
     package func recordInboundAttempt(connectionID: String, error: String?) async throws {
         state.withLock { Self.stamp(&$0, connectionID, outbound: false, error: error) }
+    }
+
+    package func importStarted(connectionIDs: [String]) async throws {
+        state.withLock { $0.importsStarted += connectionIDs }
     }
 
     package func park(_ change: ParkedChange) async throws {

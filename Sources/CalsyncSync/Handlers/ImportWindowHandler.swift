@@ -33,6 +33,7 @@ package struct ImportWindowHandler: JobHandler {
 
         let counts: ImportCounts = try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
             await onLockAcquired?(payload, logger)
+            try await env.store.importStarted(connectionIDs: sources.map(\.id))
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {

@@ -188,9 +188,14 @@ package struct ImportWindowPayload: JobPayload, Encodable {
                 return String(decoding: try Job.jsonEncoder.encode(self), as: UTF8.self)
             }
             var text = fullResync ? "{\"full_resync\":true,\"member_id\":" : "{\"member_id\":"
-            text += JSONText.quoted(memberID)
-            if let provider { text += ",\"provider\":" + JSONText.quoted(provider.rawValue) }
-            return text + "}"
+            text.reserveCapacity(text.utf8.count + memberID.utf8.count + 32)
+            JSONText.appendQuoted(memberID, to: &text)
+            if let provider {
+                text.append(",\"provider\":")
+                JSONText.appendQuoted(provider.rawValue, to: &text)
+            }
+            text.append("}")
+            return text
         }
     }
 

@@ -315,6 +315,10 @@ package protocol SyncStore: Sendable {
     /// Stamps an inbound attempt of a connection (error nil on success); not on a `disconnected` one.
     func recordInboundAttempt(connectionID: String, error: String?) async throws
 
+    /// An import of these connections started (it holds the member's import lock): the scheduler's "already
+    /// queued" mark is cleared, so that the next import is enqueued as soon as it is due.
+    func importStarted(connectionIDs: [String]) async throws
+
     /// Parks a change, keeping only the newest revision per (member, appointment).
     func park(_ change: ParkedChange) async throws
 

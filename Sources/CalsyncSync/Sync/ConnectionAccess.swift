@@ -242,7 +242,8 @@ func decodePayload<P: JobPayload>(_ type: P.Type, _ job: Job) throws -> P {
 
 /// A job id for a follow-up job: the readable form when it fits the 128-character limit, else a digest of it.
 package func followUpJobID(_ readable: String) -> String {
-    guard readable.count > Job.idLengths.upperBound else { return readable }
+    // Counting bytes first spares counting characters for every id that is short anyway.
+    guard readable.utf8.count > Job.idLengths.upperBound, readable.count > Job.idLengths.upperBound else { return readable }
     let digest = SHA256.hash(data: Array(readable.utf8)).map { String(format: "%02x", $0) }.joined()
     return "job-\(digest)"
 }
