@@ -26,6 +26,9 @@ struct ImportRuleTests {
         #expect(rig.store.blocks(memberID: "m-1").keys.sorted() == ["one"])
         #expect(rig.store.blocks(memberID: "m-2").isEmpty)
         #expect(rig.provider.calls(.readBusy).map(\.calendarID) == ["cal-1"])
+        // The import told the store it started (the scheduler's "already queued" mark of that connection goes).
+        let first = try #require(rig.store.state.withLock { $0.connections.first { $0.record.memberID == "m-1" } })
+        #expect(rig.store.state.withLock(\.importsStarted) == [first.record.id])
         #expect(try await rig.run(.importWindow(member: "m-2")) == "completed")
         #expect(rig.store.blocks(memberID: "m-1").keys.sorted() == ["one"])
         #expect(rig.store.blocks(memberID: "m-2").keys.sorted() == ["two"])
