@@ -31,7 +31,7 @@ package final class Scheduler: Service, Sendable {
         package var fullResyncAfterSeconds: Int
         /// The leader lock's lifetime; default 10 s. It is renewed every third of it.
         package var leaderTTL: Duration
-        /// Connections per statement and per Redis script; default 5000.
+        /// About this many connections per claim (a range of pages holding that many rows) and per Redis script; default 5000.
         package var batchSize: Int
         /// Push channels to keep open and the safety-net interval of push-healthy connections (`Scheduler+Push.swift`).
         package var push: PushConfiguration
@@ -250,12 +250,17 @@ package final class Scheduler: Service, Sendable {
         let epoch = Int(Date().timeIntervalSince1970)
 
         let tickStarted = try await store.databaseNow()
-        // Imports due before the tick started (a connection rescheduled by this tick is not claimed again by a
-        // later batch), with the daily full resync in place of the regular import, claimed by two lanes at once
-        // (SKIP LOCKED keeps their batches apart, and PostgreSQL uses a core for each).
+        // Imports due before the tick started (a row rewritten by this tick is not claimed again), walked in
+        // ranges of pages of about `batchSize` rows; two lanes take the next range each (PostgreSQL uses a core
+        // for each).
+        let extent = try await store.scheduleExtent()
+        let walk = PageWalk(
+            pages: extent.pages, pagesPerBatch: max(1, Int(Double(configuration.batchSize) / extent.rowsPerPage)))
         try await withThrowingTaskGroup(of: TickReport.self) { lanes in
             for _ in 0..<Self.importLanes {
-                lanes.addTask { try await self.importLane(enqueuedAt: enqueuedAt, epoch: epoch, tickStarted: tickStarted) }
+                lanes.addTask {
+                    try await self.importLane(walk: walk, enqueuedAt: enqueuedAt, epoch: epoch, tickStarted: tickStarted)
+                }
             }
             for try await lane in lanes {
                 report.imports += lane.imports
@@ -353,24 +358,46 @@ package final class Scheduler: Service, Sendable {
     /// The shortest life of a pending-refresh marker, in seconds (it otherwise lives half the refresh margin).
     static let minimumRefreshMarkerSeconds = 30
 
-    /// Claims due imports batch after batch until none is left (or the lead is lost); a batch's jobs are
-    /// pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts. The claim itself
-    /// skips a connection whose last import is still queued (`connection_schedules.import_queued_until`), so a
-    /// batch's jobs go out with plain LPUSHes.
-    private func importLane(enqueuedAt: JobQueue.EnqueueTime, epoch: Int, tickStarted: Date) async throws -> TickReport {
+    /// The ranges of pages of one tick's walk over `connection_schedules`, handed out one at a time to the lanes.
+    final class PageWalk: Sendable {
+        private let next = Mutex(0)
+        let pages: Int
+        let pagesPerBatch: Int
+
+        init(pages: Int, pagesPerBatch: Int) {
+            self.pages = pages
+            self.pagesPerBatch = pagesPerBatch
+        }
+
+        /// The next range; the last one is open-ended (rows added past the end while the tick runs), then nil.
+        func take() -> Range<Int>? {
+            next.withLock { start in
+                guard start <= pages else { return nil }
+                defer { start += pagesPerBatch }
+                return start + pagesPerBatch > pages ? start..<Int(UInt32.max) : start..<(start + pagesPerBatch)
+            }
+        }
+    }
+
+    /// Claims the due imports of range after range of the walk until it ends (or the lead is lost); a batch's
+    /// jobs are pushed to Redis while PostgreSQL claims the next one. Returns the lane's import counts. The
+    /// claim itself skips a connection whose last import is still queued (`connection_schedules.import_queued_until`),
+    /// so a batch's jobs go out with plain LPUSHes.
+    private func importLane(walk: PageWalk, enqueuedAt: JobQueue.EnqueueTime, epoch: Int, tickStarted: Date) async throws -> TickReport {
         var report = TickReport()
         let queueKey = "\(configuration.prefix):queue:\(ImportWindowPayload.jobType)"
         try await withThrowingTaskGroup(of: Void.self) { pushes in
             var pushing = false
-            while isLeader {
+            while isLeader, let pages = walk.take() {
                 try Task.checkCancellation()
                 let batch = try await store.claimDueImports(
-                    limit: configuration.batchSize, defaultIntervalSeconds: configuration.importIntervalSeconds,
+                    pages: pages, defaultIntervalSeconds: configuration.importIntervalSeconds,
                     jitter: configuration.jitter, fullResyncAfterSeconds: configuration.fullResyncAfterSeconds,
                     pushPollIntervalSeconds: configuration.push.pollIntervalSeconds, dueBefore: tickStarted)
                 report.newlyScheduled += batch.scheduled
                 report.reconciled += batch.reconciled
                 report.deduplicated += batch.deduplicated
+                guard !batch.due.isEmpty else { continue }
                 var envelopes: [String] = []
                 envelopes.reserveCapacity(batch.due.count)
                 for due in batch.due {
@@ -386,7 +413,6 @@ package final class Scheduler: Service, Sendable {
                 if pushing { try await pushes.next() }
                 pushes.addTask { [envelopes] in try await self.push(envelopes, to: queueKey) }
                 pushing = true
-                if batch.touched < configuration.batchSize { break }
             }
             try await pushes.waitForAll()
         }

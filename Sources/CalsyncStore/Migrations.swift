@@ -14,7 +14,7 @@ package enum Migrations {
         v14Outbox,
         v15PushDelivery,
         v16Schedules,
-        v17ImportQueuedMark,
+        v17ScheduleWalk,
     ]
 
     /// 1: what the web tier and the availability engine see (contract §3).

@@ -34,7 +34,7 @@ package struct PostgresSchedulerStore: Sendable {
         package var reconciled = 0
         /// Due connections whose last import is still queued: nothing to enqueue.
         package var deduplicated = 0
-        /// Rows the statement touched; fewer than the limit means no more is due.
+        /// Rows the statement claimed.
         package var touched: Int { due.count + scheduled + reconciled + deduplicated }
     }
 
@@ -61,8 +61,31 @@ package struct PostgresSchedulerStore: Sendable {
         throw StoreError(code: .unreachable, message: "PostgreSQL did not answer SELECT now()")
     }
 
-    /// Claims up to `limit` due connections and moves their `next_import_at` in the same statement: for an
-    /// eligible, active, importing one `now + interval·(1 + jitter·random)`, or, for one never scheduled,
+    /// How far a tick walks `connection_schedules`: its pages now, and the rows a page holds on average.
+    package struct ScheduleExtent: Sendable {
+        /// Pages of the table (a row added later, past them, is claimed by the next tick).
+        package var pages: Int
+        /// Rows per page, from the planner's statistics (60 until the table was analyzed).
+        package var rowsPerPage: Double
+    }
+
+    /// The pages of `connection_schedules` and its rows per page, for sizing a tick's batches.
+    package func scheduleExtent() async throws -> ScheduleExtent {
+        let rows = try await client.query(
+            """
+            SELECT (pg_relation_size('connection_schedules') / current_setting('block_size')::int)::int8,
+                   CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 60 END::float8
+            FROM pg_class c WHERE c.oid = 'connection_schedules'::regclass
+            """, logger: logger)
+        for try await (pages, rowsPerPage) in rows.decode((Int64, Double).self) {
+            return ScheduleExtent(pages: Int(pages), rowsPerPage: max(1, rowsPerPage))
+        }
+        throw StoreError(code: .unreachable, message: "PostgreSQL did not describe connection_schedules")
+    }
+
+    /// Claims the due connections stored in `pages` of `connection_schedules` (physical order: a tick walks
+    /// the table range by range) and moves their `next_import_at` in the same statement: for an eligible,
+    /// active, importing one `now + interval·(1 + jitter·random)`, or, for one never scheduled,
     /// `now + interval·random` (so a fleet of new connections never fires at once; its daily full resync is
     /// spread over the day the same way). A due connection that will not import is cleared (NULL: a trigger
     /// reopens it when it may again), a rate-limited one moved past its limit plus jitter; neither is enqueued.
@@ -71,18 +94,18 @@ package struct PostgresSchedulerStore: Sendable {
     /// `fullResyncAfterSeconds` gets a full resync in place of its regular import. A connection with working
     /// push (`push_status` active, channels unexpired) waits `pushPollIntervalSeconds` when given.
     /// `dueBefore` (the tick's start; default the statement's) keeps a tick from claiming again what it just
-    /// rescheduled: a slow statement's new times can already have passed when the next batch runs.
+    /// rescheduled: a row rewritten on a later page than its old one is met again by the walk.
     package func claimDueImports(
-        limit: Int, defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int, pushPollIntervalSeconds: Int? = nil,
-        dueBefore: Date? = nil
+        pages: Range<Int> = 0..<Int(UInt32.max), defaultIntervalSeconds: Int, jitter: Double, fullResyncAfterSeconds: Int,
+        pushPollIntervalSeconds: Int? = nil, dueBefore: Date? = nil
     ) async throws -> ImportBatch {
         let pushInterval = pushPollIntervalSeconds.map {
             "CASE WHEN c.push_status = 'active' AND c.push_expires_at > now() THEN \($0)::bigint END, "
         } ?? ""
+        let (first, end) = ("(\(max(0, pages.lowerBound)),0)", "(\(min(Int(UInt32.max), pages.upperBound)),0)")
         // The claimed rows are locked by this very statement, so their ctid is stable until it updates them: the
-        // update finds them by ctid, not by a second primary-key lookup (make bench: about 8 % of the statement).
-        let rows = try await client.query(
-            """
+        // update finds each by ctid, not by a second primary-key lookup.
+        let query: PostgresQuery = """
             WITH due AS (
                 SELECT s.ctid AS row_id, s.connection_id AS id, c.member_id, c.provider,
                        s.next_import_at = '-infinity' AS is_new, coalesce(s.import_queued_until > now(), false) AS queued,
@@ -96,9 +119,8 @@ package struct PostgresSchedulerStore: Sendable {
                 JOIN calendar_connections c ON c.id = s.connection_id
                 JOIN members m ON m.id = c.member_id
                 JOIN organizations o ON o.id = m.organization_id
-                WHERE s.next_import_at < coalesce(\(dueBefore)::timestamptz, now())
-                ORDER BY s.next_import_at
-                LIMIT \(limit)
+                WHERE s.ctid >= \(first)::tid AND s.ctid < \(end)::tid
+                  AND s.next_import_at < coalesce(\(dueBefore)::timestamptz, now())
                 FOR UPDATE OF s SKIP LOCKED
             ), claimed AS (
                 SELECT due.*, CASE
@@ -130,15 +152,22 @@ package struct PostgresSchedulerStore: Sendable {
                     THEN now() + due.every * interval '1 second'
                     ELSE s.import_queued_until END
             FROM claimed due
-            WHERE s.ctid = ANY (ARRAY(SELECT row_id FROM due)) AND s.ctid = due.row_id
+            WHERE s.ctid = due.row_id
             RETURNING due.outcome, due.member_id, due.provider,
                       CASE WHEN due.outcome = \(ClaimOutcome.cleared.rawValue) THEN due.id::text END
-            """, logger: logger)
+            """
+        // Row by row through the primary keys: with the range's true size the planner would hash whole tables
+        // (a million connections, members) for every batch.
+        let rows = try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET LOCAL enable_hashjoin = off", logger: logger)
+            try await connection.query("SET LOCAL enable_mergejoin = off", logger: logger)
+            return try await connection.query(query, logger: logger).collect()
+        }
         var batch = ImportBatch(due: [], scheduled: 0)
         var cleared: [String] = []
         // Decoded cell by cell with concrete types: a tuple decode looks up generic metadata on every row, which
         // was a sixth of the scheduler's CPU over 100,000 connections.
-        for row in try await rows.collect() {
+        for row in rows {
             let cells = row.makeRandomAccess()
             let outcome = ClaimOutcome(rawValue: try cells[0].decode(Int32.self)) ?? .cleared
             switch outcome {

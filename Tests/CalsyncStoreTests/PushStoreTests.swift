@@ -59,13 +59,13 @@ struct PushStoreTests {
 
             let scheduler = PostgresSchedulerStore(client: db.client, logger: db.logger)
             _ = try await scheduler.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
+                defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
             // Due again, the first imports done (their "queued" marks cleared).
             _ = try await db.execute("UPDATE connection_schedules SET next_import_at = now() - interval '1 second', import_queued_until = NULL")
             let before = try #require(
                 try await db.client.query("SELECT clock_timestamp()", logger: db.logger).decode(Date.self).collectAll().first)
             let batch = try await scheduler.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
+                defaultIntervalSeconds: 300, jitter: 0, fullResyncAfterSeconds: 86_400, pushPollIntervalSeconds: 21_600)
             #expect(Set(batch.due.map(\.memberID)).isSuperset(of: ["a", "b"]))
             // Without jitter the next import is one interval after the claim (measured from a clock reading taken
             // before it; `slack` covers a slow machine).

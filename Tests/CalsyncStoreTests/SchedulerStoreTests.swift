@@ -60,7 +60,7 @@ struct SchedulerStoreTests {
             let before = try #require(
                 try await db.client.query("SELECT clock_timestamp()", logger: db.logger).decode(Date.self).collectAll().first)
             let first = try await store.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+                defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             #expect(
                 Set(first.due) == [
                     .init(memberID: "a", provider: "google", fullResync: true),
@@ -71,7 +71,7 @@ struct SchedulerStoreTests {
 
             // Nothing is due twice.
             let second = try await store.claimDueImports(
-                limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+                defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             #expect(second.due.isEmpty && second.scheduled == 0 && second.reconciled == 0)
 
             let rows = try await db.client.query(
@@ -108,7 +108,7 @@ struct SchedulerStoreTests {
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
             func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             }
             func makeDue() async throws {
                 try await db.execute(
@@ -142,7 +142,7 @@ struct SchedulerStoreTests {
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
             func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             }
             func schedules() async throws -> [(String, Bool, Double)] {
                 try await db.client.query(
@@ -188,7 +188,7 @@ struct SchedulerStoreTests {
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
             func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             }
             // e is reconnect_required and due. Its reconnect has updated the row but not committed when a claim runs.
             let updated = AsyncStream<Void>.makeStream()
@@ -215,7 +215,7 @@ struct SchedulerStoreTests {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            let first = try await store.claimDueImports(limit: 100, defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            let first = try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
             #expect(first.reconciled == 5)
             // As if e's reconnect and b's organization upgrade had committed between the claim's read and its update
             // (their triggers then found nothing cleared yet): the rows are NULL, the connections importable.
