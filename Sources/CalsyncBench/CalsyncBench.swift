@@ -51,6 +51,11 @@ struct CalsyncBench: AsyncParsableCommand {
     var consoleDeadRecords = 100_000
 
     @Option(help: ArgumentHelp(
+        "The floor scenario also sends its requests with this departure from the worker's set-up (repeatable): default-executor, no-decompression, or both comma-separated.",
+        visibility: .hidden))
+    var floorVariants: [String] = []
+
+    @Option(help: ArgumentHelp(
         "Run each worker under this command, e.g. \"valgrind --tool=callgrind\" (profiling; figures then mean nothing).",
         valueName: "command"))
     var workerWrapper: String?

@@ -32,6 +32,8 @@ extension BenchRig {
         var seconds: Double
         /// CPU seconds (user + system) of the process doing the work.
         var cpu: Double
+        /// Of which in the kernel (system time).
+        var system = 0.0
         /// Units that did not succeed (a non-2xx answer, a missing completion).
         var failed: Int = 0
 
@@ -39,9 +41,9 @@ extension BenchRig {
         var microseconds: Double { cpu / Double(max(count, 1)) * 1e6 }
         /// Units per second.
         var rate: Double { Double(count) / seconds }
-        /// `123 µs (4,567/s)`, marked when some units failed.
+        /// `123 µs (45 % kernel; 4,567/s)`, marked when some units failed.
         var text: String {
-            "\(grouped(microseconds)) µs (\(grouped(rate))/s\(failed > 0 ? ", \(failed) FAILED" : ""))"
+            "\(grouped(microseconds)) µs (\(grouped(system / max(cpu, 1e-9) * 100)) % kernel; \(grouped(rate))/s\(failed > 0 ? ", \(failed) FAILED" : ""))"
         }
     }
 
@@ -59,6 +61,7 @@ extension BenchRig {
             let tag = UUID().uuidString.prefix(8)
             let envelopes = (0..<jobs).map { JobQueue.envelope(id: "floor-\(tag)-\($0)", type: DiagnosticJobHandler.type, payload: "{}") }
             let meter = CPUMeter(workerPID: worker.child.pid)
+            let systemBefore = systemSeconds(pid: worker.child.pid) ?? 0
             let started = ContinuousClock.now
             try await push(DiagnosticJobHandler.type, envelopes)
             let deadline = started + .seconds(300)
@@ -69,9 +72,10 @@ extension BenchRig {
             }
             let finished = ContinuousClock.now
             let cpu = meter.elapsed()
+            let system = (systemSeconds(pid: worker.child.pid) ?? 0) - systemBefore
             _ = try await redis.send(["DEL", done])
             await worker.stop()
-            return FloorPart(count: jobs, seconds: secondsOf(finished - started), cpu: cpu.worker, failed: jobs - completed)
+            return FloorPart(count: jobs, seconds: secondsOf(finished - started), cpu: cpu.worker, system: system, failed: jobs - completed)
         } catch {
             await worker.stop()
             throw error
@@ -100,7 +104,7 @@ extension BenchRig {
     /// One provider request alone: `requests` POSTs of an export's event JSON to the members' sandbox calendars,
     /// `concurrency` in flight, from a child process; `pool` is `worker` (the worker's HTTP client configuration)
     /// or `default` (AsyncHTTPClient's default pool of 8 connections per host, the rest as the worker's).
-    func floorHTTP(requests: Int, concurrency: Int, members: [String], pool: String) async throws -> FloorPart {
+    func floorHTTP(requests: Int, concurrency: Int, members: [String], pool: String, variant: String = "") async throws -> FloorPart {
         // Each member's events URL and a fresh sandbox access token, in a file only this user can read.
         let targets = workDirectory.appendingPathComponent("floor-targets-\(UUID().uuidString.prefix(8))").path
         var lines: [String] = []
@@ -118,6 +122,7 @@ extension BenchRig {
         sandbox.clearRequests()
         let part = try await floorChild([
             "http", "--requests", String(requests), "--concurrency", String(concurrency), "--pool", pool, "--targets", targets,
+            "--variant", variant,
         ])
         let written = successfulWrites().count
         // Every warm-up request succeeded (the child checks), then the timed ones that did.
@@ -131,8 +136,9 @@ extension BenchRig {
     /// RFC 3986's unreserved characters.
     static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
-    /// The PostgreSQL statements of `exports` exports alone (the bare limit's), `concurrency` at a time, from a
-    /// child process with the worker's database configuration.
+    /// The PostgreSQL statements of `exports` exports alone (the bare limit's, plus the write intent the export
+    /// records before its provider write), `concurrency` at a time, from a child process with the worker's
+    /// database configuration; also the statements (transactions) per export.
     func floorPostgres(exports: Int, concurrency: Int, members: Int) async throws -> (part: FloorPart, statements: Double) {
         let commitsBefore = try await postgresCommits()
         let part = try await floorChild([
@@ -142,6 +148,7 @@ extension BenchRig {
         try await Task.sleep(for: .milliseconds(200))
         let statements = Double(try await postgresCommits() - commitsBefore) / Double(exports)
         try await execute("DELETE FROM appointment_exports WHERE appointment_id LIKE 'floor-%'")
+        try await execute("DELETE FROM export_write_intents WHERE appointment_id LIKE 'floor-%'")
         return (part, statements)
     }
 
@@ -153,10 +160,12 @@ extension BenchRig {
         return part
     }
 
-    /// The PostgreSQL statements of `jobs` exports (a member and export state read, then the record) through
-    /// `store`, `concurrency` at a time; appointments are `<tag>-N`.
+    /// The PostgreSQL statements of `jobs` exports (a member and export state read, with `writeIntent` the
+    /// provider write's intent as the export's fenced write records it, then the record) through `store`,
+    /// `concurrency` at a time; appointments are `<tag>-N`.
     static func exportStatements(
-        store: PostgresSyncStore, members: [String], connections: [String: String], jobs: Int, concurrency: Int, tag: String
+        store: PostgresSyncStore, members: [String], connections: [String: String], jobs: Int, concurrency: Int, tag: String,
+        writeIntent: Bool = false
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<concurrency {
@@ -169,12 +178,20 @@ extension BenchRig {
                             throw BenchError("\(tag): member \(member) is missing")
                         }
                         let connection = connections[member] ?? ""
+                        var token: String?
+                        if writeIntent {
+                            let intent = ProviderWriteIntent(
+                                memberID: member, appointmentID: appointment, revision: 1, token: UUID().uuidString,
+                                settlesAt: Date().addingTimeInterval(300))
+                            try await store.beginProviderWrite(intent)
+                            token = intent.token
+                        }
                         _ = try await store.recordExport(
                             memberID: member, appointmentID: appointment, revision: 1,
                             state: ExportState(
                                 appliedRevision: 1, connectionID: connection, calendarID: Self.email(member),
                                 externalEventID: "\(tag)\(index)", contentHash: "hash", eventPresent: true),
-                            calledConnectionID: connection)
+                            calledConnectionID: connection, writeToken: token)
                         index += concurrency
                     }
                 }
@@ -207,6 +224,9 @@ struct FloorChild: AsyncParsableCommand {
     @Option(help: "HTTP: worker (the worker's client configuration) or default (AsyncHTTPClient's pool defaults).")
     var pool = "worker"
 
+    @Option(help: "Departures from the worker's set-up, comma-separated: default-executor (tasks on Swift's executor), no-decompression.")
+    var variant = ""
+
     @Option(help: "HTTP: a file of `member<TAB>events URL<TAB>access token` lines.")
     var targets: String?
 
@@ -214,20 +234,25 @@ struct FloorChild: AsyncParsableCommand {
     var members = 200
 
     func run() async throws {
+        let variants = Set(variant.split(separator: ",").map(String.init))
+        let unknown = variants.subtracting(["default-executor", "no-decompression"])
+        guard unknown.isEmpty else { throw ValidationError("unknown variant: \(unknown.sorted().joined(separator: ", "))") }
         // As the worker does (ProcessServices.runTasksOnEventLoops): tasks run on NIO's event loops.
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if !variants.contains("default-executor") {
+            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         lineBufferStandardOutput()
         var logger = Logger(label: "calsync.bench.floor")
         logger.logLevel = .warning
         let warmUp = Self.warmUp(concurrency: concurrency)
         let result: BenchRig.FloorPart
         switch part {
-        case "http": result = try await http(warmUp: warmUp)
+        case "http": result = try await http(warmUp: warmUp, decompression: !variants.contains("no-decompression"))
         case "postgres": result = try await postgres(warmUp: warmUp, logger: logger)
         case "redis": result = try await redis(warmUp: warmUp, logger: logger)
         default: throw ValidationError("unknown part '\(part)': http, postgres or redis")
         }
-        print("\(Self.resultPrefix)count=\(result.count) seconds=\(result.seconds) cpu=\(result.cpu) failed=\(result.failed)")
+        print("\(Self.resultPrefix)count=\(result.count) seconds=\(result.seconds) cpu=\(result.cpu) system=\(result.system) failed=\(result.failed)")
     }
 
     /// Units done before the timed ones (4 per lane: every connection opened, the pools settled).
@@ -256,28 +281,25 @@ struct FloorChild: AsyncParsableCommand {
     private func measure(warmUp: Int, _ body: @escaping @Sendable (Int) async throws -> Bool) async throws -> BenchRig.FloorPart {
         let warmFailed = try await lanes(warmUp, offset: 0, body)
         guard warmFailed == 0 else { throw BenchError("floor-child \(part): \(warmFailed) of \(warmUp) warm-up units failed") }
-        let cpuBefore = cpuSeconds(pid: getpid()) ?? 0
-        let started = ContinuousClock.now
+        let meter = FloorMeter()
         let failed = try await lanes(requests, offset: warmUp, body)
-        let seconds = secondsOf(ContinuousClock.now - started)
-        let cpu = (cpuSeconds(pid: getpid()) ?? 0) - cpuBefore
-        return BenchRig.FloorPart(count: requests, seconds: seconds, cpu: cpu, failed: failed)
+        return meter.part(count: requests, failed: failed)
     }
 
     /// The HTTP client: the worker's configuration (HTTPClientService in CalsyncApp's SyncAssembly), or with
     /// AsyncHTTPClient's default connection pool.
-    static func httpClient(pool: String, concurrency: Int) -> HTTPClient {
+    static func httpClient(pool: String, concurrency: Int, decompression: Bool = true) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         if pool == "worker" {
             configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, concurrency)
             configuration.connectionPool.idleTimeout = .seconds(60)
         }
-        configuration.decompression = .enabled(limit: .ratio(20))
+        configuration.decompression = decompression ? .enabled(limit: .ratio(20)) : .disabled
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    private func http(warmUp: Int) async throws -> BenchRig.FloorPart {
+    private func http(warmUp: Int, decompression: Bool) async throws -> BenchRig.FloorPart {
         guard let targets, let text = try? String(contentsOfFile: targets, encoding: .utf8) else {
             throw ValidationError("--targets: a readable file of targets is required")
         }
@@ -293,7 +315,7 @@ struct FloorChild: AsyncParsableCommand {
             let start = base.addingTimeInterval(Double(index % 2_880) * 1_800)
             return ByteBuffer(string: Self.eventJSON(id: key.googleEventID, marker: key.markerValue, start: start, end: start.addingTimeInterval(1_800)))
         }
-        let client = Self.httpClient(pool: pool, concurrency: concurrency)
+        let client = Self.httpClient(pool: pool, concurrency: concurrency, decompression: decompression)
         do {
             let result = try await measure(warmUp: warmUp) { index in
                 let target = members[index % members.count]
@@ -340,14 +362,11 @@ struct FloorChild: AsyncParsableCommand {
             for try await (member, id) in rows.decode((String, String).self) { connections[member] = id }
             let tag = "floor-\(UUID().uuidString.prefix(8))"
             try await BenchRig.exportStatements(
-                store: store, members: members, connections: connections, jobs: warmUp, concurrency: concurrency, tag: tag + "w")
-            let cpuBefore = cpuSeconds(pid: getpid()) ?? 0
-            let started = ContinuousClock.now
+                store: store, members: members, connections: connections, jobs: warmUp, concurrency: concurrency, tag: tag + "w", writeIntent: true)
+            let meter = FloorMeter()
             try await BenchRig.exportStatements(
-                store: store, members: members, connections: connections, jobs: requests, concurrency: concurrency, tag: tag)
-            let seconds = secondsOf(ContinuousClock.now - started)
-            let cpu = (cpuSeconds(pid: getpid()) ?? 0) - cpuBefore
-            return BenchRig.FloorPart(count: requests, seconds: seconds, cpu: cpu)
+                store: store, members: members, connections: connections, jobs: requests, concurrency: concurrency, tag: tag, writeIntent: true)
+            return meter.part(count: requests, failed: 0)
         }
     }
 
@@ -373,7 +392,8 @@ struct FloorChild: AsyncParsableCommand {
         guard let count = values["count"], let seconds = values["seconds"], let cpu = values["cpu"] else {
             throw BenchError("floor-child printed no figures: \(line)")
         }
-        return BenchRig.FloorPart(count: Int(count), seconds: seconds, cpu: cpu, failed: Int(values["failed"] ?? 0))
+        return BenchRig.FloorPart(
+            count: Int(count), seconds: seconds, cpu: cpu, system: values["system"] ?? 0, failed: Int(values["failed"] ?? 0))
     }
 }
 
@@ -391,6 +411,10 @@ extension CalsyncBench {
         let httpDefault = try await rig.floorHTTP(requests: exports, concurrency: concurrency, members: memberIDs, pool: "default")
         let postgres = try await rig.floorPostgres(exports: exports, concurrency: concurrency, members: memberIDs.count)
         let redis = try await rig.floorRedis(commands: exports, concurrency: concurrency)
+        var variants: [(String, BenchRig.FloorPart)] = []
+        for variant in floorVariants {
+            variants.append((variant, try await rig.floorHTTP(requests: exports, concurrency: concurrency, members: memberIDs, pool: "worker", variant: variant)))
+        }
         let export = try await rig.timedExports(
             tag: "f", jobs: comparison, members: memberIDs, environment: ["CALSYNC_WORKER_CONCURRENCY": String(concurrency)])
         let worker = export.cpu.worker / Double(comparison) * 1e6
@@ -399,6 +423,7 @@ extension CalsyncBench {
         report.add(Figure(name, "queue engine alone: worker CPU per no-op diag_echo job (µs)", engine.text))
         report.add(Figure(name, "one provider request alone (AsyncHTTPClient, the worker's pool of 64): CPU per request (µs)", http.text))
         report.add(Figure(name, "  the same with AsyncHTTPClient's default pool (8 connections per host)", httpDefault.text))
+        for (variant, part) in variants { report.add(Figure(name, "  the same with \(variant)", part.text)) }
         report.add(Figure(name, "the PostgreSQL statements of one export alone (postgres-nio): CPU per export (µs)", postgres.part.text))
         report.add(Figure(name, "one Redis command alone (hiredis, RPUSH): CPU per command (µs)", redis.text))
         report.add(
@@ -413,10 +438,35 @@ extension CalsyncBench {
                 + "the request, statements and Redis command parts ran in child processes of this binary (`CalsyncBench floor-child`) with "
                 + "the worker's client configurations, tasks on NIO's event loops as in the worker, after a warm-up of \(FloorChild.warmUp(concurrency: concurrency)) units: "
                 + "\(grouped(Double(exports))) POSTs of an inserted event's JSON to the members' sandbox calendars (the sandbox's CPU is not "
-                + "counted), the member/export read and the record of \(grouped(Double(exports))) exports through PostgresSyncStore "
+                + "counted), the member/export read, the write intent and the record of \(grouped(Double(exports))) exports through PostgresSyncStore "
                 + "(its batchers; \(grouped(postgres.statements, decimals: 2)) statements per export), and \(grouped(Double(exports))) RPUSHes "
                 + "through the worker's RedisClient (pool of 4). Worker CPU per export: \(grouped(Double(comparison))) exports in a fresh worker "
                 + "right after (\(export.check); \(export.cpu.perJob(comparison))). The export also takes the appointment lock and passes the "
                 + "rate-limit script (2 Redis round trips the sum leaves out, about \(grouped(2 * redis.microseconds)) µs at the Redis floor).")
+    }
+}
+
+/// Kernel CPU seconds (system time) a process used so far, from /proc/PID/stat; `nil` when it is gone.
+func systemSeconds(pid: pid_t) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+        return nil
+    }
+    // stime is field 15 (the 13th after "(comm)").
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let system = Double(fields[12]) else { return nil }
+    return system / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// This process's CPU (total and kernel, /proc/self/stat) and wall time from its creation.
+struct FloorMeter {
+    let cpu = cpuSeconds(pid: getpid()) ?? 0
+    let system = systemSeconds(pid: getpid()) ?? 0
+    let started = ContinuousClock.now
+
+    /// What `count` units (of which `failed` failed) cost since the meter was made.
+    func part(count: Int, failed: Int) -> BenchRig.FloorPart {
+        BenchRig.FloorPart(
+            count: count, seconds: secondsOf(ContinuousClock.now - started), cpu: (cpuSeconds(pid: getpid()) ?? 0) - cpu,
+            system: (systemSeconds(pid: getpid()) ?? 0) - system, failed: failed)
     }
 }
