@@ -104,7 +104,9 @@ extension BenchRig {
     /// One provider request alone: `requests` POSTs of an export's event JSON to the members' sandbox calendars,
     /// `concurrency` in flight, from a child process; `pool` is `worker` (the worker's HTTP client configuration)
     /// or `default` (AsyncHTTPClient's default pool of 8 connections per host, the rest as the worker's).
-    func floorHTTP(requests: Int, concurrency: Int, members: [String], pool: String, variant: String = "") async throws -> FloorPart {
+    func floorHTTP(
+        requests: Int, concurrency: Int, members: [String], pool: String, variant: String = "", server: Int? = nil
+    ) async throws -> FloorPart {
         // Each member's events URL and a fresh sandbox access token, in a file only this user can read.
         let targets = workDirectory.appendingPathComponent("floor-targets-\(UUID().uuidString.prefix(8))").path
         var lines: [String] = []
@@ -114,7 +116,8 @@ extension BenchRig {
             }
             // As the Google client encodes a calendar id (RFC 3986 unreserved characters kept).
             let calendar = Self.email(member).addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? Self.email(member)
-            lines.append("\(member)\t\(endpoints.googleAPI)/calendars/\(calendar)/events\t\(tokens.accessToken)")
+            let api = server.map { "http://127.0.0.1:\($0)/google/calendar/v3" } ?? endpoints.googleAPI
+            lines.append("\(member)\t\(api)/calendars/\(calendar)/events\t\(tokens.accessToken)")
         }
         _ = FileManager.default.createFile(atPath: targets, contents: nil, attributes: [.posixPermissions: 0o600])
         try lines.joined(separator: "\n").write(toFile: targets, atomically: false, encoding: .utf8)
@@ -124,12 +127,36 @@ extension BenchRig {
             "http", "--requests", String(requests), "--concurrency", String(concurrency), "--pool", pool, "--targets", targets,
             "--variant", variant,
         ])
+        if server != nil { return part }
         let written = successfulWrites().count
         // Every warm-up request succeeded (the child checks), then the timed ones that did.
         let expected = FloorChild.warmUp(concurrency: concurrency) + part.count - part.failed
         guard written == expected else {
             throw BenchError("floor http: the sandbox saw \(written) successful writes, the child \(expected)")
         }
+        return part
+    }
+
+    /// One provider request alone against a server that answers at once (`floor-child server`, its own process):
+    /// what AsyncHTTPClient costs when the sandbox's pace is out of the picture.
+    func floorHTTPInstant(requests: Int, concurrency: Int, members: [String]) async throws -> FloorPart {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let log = workDirectory.appendingPathComponent("floor-server-\(UUID().uuidString.prefix(8)).log").path
+        let server = try ChildProcess(
+            executable: executable, arguments: ["floor-child", "server"], environment: environment([:]), stdoutPath: log, stderrPath: log)
+        defer { server.signal(SIGKILL) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var port: Int?
+        while port == nil, ContinuousClock.now < deadline, server.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            port = output.split(separator: "\n").first { $0.hasPrefix(CannedHTTPServer.portPrefix) }
+                .flatMap { Int($0.dropFirst(CannedHTTPServer.portPrefix.count)) }
+        }
+        guard let port else { throw BenchError("floor-child server did not start:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
+        let part = try await floorHTTP(requests: requests, concurrency: concurrency, members: members, pool: "worker", server: port)
+        server.signal(SIGTERM)
+        _ = await server.wait(timeout: .seconds(5))
         return part
     }
 
@@ -212,7 +239,7 @@ struct FloorChild: AsyncParsableCommand {
     /// The list the Redis child pushes to.
     static let redisKey = "calsync-floor:done"
 
-    @Argument(help: "http, postgres or redis.")
+    @Argument(help: "http, postgres, redis, or server (answers every request at once, until SIGTERM).")
     var part: String
 
     @Option(help: "Units of work timed.")
@@ -250,7 +277,8 @@ struct FloorChild: AsyncParsableCommand {
         case "http": result = try await http(warmUp: warmUp, decompression: !variants.contains("no-decompression"))
         case "postgres": result = try await postgres(warmUp: warmUp, logger: logger)
         case "redis": result = try await redis(warmUp: warmUp, logger: logger)
-        default: throw ValidationError("unknown part '\(part)': http, postgres or redis")
+        case "server": return try await CannedHTTPServer.serve()
+        default: throw ValidationError("unknown part '\(part)': http, postgres, redis or server")
         }
         print("\(Self.resultPrefix)count=\(result.count) seconds=\(result.seconds) cpu=\(result.cpu) system=\(result.system) failed=\(result.failed)")
     }
@@ -409,6 +437,7 @@ extension CalsyncBench {
         let engine = try await rig.floorEngine(jobs: exports, concurrency: concurrency)
         let http = try await rig.floorHTTP(requests: exports, concurrency: concurrency, members: memberIDs, pool: "worker")
         let httpDefault = try await rig.floorHTTP(requests: exports, concurrency: concurrency, members: memberIDs, pool: "default")
+        let instant = try await rig.floorHTTPInstant(requests: exports, concurrency: concurrency, members: memberIDs)
         let postgres = try await rig.floorPostgres(exports: exports, concurrency: concurrency, members: memberIDs.count)
         let redis = try await rig.floorRedis(commands: exports, concurrency: concurrency)
         var variants: [(String, BenchRig.FloorPart)] = []
@@ -423,6 +452,7 @@ extension CalsyncBench {
         report.add(Figure(name, "queue engine alone: worker CPU per no-op diag_echo job (µs)", engine.text))
         report.add(Figure(name, "one provider request alone (AsyncHTTPClient, the worker's pool of 64): CPU per request (µs)", http.text))
         report.add(Figure(name, "  the same with AsyncHTTPClient's default pool (8 connections per host)", httpDefault.text))
+        report.add(Figure(name, "  the same against a server that answers at once (a minimal SwiftNIO server, no sandbox)", instant.text))
         for (variant, part) in variants { report.add(Figure(name, "  the same with \(variant)", part.text)) }
         report.add(Figure(name, "the PostgreSQL statements of one export alone (postgres-nio): CPU per export (µs)", postgres.part.text))
         report.add(Figure(name, "one Redis command alone (hiredis, RPUSH): CPU per command (µs)", redis.text))
@@ -431,6 +461,8 @@ extension CalsyncBench {
                 name, "sum of the floors (engine + request + statements) · worker CPU per export (µs)",
                 "\(grouped(sum)) · \(grouped(worker))\(export.complete ? "" : " (INCOMPLETE)") (\(grouped(sum / worker * 100)) %)",
                 target: "≤ 150", met: sum <= 150))
+        let instantSum = engine.microseconds + instant.microseconds + postgres.part.microseconds
+        report.add(Figure(name, "  the same sum with the request against the server that answers at once (µs)", grouped(instantSum)))
         report.details.append(
             "Floor: CPU (user + system, /proc/PID/stat) of the process doing the work only, at concurrency \(concurrency). "
                 + "The engine is `calsync worker --diagnostic-jobs` running \(grouped(Double(exports))) `diag_echo` jobs with an empty payload "
@@ -438,7 +470,7 @@ extension CalsyncBench {
                 + "the request, statements and Redis command parts ran in child processes of this binary (`CalsyncBench floor-child`) with "
                 + "the worker's client configurations, tasks on NIO's event loops as in the worker, after a warm-up of \(FloorChild.warmUp(concurrency: concurrency)) units: "
                 + "\(grouped(Double(exports))) POSTs of an inserted event's JSON to the members' sandbox calendars (the sandbox's CPU is not "
-                + "counted), the member/export read, the write intent and the record of \(grouped(Double(exports))) exports through PostgresSyncStore "
+                + "counted; then the same to a SwiftNIO server in its own process answering each with a fixed 200 JSON at once), the member/export read, the write intent and the record of \(grouped(Double(exports))) exports through PostgresSyncStore "
                 + "(its batchers; \(grouped(postgres.statements, decimals: 2)) statements per export), and \(grouped(Double(exports))) RPUSHes "
                 + "through the worker's RedisClient (pool of 4). Worker CPU per export: \(grouped(Double(comparison))) exports in a fresh worker "
                 + "right after (\(export.check); \(export.cpu.perJob(comparison))). The export also takes the appointment lock and passes the "
@@ -468,5 +500,56 @@ struct FloorMeter {
         BenchRig.FloorPart(
             count: count, seconds: secondsOf(ContinuousClock.now - started), cpu: (cpuSeconds(pid: getpid()) ?? 0) - cpu,
             system: (systemSeconds(pid: getpid()) ?? 0) - system, failed: failed)
+    }
+}
+
+/// A SwiftNIO HTTP/1.1 server that answers every request at once with a fixed 200 JSON (an inserted event's
+/// resource), so that a client's CPU per request can be measured without the sandbox's pace.
+enum CannedHTTPServer {
+    /// The start of the line that tells the port.
+    static let portPrefix = "floor-server port="
+
+    /// Serves on a free loopback port (printed) until the process is ended.
+    static func serve() async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(CannedAnswerHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        print("\(portPrefix)\(channel.localAddress?.port ?? 0)")
+        // SIGTERM ends the process (its default action): nothing here needs a clean stop.
+        try await channel.closeFuture.get()
+    }
+}
+
+/// Answers each request, once its end is read, with the canned event resource.
+final class CannedAnswerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let body = #"{"kind":"calendar#event","etag":"\"3181161784712000\"","id":"floorfloorfloorfloor","status":"confirmed","#
+        + #""htmlLink":"https://www.google.com/calendar/event?eid=floor","created":"2026-12-01T10:00:00.000Z","#
+        + #""updated":"2026-12-01T10:00:00.000Z","summary":"Busy","description":"","location":"","#
+        + #""creator":{"email":"m0001@bench.sandbox.test","self":true},"organizer":{"email":"m0001@bench.sandbox.test","self":true},"#
+        + #""start":{"dateTime":"2026-12-02T07:00:00+01:00","timeZone":"Europe/Berlin"},"#
+        + #""end":{"dateTime":"2026-12-02T07:30:00+01:00","timeZone":"Europe/Berlin"},"visibility":"private","#
+        + #""transparency":"opaque","iCalUID":"floorfloorfloorfloor@google.com","sequence":0,"#
+        + #""extendedProperties":{"private":{"calsyncExportKey":"floorfloorfloorfloor"}},"reminders":{"useDefault":true},"eventType":"default"}"#
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        let body = ByteBuffer(string: Self.body)
+        let head = HTTPResponseHead(
+            version: .http1_1, status: .ok,
+            headers: ["Content-Type": "application/json; charset=UTF-8", "Content-Length": "\(body.readableBytes)", "ETag": "\"3181161784712000\""])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
