@@ -88,7 +88,7 @@ extension BenchRig {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let log = workDirectory.appendingPathComponent("floor-child-\(UUID().uuidString.prefix(8)).log").path
         let child = try ChildProcess(
-            executable: executable, arguments: ["floor-child"] + arguments, environment: environment(extra), stdoutPath: log,
+            executable: executable, arguments: ["--calsync", calsync, "floor-child"] + arguments, environment: environment(extra), stdoutPath: log,
             stderrPath: log)
         guard let status = await child.wait(timeout: .seconds(300)) else {
             await child.kill9()
@@ -143,7 +143,7 @@ extension BenchRig {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let log = workDirectory.appendingPathComponent("floor-server-\(UUID().uuidString.prefix(8)).log").path
         let server = try ChildProcess(
-            executable: executable, arguments: ["floor-child", "server"], environment: environment([:]), stdoutPath: log, stderrPath: log)
+            executable: executable, arguments: ["--calsync", calsync, "floor-child", "server"], environment: environment([:]), stdoutPath: log, stderrPath: log)
         defer { server.signal(SIGKILL) }
         let deadline = ContinuousClock.now + .seconds(30)
         var port: Int?
