@@ -460,7 +460,7 @@ extension CalsyncBench {
             Figure(
                 name, "sum of the floors (engine + request + statements) · worker CPU per export (µs)",
                 "\(grouped(sum)) · \(grouped(worker))\(export.complete ? "" : " (INCOMPLETE)") (\(grouped(sum / worker * 100)) %)",
-                target: "≤ 150", met: sum <= 150))
+                target: "information (the headline's is ≤ 150)"))
         let instantSum = engine.microseconds + instant.microseconds + postgres.part.microseconds
         report.add(Figure(name, "  the same sum with the request against the server that answers at once (µs)", grouped(instantSum)))
         report.details.append(
