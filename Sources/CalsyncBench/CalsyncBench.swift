@@ -19,7 +19,9 @@ struct CalsyncBench: AsyncParsableCommand {
             (scripts/bench.sh). It reads CALSYNC_REDIS_URL and CALSYNC_DATABASE_URL, serves the provider \
             sandbox itself, spawns `calsync worker` and `calsync scheduler --once`, prints a table and \
             writes it with the machine's description to --output. bench/README.md explains each scenario.
-            """)
+            """,
+        // The floor scenario's child processes (hidden).
+        subcommands: [FloorChild.self])
 
     @Option(help: "The calsync binary to measure (build it with `swift build -c release`).")
     var calsync = ".build/release/calsync"
@@ -27,7 +29,7 @@ struct CalsyncBench: AsyncParsableCommand {
     @Option(help: "Where the Markdown results go.")
     var output = "bench/results.md"
 
-    @Option(help: "Scenarios to run, comma-separated: export, cost, scale, latency, steady, import, memory, scheduler, push, console, caldav (default: all).")
+    @Option(help: "Scenarios to run, comma-separated: export, floor, cost, scale, latency, steady, import, memory, scheduler, push, console, caldav (default: all).")
     var only: String?
 
     @Option(help: "Export jobs of the throughput scenarios.")
@@ -49,6 +51,11 @@ struct CalsyncBench: AsyncParsableCommand {
     var consoleDeadRecords = 100_000
 
     @Option(help: ArgumentHelp(
+        "The floor scenario also sends its requests with this departure from the worker's set-up (repeatable): default-executor, no-decompression, or both comma-separated.",
+        visibility: .hidden))
+    var floorVariants: [String] = []
+
+    @Option(help: ArgumentHelp(
         "Run each worker under this command, e.g. \"valgrind --tool=callgrind\" (profiling; figures then mean nothing).",
         valueName: "command"))
     var workerWrapper: String?
@@ -60,7 +67,7 @@ struct CalsyncBench: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: calsync) else {
             throw ValidationError("no calsync binary at \(calsync): run `swift build -c release` first (make bench does)")
         }
-        let known: Set = ["export", "cost", "scale", "latency", "steady", "import", "memory", "scheduler", "push", "console", "caldav"]
+        let known: Set = ["export", "floor", "cost", "scale", "latency", "steady", "import", "memory", "scheduler", "push", "console", "caldav"]
         for name in selected where !known.contains(name) {
             throw ValidationError("unknown scenario '\(name)': choose from \(known.sorted().joined(separator: ", "))")
         }
@@ -68,7 +75,7 @@ struct CalsyncBench: AsyncParsableCommand {
 
     var selected: [String] {
         only?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            ?? ["export", "cost", "scale", "latency", "steady", "import", "memory", "scheduler", "push", "console", "caldav"]
+            ?? ["export", "floor", "cost", "scale", "latency", "steady", "import", "memory", "scheduler", "push", "console", "caldav"]
     }
 
     func run() async throws {
@@ -116,6 +123,7 @@ struct CalsyncBench: AsyncParsableCommand {
         }
 
         if scenarios.contains("export") { try await exportThroughput(rig, memberIDs, &report) }
+        if scenarios.contains("floor") { try await floor(rig, memberIDs, &report) }
         if scenarios.contains("cost") { try await jobCosts(rig, memberIDs, &report) }
         if scenarios.contains("scale") { try await scaling(rig, memberIDs, &report) }
         if scenarios.contains("latency") { try await exportUnderLatency(rig, memberIDs, &report) }

@@ -146,29 +146,7 @@ extension BenchRig {
         let store = PostgresSyncStore(client: db, logger: logger)
         let connections = try await connectionIDs(members)
         let postgresStarted = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<concurrency {
-                group.addTask {
-                    var index = lane
-                    while index < jobs {
-                        let member = members[index % members.count]
-                        let appointment = "bare-\(index)"
-                        guard let (state, _) = try await store.memberState(member, exportOf: appointment, revision: 1), state.eligible else {
-                            throw BenchError("bare: member \(member) is missing")
-                        }
-                        let connection = connections[member] ?? ""
-                        _ = try await store.recordExport(
-                            memberID: member, appointmentID: appointment, revision: 1,
-                            state: ExportState(
-                                appliedRevision: 1, connectionID: connection, calendarID: Self.email(member),
-                                externalEventID: "bare\(index)", contentHash: "hash", eventPresent: true),
-                            calledConnectionID: connection)
-                        index += concurrency
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await Self.exportStatements(store: store, members: members, connections: connections, jobs: jobs, concurrency: concurrency, tag: "bare")
         let postgresSeconds = secondsOf(ContinuousClock.now - postgresStarted)
         try await execute("DELETE FROM appointment_exports WHERE appointment_id LIKE 'bare-%'")
         let keys = try await redis.send(["KEYS", "calsync-bare:*"]).array?.compactMap(\.string) ?? []
