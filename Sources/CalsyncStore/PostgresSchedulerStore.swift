@@ -200,7 +200,7 @@ package struct PostgresSchedulerStore: Sendable {
         case alreadyQueued = 3
         /// Waits for a rate limit: moved past it, nothing to enqueue.
         case rateLimited = 4
-        /// Does not import: cleared (its member id comes back so that it can be re-read).
+        /// Does not import: cleared (its connection id comes back so that it can be re-read).
         case cleared = 5
     }
 

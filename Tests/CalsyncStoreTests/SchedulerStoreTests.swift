@@ -52,6 +52,11 @@ struct SchedulerStoreTests {
             """)
     }
 
+    /// One claim over the whole table with the defaults (interval 300 s, 10 % jitter, a full resync a day).
+    static func claimAll(_ store: PostgresSchedulerStore) async throws -> PostgresSchedulerStore.ImportBatch {
+        try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+    }
+
     @Test("due imports: only active importing connections of eligible organizations, rescheduled with jitter in the same statement")
     func dueImports() async throws {
         try await TestDatabase.with { db in
@@ -59,8 +64,7 @@ struct SchedulerStoreTests {
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
             let before = try #require(
                 try await db.client.query("SELECT clock_timestamp()", logger: db.logger).decode(Date.self).collectAll().first)
-            let first = try await store.claimDueImports(
-                defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            let first = try await Self.claimAll(store)
             #expect(
                 Set(first.due) == [
                     .init(memberID: "a", provider: "google", fullResync: true),
@@ -70,8 +74,7 @@ struct SchedulerStoreTests {
             #expect(first.reconciled == 5)  // b, c, d, e will not import; g waits for its rate limit
 
             // Nothing is due twice.
-            let second = try await store.claimDueImports(
-                defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            let second = try await Self.claimAll(store)
             #expect(second.due.isEmpty && second.scheduled == 0 && second.reconciled == 0)
 
             let rows = try await db.client.query(
@@ -107,9 +110,6 @@ struct SchedulerStoreTests {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            }
             func makeDue() async throws {
                 try await db.execute(
                     """
@@ -117,12 +117,12 @@ struct SchedulerStoreTests {
                     WHERE connection_id IN (SELECT id FROM calendar_connections WHERE member_id = 'a')
                     """)
             }
-            let first = try await claim()
+            let first = try await Self.claimAll(store)
             #expect(first.due.count == 2 && first.deduplicated == 0)
             // "Import now" (the web tier) while both imports are still queued: nothing is enqueued twice, and the
             // full resync a/google was given is not stamped again.
             try await makeDue()
-            let held = try await claim()
+            let held = try await Self.claimAll(store)
             #expect(held.due.isEmpty && held.deduplicated == 2)
 
             // The import of a/microsoft starts: its mark goes, a/google's stays.
@@ -131,7 +131,7 @@ struct SchedulerStoreTests {
             ).decode(String.self).collectAll()
             try await PostgresSyncStore(client: db.client, logger: db.logger).importStarted(connectionIDs: ids)
             try await makeDue()
-            let next = try await claim()
+            let next = try await Self.claimAll(store)
             #expect(next.due == [.init(memberID: "a", provider: "microsoft", fullResync: false)] && next.deduplicated == 1)
         }
     }
@@ -141,9 +141,6 @@ struct SchedulerStoreTests {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            }
             func schedules() async throws -> [(String, Bool, Double)] {
                 try await db.client.query(
                     """
@@ -153,14 +150,14 @@ struct SchedulerStoreTests {
                     """, logger: db.logger
                 ).decode((String, Bool, Double).self).collectAll()
             }
-            let first = try await claim()
+            let first = try await Self.claimAll(store)
             #expect(Set(first.due.map(\.memberID)) == ["a"] && first.scheduled == 1 && first.reconciled == 5)
             let rows = try await schedules()
             #expect(rows.filter(\.1).map(\.0) == ["b/google", "c/microsoft", "d/google", "e/google"])
             let limited = try #require(rows.first { $0.0 == "g/google" })
             #expect(limited.2 >= 0 && limited.2 <= 30)  // after the limit, within the jitter
             // Nothing left to change; the rate-limited connection is not due.
-            let second = try await claim()
+            let second = try await Self.claimAll(store)
             #expect(second.touched == 0)
 
             // The organization of b upgrades, e reconnects, c's member moves to an eligible organization: each may
@@ -170,12 +167,12 @@ struct SchedulerStoreTests {
             try await db.execute("UPDATE members SET organization_id = 'ok' WHERE id = 'c'")
             try await db.execute("UPDATE calendar_connections SET status = 'active' WHERE member_id = 'd'")  // no change: stays cleared
             #expect(try await schedules().filter(\.1).map(\.0) == ["d/google"])
-            let opened = try await claim()
+            let opened = try await Self.claimAll(store)
             #expect(opened.due.isEmpty && opened.scheduled == 3 && opened.reconciled == 0)
 
             // A connection added later gets a schedule row, waiting for its first time; removed, the row goes with it.
             try await db.execute("INSERT INTO calendar_connections (member_id, provider) VALUES ('f', 'microsoft')")
-            #expect(try await claim().scheduled == 1)
+            #expect(try await Self.claimAll(store).scheduled == 1)
             try await db.execute("DELETE FROM calendar_connections WHERE member_id = 'f'")
             #expect(try await db.client.query(
                 "SELECT count(*) FROM connection_schedules", logger: db.logger).decode(Int64.self).collectAll() == [8])
@@ -187,9 +184,6 @@ struct SchedulerStoreTests {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            func claim() async throws -> PostgresSchedulerStore.ImportBatch {
-                try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
-            }
             // e is reconnect_required and due. Its reconnect has updated the row but not committed when a claim runs.
             let updated = AsyncStream<Void>.makeStream()
             let proceed = AsyncStream<Void>.makeStream()
@@ -201,11 +195,11 @@ struct SchedulerStoreTests {
                 }
             }
             for await _ in updated.stream { break }
-            let during = try await claim()
+            let during = try await Self.claimAll(store)
             #expect(during.reconciled == 4)  // b, c, d cleared, g moved past its limit; e skipped, not cleared
             proceed.continuation.yield()
             try await reconnect.value
-            let after = try await claim()
+            let after = try await Self.claimAll(store)
             #expect(after.due.map(\.memberID) == ["e"])  // still due from before: imported at once, never lost
         }
     }
@@ -215,7 +209,7 @@ struct SchedulerStoreTests {
         try await TestDatabase.with { db in
             try await Self.seed(db)
             let store = PostgresSchedulerStore(client: db.client, logger: db.logger)
-            let first = try await store.claimDueImports(defaultIntervalSeconds: 300, jitter: 0.1, fullResyncAfterSeconds: 86_400)
+            let first = try await Self.claimAll(store)
             #expect(first.reconciled == 5)
             // As if e's reconnect and b's organization upgrade had committed between the claim's read and its update
             // (their triggers then found nothing cleared yet): the rows are NULL, the connections importable.
