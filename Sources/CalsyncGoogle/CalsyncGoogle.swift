@@ -138,10 +138,10 @@ package struct GoogleCalendarProvider: CalendarProvider {
             }
         }
         let eventID = key.googleEventID
-        let body = try JSONBody.encode(GoogleEventWrite(event, id: eventID, status: nil))
+        let body = GoogleEventWrite(event, id: eventID, status: nil).jsonBytes
         let result = try await send(.POST, "\(eventsURL(calendarID))", credentials, body: body)
         if result.isSuccess {
-            let created = try result.decode(GoogleEventID.self, what: "created event")
+            let created = try result.decodeIDAndETag(what: "created event")
             return WrittenEvent(id: created.id, etag: created.etag)
         }
         let error = classify(result)
@@ -149,7 +149,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
         // The id exists (maybe deleted earlier, maybe a retried create): read it, then patch it back to confirmed.
         logger.debug("Google event id exists, patching it", metadata: [LogKey.exportKey: "\(key)"])
         let current = try await call(.GET, eventURL(calendarID, eventID), credentials)
-        let etag = (try? current.decode(GoogleEventID.self, what: "event"))?.etag
+        let etag = (try? current.decodeIDAndETag(what: "event"))?.etag
         return try await patch(event, eventID: eventID, calendarID: calendarID, ifMatch: etag, credentials)
     }
 
@@ -159,17 +159,17 @@ package struct GoogleCalendarProvider: CalendarProvider {
     private func patch(
         _ event: RenderedEvent, eventID: String, calendarID: String, ifMatch: String?, _ credentials: ProviderCredentials
     ) async throws -> WrittenEvent {
-        let body = try JSONBody.encode(GoogleEventWrite(event, id: nil, status: "confirmed"))
+        let body = GoogleEventWrite(event, id: nil, status: "confirmed").jsonBytes
         let url = eventURL(calendarID, eventID)
         var result = try await send(.PATCH, url, credentials, body: body, ifMatch: ifMatch)
         if result.status == 412 {
             logger.debug("Google event changed since calsync wrote it; writing over its current version")
             let current = try await call(.GET, url, credentials)
-            let etag = (try? current.decode(GoogleEventID.self, what: "event"))?.etag
+            let etag = (try? current.decodeIDAndETag(what: "event"))?.etag
             result = try await send(.PATCH, url, credentials, body: body, ifMatch: etag)
         }
         guard result.isSuccess else { throw classify(result) }
-        let written = try? result.decode(GoogleEventID.self, what: "updated event")
+        let written = try? result.decodeIDAndETag(what: "updated event")
         return WrittenEvent(id: written?.id ?? eventID, etag: written?.etag)
     }
 
@@ -186,7 +186,7 @@ package struct GoogleCalendarProvider: CalendarProvider {
         var result = try await send(.DELETE, url, credentials, ifMatch: knownETag)
         if result.status == 412 {
             let current = try await send(.GET, url, credentials)
-            let etag = current.isSuccess ? (try? current.decode(GoogleEventID.self, what: "event"))?.etag : nil
+            let etag = current.isSuccess ? (try? current.decodeIDAndETag(what: "event"))?.etag : nil
             result = try await send(.DELETE, url, credentials, ifMatch: etag)
         }
         if result.isSuccess || result.status == 404 || result.status == 410 { return }

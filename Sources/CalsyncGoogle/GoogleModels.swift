@@ -1,3 +1,4 @@
+import CalsyncHTTP
 import CalsyncSync
 import Foundation
 
@@ -79,5 +80,34 @@ struct GoogleEventWrite: Encodable {
         self.visibility = event.visibility == .private ? "private" : "default"
         self.status = status
         self.extendedProperties = GoogleExtendedProperties(private: [ExportMarker.propertyName: event.markerValue])
+    }
+
+    /// The same JSON as `JSONBody.encode(self)`, written without `JSONEncoder` (every export sends one).
+    var jsonBytes: [UInt8] {
+        func time(_ value: GoogleEventTime) -> JSONObjectText {
+            var object = JSONObjectText()
+            object.string("dateTime", value.dateTime)
+            object.string("date", value.date)
+            object.string("timeZone", value.timeZone)
+            return object
+        }
+        var json = JSONObjectText()
+        json.string("id", id)
+        json.string("summary", summary)
+        json.string("description", description)
+        json.string("location", location)
+        json.object("start", time(start))
+        json.object("end", time(end))
+        json.string("visibility", visibility)
+        json.string("transparency", transparency)
+        json.string("status", status)
+        var properties = JSONObjectText()
+        if let values = extendedProperties.private {
+            var privateValues = JSONObjectText()
+            for (key, value) in values.sorted(by: { $0.key < $1.key }) { privateValues.string(key, value) }
+            properties.object("private", privateValues)
+        }
+        json.object("extendedProperties", properties)
+        return json.bytes
     }
 }

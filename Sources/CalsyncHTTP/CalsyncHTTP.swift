@@ -74,34 +74,24 @@ package struct HTTPTransport: Sendable {
         body: [UInt8]? = nil,
         bodyHoldsCredentials: Bool = false
     ) async throws -> HTTPResult {
-        var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: method.rawValue)
-        request.headers.add(name: "User-Agent", value: configuration.userAgent)
-        request.headers.add(name: "Accept", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            if bodyHoldsCredentials {
-                let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
-                continuation.yield(ByteBuffer(bytes: body))
-                continuation.finish()
-                request.body = .stream(stream, length: .known(Int64(body.count)))
-            } else {
-                request.body = .bytes(ByteBuffer(bytes: body))
-            }
-        }
-        let prepared = request
+        var requestHeaders = HTTPHeaders()
+        requestHeaders.reserveCapacity(2 + headers.count)
+        requestHeaders.add(name: "User-Agent", value: configuration.userAgent)
+        requestHeaders.add(name: "Accept", value: "application/json")
+        for (name, value) in headers { requestHeaders.add(name: name, value: value) }
+        let prepared = Prepared(method: method, url: url, headers: requestHeaders, body: body, bodyHoldsCredentials: bodyHoldsCredentials)
         // Provider rate limits (shared across worker processes) hold or defer the request before it is sent,
         // and its concurrency slot is given back once the answer (or the failure) is in.
         guard let gate = ProviderRequestGate.current else {
             try ProviderRequestGate.checkJobHeld()
-            let result = try await execute(prepared, method: method, url: url)
+            let result = try await execute(prepared)
             ProviderRequestGate.noteAnswered(status: result.status)
             return result
         }
         let permit = try await gate.beforeRequest()
         do {
             try ProviderRequestGate.checkJobHeld()
-            let result = try await execute(prepared, method: method, url: url)
+            let result = try await execute(prepared)
             ProviderRequestGate.noteAnswered(status: result.status)
             // "Wait at least that long", for every worker's requests to this connection, from this moment on:
             // the next request of this very job too.
@@ -131,31 +121,25 @@ package struct HTTPTransport: Sendable {
         }
     }
 
+    /// A request as `send` built it, before it is handed to AsyncHTTPClient.
+    struct Prepared: Sendable {
+        let method: Method
+        let url: String
+        let headers: HTTPHeaders
+        let body: [UInt8]?
+        let bodyHoldsCredentials: Bool
+    }
+
     /// Sends a prepared request within the timeout and reads its bounded body.
-    private func execute(_ prepared: HTTPClientRequest, method: Method, url: String) async throws -> HTTPResult {
+    private func execute(_ prepared: Prepared) async throws -> HTTPResult {
         let started = ContinuousClock.now
         // Never past the job's deadline: a request must not outlive the job that sent it.
         let requestTimeout = ProviderRequestGate.requestTimeout(configuration.requestTimeout)
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(requestTimeout.nanoseconds)
-        let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
-        let outcome: HTTPResult?
+        let result: HTTPResult
         do {
-            // AsyncHTTPClient's deadline ends at the response head; the race also bounds a body that trickles in.
-            outcome = try await withThrowingTaskGroup(of: HTTPResult?.self) { group in
-                group.addTask {
-                    let response = try await client.execute(prepared, deadline: deadline, logger: logger)
-                    let buffer = try await response.body.collect(upTo: maxBytes)
-                    return HTTPResult(
-                        status: Int(response.status.code), headers: response.headers, body: buffer, serviceName: serviceName,
-                        followedRedirect: response.history.count > 1)
-                }
-                group.addTask {
-                    try await Self.sleep(for: requestTimeout, on: client.eventLoopGroup.next())
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next() ?? nil
-            }
+            result = try await prepared.bodyHoldsCredentials
+                ? executeOneShot(prepared, requestTimeout: requestTimeout)
+                : executeBuffered(prepared, requestTimeout: requestTimeout)
         } catch let error as ProviderError {
             throw error
         } catch is CancellationError {
@@ -163,24 +147,77 @@ package struct HTTPTransport: Sendable {
         } catch {
             // A request cut short because the task was cancelled (shutdown) is a cancellation, not a provider failure.
             if Task.isCancelled { throw CancellationError() }
-            throw classifyTransportError(error, method: method)
-        }
-        guard let result = outcome else {
-            throw classifyTransportError(HTTPClientError.deadlineExceeded, method: method)
+            throw classifyTransportError(error, method: prepared.method)
         }
         logger.debug(
             "provider request",
             metadata: [
-                LogKey.httpMethod: "\(method.rawValue)", LogKey.httpPath: "\(Self.pathOnly(url))",
+                LogKey.httpMethod: "\(prepared.method.rawValue)", LogKey.httpPath: "\(Self.pathOnly(prepared.url))",
                 LogKey.httpStatus: "\(result.status)",
                 LogKey.httpMilliseconds: "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
             ])
         return result
     }
 
+    /// The common path: one AsyncHTTPClient task whose deadline covers the whole request, redirects and body
+    /// included, and whose accumulator refuses a body over the limit (by its `Content-Length`, or as it grows).
+    /// One continuation, no child tasks and no timer of ours: cancelling the Swift task cancels the request.
+    private func executeBuffered(_ prepared: Prepared, requestTimeout: Duration) async throws -> HTTPResult {
+        let request = try HTTPClient.Request(
+            url: prepared.url, method: HTTPMethod(rawValue: prepared.method.rawValue), headers: prepared.headers,
+            body: prepared.body.map { .bytes($0) })
+        let accumulator = ResponseAccumulator(
+            request: request, maxBodySize: min(max(configuration.maxResponseBytes, 0), Int(UInt32.max)))
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(requestTimeout.nanoseconds)
+        let task = client.execute(request: request, delegate: accumulator, deadline: deadline, logger: logger)
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+        return HTTPResult(
+            status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer(),
+            serviceName: serviceName, followedRedirect: response.history.count > 1)
+    }
+
+    /// A body holding credentials goes as a one-shot stream on the async API, so that a redirect cannot
+    /// carry it elsewhere (the redirect comes back as the answer). AsyncHTTPClient's deadline there ends at
+    /// the response head, so a race with a timer bounds the body too. Only token requests take this path.
+    private func executeOneShot(_ prepared: Prepared, requestTimeout: Duration) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: prepared.url)
+        request.method = HTTPMethod(rawValue: prepared.method.rawValue)
+        request.headers = prepared.headers
+        if let body = prepared.body {
+            let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+            continuation.yield(ByteBuffer(bytes: body))
+            continuation.finish()
+            request.body = .stream(stream, length: .known(Int64(body.count)))
+        }
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(requestTimeout.nanoseconds)
+        let (client, logger, maxBytes, serviceName) = (self.client, self.logger, configuration.maxResponseBytes, self.serviceName)
+        let sendable = request
+        let outcome = try await withThrowingTaskGroup(of: HTTPResult?.self) { group in
+            group.addTask {
+                let response = try await client.execute(sendable, deadline: deadline, logger: logger)
+                let buffer = try await response.body.collect(upTo: maxBytes)
+                return HTTPResult(
+                    status: Int(response.status.code), headers: response.headers, body: buffer, serviceName: serviceName,
+                    followedRedirect: response.history.count > 1)
+            }
+            group.addTask {
+                try await Self.sleep(for: requestTimeout, on: client.eventLoopGroup.next())
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let outcome else { throw HTTPClientError.deadlineExceeded }
+        return outcome
+    }
+
     /// Maps a transport failure to a classified error (no response was read).
     func classifyTransportError(_ error: any Error, method: Method) -> ProviderError {
-        if error is NIOTooManyBytesError {
+        if error is NIOTooManyBytesError || error is ResponseAccumulator.ResponseTooBigError {
             return .retryable(
                 .responseTooLarge,
                 "\(serviceName) sent an answer larger than \(configuration.maxResponseBytes) bytes; it was refused unread. Retry later.")

@@ -180,10 +180,10 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     }
 
     private func create(_ event: RenderedEvent, calendarID: String, transactionID: String, _ credentials: ProviderCredentials) async throws -> WrittenEvent {
-        let body = try JSONBody.encode(GraphEventWrite(event, transactionID: transactionID))
+        let body = GraphEventWrite(event, transactionID: transactionID).jsonBytes
         let result = try await send(.POST, "\(calendarURL(calendarID))/events", credentials, body: body)
         guard result.isSuccess else { throw classify(result) }
-        let created = try result.decode(GraphEventID.self, what: "created event")
+        let created = try result.decodeIDAndETag(etagKey: "@odata.etag", what: "created event")
         return WrittenEvent(id: created.id, etag: created.etag)
     }
 
@@ -191,16 +191,16 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
     /// since (412: someone edited it, or an older request landed late), the job, which holds the appointment's
     /// lock and applies its newest revision, reads the current version and writes over it.
     private func patch(_ event: RenderedEvent, eventID: String, ifMatch: String?, _ credentials: ProviderCredentials) async throws -> WrittenEvent {
-        let body = try JSONBody.encode(GraphEventWrite(event, transactionID: nil))
+        let body = GraphEventWrite(event, transactionID: nil).jsonBytes
         var result = try await send(.PATCH, eventURL(eventID), credentials, body: body, extraHeaders: ifMatch.map { [("If-Match", $0)] } ?? [])
         if result.status == 412 {
             logger.debug("Graph event changed since calsync wrote it; writing over its current version")
             let current = try await call(.GET, eventURL(eventID), credentials)
-            let etag = (try? current.decode(GraphEventID.self, what: "event"))?.etag
+            let etag = (try? current.decodeIDAndETag(etagKey: "@odata.etag", what: "event"))?.etag
             result = try await send(.PATCH, eventURL(eventID), credentials, body: body, extraHeaders: etag.map { [("If-Match", $0)] } ?? [])
         }
         guard result.isSuccess else { throw classify(result) }
-        let written = try? result.decode(GraphEventID.self, what: "updated event")
+        let written = try? result.decodeIDAndETag(etagKey: "@odata.etag", what: "updated event")
         return WrittenEvent(id: written?.id ?? eventID, etag: written?.etag)
     }
 
@@ -248,7 +248,7 @@ package struct MicrosoftCalendarProvider: CalendarProvider {
             var result = try await send(.DELETE, eventURL(id), credentials, extraHeaders: condition.map { [("If-Match", $0)] } ?? [])
             if result.status == 412 {
                 let current = try await send(.GET, eventURL(id), credentials)
-                let etag = current.isSuccess ? (try? current.decode(GraphEventID.self, what: "event"))?.etag : nil
+                let etag = current.isSuccess ? (try? current.decodeIDAndETag(etagKey: "@odata.etag", what: "event"))?.etag : nil
                 result = try await send(.DELETE, eventURL(id), credentials, extraHeaders: etag.map { [("If-Match", $0)] } ?? [])
             }
             if result.isSuccess || result.status == 404 || result.status == 410 { continue }

@@ -1,3 +1,4 @@
+import CalsyncHTTP
 import CalsyncSync
 import Foundation
 
@@ -114,5 +115,40 @@ struct GraphEventWrite: Encodable {
         sensitivity = event.visibility == .private ? "private" : "normal"
         transactionId = transactionID
         singleValueExtendedProperties = [GraphExtendedProperty(id: ExportMarker.graphPropertyID, value: event.markerValue)]
+    }
+
+    /// The same JSON as `JSONBody.encode(self)`, written without `JSONEncoder` (every export sends one).
+    var jsonBytes: [UInt8] {
+        func time(_ value: GraphDateTime) -> JSONObjectText {
+            var object = JSONObjectText()
+            object.string("dateTime", value.dateTime)
+            object.string("timeZone", value.timeZone)
+            return object
+        }
+        var json = JSONObjectText()
+        json.string("subject", subject)
+        var bodyObject = JSONObjectText()
+        bodyObject.string("contentType", body.contentType)
+        bodyObject.string("content", body.content)
+        json.object("body", bodyObject)
+        var locationObject = JSONObjectText()
+        locationObject.string("displayName", location.displayName)
+        json.object("location", locationObject)
+        json.object("start", time(start))
+        json.object("end", time(end))
+        json.bool("isAllDay", isAllDay)
+        json.string("showAs", showAs)
+        json.string("sensitivity", sensitivity)
+        json.bool("isReminderOn", isReminderOn)
+        json.string("transactionId", transactionId)
+        json.array(
+            "singleValueExtendedProperties",
+            singleValueExtendedProperties.map { property in
+                var object = JSONObjectText()
+                object.string("id", property.id)
+                object.string("value", property.value)
+                return object
+            })
+        return json.bytes
     }
 }

@@ -8,11 +8,20 @@ package protocol JobPayload: Decodable, Sendable {
     static var jobType: String { get }
     /// Checks the rules a decoder cannot express (lengths, conditional fields, time order).
     func validate() throws(JobPayloadError)
+    /// The payload read without `JSONDecoder` when it is plainly well formed; `nil` leaves it to the decoder.
+    static func decodeWellFormed(_ payload: [UInt8]) -> Self?
 }
 
 extension JobPayload {
+    /// No hand-written reader: the decoder reads every payload.
+    package static func decodeWellFormed(_ payload: [UInt8]) -> Self? { nil }
+
     /// Decodes and validates a payload from the raw JSON text of the job's `payload` object.
     package static func decode(from payload: [UInt8]) throws(JobPayloadError) -> Self {
+        if let value = decodeWellFormed(payload) {
+            try value.validate()
+            return value
+        }
         let value: Self
         do {
             value = try JSONDecoder().decode(Self.self, from: Data(payload))
