@@ -95,6 +95,13 @@ final class BenchRig: Sendable {
     // MARK: calsync processes
 
     /// The environment of every `calsync` process the benchmark starts.
+    /// This run's Redis and PostgreSQL, for CPU accounting (`CPUMeter`).
+    var servers: BenchServers {
+        BenchServers(
+            redisAddress: URLComponents(string: redisURL).map { "\($0.host ?? ""):\($0.port ?? 6379)" } ?? "?",
+            postgresPort: URLComponents(string: databaseURL)?.port.map(String.init) ?? "?")
+    }
+
     func environment(_ extra: [String: String]) -> [String: String] {
         ChildProcess.environment(
             [

@@ -105,7 +105,7 @@ extension BenchRig {
         let envelopes = try (0..<count).map { index in
             try JobQueue.envelope(id: "\(type)-\(tag)-\(index)", type: type, enqueuedAt: enqueuedAt, payload: payload(index))
         }
-        let meter = CPUMeter(workerPID: worker.child.pid)
+        let meter = CPUMeter(workerPID: worker.child.pid, servers: servers)
         let started = ContinuousClock.now
         try await push(type, envelopes)
         let finished = try await waitIdle(poll: .milliseconds(2))

@@ -61,7 +61,7 @@ extension BenchRig {
             let deadBefore = try await deadCount()
             let envelopes = Self.exportEnvelopes(tag: tag, count: jobs, members: members, base: Self.appointmentBase)
             let sampler = InFlightSampler(rig: self, worker: worker)
-            let meter = CPUMeter(workerPIDs: fleet.map(\.child.pid))
+            let meter = CPUMeter(workerPIDs: fleet.map(\.child.pid), servers: servers)
             let redisBefore = try await redisCommandCounts()
             let commitsBefore = try await postgresCommits()
             let started = ContinuousClock.now

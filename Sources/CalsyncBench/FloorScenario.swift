@@ -60,7 +60,7 @@ extension BenchRig {
             _ = try await redis.send(["DEL", done])
             let tag = UUID().uuidString.prefix(8)
             let envelopes = (0..<jobs).map { JobQueue.envelope(id: "floor-\(tag)-\($0)", type: DiagnosticJobHandler.type, payload: "{}") }
-            let meter = CPUMeter(workerPID: worker.child.pid)
+            let meter = CPUMeter(workerPID: worker.child.pid, servers: servers)
             let systemBefore = systemSeconds(pid: worker.child.pid) ?? 0
             let started = ContinuousClock.now
             try await push(DiagnosticJobHandler.type, envelopes)

@@ -69,7 +69,7 @@ func ownCPUSeconds() -> Double {
         + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
-/// Where CPU went during a run: the worker, Redis, PostgreSQL (all backends) and this process (sandbox + driver).
+/// Where CPU went during a run: the worker, this run's Redis and PostgreSQL (its backends) and this process (sandbox + driver).
 struct CPUSplit: Sendable {
     var worker = 0.0
     var redis = 0.0
@@ -83,43 +83,76 @@ struct CPUSplit: Sendable {
     }
 }
 
-/// Samples CPU counters of the processes involved in a run.
+/// This run's own Redis and PostgreSQL servers, told apart from any other on the machine by their ports.
+struct BenchServers: Sendable {
+    /// Redis's `host:port`, as on its command line.
+    var redisAddress: String
+    /// PostgreSQL's port (its postmaster runs with `-p PORT`).
+    var postgresPort: String
+
+    /// CPU seconds so far of this run's Redis, and of its postmaster and every backend it started.
+    func cpuSeconds() -> (redis: Double, postgres: Double) {
+        var redis = 0.0
+        var postmaster: pid_t?
+        var parents: [pid_t: pid_t] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
+            let arguments = ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data())
+                .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if comm.hasPrefix("redis-server"), arguments.joined(separator: " ").split(separator: " ").contains(Substring(redisAddress)) {
+                redis += cpuSecondsOrZero(pid)
+            } else if comm.hasPrefix("postgres") {
+                if let flag = arguments.firstIndex(of: "-p"), arguments.indices.contains(flag + 1), arguments[flag + 1] == postgresPort {
+                    postmaster = pid
+                }
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                if let close = stat.lastIndex(of: ")") {
+                    let fields = stat[stat.index(after: close)...].split(separator: " ")
+                    if fields.count > 1, let parent = pid_t(fields[1]) { parents[pid] = parent }
+                }
+            }
+        }
+        var postgres = 0.0
+        if let postmaster {
+            for (pid, parent) in parents where pid == postmaster || parent == postmaster { postgres += cpuSecondsOrZero(pid) }
+        }
+        return (redis, postgres)
+    }
+}
+
+/// `cpuSeconds(pid:)` for a process that may be gone (0).
+private func cpuSecondsOrZero(_ pid: pid_t) -> Double { cpuSeconds(pid: pid) ?? 0 }
+
+/// Samples CPU counters of the processes involved in a run: the workers, this run's own Redis and PostgreSQL
+/// (other servers on the machine are left out), and this process.
 struct CPUMeter {
     /// The worker processes measured (their CPU is summed).
     let workerPIDs: [pid_t]
+    let servers: BenchServers
     private var start: CPUSplit
 
-    init(workerPID: pid_t?) {
-        self.init(workerPIDs: workerPID.map { [$0] } ?? [])
+    init(workerPID: pid_t?, servers: BenchServers) {
+        self.init(workerPIDs: workerPID.map { [$0] } ?? [], servers: servers)
     }
 
-    init(workerPIDs: [pid_t]) {
+    init(workerPIDs: [pid_t], servers: BenchServers) {
         self.workerPIDs = workerPIDs
-        self.start = CPUMeter.sample(workerPIDs: workerPIDs)
+        self.servers = servers
+        self.start = CPUMeter.sample(workerPIDs: workerPIDs, servers: servers)
     }
 
     /// CPU used since `init`.
     func elapsed() -> CPUSplit {
-        let now = CPUMeter.sample(workerPIDs: workerPIDs)
+        let now = CPUMeter.sample(workerPIDs: workerPIDs, servers: servers)
         return CPUSplit(
             worker: now.worker - start.worker, redis: now.redis - start.redis, postgres: now.postgres - start.postgres,
             bench: now.bench - start.bench)
     }
 
-    static func sample(workerPIDs: [pid_t]) -> CPUSplit {
-        var split = CPUSplit()
-        split.worker = workerPIDs.compactMap { cpuSeconds(pid: $0) }.reduce(0, +)
-        split.bench = ownCPUSeconds()
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
-            let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
-            if name.hasPrefix("redis-server") {
-                split.redis += cpuSeconds(pid: pid) ?? 0
-            } else if name.hasPrefix("postgres") {
-                split.postgres += cpuSeconds(pid: pid) ?? 0
-            }
-        }
-        return split
+    static func sample(workerPIDs: [pid_t], servers: BenchServers) -> CPUSplit {
+        let (redis, postgres) = servers.cpuSeconds()
+        return CPUSplit(
+            worker: workerPIDs.compactMap { cpuSeconds(pid: $0) }.reduce(0, +), redis: redis, postgres: postgres,
+            bench: ownCPUSeconds())
     }
 }

@@ -100,7 +100,7 @@ extension BenchRig {
             sandbox.clearRequests()
             let deadBefore = try await deadCount()
             let sampler = InFlightSampler(rig: self, worker: wide)
-            let meter = CPUMeter(workerPID: wide.child.pid)
+            let meter = CPUMeter(workerPID: wide.child.pid, servers: servers)
             let started = ContinuousClock.now
             let samples = Task { try await sampler.run() }
             try await push("export_appointment", Self.exportEnvelopes(tag: "mem", count: jobs, members: members, base: Self.appointmentBase))

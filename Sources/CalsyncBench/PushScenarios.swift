@@ -115,37 +115,9 @@ extension BenchRig {
     }
 
     /// CPU seconds so far of the webhooks process (as `worker`), this process, and this run's own Redis and
-    /// PostgreSQL (the postmaster on the database URL's port and its backends): other servers on the machine
-    /// are left out.
+    /// PostgreSQL (other servers on the machine are left out).
     func ownServersCPU(webhooks: pid_t) -> CPUSplit {
-        var split = CPUSplit()
-        split.worker = cpuSeconds(pid: webhooks) ?? 0
-        split.bench = ownCPUSeconds()
-        let postgresPort = URLComponents(string: databaseURL)?.port.map(String.init) ?? "?"
-        let redisAddress = URLComponents(string: redisURL).map { "\($0.host ?? ""):\($0.port ?? 6379)" } ?? "?"
-        var postmaster: pid_t?
-        var parents: [pid_t: pid_t] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
-            let arguments = ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data())
-                .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            if comm.hasPrefix("redis-server"), arguments.joined(separator: " ").split(separator: " ").contains(Substring(redisAddress)) {
-                split.redis += cpuSeconds(pid: pid) ?? 0
-            } else if comm.hasPrefix("postgres") {
-                if let flag = arguments.firstIndex(of: "-p"), arguments.indices.contains(flag + 1), arguments[flag + 1] == postgresPort {
-                    postmaster = pid
-                }
-                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-                if let close = stat.lastIndex(of: ")") {
-                    let fields = stat[stat.index(after: close)...].split(separator: " ")
-                    if fields.count > 1, let parent = pid_t(fields[1]) { parents[pid] = parent }
-                }
-            }
-        }
-        if let postmaster {
-            for (pid, parent) in parents where pid == postmaster || parent == postmaster { split.postgres += cpuSeconds(pid: pid) ?? 0 }
-        }
-        return split
+        CPUMeter.sample(workerPIDs: [webhooks], servers: servers)
     }
 
     /// `calsync.webhooks.notifications` by outcome, read from the process's `/metrics`.
