@@ -105,7 +105,7 @@ struct SchedulerStoreTests {
         }
     }
 
-    @Test("an import still queued is not enqueued again when its connection is due; once the import starts, the next one is")
+    @Test("an import still queued is not enqueued again when its connection is due; once an import of the rolling window starts, the next one is")
     func queuedMark() async throws {
         try await TestDatabase.with { db in
             try await Self.seed(db)

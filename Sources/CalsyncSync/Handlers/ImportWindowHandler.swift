@@ -33,7 +33,9 @@ package struct ImportWindowHandler: JobHandler {
 
         let counts: ImportCounts = try await env.withLock(importLockKey(payload.memberID), what: "member's import", context: context) {
             await onLockAcquired?(payload, logger)
-            try await env.store.importStarted(connectionIDs: sources.map(\.id))
+            // Only an import of the rolling window stands for the scheduler's queued one; one over an explicit
+            // window leaves that one queued.
+            if explicit == nil { try await env.store.importStarted(connectionIDs: sources.map(\.id)) }
             var total = ImportCounts()
             var firstError: JobError?
             for connection in sources {

@@ -315,7 +315,7 @@ package protocol SyncStore: Sendable {
     /// Stamps an inbound attempt of a connection (error nil on success); not on a `disconnected` one.
     func recordInboundAttempt(connectionID: String, error: String?) async throws
 
-    /// An import of these connections started (it holds the member's import lock): the scheduler's "already
+    /// An import of these connections' rolling window started (it holds the member's import lock): the scheduler's "already
     /// queued" mark is cleared, so that the next import is enqueued as soon as it is due.
     func importStarted(connectionIDs: [String]) async throws
 
